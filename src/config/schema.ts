@@ -1,0 +1,155 @@
+/**
+ * The `ragtune.yaml` schema. Every option is documented here, at its type; `npm run schema`
+ * emits `schema/ragtune.schema.json` from it so editors can complete and validate the file.
+ */
+import { z } from "zod";
+
+export const VARIANT_NAMES = ["prompt-only", "long-context", "rag", "fine-tuned", "hybrid"] as const;
+export type VariantName = (typeof VARIANT_NAMES)[number];
+
+const Source = z
+  .object({
+    include: z
+      .union([z.string(), z.array(z.string())])
+      .describe("Glob(s) relative to the project folder, e.g. 'docs/v2/**/*.md'."),
+    exclude: z.array(z.string()).default([]).describe("Globs to leave out."),
+    version: z
+      .string()
+      .default("")
+      .describe("Version label stored on every chunk from these files, e.g. 'v2'. Used by filters and stale-knowledge checks."),
+  })
+  .strict();
+
+const Chunking = z
+  .object({
+    maxTokens: z.number().int().min(16).max(8192).default(300).describe("Max tokens per chunk."),
+    overlapTokens: z.number().int().min(0).default(40).describe("Tokens shared by consecutive windows of one long section."),
+    headingDepth: z.number().int().min(1).max(6).default(3).describe("Headings at this depth or shallower start a new section."),
+    minTokens: z.number().int().min(0).default(24).describe("Sections shorter than this are merged into the next section."),
+    maxFileBytes: z.number().int().min(1).default(5_000_000).describe("Files larger than this are skipped with a warning."),
+  })
+  .strict()
+  .refine((c) => c.overlapTokens < c.maxTokens, { message: "overlapTokens must be smaller than maxTokens", path: ["overlapTokens"] });
+
+const Retrieval = z
+  .object({
+    k: z.number().int().min(1).max(200).default(5).describe("Chunks retrieved per question (and the k of hit@k / recall@k)."),
+    k1: z.number().min(0).default(1.2).describe("BM25 term-frequency saturation."),
+    b: z.number().min(0).max(1).default(0.75).describe("BM25 length normalisation."),
+    headingBoost: z.number().min(0).default(0.5).describe("Extra weight for query terms found in the title/heading path."),
+    versions: z
+      .array(z.string())
+      .optional()
+      .describe("Search only chunks with these version labels (e.g. ['v2']). Default: all versions."),
+  })
+  .strict();
+
+const Answer = z
+  .object({
+    minConfidence: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.35)
+      .describe("Abstain (fallback + escalation) when the reader's confidence is below this."),
+    maxSentences: z.number().int().min(1).max(10).default(2).describe("Sentences the extractive reader may cite in one answer."),
+    fallbackMessage: z.string().optional().describe("Text returned when abstaining. Default: a standard 'I don't know' + escalation message."),
+  })
+  .strict();
+
+const Provider = z
+  .object({
+    baseUrl: z.string().url().describe("OpenAI-compatible base URL, e.g. http://localhost:11434/v1 (Ollama) or https://api.openai.com/v1."),
+    apiKeyEnv: z.string().default("OPENAI_API_KEY").describe("Environment variable that holds the API key (may be unset for local servers)."),
+    timeoutMs: z.number().int().min(1).default(60_000).describe("Per-request timeout."),
+  })
+  .strict();
+
+const Models = z
+  .object({
+    generator: z
+      .string()
+      .default("offline:extractive")
+      .describe("Generator id: 'offline:extractive' (no key, no network) or 'openai-compatible:<provider>/<model>' with <provider> under `providers`."),
+    providers: z.record(z.string(), Provider).default({}).describe("Named OpenAI-compatible endpoints."),
+    systemPrompt: z
+      .string()
+      .optional()
+      .describe("System prompt for LLM generators: the strong prompt baseline of the prompt-only variant."),
+  })
+  .strict();
+
+const LongContext = z
+  .object({
+    budgetTokens: z
+      .number()
+      .int()
+      .min(256)
+      .default(32_000)
+      .describe("Context budget of the long-context variant; the corpus is packed in order and truncated to it (reported)."),
+  })
+  .strict();
+
+const Constraints = z
+  .object({
+    knowledgeChange: z
+      .enum(["never", "yearly", "monthly", "weekly", "daily"])
+      .default("monthly")
+      .describe("How often the underlying knowledge changes."),
+    citationsRequired: z.boolean().default(false).describe("Answers must cite their sources."),
+    p95LatencyMs: z.number().min(1).optional().describe("p95 latency target per query, in milliseconds."),
+    queriesPerDay: z.number().min(0).default(1000).describe("Expected production volume."),
+    monthlyBudgetUsd: z.number().min(0).optional().describe("Monthly budget for inference (and training amortised)."),
+    labelledExamples: z.number().int().min(0).default(0).describe("Labelled examples available for fine-tuning."),
+    externalDataStoreAllowed: z
+      .boolean()
+      .default(true)
+      .describe("Compliance: may documents be kept in an external/vector store at query time?"),
+  })
+  .strict();
+
+const Price = z
+  .object({
+    inputPerMTok: z.number().min(0).describe("USD per 1M input tokens."),
+    outputPerMTok: z.number().min(0).describe("USD per 1M output tokens."),
+  })
+  .strict();
+
+const Pricing = z
+  .object({
+    asOf: z.string().default("2026-11-01").describe("Date the prices were checked."),
+    models: z.record(z.string(), Price).default({}).describe("Prices per generator id; overrides the built-in table."),
+    referenceModel: z
+      .string()
+      .default("openai:gpt-4.1-mini")
+      .describe("Model used to project the cost of offline runs as if they were served by an LLM."),
+    fineTuneTrainingUsd: z.number().min(0).default(50).describe("One-off cost of a fine-tuning run, amortised over 12 months in the cost model."),
+    vectorStoreMonthlyUsd: z.number().min(0).default(25).describe("Fixed monthly cost of running retrieval infrastructure."),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().default("ragtune-project").describe("Project name shown in reports."),
+    sources: z.array(Source).min(1).describe("Document sources to ingest."),
+    chunking: Chunking.default(Chunking.parse({})),
+    retrieval: Retrieval.default(Retrieval.parse({})),
+    answer: Answer.default(Answer.parse({})),
+    models: Models.default(Models.parse({})),
+    longContext: LongContext.default(LongContext.parse({})),
+    suite: z.string().default("suite.yaml").describe("Path of the evaluation suite (YAML or JSONL)."),
+    variants: z
+      .array(z.enum(VARIANT_NAMES))
+      .min(1)
+      .default(["prompt-only", "long-context", "rag", "fine-tuned", "hybrid"])
+      .describe("Variants to evaluate. 'fine-tuned' and 'hybrid' run only when a trained model exists."),
+    constraints: Constraints.default(Constraints.parse({})),
+    pricing: Pricing.default(Pricing.parse({})),
+    storeDir: z.string().default(".ragtune").describe("Folder for the index database."),
+    runsDir: z.string().default("runs").describe("Folder for evaluation runs."),
+  })
+  .strict();
+
+export type RagtuneConfig = z.infer<typeof ConfigSchema>;
+export type Constraints = RagtuneConfig["constraints"];

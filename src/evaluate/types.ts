@@ -1,0 +1,160 @@
+/**
+ * Data shapes of evaluation: suite cases in, case results and run summaries out.
+ * `runs/<id>/cases.jsonl` holds one `CaseResult` per line; `runs/<id>/summary.json` a `RunSummary`.
+ */
+import type { TaskKind, LabelSpec, Citation, Usage } from "../models/index.ts";
+
+export const FAILURE_CAUSES = [
+  "missing_knowledge",
+  "stale_knowledge",
+  "wrong_retrieval",
+  "hallucination",
+  "bad_format",
+  "wrong_tone",
+  "weak_reasoning",
+  "policy_violation",
+] as const;
+export type FailureCause = (typeof FAILURE_CAUSES)[number];
+
+/** Causes fixed by giving the model knowledge (retrieval / context). */
+export const KNOWLEDGE_CAUSES: FailureCause[] = ["missing_knowledge", "stale_knowledge", "wrong_retrieval", "hallucination"];
+/** Causes fixed by changing the model's behaviour (fine-tuning, prompting). */
+export const BEHAVIOUR_CAUSES: FailureCause[] = ["bad_format", "wrong_tone", "policy_violation"];
+
+export interface ToneRule {
+  /** Phrases (case-insensitive) the output must contain. */
+  must_include?: string[];
+  /** Phrases (case-insensitive) the output must not contain. */
+  must_not_include?: string[];
+}
+
+/** One case of a suite, as written by the user (snake_case keys as in the suite file). */
+export interface SuiteCase {
+  id: string;
+  task: TaskKind;
+  input: string;
+  /** Expected answer(s): passes if any matches (normalised exact, contained, or token-F1 ≥ threshold). */
+  answer?: string[];
+  /** Substrings that must all appear (case/space-insensitive). */
+  contains?: string[];
+  /** A regular expression the output must match. */
+  regex?: string;
+  /** Gold sources: `path`, `path#Heading`, or a chunk id `path#3`. */
+  sources?: string[];
+  /** The right behaviour is to abstain (the corpus does not answer it). */
+  must_abstain?: boolean;
+  /** Answers that were true in an older version of the docs. */
+  stale_answers?: string[];
+  /** JSON Schema the extract output must satisfy. */
+  json_schema?: Record<string, unknown>;
+  /** Expected field values for extract tasks (each listed field must match, normalised). */
+  expected_json?: Record<string, unknown>;
+  /** Expected label for classify tasks. */
+  label?: string;
+  /** Policy patterns (regex, case-insensitive) the output must never match. */
+  forbidden?: string[];
+  tone?: ToneRule;
+  tags?: string[];
+  /** Where the case was defined, for error messages and reports. */
+  file: string;
+  line: number;
+}
+
+export interface Suite {
+  path: string;
+  /** Allowed labels for classify cases (declared at the top of the suite, else derived from cases). */
+  labels: LabelSpec[];
+  cases: SuiteCase[];
+}
+
+export interface ScoreResult {
+  /** Scorer name, e.g. "answer", "regex", "json_schema". */
+  name: string;
+  pass: boolean;
+  /** 0..1 where meaningful (e.g. token F1); 1/0 for boolean checks. */
+  value: number;
+  detail?: string;
+}
+
+export interface RetrievalScores {
+  k: number;
+  hitAtK: number;
+  recallAtK: number;
+  mrr: number;
+}
+
+export interface FailureLabel {
+  cause: FailureCause;
+  /** Which signal produced the label, e.g. "gold_not_retrieved", "stale_answer_match". */
+  signal: string;
+  /** Human-readable evidence quoting what was observed. */
+  evidence: string;
+}
+
+export interface CaseResult {
+  runId: string;
+  caseId: string;
+  variant: string;
+  task: TaskKind;
+  input: string;
+  output: string;
+  abstained: boolean;
+  label?: string;
+  json?: unknown;
+  citations: Citation[];
+  /** Chunks retrieved (rag/hybrid) — id, path, score, version. */
+  retrieved: { id: string; path: string; score: number; version: string }[];
+  /** Source paths present in the context the generator saw. */
+  contextPaths: string[];
+  contextTokens: number;
+  /** True when the long-context variant had to drop part of the corpus. */
+  truncated: boolean;
+  scores: ScoreResult[];
+  retrieval?: RetrievalScores;
+  passed: boolean;
+  failure?: FailureLabel;
+  usage: Usage;
+  latencyMs: number;
+  /** Cost at the generator's own price (0 for offline generators). */
+  costUsd: number;
+  /** Cost if the same tokens were served by `pricing.referenceModel`. */
+  projectedCostUsd: number;
+  generator: string;
+  tags: string[];
+}
+
+export interface VariantSummary {
+  name: string;
+  generator: string;
+  cases: number;
+  passed: number;
+  passRate: number;
+  /** Aggregates: pass rate per task, retrieval metrics (mean hit@k, recall@k, MRR), abstention accuracy, … */
+  metrics: Record<string, number>;
+  failures: Partial<Record<FailureCause, number>>;
+  /** Failures per task kind, then cause. */
+  failuresByTask: Partial<Record<TaskKind, Partial<Record<FailureCause, number>>>>;
+  latencyMs: { p50: number; p95: number };
+  costUsd: number;
+  projectedCostUsd: number;
+  tokens: { input: number; output: number };
+  /** Mean tokens and cost per case — the unit of the cost model. */
+  perQuery: { inputTokens: number; outputTokens: number; costUsd: number; projectedCostUsd: number };
+  /** Long-context only: how much of the corpus fitted the budget. */
+  context?: { budgetTokens: number; corpusTokens: number; packedTokens: number; truncated: boolean };
+}
+
+export interface RunSummary {
+  runId: string;
+  createdAt: string;
+  project: string;
+  /** Generator id used by the variants, e.g. "offline:extractive". */
+  generator: string;
+  suite: { path: string; cases: number; byTask: Partial<Record<TaskKind, number>> };
+  corpus: { documents: number; chunks: number; tokens: number; versions: string[] };
+  retrievalK: number;
+  variants: VariantSummary[];
+  /** Variants requested but not run, with why (e.g. fine-tuned: no trained model). */
+  notConfigured: { name: string; reason: string }[];
+  complete: boolean;
+}

@@ -1,0 +1,122 @@
+/**
+ * models/ — everything that produces an answer: task-level `Generator`s and the chat providers
+ * they may sit on.
+ *
+ * - `Generator` is what pipelines call: it takes a task (qa | classify | extract), the question
+ *   and the context chunks, and returns an answer with citations, an abstention flag and token usage.
+ * - `ChatProvider` is a raw chat-completion API (OpenAI-compatible, …). `LlmGenerator` turns any
+ *   ChatProvider into a Generator with prompts that ask for [n] citations, JSON or a label.
+ * - `offline:extractive` is a Generator that needs no model: it selects and cites sentences.
+ *
+ * Adding a provider means adding one file that implements `ChatProvider` and one line in
+ * `registry.ts`.
+ */
+
+export type TaskKind = "qa" | "classify" | "extract";
+
+/** A chunk handed to a generator, numbered [1..n] in the prompt. */
+export interface ContextChunk {
+  id: string;
+  path: string;
+  headingPath: string[];
+  lineStart: number;
+  lineEnd: number;
+  version: string;
+  text: string;
+  /** Retrieval score, if the chunk came from retrieval (used by the extractive reader). */
+  score?: number;
+}
+
+export interface LabelSpec {
+  name: string;
+  description?: string;
+}
+
+export interface GenerateRequest {
+  task: TaskKind;
+  /** The user question / ticket / document to process. */
+  input: string;
+  /** Retrieved or packed context; empty for prompt-only. */
+  context: ContextChunk[];
+  /** For classify: the allowed labels. */
+  labels?: LabelSpec[];
+  /** For extract: the JSON Schema the output must satisfy. */
+  jsonSchema?: Record<string, unknown>;
+  /** System prompt (the "strong prompt baseline" of prompt-only lives here). */
+  system?: string;
+  /** Abstain when confidence is below this (0..1). Only meaningful for generators that score. */
+  minConfidence?: number;
+}
+
+export interface Citation {
+  /** 1-based marker number as it appears in the answer: [1]. */
+  marker: number;
+  chunkId: string;
+  path: string;
+  headingPath: string[];
+  lineStart: number;
+  lineEnd: number;
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface GenerateResult {
+  /** The answer text shown to a user (with [n] markers for qa). */
+  text: string;
+  citations: Citation[];
+  /** True when the generator declined to answer (fallback message in `text`). */
+  abstained: boolean;
+  /** 0..1 when the generator can estimate it. */
+  confidence?: number;
+  /** Parsed JSON for extract tasks (undefined when the output was not valid JSON). */
+  json?: unknown;
+  /** Chosen label for classify tasks. */
+  label?: string;
+  usage: Usage;
+  /** Which generator produced it, e.g. "offline:extractive" or "openai-compatible:gpt-4.1-mini". */
+  generator: string;
+}
+
+export interface Generator {
+  readonly id: string;
+  generate(request: GenerateRequest): Promise<GenerateResult>;
+}
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface ChatOptions {
+  temperature?: number;
+  maxTokens?: number;
+  /** Ask for a JSON object response where the API supports it. */
+  json?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ChatResult {
+  text: string;
+  /** Usage as reported by the API, or counted locally when absent. */
+  usage: Usage;
+  model: string;
+}
+
+export interface ChatProvider {
+  /** e.g. "openai-compatible:llama3.2". */
+  readonly id: string;
+  chat(messages: ChatMessage[], options?: ChatOptions): Promise<ChatResult>;
+}
+
+/** Message shown when a generator abstains. */
+export const FALLBACK_MESSAGE =
+  "I don't know based on the available documents. I've flagged this question for a human to follow up.";
+
+export { countTokens } from "./tokens.ts";
+export { ExtractiveReader } from "./offline-extractive.ts";
+export { OpenAICompatibleProvider } from "./openai-compatible.ts";
+export { LlmGenerator } from "./llm-generator.ts";
+export { createGenerator } from "./registry.ts";

@@ -1,0 +1,41 @@
+/**
+ * retrieve/ — find the chunks that answer a query.
+ *
+ * Contract: a `Retriever` returns ranked `Hit`s. The lexical BM25 retriever is built in memory
+ * from the store's chunks (fast for project-sized corpora) and rebuilt when the store's
+ * generation changes.
+ */
+import type { Chunk } from "../ingest/index.ts";
+import type { ChunkFilter } from "../store/index.ts";
+
+export interface Hit {
+  chunk: Chunk;
+  /** Retriever score; higher is better. Not comparable across retrievers. */
+  score: number;
+  /** 1-based rank. */
+  rank: number;
+}
+
+export interface SearchOptions {
+  /** Number of hits to return. */
+  k: number;
+  filter?: ChunkFilter;
+}
+
+export interface Retriever {
+  /** e.g. "bm25(k1=1.2,b=0.75)". */
+  readonly name: string;
+  search(query: string, options: SearchOptions): Hit[];
+}
+
+export interface Bm25Options {
+  /** Term-frequency saturation. */
+  k1: number;
+  /** Length normalisation (0 = none, 1 = full). */
+  b: number;
+  /** Extra weight for terms found in the title and heading path (BM25F-style field boost). */
+  headingBoost: number;
+}
+
+export { Bm25Index } from "./bm25.ts";
+export { tokenize, contentTokens } from "./tokenize.ts";

@@ -1,0 +1,50 @@
+/**
+ * store/ — the durable index. One SQLite file per project (`.ragtune/index.db`).
+ *
+ * Every mutation of the index happens inside one transaction, so a crash mid-ingest leaves the
+ * previous index readable (SQLite WAL + a single `applyIngest` transaction).
+ */
+import type { Chunk } from "../ingest/index.ts";
+
+export interface StoredDocument {
+  path: string;
+  /** sha256 of the file bytes. */
+  hash: string;
+  version: string;
+  title: string;
+  bytes: number;
+  chunks: number;
+  ingestedAt: string;
+}
+
+/** A batch of changes from one ingest run, applied atomically. */
+export interface IngestBatch {
+  /** Documents (with their chunks) to insert or replace. */
+  upserts: { doc: StoredDocument; chunks: Chunk[] }[];
+  /** Paths of documents to delete with their chunks. */
+  removals: string[];
+  /** Key/value metadata to record (e.g. chunking config hash). */
+  meta?: Record<string, string>;
+}
+
+export interface Store {
+  /** Apply a batch atomically: either all of it is visible afterwards or none. */
+  applyIngest(batch: IngestBatch): void;
+  documents(): StoredDocument[];
+  /** All chunks, optionally filtered. Ordered by path then ordinal. */
+  chunks(filter?: ChunkFilter): Chunk[];
+  chunk(id: string): Chunk | undefined;
+  getMeta(key: string): string | undefined;
+  /** Monotonic counter bumped by every applyIngest, used to invalidate in-memory indexes. */
+  generation(): number;
+  close(): void;
+}
+
+export interface ChunkFilter {
+  /** Keep only chunks whose version label is one of these. */
+  versions?: string[];
+  /** Keep only chunks whose path starts with this prefix. */
+  pathPrefix?: string;
+}
+
+export { openStore } from "./sqlite.ts";
