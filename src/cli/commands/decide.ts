@@ -1,0 +1,51 @@
+import type { Command } from "commander";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join, resolve, relative } from "node:path";
+import { loadConfig } from "../../config/index.ts";
+import { readCaseResults, readSummary, resolveRunDir } from "../../evaluate/runs.ts";
+import { decide, type Decision } from "../../decide/index.ts";
+import { buildReport, writeReport } from "../../report/index.ts";
+import { printJson } from "./common.ts";
+import { bold, dim, green } from "../output.ts";
+
+function loadRun(cmd: Command, run?: string) {
+  const { config: configFlag } = cmd.optsWithGlobals() as { config?: string };
+  const loaded = loadConfig(configFlag);
+  const runDir = resolveRunDir(loaded.root, loaded.config, run);
+  return { loaded, runDir, summary: readSummary(runDir), cases: readCaseResults(runDir) };
+}
+
+export async function decideCommand(run: string | undefined, opts: { json?: boolean }, cmd: Command): Promise<void> {
+  const { loaded, summary, cases } = loadRun(cmd, run);
+  const decision = decide(summary, cases, loaded.config);
+  if (opts.json) return printJson({ runId: summary.runId, generator: summary.generator, ...decision });
+  printDecision(decision, summary.generator);
+}
+
+export function printDecision(decision: Decision, generator: string): void {
+  console.log(`${bold("recommendation:")} ${green(decision.architecture)} ${dim(`(confidence: ${decision.confidence})`)}`);
+  console.log("");
+  console.log(bold("why"));
+  for (const line of decision.rationale) console.log(`  • ${line}`);
+  if (decision.whatWouldChange.length) {
+    console.log(bold("what would change the answer"));
+    for (const line of decision.whatWouldChange) console.log(`  • ${line}`);
+  }
+  console.log(dim(`answers produced by ${generator}`));
+}
+
+export async function reportCommand(run: string | undefined, opts: { out?: string }, cmd: Command): Promise<void> {
+  const { loaded, runDir, summary, cases } = loadRun(cmd, run);
+  const decision = decide(summary, cases, loaded.config);
+  const report = buildReport(summary, cases, decision, loaded.config);
+  writeReport(runDir, report);
+  const written = [join(runDir, "report.md"), join(runDir, "report.json")];
+  if (opts.out) {
+    const out = resolve(opts.out);
+    mkdirSync(out, { recursive: true });
+    for (const f of written) copyFileSync(f, join(out, f.split("/").pop()!));
+    written.push(join(out, "report.md"), join(out, "report.json"));
+  }
+  console.log(`${bold("recommendation:")} ${green(decision.architecture)} ${dim(`(confidence: ${decision.confidence})`)}`);
+  for (const f of written) console.log(`wrote ${relative(process.cwd(), f) || f}`);
+}

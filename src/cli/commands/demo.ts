@@ -1,0 +1,71 @@
+import { cpSync, existsSync } from "node:fs";
+import { join, resolve, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../../config/index.ts";
+import { openProject } from "../../pipeline/index.ts";
+import { loadSuite } from "../../evaluate/suite.ts";
+import { runEval } from "../../evaluate/runner.ts";
+import { decide } from "../../decide/index.ts";
+import { buildReport, writeReport } from "../../report/index.ts";
+import { runIngest, printIngestStats } from "./ingest.ts";
+import { printSummary } from "./eval.ts";
+import { printDecision } from "./decide.ts";
+import { printJson } from "./common.ts";
+import { bold, dim, progress, progressDone } from "../output.ts";
+import { InputError } from "../../util/errors.ts";
+
+export const EXAMPLE_DIR = fileURLToPath(new URL("../../../examples/acme-support/", import.meta.url));
+
+/** A fresh folder name: ./ragtune-demo, else ./ragtune-demo-2, -3, … (never overwrites). */
+function defaultOut(): string {
+  let dir = resolve("ragtune-demo");
+  for (let i = 2; existsSync(dir); i++) dir = resolve(`ragtune-demo-${i}`);
+  return dir;
+}
+
+export async function demoCommand(opts: { out?: string; json?: boolean }): Promise<void> {
+  const started = performance.now();
+  const out = opts.out ? resolve(opts.out) : defaultOut();
+  if (existsSync(join(out, "ragtune.yaml"))) {
+    throw new InputError(`${out} already holds a project (ragtune.yaml) — choose another --out folder`);
+  }
+  cpSync(EXAMPLE_DIR, out, { recursive: true, filter: (src) => !/[/\\](runs|\.ragtune)([/\\]|$)/.test(src) });
+  const log = (s: string) => {
+    if (!opts.json) console.log(s);
+  };
+  log(`${bold("ragtune demo")} — example project copied to ${relative(process.cwd(), out) || out}`);
+
+  const project = openProject(loadConfig(join(out, "ragtune.yaml")));
+  try {
+    log(bold("\n1. ingest"));
+    const stats = await runIngest(project, !opts.json);
+    if (!opts.json) printIngestStats(stats);
+
+    log(bold("\n2. evaluate"));
+    const suite = loadSuite(resolve(project.root, project.config.suite));
+    const { runDir, summary, cases } = await runEval({
+      project,
+      suite,
+      onProgress: opts.json ? undefined : (e) => progress(`eval ${e.done}/${e.total} ${e.variant} ${e.caseId}`),
+    });
+    progressDone();
+    if (!opts.json) printSummary(summary);
+
+    log(bold("\n3. decide"));
+    const decision = decide(summary, cases, project.config);
+    if (!opts.json) printDecision(decision, summary.generator);
+
+    log(bold("\n4. report"));
+    writeReport(runDir, buildReport(summary, cases, decision, project.config));
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    if (opts.json) {
+      printJson({ out, runDir, runId: summary.runId, generator: summary.generator, recommendation: decision, seconds: Number(seconds) });
+      return;
+    }
+    const rel = (p: string) => relative(process.cwd(), p) || p;
+    console.log(`wrote ${rel(join(runDir, "report.md"))} and ${rel(join(runDir, "report.json"))}`);
+    console.log(dim(`\ndone in ${seconds} s. Try: cd ${rel(out)} && npx ragtune ask "How long are deleted cards kept?"`));
+  } finally {
+    project.close();
+  }
+}

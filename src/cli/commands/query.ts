@@ -1,0 +1,97 @@
+import type { Command } from "commander";
+import { projectFrom, printJson } from "./common.ts";
+import { toContextChunk, DEFAULT_SYSTEM_PROMPT } from "../../pipeline/index.ts";
+import { bold, dim, cyan, yellow } from "../output.ts";
+import { InputError } from "../../util/errors.ts";
+import type { Project } from "../../pipeline/index.ts";
+
+interface QueryOpts {
+  k?: number;
+  versionLabel?: string[];
+  json?: boolean;
+  model?: string;
+}
+
+function requireIndex(project: Project): void {
+  if (project.store.documents().length === 0) throw new InputError("the index is empty — run `ragtune ingest` first");
+}
+
+function filterOf(project: Project, opts: QueryOpts) {
+  const versions = opts.versionLabel ?? project.config.retrieval.versions;
+  return versions ? { versions } : undefined;
+}
+
+export async function searchCommand(query: string, opts: QueryOpts, cmd: Command): Promise<void> {
+  const project = projectFrom(cmd);
+  try {
+    requireIndex(project);
+    const retriever = project.retriever();
+    const hits = retriever.search(query, { k: opts.k ?? project.config.retrieval.k, filter: filterOf(project, opts) });
+    if (opts.json) {
+      printJson({
+        query,
+        retriever: retriever.name,
+        hits: hits.map((h) => ({
+          rank: h.rank,
+          score: h.score,
+          id: h.chunk.id,
+          path: h.chunk.path,
+          headingPath: h.chunk.headingPath,
+          lines: [h.chunk.lineStart, h.chunk.lineEnd],
+          version: h.chunk.version,
+          text: h.chunk.text,
+        })),
+      });
+      return;
+    }
+    if (hits.length === 0) console.log("no matches");
+    for (const h of hits) {
+      const heading = h.chunk.headingPath.join(" › ");
+      console.log(`${bold(`${h.rank}.`)} ${cyan(h.chunk.path)}:${h.chunk.lineStart}-${h.chunk.lineEnd} ${dim(`score ${h.score.toFixed(3)}`)}${h.chunk.version ? dim(` [${h.chunk.version}]`) : ""}`);
+      if (heading) console.log(`   ${heading}`);
+      console.log(`   ${dim(snippet(h.chunk.text))}`);
+    }
+  } finally {
+    project.close();
+  }
+}
+
+export async function askCommand(question: string, opts: QueryOpts, cmd: Command): Promise<void> {
+  const project = projectFrom(cmd, opts.model);
+  try {
+    requireIndex(project);
+    const { config } = project;
+    const hits = project.retriever().search(question, { k: opts.k ?? config.retrieval.k, filter: filterOf(project, opts) });
+    const generator = project.generator();
+    const started = performance.now();
+    const result = await generator.generate({
+      task: "qa",
+      input: question,
+      context: hits.map((h) => toContextChunk(h.chunk, h.score)),
+      system: config.models.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
+      minConfidence: config.answer.minConfidence,
+    });
+    const latencyMs = performance.now() - started;
+    if (opts.json) {
+      printJson({ question, ...result, latencyMs: Math.round(latencyMs), retrieved: hits.map((h) => ({ id: h.chunk.id, score: h.score })) });
+      return;
+    }
+    console.log(result.abstained ? yellow(result.text) : result.text);
+    if (result.citations.length) {
+      console.log("");
+      for (const c of result.citations) {
+        const heading = c.headingPath.length ? ` › ${c.headingPath.join(" › ")}` : "";
+        console.log(`${dim(`[${c.marker}]`)} ${c.path}${heading} ${dim(`(lines ${c.lineStart}–${c.lineEnd})`)}`);
+      }
+    }
+    const conf = result.confidence !== undefined ? `, confidence ${result.confidence.toFixed(2)}` : "";
+    console.log(dim(`\nanswered by ${result.generator}${conf}`));
+  } finally {
+    project.close();
+  }
+}
+
+function snippet(text: string, max = 160): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

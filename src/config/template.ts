@@ -1,0 +1,70 @@
+/** The commented starter config written by `ragtune init`. Kept valid by test/config.test.ts. */
+export const STARTER_CONFIG = `# ragtune project config — every key is documented in schema/ragtune.schema.json and docs/config.md.
+# yaml-language-server: $schema=https://unpkg.com/ragtune/schema/ragtune.schema.json
+name: my-project
+
+# What to ingest. Globs are relative to this file. A version label is stored on every chunk:
+# use it to tell current docs from archived ones (stale-knowledge checks, --version-label filters).
+sources:
+  - include: "docs/**/*.{md,markdown,txt,html,htm}"
+    version: current
+
+chunking:
+  maxTokens: 300        # longer sections are split into windows of this many tokens
+  overlapTokens: 40     # shared between consecutive windows
+  headingDepth: 3       # '#', '##' and '###' start new chunks; deeper headings stay inside
+  minTokens: 24         # tiny sections are merged into their neighbour
+
+retrieval:
+  k: 5                  # chunks per question (also the k of hit@k / recall@k)
+  # versions: [current] # search only these version labels
+
+answer:
+  minConfidence: 0.35   # below this the reader abstains with a fallback + escalation message
+
+models:
+  generator: offline:extractive   # no key, no network. Or: openai:gpt-4.1-mini, ollama:llama3.2,
+                                  # openai-compatible:<provider>/<model> with providers below
+  # providers:
+  #   local:
+  #     baseUrl: http://localhost:8000/v1
+  #     apiKeyEnv: LOCAL_API_KEY
+
+longContext:
+  budgetTokens: 32000   # the long-context variant packs the corpus up to this many tokens
+
+suite: suite.yaml
+
+# Variants compared by \`ragtune eval\`. fine-tuned and hybrid run once a model is trained.
+variants: [prompt-only, long-context, rag, fine-tuned, hybrid]
+
+# Facts about your situation that the recommendation weighs.
+constraints:
+  knowledgeChange: monthly        # never | yearly | monthly | weekly | daily
+  citationsRequired: false
+  # p95LatencyMs: 2000
+  queriesPerDay: 1000
+  # monthlyBudgetUsd: 500
+  labelledExamples: 0             # labelled examples you could fine-tune on
+  externalDataStoreAllowed: true  # false if compliance forbids a retrieval store
+
+pricing:
+  referenceModel: openai:gpt-4.1-mini   # prices offline runs as if an LLM served them
+  # models:
+  #   openai:gpt-4.1-mini: {inputPerMTok: 0.4, outputPerMTok: 1.6}
+`;
+
+export const STARTER_SUITE = `# Evaluation suite — format in docs/suite.md. Aim for 50–100 real tasks from your users.
+cases:
+  - id: example-qa
+    task: qa
+    input: What does our refund policy say about annual plans?
+    answer: "30 days"
+    sources: [docs/refunds.md]
+    tags: [billing]
+
+  - id: example-unanswerable
+    task: qa
+    input: Do you offer on-premise installation?
+    must_abstain: true
+`;

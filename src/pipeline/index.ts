@@ -1,0 +1,179 @@
+/**
+ * pipeline/ — the variants compared by an evaluation. Each variant decides what context the
+ * generator sees; the generator is the same for all of them, so differences are due to context.
+ *
+ * - prompt-only:  no context; the system prompt is the "strong prompt baseline".
+ * - long-context: the whole corpus packed into the prompt up to `longContext.budgetTokens`.
+ * - rag:          the top-k retrieved chunks.
+ * - fine-tuned:   a trained model from the registry (not configured until a model is trained).
+ * - hybrid:       fine-tuned model + retrieval (idem).
+ */
+import type { Chunk } from "../ingest/index.ts";
+import type { ContextChunk, GenerateResult, LabelSpec, TaskKind } from "../models/index.ts";
+import type { Hit } from "../retrieve/index.ts";
+import type { VariantName } from "../config/index.ts";
+import type { Project } from "./project.ts";
+import { countTokens } from "../models/index.ts";
+
+export { openProject, openProjectFromPath, type Project } from "./project.ts";
+
+export interface VariantInput {
+  task: TaskKind;
+  input: string;
+  labels?: LabelSpec[];
+  jsonSchema?: Record<string, unknown>;
+}
+
+export interface VariantOutput {
+  result: GenerateResult;
+  context: ContextChunk[];
+  retrieved: Hit[];
+  contextTokens: number;
+  truncated: boolean;
+}
+
+export interface Variant {
+  name: VariantName;
+  /** True when the generator sees any document context. */
+  usesContext: boolean;
+  /** True when the context comes from retrieval (so retrieval metrics apply). */
+  usesRetrieval: boolean;
+  run(input: VariantInput): Promise<VariantOutput>;
+  /** Long-context packing facts, for the summary. */
+  packing?: PackingInfo;
+}
+
+export interface PackingInfo {
+  budgetTokens: number;
+  corpusTokens: number;
+  packedTokens: number;
+  truncated: boolean;
+  /** Chunks that did not fit. */
+  droppedChunks: number;
+}
+
+export const DEFAULT_SYSTEM_PROMPT = [
+  "You are the support assistant for the product described by the user's documents.",
+  "Answer precisely and briefly. When context passages are provided, use only them and cite each claim with its passage number like [1].",
+  "If the answer is not in the context (or you are not sure), reply exactly: I don't know.",
+  "Never invent prices, limits, dates or settings. Be courteous and neutral.",
+].join(" ");
+
+export function toContextChunk(chunk: Chunk, score?: number): ContextChunk {
+  return {
+    id: chunk.id,
+    path: chunk.path,
+    headingPath: chunk.headingPath,
+    lineStart: chunk.lineStart,
+    lineEnd: chunk.lineEnd,
+    version: chunk.version,
+    text: chunk.text,
+    score,
+  };
+}
+
+/**
+ * Pack chunks into a token budget: newest version first (so truncation drops archived docs before
+ * current ones), then by path and ordinal. Returns the packed chunks and what was dropped.
+ */
+export function packCorpus(chunks: Chunk[], budgetTokens: number): { packed: Chunk[]; info: PackingInfo } {
+  const versionOrder = [...new Set(chunks.map((c) => c.version))].sort(compareVersionsDesc);
+  const rank = new Map(versionOrder.map((v, i) => [v, i]));
+  const ordered = [...chunks].sort(
+    (a, b) => rank.get(a.version)! - rank.get(b.version)! || a.path.localeCompare(b.path) || a.ordinal - b.ordinal,
+  );
+  const packed: Chunk[] = [];
+  let used = 0;
+  let corpusTokens = 0;
+  for (const c of ordered) {
+    // Each passage costs its text plus a short header line ("[n] path › heading").
+    const cost = c.tokens + 12;
+    corpusTokens += cost;
+    if (used + cost <= budgetTokens) {
+      packed.push(c);
+      used += cost;
+    }
+  }
+  return {
+    packed,
+    info: {
+      budgetTokens,
+      corpusTokens,
+      packedTokens: used,
+      truncated: packed.length < ordered.length,
+      droppedChunks: ordered.length - packed.length,
+    },
+  };
+}
+
+/** Natural, descending: "v10" > "v2" > "v1" > "". */
+function compareVersionsDesc(a: string, b: string): number {
+  return b.localeCompare(a, undefined, { numeric: true, sensitivity: "base" });
+}
+
+export interface BuiltVariants {
+  variants: Variant[];
+  notConfigured: { name: VariantName; reason: string }[];
+}
+
+export function buildVariants(project: Project, names: VariantName[]): BuiltVariants {
+  const { config } = project;
+  const generator = project.generator();
+  const system = config.models.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
+  const minConfidence = config.answer.minConfidence;
+  const filter = config.retrieval.versions ? { versions: config.retrieval.versions } : undefined;
+  const variants: Variant[] = [];
+  const notConfigured: BuiltVariants["notConfigured"] = [];
+
+  const timedGenerate = async (input: VariantInput, context: ContextChunk[]) =>
+    generator.generate({ task: input.task, input: input.input, context, labels: input.labels, jsonSchema: input.jsonSchema, system, minConfidence });
+
+  for (const name of names) {
+    if (name === "prompt-only") {
+      variants.push({
+        name,
+        usesContext: false,
+        usesRetrieval: false,
+        async run(input) {
+          const result = await timedGenerate(input, []);
+          return { result, context: [], retrieved: [], contextTokens: 0, truncated: false };
+        },
+      });
+    } else if (name === "long-context") {
+      const { packed, info } = packCorpus(project.store.chunks(filter), config.longContext.budgetTokens);
+      const context = packed.map((c) => toContextChunk(c));
+      variants.push({
+        name,
+        usesContext: true,
+        usesRetrieval: false,
+        packing: info,
+        async run(input) {
+          const result = await timedGenerate(input, context);
+          return { result, context, retrieved: [], contextTokens: info.packedTokens, truncated: info.truncated };
+        },
+      });
+    } else if (name === "rag") {
+      const k = config.retrieval.k;
+      variants.push({
+        name,
+        usesContext: true,
+        usesRetrieval: true,
+        async run(input) {
+          // Extraction works on the input document itself; retrieved help pages add only tokens.
+          const hits = input.task === "extract" ? [] : project.retriever().search(input.input, { k, filter });
+          const context = hits.map((h) => toContextChunk(h.chunk, h.score));
+          const result = await timedGenerate(input, context);
+          const contextTokens = context.reduce((n, c) => n + countTokens(c.text), 0);
+          return { result, context, retrieved: hits, contextTokens, truncated: false };
+        },
+      });
+    } else {
+      notConfigured.push({
+        name,
+        reason:
+          "no trained model is registered for this project, so this variant was not run (never simulated). Fine-tuning arrives with `ragtune finetune`.",
+      });
+    }
+  }
+  return { variants, notConfigured };
+}

@@ -1,0 +1,135 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { existsSync, writeFileSync, readFileSync, mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { makeTinyProject } from "./helpers/project.ts";
+
+const BIN = fileURLToPath(new URL("../bin/ragtune.js", import.meta.url));
+
+function run(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: "1", ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+test("--help lists every command; unknown options are usage errors (exit 2)", async () => {
+  const cwd = tmpdir();
+  const help = await run(["--help"], cwd);
+  assert.equal(help.code, 0);
+  for (const c of ["init", "ingest", "search", "ask", "eval", "runs", "decide", "report", "demo"]) assert.match(help.stdout, new RegExp(`\\b${c}\\b`));
+  const evalHelp = await run(["eval", "--help"], cwd);
+  assert.match(evalHelp.stdout, /--gate/);
+  assert.match(evalHelp.stdout, /--resume/);
+  const bad = await run(["search", "--nope", "x"], cwd);
+  assert.equal(bad.code, 2);
+  const missing = await run(["ingest"], mkdtempSync(join(tmpdir(), "ragtune-empty-")));
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /no ragtune\.yaml .* run `ragtune init`/);
+});
+
+test("init writes a valid starter project and refuses to overwrite", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ragtune-init-"));
+  const first = await run(["init"], dir);
+  assert.equal(first.code, 0, first.stderr);
+  assert.ok(existsSync(join(dir, "ragtune.yaml")) && existsSync(join(dir, "suite.yaml")));
+  const again = await run(["init"], dir);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /already exist.*--force/);
+});
+
+test("ingest → search → ask → eval → decide → report on a small project", async () => {
+  const root = makeTinyProject();
+  const ingest = await run(["ingest", "--json"], root);
+  assert.equal(ingest.code, 0, ingest.stderr);
+  const stats = JSON.parse(ingest.stdout);
+  assert.equal(stats.added, 3);
+  const again = JSON.parse((await run(["ingest", "--json"], root)).stdout);
+  assert.equal(again.unchanged, 3);
+  assert.equal(again.added, 0);
+
+  const search = JSON.parse((await run(["search", "refund annual plan", "--json", "-k", "2", "--version-label", "v2"], root)).stdout);
+  assert.equal(search.hits[0].path, "docs/v2/billing.md");
+  assert.ok(search.hits.every((h: { version: string }) => h.version === "v2"));
+
+  const ask = await run(["ask", "How long are deleted cards kept in the trash?"], root);
+  assert.equal(ask.code, 0, ask.stderr);
+  assert.match(ask.stdout, /60 days.*\[1\]/);
+  assert.match(ask.stdout, /\[1\] docs\/v2\/trash\.md › Trash › Retention \(lines \d+–\d+\)/);
+  assert.match(ask.stdout, /answered by offline:extractive/);
+  const abstain = await run(["ask", "Which tape drives work with a Commodore 64?"], root);
+  assert.match(abstain.stdout, /I don't know/);
+
+  const evalRun = await run(["eval", "--gate", "rag=0.99"], root);
+  assert.equal(evalRun.code, 1, "the gate fails: rag does not pass 99% of the tiny suite");
+  assert.match(evalRun.stderr, /gate failed: rag pass rate/);
+  assert.match(evalRun.stdout, /prompt-only/);
+  assert.match(evalRun.stdout, /fine-tuned: not configured/);
+
+  const badGate = await run(["eval", "--gate", "rag=high"], root);
+  assert.equal(badGate.code, 2);
+
+  const decide = await run(["decide", "--json"], root);
+  assert.equal(decide.code, 0, decide.stderr);
+  const d = JSON.parse(decide.stdout);
+  assert.ok(["prompt-only", "long-context", "rag", "fine-tune", "hybrid", "stronger-model"].includes(d.architecture));
+  assert.ok(d.rationale.length > 0);
+
+  const report = await run(["report"], root);
+  assert.equal(report.code, 0, report.stderr);
+  const path = /wrote (.*report\.json)/.exec(report.stdout)![1];
+  const json = JSON.parse(readFileSync(join(root, path), "utf8"));
+  assert.equal(json.generator.id ?? json.generator, json.generator.id ?? "offline:extractive");
+
+  const runs = await run(["runs", "--json"], root);
+  assert.equal(JSON.parse(runs.stdout).length, 2);
+});
+
+test("a bad config is exit 2 with file:line:key", async () => {
+  const root = makeTinyProject("retrieval:\n  k: many\n");
+  const r = await run(["ingest"], root);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /ragtune\.yaml:\d+: retrieval\.k:/);
+});
+
+test("ask --model openai-compatible uses the provider (local test server) and names it", async () => {
+  let body: any;
+  const server = createServer((req, res) => {
+    let raw = "";
+    req.on("data", (d) => (raw += d));
+    req.on("end", () => {
+      body = JSON.parse(raw);
+      res.setHeader("content-type", "application/json");
+      res.end(
+        JSON.stringify({
+          choices: [{ message: { role: "assistant", content: "Deleted cards are kept for 60 days [1]." } }],
+          usage: { prompt_tokens: 321, completion_tokens: 12 },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const root = makeTinyProject(`models:\n  providers:\n    local:\n      baseUrl: http://127.0.0.1:${port}/v1\n      apiKeyEnv: TINY_KEY\n`);
+    await run(["ingest"], root);
+    const r = await run(["ask", "How long are deleted cards kept?", "--model", "openai-compatible:local/tiny-model", "--json"], root, { TINY_KEY: "k-123" });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.generator, "openai-compatible:local/tiny-model");
+    assert.equal(out.citations[0].path, "docs/v2/trash.md");
+    assert.equal(out.usage.inputTokens, 321);
+    assert.equal(body.model, "tiny-model");
+    assert.match(JSON.stringify(body.messages), /60 days/, "retrieved context was sent to the model");
+  } finally {
+    server.close();
+  }
+});
