@@ -87,10 +87,11 @@ test("ingest → search → ask → eval → decide → report on a small projec
   assert.equal(report.code, 0, report.stderr);
   const path = /wrote (.*report\.json)/.exec(report.stdout)![1];
   const json = JSON.parse(readFileSync(join(root, path), "utf8"));
-  assert.equal(json.generator.id ?? json.generator, json.generator.id ?? "offline:extractive");
+  assert.equal(json.generator.id, "offline:extractive");
+  assert.equal(json.generator.offline, true);
 
   const runs = await run(["runs", "--json"], root);
-  assert.equal(JSON.parse(runs.stdout).length, 2);
+  assert.equal(JSON.parse(runs.stdout).length, 1, "a rejected --gate starts no run");
 });
 
 test("a bad config is exit 2 with file:line:key", async () => {

@@ -15,6 +15,10 @@ import { red } from "./output.ts";
 
 export function buildProgram(): Command {
   const program = new Command();
+  // Set before adding subcommands: commander copies these settings to commands created afterwards,
+  // so every usage error reaches main() and becomes exit code 2.
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program
     .name("ragtune")
     .description(
@@ -116,8 +120,6 @@ function toInt(v: string): number {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

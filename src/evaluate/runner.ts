@@ -11,6 +11,7 @@ import type { VariantName } from "../config/index.ts";
 import type { CaseResult, RunSummary, Suite, SuiteCase } from "./types.ts";
 import { scoreCase, retrievalScores } from "./scorers.ts";
 import { labelFailure } from "./failures.ts";
+import { answerSupport } from "./metrics.ts";
 import { summariseVariant } from "./stats.ts";
 import {
   appendCaseResult,
@@ -18,6 +19,7 @@ import {
   newRunId,
   readCaseResults,
   readSnapshot,
+  repairCaseLog,
   runsDir,
   writeSummary,
   type RunSnapshot,
@@ -80,6 +82,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
     if (snapshot.generator !== generatorId) {
       throw new InputError(`cannot resume ${snapshot.runId}: it used generator ${snapshot.generator}, not ${generatorId}`);
     }
+    repairCaseLog(runDir);
     previous = readCaseResults(runDir);
   } else {
     snapshot = {
@@ -164,7 +167,9 @@ async function runCase(
     retrieval,
     truncated: out.truncated,
     corpusPaths,
+    labels: suite.labels,
   });
+  const support = answerSupport(c.task, output, out.context);
   const ownPrice = priceFor(result.generator, config.pricing.models);
   const refPrice = priceFor(config.pricing.referenceModel, config.pricing.models);
   return {
@@ -184,6 +189,7 @@ async function runCase(
     truncated: out.truncated,
     scores,
     retrieval,
+    support,
     passed,
     failure,
     usage: result.usage,

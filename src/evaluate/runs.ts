@@ -90,6 +90,20 @@ export function readCaseResults(runDir: string): CaseResult[] {
   return out;
 }
 
+/**
+ * Drop a torn last line (a crash mid-append) so that appending resumes on a clean line boundary.
+ * Returns the number of bytes removed.
+ */
+export function repairCaseLog(runDir: string): number {
+  const file = join(runDir, "cases.jsonl");
+  if (!existsSync(file)) return 0;
+  const text = readFileSync(file, "utf8");
+  if (text === "" || text.endsWith("\n")) return 0;
+  const keep = text.slice(0, text.lastIndexOf("\n") + 1);
+  writeFileAtomic(file, keep);
+  return text.length - keep.length;
+}
+
 export function writeSummary(runDir: string, summary: RunSummary): void {
   writeFileAtomic(join(runDir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
 }

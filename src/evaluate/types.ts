@@ -113,6 +113,11 @@ export interface CaseResult {
   retrieval?: RetrievalScores;
   passed: boolean;
   failure?: FailureLabel;
+  /**
+   * How well the answer is backed by the chunks it cited (else its whole context), from
+   * `metrics.supportRatio`. Absent when not checked: abstained, non-qa, or no context.
+   */
+  support?: { ratio: number; unsupportedSentences: string[] };
   usage: Usage;
   latencyMs: number;
   /** Cost at the generator's own price (0 for offline generators). */

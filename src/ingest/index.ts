@@ -17,6 +17,19 @@ export interface Section {
   lineStart: number;
   /** 1-based line where it ends (inclusive). */
   lineEnd: number;
+  /**
+   * Heading level 1–6 (0 for text before the first heading). The chunker compares it with
+   * `headingDepth`; when absent it uses `headingPath.length`.
+   */
+  level?: number;
+  /**
+   * The heading as written in the source (e.g. "## Refunds"). Used as the first line of this
+   * section's text when the chunker folds it into another section's chunk. Default: the last
+   * entry of `headingPath`.
+   */
+  heading?: string;
+  /** 1-based line of the heading itself (default: `lineStart`). */
+  headingLine?: number;
 }
 
 /** What a loader produces from one file. */
@@ -85,5 +98,5 @@ export interface SkippedFile {
 }
 
 export { chunkDocument } from "./chunk.ts";
-export { ingestProject } from "./ingest.ts";
-export { loaderFor, loaders } from "./loaders/registry.ts";
+export { ingestProject, chunkingHash, decodeText, PIPELINE_VERSION, type IngestOptions, type IngestSource } from "./ingest.ts";
+export { loaderFor, loaders, extensionOf } from "./loaders/registry.ts";

@@ -1,0 +1,287 @@
+/**
+ * Failure labelling: every failed case gets EXACTLY ONE primary cause, chosen by ordered rules
+ * (first match wins). The order goes from the most specific, most visible evidence (a policy
+ * pattern matched) to the most inferential (the gold chunk was there but the answer was wrong), so
+ * a label is always the cheapest true explanation. docs/failures.md explains each rule.
+ */
+import type { Citation, LabelSpec } from "../models/index.ts";
+import type { FailureLabel, RetrievalScores, ScoreResult, SuiteCase } from "./types.ts";
+import { answerSupport, isRetrievalMiss, staleness } from "./metrics.ts";
+import { normalizeText, snippet } from "./normalize.ts";
+import { isJsonOutput, parseSource, sourceMatches } from "./scorers.ts";
+
+export interface FailureInput {
+  case: SuiteCase;
+  output: { text: string; abstained: boolean; label?: string; json?: unknown; citations: Pick<Citation, "chunkId">[] };
+  scores: ScoreResult[];
+  passed: boolean;
+  variant: { usesContext: boolean; usesRetrieval: boolean };
+  /** Source paths present in the context the generator saw. */
+  contextPaths: string[];
+  /** The chunks the generator saw (retrieved or packed); empty for prompt-only / fine-tuned. */
+  contextChunks: { id: string; path: string; headingPath: string[]; text: string }[];
+  retrieval?: RetrievalScores;
+  /** The long-context variant had to drop part of the corpus. */
+  truncated: boolean;
+  /** Paths of every document in the index. */
+  corpusPaths: Set<string>;
+  /** The suite's allowed labels (classify); without them only a missing label counts as bad format. */
+  labels?: LabelSpec[];
+}
+
+type Rule = (x: FailureInput, ctx: RuleContext) => FailureLabel | undefined;
+
+interface RuleContext {
+  failed: ScoreResult[];
+  /** Failing score by name. */
+  score: (name: string) => ScoreResult | undefined;
+}
+
+const q = (s: string, max = 80) => `"${snippet(s, max)}"`;
+
+/** Quote the output around `needle` (case-insensitive) so evidence shows the offending words in place. */
+function quoteAround(text: string, needle: string, radius = 30): string {
+  const lower = text.toLowerCase();
+  // The stale answer may be written differently in the output ("$10" vs "10"): try the bare form too.
+  const forms = [needle.toLowerCase(), needle.toLowerCase().replace(/^\$/, "")].filter((f) => f !== "");
+  const form = forms.find((f) => lower.includes(f));
+  if (form === undefined) return q(text);
+  const i = lower.indexOf(form);
+  let start = Math.max(0, i - radius);
+  let end = Math.min(text.length, i + form.length + radius);
+  // Cut at word boundaries so the quote reads as words, not fragments.
+  if (start > 0) {
+    const sp = text.indexOf(" ", start);
+    if (sp >= 0 && sp < i) start = sp + 1;
+  }
+  if (end < text.length) {
+    const sp = text.lastIndexOf(" ", end);
+    if (sp > i + form.length) end = sp;
+  }
+  return `"${start > 0 ? "…" : ""}${text.slice(start, end).replace(/\s+/g, " ").trim()}${end < text.length ? "…" : ""}"`;
+}
+
+const expectedOf = (c: SuiteCase) => (c.answer?.length ? ` (expected ${c.answer.map((a) => q(a, 40)).join(" or ")})` : "");
+const hasNoContext = (x: FailureInput) => !x.variant.usesContext || x.contextChunks.length === 0;
+const goldSources = (c: SuiteCase) => c.sources ?? [];
+
+/** Gold sources among the chunks the generator saw (falls back to whole-file paths when chunks are not given). */
+function goldInContext(x: FailureInput): string[] {
+  return goldSources(x.case).filter(
+    (s) => x.contextChunks.some((ch) => sourceMatches(s, ch)) || (x.contextChunks.length === 0 && x.contextPaths.includes(parseSource(s).path)),
+  );
+}
+
+// 1. ----------------------------------------------------------------------------------------------
+/** policy_violation: the output matched a `forbidden` pattern. Worst outcome whatever else happened. */
+const policyViolation: Rule = (_x, { score }) => {
+  const s = score("forbidden");
+  return s && { cause: "policy_violation", signal: "forbidden_pattern", evidence: s.detail ?? "output matches a forbidden pattern" };
+};
+
+// 2. ----------------------------------------------------------------------------------------------
+/** wrong_tone: a tone rule failed (missing required phrase or banned phrase present). */
+const wrongTone: Rule = (_x, { score }) => {
+  const s = score("tone");
+  return s && { cause: "wrong_tone", signal: "tone_rule", evidence: s.detail ?? "tone rule failed" };
+};
+
+// 3. ----------------------------------------------------------------------------------------------
+/**
+ * bad_format: the shape is wrong, so correctness cannot even be judged — extract output not JSON
+ * or schema-invalid; classify output not one of the labels; or only the `regex` check failed.
+ */
+const badFormat: Rule = (x, { score, failed }) => {
+  const c = x.case;
+  if (c.task === "extract") {
+    const schema = score("json_schema");
+    if (!isJsonOutput(x.output)) {
+      const what = x.output.abstained ? "abstained instead of producing JSON" : "extract output is not JSON";
+      return { cause: "bad_format", signal: "not_json", evidence: `${what}: ${q(x.output.text)}` };
+    }
+    if (schema) {
+      const why = (schema.detail ?? "").replace(/^schema violations: /, "");
+      return { cause: "bad_format", signal: "schema_invalid", evidence: `extract output violates the JSON Schema: ${why}` };
+    }
+  }
+  if (c.task === "classify") {
+    const got = x.output.abstained ? "" : (x.output.label ?? "").trim();
+    const allowed = (x.labels ?? []).map((l) => l.name);
+    if (got === "") {
+      const what = x.output.abstained ? "abstained instead of choosing a label" : "no label chosen";
+      return { cause: "bad_format", signal: "invalid_label", evidence: `${what}; output was ${q(x.output.text)}` };
+    }
+    if (allowed.length > 0 && !allowed.some((l) => normalizeText(l) === normalizeText(got))) {
+      return {
+        cause: "bad_format",
+        signal: "invalid_label",
+        evidence: `label "${snippet(got, 40)}" is not one of the suite labels (${allowed.slice(0, 12).join(", ")}${allowed.length > 12 ? ", …" : ""})`,
+      };
+    }
+  }
+  const regex = score("regex");
+  if (regex && failed.length === 1) return { cause: "bad_format", signal: "regex_mismatch", evidence: regex.detail ?? "output does not match the regex" };
+  return undefined;
+};
+
+// 4. ----------------------------------------------------------------------------------------------
+/** stale_knowledge: the output states an answer from an older version of the docs, and not the current one. */
+const staleKnowledge: Rule = (x) => {
+  if (x.output.abstained) return undefined;
+  const s = staleness(x.output.text, x.case.stale_answers, x.case.answer);
+  if (!s.stale || s.staleAnswer === undefined) return undefined;
+  return {
+    cause: "stale_knowledge",
+    signal: "stale_answer_match",
+    evidence: `answer ${quoteAround(x.output.text, s.staleAnswer)} matches stale answer "${s.staleAnswer}" from an older version${expectedOf(x.case)}`,
+  };
+};
+
+// 5. ----------------------------------------------------------------------------------------------
+/**
+ * hallucination: answered what must be abstained on; or (qa) stated claims the context does not
+ * support — checked against the cited chunks, else the whole context — or answered wrongly with
+ * no context at all (nothing could have backed it).
+ */
+const hallucination: Rule = (x) => {
+  const c = x.case;
+  if (c.must_abstain && !x.output.abstained) {
+    return {
+      cause: "hallucination",
+      signal: "answered_unanswerable",
+      evidence: `the docs do not answer this (must_abstain) but the output answered: ${q(x.output.text)}`,
+    };
+  }
+  if (c.task !== "qa" || x.output.abstained) return undefined;
+  if (hasNoContext(x)) {
+    return {
+      cause: "hallucination",
+      signal: "unsupported_claims",
+      evidence: `answered with no context at all and was wrong: ${q(x.output.text)}${expectedOf(c)}`,
+    };
+  }
+  const support = answerSupport(c.task, x.output, x.contextChunks);
+  if (!support || support.unsupportedSentences.length === 0) return undefined;
+  const cited = x.output.citations.some((ci) => x.contextChunks.some((ch) => ch.id === ci.chunkId));
+  return {
+    cause: "hallucination",
+    signal: "unsupported_claims",
+    evidence:
+      `sentence ${q(support.unsupportedSentences[0])} is not supported by the ${cited ? "cited chunks" : "context"}` +
+      ` (${support.unsupportedSentences.length} unsupported, support ratio ${support.ratio.toFixed(2)})`,
+  };
+};
+
+// 6. ----------------------------------------------------------------------------------------------
+/**
+ * missing_knowledge: the knowledge never reached the model — no context was given (prompt-only,
+ * fine-tuned) and it could not answer; the gold source is not in the corpus; or the gold source was
+ * cut from the long context by the token budget.
+ */
+const missingKnowledge: Rule = (x) => {
+  const c = x.case;
+  if (c.task !== "qa") return undefined;
+  if (!x.variant.usesContext) {
+    return {
+      cause: "missing_knowledge",
+      signal: "no_context",
+      evidence: x.output.abstained
+        ? `no context was given and the model abstained${expectedOf(c)}`
+        : `no context was given and the answer was wrong: ${q(x.output.text)}${expectedOf(c)}`,
+    };
+  }
+  const gold = goldSources(c);
+  if (gold.length === 0) return undefined;
+  const inCorpus = gold.filter((s) => x.corpusPaths.has(parseSource(s).path));
+  if (inCorpus.length === 0) {
+    return {
+      cause: "missing_knowledge",
+      signal: "gold_not_in_corpus",
+      evidence: `gold source ${gold.map((s) => `"${s}"`).join(", ")} is not in the indexed corpus`,
+    };
+  }
+  if (x.truncated && goldInContext(x).length === 0) {
+    return {
+      cause: "missing_knowledge",
+      signal: "gold_truncated",
+      evidence: `gold source ${inCorpus.map((s) => `"${s}"`).join(", ")} was cut from the long context by the token budget`,
+    };
+  }
+  return undefined;
+};
+
+// 7. ----------------------------------------------------------------------------------------------
+/** wrong_retrieval: the variant retrieves, the gold source exists, and none of it was retrieved. */
+const wrongRetrieval: Rule = (x) => {
+  const c = x.case;
+  const gold = goldSources(c);
+  if (c.task !== "qa" || !x.variant.usesRetrieval || gold.length === 0) return undefined;
+  const miss = x.retrieval ? isRetrievalMiss(x.retrieval) : goldInContext(x).length === 0;
+  if (!miss) return undefined;
+  const got = [...new Set(x.contextChunks.map((ch) => ch.id))];
+  const shown = got.slice(0, 5).join(", ") + (got.length > 5 ? ", …" : "");
+  return {
+    cause: "wrong_retrieval",
+    signal: "gold_not_retrieved",
+    evidence: `none of the gold sources (${gold.join(", ")}) is among the ${x.retrieval ? `top ${x.retrieval.k}` : got.length} retrieved chunks${got.length ? ` (${shown})` : ""}`,
+  };
+};
+
+// 8. ----------------------------------------------------------------------------------------------
+/**
+ * weak_reasoning: the model had what it needed and still got it wrong — the gold chunk was in
+ * context (qa); a valid but wrong label (classify); valid JSON with wrong values (extract).
+ */
+const weakReasoning: Rule = (x, { score }) => {
+  const c = x.case;
+  if (c.task === "qa") {
+    const found = goldInContext(x);
+    if (found.length === 0) return undefined;
+    return {
+      cause: "weak_reasoning",
+      signal: "gold_in_context_wrong_answer",
+      evidence: x.output.abstained
+        ? `gold source "${found[0]}" was in the context but the model abstained${expectedOf(c)}`
+        : `gold source "${found[0]}" was in the context but the answer was wrong: ${q(x.output.text)}${expectedOf(c)}`,
+    };
+  }
+  if (c.task === "classify" && score("label")) {
+    return { cause: "weak_reasoning", signal: "wrong_label", evidence: `valid label "${x.output.label ?? ""}" but expected "${c.label ?? ""}"` };
+  }
+  if (c.task === "extract" && score("expected_json")) {
+    return { cause: "weak_reasoning", signal: "wrong_fields", evidence: `valid JSON with ${score("expected_json")!.detail ?? "wrong fields"}` };
+  }
+  return undefined;
+};
+
+/** The rules in priority order. */
+export const FAILURE_RULES: { name: string; rule: Rule }[] = [
+  { name: "policy_violation", rule: policyViolation },
+  { name: "wrong_tone", rule: wrongTone },
+  { name: "bad_format", rule: badFormat },
+  { name: "stale_knowledge", rule: staleKnowledge },
+  { name: "hallucination", rule: hallucination },
+  { name: "missing_knowledge", rule: missingKnowledge },
+  { name: "wrong_retrieval", rule: wrongRetrieval },
+  { name: "weak_reasoning", rule: weakReasoning },
+];
+
+/** Label a case result with its one primary failure cause; undefined when it passed. */
+export function labelFailure(input: FailureInput): FailureLabel | undefined {
+  if (input.passed) return undefined;
+  const failed = input.scores.filter((s) => !s.pass);
+  const ctx: RuleContext = {
+    failed,
+    score: (name) => failed.find((s) => s.name === name),
+  };
+  for (const { rule } of FAILURE_RULES) {
+    const label = rule(input, ctx);
+    if (label) return label;
+  }
+  const names = failed.map((s) => s.name);
+  return {
+    cause: "weak_reasoning",
+    signal: "unclassified",
+    evidence: names.length ? `failed ${names.join(", ")}: ${failed.map((s) => s.detail ?? s.name).join("; ")}` : "case failed with no failing scorer",
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Markdown / MDX loader: YAML front matter, title, and ATX-heading sections whose line numbers
+ * point into the original file (front matter included), so citations can quote `path:line`.
+ */
+import { parseDocument } from "yaml";
+import type { LoadedDocument, Loader, Section } from "../index.ts";
+
+/** A heading found by a loader, in 0-based line coordinates of the split source. */
+export interface HeadingMark {
+  /** 0-based index of the heading's first line. */
+  line: number;
+  /** Lines the heading occupies (2 for an underlined heading). */
+  span: number;
+  level: number;
+  title: string;
+  /** The heading as written, kept when the chunker folds the section into its parent. */
+  raw: string;
+}
+
+/** Split into lines without changing line numbering (CRLF and lone CR both count as one break). */
+export function splitLines(text: string): string[] {
+  return text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);
+}
+
+/** File name without directories and extension: the title of last resort. */
+export function baseTitle(path: string): string {
+  const name = path.split(/[\\/]/).pop() ?? path;
+  const dot = name.lastIndexOf(".");
+  return dot > 0 ? name.slice(0, dot) : name;
+}
+
+/**
+ * Turn a line array plus the headings found in it into sections. Section text is the exact
+ * source lines (leading/trailing blank lines dropped), so the chunker can map every character
+ * back to its line.
+ */
+export function buildSections(lines: string[], from: number, headings: HeadingMark[]): Section[] {
+  const sections: Section[] = [];
+  const firstHeading = headings.length > 0 ? headings[0].line : lines.length;
+  const preamble = trimRange(lines, from, firstHeading - 1);
+  if (preamble) sections.push({ headingPath: [], level: 0, ...preamble });
+
+  const stack: { level: number; title: string }[] = [];
+  headings.forEach((h, k) => {
+    while (stack.length > 0 && stack[stack.length - 1].level >= h.level) stack.pop();
+    stack.push({ level: h.level, title: h.title });
+    const end = (k + 1 < headings.length ? headings[k + 1].line : lines.length) - 1;
+    const body = trimRange(lines, h.line + h.span, end) ?? { text: "", lineStart: h.line + 1, lineEnd: h.line + 1 };
+    sections.push({
+      headingPath: stack.map((s) => s.title),
+      level: h.level,
+      heading: h.raw,
+      headingLine: h.line + 1,
+      ...body,
+    });
+  });
+  return sections;
+}
+
+function trimRange(lines: string[], a: number, b: number): { text: string; lineStart: number; lineEnd: number } | undefined {
+  while (a <= b && lines[a].trim() === "") a++;
+  while (b >= a && lines[b].trim() === "") b--;
+  if (a > b) return undefined;
+  return { text: lines.slice(a, b + 1).join("\n"), lineStart: a + 1, lineEnd: b + 1 };
+}
+
+// Fences may sit inside list items or block quotes, so a container prefix is allowed before them;
+// a heading-looking line inside any fence must not split the document.
+const FENCE_OPEN = /^\s*(?:(?:[-*+]|\d{1,9}[.)])\s+|>\s?)*(`{3,}|~{3,})(.*)$/;
+const ATX = /^ {0,3}(#{1,6})(?=[ \t]|$)(.*)$/;
+
+/** Plain heading text: closing hashes, `{#id}` attributes, link syntax and code ticks removed. */
+export function cleanHeading(raw: string): string {
+  let t = raw.trim();
+  // Closing sequence: trailing #'s preceded by a space (or alone). Manual scans, not regexes,
+  // because end-anchored whitespace patterns backtrack quadratically on long lines.
+  let j = t.length;
+  while (j > 0 && t[j - 1] === "#") j--;
+  if (j < t.length && (j === 0 || t[j - 1] === " " || t[j - 1] === "\t")) t = t.slice(0, j).trimEnd();
+  const attr = t.endsWith("}") ? t.lastIndexOf("{#") : -1;
+  if (attr >= 0 && t.indexOf("}", attr) === t.length - 1) t = t.slice(0, attr).trimEnd();
+  return t
+    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/`+/g, "")
+    .replace(/\*\*/g, "")
+    .trim();
+}
+
+/** ATX headings outside fenced code blocks, from line index `from`. */
+export function findAtxHeadings(lines: string[], from: number): HeadingMark[] {
+  const marks: HeadingMark[] = [];
+  let fence: { ch: string; len: number } | undefined;
+  for (let i = from; i < lines.length; i++) {
+    const line = lines[i];
+    if (fence) {
+      const close = /^\s*(`{3,}|~{3,})\s*$/.exec(line);
+      if (close && close[1][0] === fence.ch && close[1].length >= fence.len) fence = undefined;
+      continue;
+    }
+    const open = FENCE_OPEN.exec(line);
+    // CommonMark: a backtick fence's info string may not contain backticks (that is inline code).
+    if (open && !(open[1][0] === "`" && open[2].includes("`"))) {
+      fence = { ch: open[1][0], len: open[1].length };
+      continue;
+    }
+    const h = ATX.exec(line);
+    if (!h) continue;
+    const title = cleanHeading(h[2]);
+    if (!title) continue; // an empty "#" line carries no structure worth a section
+    marks.push({ line: i, span: 1, level: h[1].length, title, raw: line.trim() });
+  }
+  return marks;
+}
+
+interface FrontMatter {
+  data: Record<string, unknown>;
+  /** Index of the first line after the closing delimiter. */
+  bodyFrom: number;
+}
+
+function parseFrontMatter(lines: string[], path: string): FrontMatter {
+  if (!/^---[ \t]*$/.test(lines[0] ?? "")) return { data: {}, bodyFrom: 0 };
+  let close = -1;
+  for (let i = 1; i < lines.length; i++) {
+    if (/^(---|\.\.\.)[ \t]*$/.test(lines[i])) {
+      close = i;
+      break;
+    }
+  }
+  if (close < 0) throw new Error(`${path}:1: front matter starts with '---' but is never closed by another '---' line`);
+  const yamlText = lines.slice(1, close).join("\n");
+  const doc = parseDocument(yamlText, { prettyErrors: false, uniqueKeys: true });
+  const err = doc.errors[0];
+  if (err) {
+    // The YAML starts on file line 2; count newlines up to the error offset to report a file line.
+    const offset = Math.min(err.pos[0], yamlText.length);
+    const line = 2 + (yamlText.slice(0, offset).match(/\n/g)?.length ?? 0);
+    const reason = err.message.split("\n")[0].replace(/\s+at line \d+, column \d+:?\s*$/, "");
+    throw new Error(`${path}:${line}: invalid YAML front matter: ${reason}`);
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return { data: {}, bodyFrom: close + 1 };
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new Error(`${path}:2: front matter must be a YAML mapping of 'key: value' lines, got ${Array.isArray(value) ? "a list" : typeof value}`);
+  }
+  return { data: value as Record<string, unknown>, bodyFrom: close + 1 };
+}
+
+export function loadMarkdown(text: string, path: string): LoadedDocument {
+  const lines = splitLines(text);
+  const fm = parseFrontMatter(lines, path);
+  const headings = findAtxHeadings(lines, fm.bodyFrom);
+  const { title: fmTitle, ...meta } = fm.data;
+  const title =
+    (typeof fmTitle === "string" || typeof fmTitle === "number") && String(fmTitle).trim()
+      ? String(fmTitle).trim()
+      : (headings.find((h) => h.level === 1)?.title ?? baseTitle(path));
+  return { title, meta, sections: buildSections(lines, fm.bodyFrom, headings) };
+}
+
+export const markdownLoader: Loader = {
+  extensions: [".md", ".markdown", ".mdx"],
+  load: loadMarkdown,
+};

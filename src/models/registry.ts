@@ -1,0 +1,112 @@
+/**
+ * Generator ids → Generators. The id is what users write in `models.generator` (or pass on the
+ * command line); adding a provider kind means one entry in GENERATOR_KINDS and one branch below.
+ */
+import type { RagtuneConfig } from "../config/schema.ts";
+import type { Generator } from "./index.ts";
+import { LlmGenerator } from "./llm-generator.ts";
+import { ExtractiveReader } from "./offline-extractive.ts";
+import { OpenAICompatibleProvider } from "./openai-compatible.ts";
+
+const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
+const OLLAMA_DEFAULT_HOST = "http://localhost:11434";
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+export interface GeneratorKind {
+  /** The id form, e.g. `openai:<model>`. */
+  form: string;
+  description: string;
+}
+
+const GENERATOR_KINDS: GeneratorKind[] = [
+  { form: "offline:extractive", description: "No model, no network: quotes and cites the best-matching context sentences." },
+  {
+    form: "openai-compatible:<provider>/<model>",
+    description: "Any OpenAI-compatible endpoint configured under models.providers.<provider> (base URL, key env var, timeout).",
+  },
+  { form: "openai:<model>", description: "OpenAI API; key from OPENAI_API_KEY, base URL from OPENAI_BASE_URL (default https://api.openai.com/v1)." },
+  { form: "ollama:<model>", description: "Local Ollama server at OLLAMA_HOST (default http://localhost:11434)." },
+];
+
+/** Supported generator id forms, for --help text and error messages. */
+export function listGeneratorKinds(): GeneratorKind[] {
+  return GENERATOR_KINDS.map((k) => ({ ...k }));
+}
+
+function unsupported(id: string, reason: string): Error {
+  const forms = GENERATOR_KINDS.map((k) => `  ${k.form}`).join("\n");
+  return new Error(`Unsupported generator "${id}": ${reason}. Supported forms:\n${forms}`);
+}
+
+export function createGenerator(
+  id: string,
+  models: RagtuneConfig["models"],
+  answer: RagtuneConfig["answer"],
+  env: NodeJS.ProcessEnv = process.env,
+): Generator {
+  const trimmed = id.trim();
+  if (trimmed === "offline:extractive") {
+    return new ExtractiveReader({
+      minConfidence: answer.minConfidence,
+      maxSentences: answer.maxSentences,
+      fallbackMessage: answer.fallbackMessage,
+    });
+  }
+
+  const colon = trimmed.indexOf(":");
+  const prefix = colon < 0 ? trimmed : trimmed.slice(0, colon);
+  const rest = colon < 0 ? "" : trimmed.slice(colon + 1);
+  const llm = (provider: OpenAICompatibleProvider) => new LlmGenerator(provider, { id: trimmed, fallbackMessage: answer.fallbackMessage });
+
+  switch (prefix) {
+    case "openai-compatible": {
+      // The provider name has no '/', the model may (e.g. "meta-llama/Llama-3.1-8B").
+      const slash = rest.indexOf("/");
+      const name = slash < 0 ? "" : rest.slice(0, slash);
+      const model = slash < 0 ? "" : rest.slice(slash + 1);
+      if (!name || !model) throw unsupported(id, "expected openai-compatible:<provider>/<model>");
+      const provider = models.providers[name];
+      if (!provider) {
+        const known = Object.keys(models.providers);
+        throw new Error(
+          `Generator "${id}" needs a provider named "${name}": add models.providers.${name} (baseUrl, apiKeyEnv, timeoutMs) to ragtune.yaml` +
+            (known.length > 0 ? ` (configured providers: ${known.join(", ")})` : " (no providers are configured)"),
+        );
+      }
+      return llm(
+        new OpenAICompatibleProvider({
+          name,
+          baseUrl: provider.baseUrl,
+          model,
+          apiKey: env[provider.apiKeyEnv] || undefined,
+          timeoutMs: provider.timeoutMs,
+        }),
+      );
+    }
+    case "openai": {
+      if (!rest) throw unsupported(id, "expected openai:<model>");
+      const baseUrl = env.OPENAI_BASE_URL || OPENAI_DEFAULT_BASE_URL;
+      const apiKey = env.OPENAI_API_KEY || undefined;
+      // Fail now rather than on the first request; a custom base URL may be a keyless local server.
+      if (!apiKey && baseUrl === OPENAI_DEFAULT_BASE_URL) {
+        throw new Error(`Generator "${id}" needs an API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server).`);
+      }
+      return llm(new OpenAICompatibleProvider({ name: "openai", baseUrl, model: rest, apiKey, timeoutMs: DEFAULT_TIMEOUT_MS }));
+    }
+    case "ollama": {
+      if (!rest) throw unsupported(id, "expected ollama:<model>");
+      return llm(
+        new OpenAICompatibleProvider({ name: "ollama", baseUrl: ollamaBaseUrl(env.OLLAMA_HOST), model: rest, timeoutMs: DEFAULT_TIMEOUT_MS }),
+      );
+    }
+    default:
+      throw unsupported(id, colon < 0 ? "no kind prefix" : `unknown kind "${prefix}"`);
+  }
+}
+
+/** OLLAMA_HOST may be `host:port`, `http://host:port` or already end in /v1. */
+function ollamaBaseUrl(host: string | undefined): string {
+  let url = (host || OLLAMA_DEFAULT_HOST).trim().replace(/\/+$/, "");
+  if (!/^https?:\/\//i.test(url)) url = `http://${url}`;
+  return url.endsWith("/v1") ? url : `${url}/v1`;
+}

@@ -1,0 +1,213 @@
+/**
+ * report.md: the human-readable report, rendered only from ReportJson so the two never disagree.
+ */
+import { FAILURE_CAUSES, type FailureCause } from "../evaluate/types.ts";
+import type { TaskKind } from "../models/index.ts";
+import type { Architecture } from "../decide/types.ts";
+import { fmtCount, usd } from "../decide/cost.ts";
+import type { ReportJson, ReportVariant } from "./json.ts";
+
+const LABEL: Record<Architecture, string> = {
+  "prompt-only": "Prompt-only",
+  "long-context": "Long-context",
+  rag: "RAG",
+  "fine-tune": "Fine-tune",
+  hybrid: "Hybrid (fine-tune + RAG)",
+  "stronger-model": "A stronger model",
+};
+
+const TASKS: TaskKind[] = ["qa", "classify", "extract"];
+
+/** Table cells may not contain pipes or newlines. */
+function cell(x: string): string {
+  return x.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
+}
+
+function row(cells: string[]): string {
+  return `| ${cells.map(cell).join(" | ")} |`;
+}
+
+function table(head: string[], rows: string[][], align?: ("l" | "r")[]): string {
+  const sep = head.map((_, i) => ((align?.[i] ?? "r") === "l" ? "---" : "---:"));
+  return [row(head), `|${sep.join("|")}|`, ...rows.map(row)].join("\n");
+}
+
+function pct(x: number | null | undefined): string {
+  return x === null || x === undefined || Number.isNaN(x) ? "–" : `${(x * 100).toFixed(x === 1 || x === 0 ? 0 : 1)}%`;
+}
+
+function num(x: number | null | undefined, digits = 2): string {
+  return x === null || x === undefined || Number.isNaN(x) ? "–" : x.toFixed(digits);
+}
+
+function ms(x: number): string {
+  return `${fmtCount(Math.round(x))} ms`;
+}
+
+function money(x: number | null | undefined): string {
+  return x === null || x === undefined ? "–" : usd(x);
+}
+
+/** Free text from cases, made inert: no code spans, emphasis or HTML from user data. */
+function quote(text: string): string {
+  return text.replace(/`/g, "'").replace(/[*_[\]]/g, (c) => `\\${c}`).replace(/</g, "&lt;");
+}
+
+function verdict(r: ReportJson): string {
+  const rec = r.recommendation;
+  const best = r.variants.reduce<ReportVariant | undefined>((a, v) => (!a || v.passRate > a.passRate ? v : a), undefined);
+  const lead = rec.rationale.slice(0, 2).join(" ");
+  return (
+    `**Recommendation: ${LABEL[rec.architecture]}** (confidence: ${rec.confidence}). ${lead} ` +
+    `Measured on ${r.suite.cases} cases × ${r.variants.length} variant${r.variants.length === 1 ? "" : "s"}` +
+    `${best ? ` (best pass rate: ${best.name} ${pct(best.passRate)})` : ""} with \`${r.generator.id}\`; rule \`${rec.rule}\`.`
+  );
+}
+
+function variantTable(r: ReportJson): string {
+  const tasks = TASKS.filter((t) => r.variants.some((v) => v.byTask[t]));
+  const head = ["Variant", "Generator", "Pass rate", ...tasks.map((t) => `${t} pass`), "Fallback rate", "p50", "p95", "Cost/query", "Monthly (projected)"];
+  const rows = r.variants.map((v) => [
+    v.name,
+    `\`${v.generator}\``,
+    `${pct(v.passRate)} (${v.passed}/${v.cases})`,
+    ...tasks.map((t) => (v.byTask[t] ? `${pct(v.byTask[t]!.passRate)} (${v.byTask[t]!.passed}/${v.byTask[t]!.cases})` : "–")),
+    pct(v.fallbackRate),
+    ms(v.latencyMs.p50),
+    ms(v.latencyMs.p95),
+    money(v.perQueryUsd),
+    money(v.monthlyUsd),
+  ]);
+  const out = [table(head, rows, ["l", "l"])];
+  if (r.notConfigured.length) {
+    out.push("", ...r.notConfigured.map((n) => `- **${n.name}** — not run: ${n.reason}`));
+  }
+  return out.join("\n");
+}
+
+function retrievalTable(r: ReportJson): string {
+  const withRetrieval = r.variants.filter((v) => v.retrieval);
+  if (!withRetrieval.length) return "_No variant used retrieval (or no case lists gold sources), so retrieval quality was not measured._";
+  return table(
+    ["Variant", "k", "hit@k", "recall@k", "MRR", "Cases scored"],
+    withRetrieval.map((v) => [v.name, String(v.retrieval!.k), pct(v.retrieval!.hitAtK), pct(v.retrieval!.recallAtK), num(v.retrieval!.mrr), String(v.retrieval!.scoredCases || "–")]),
+    ["l"],
+  );
+}
+
+function failureTable(r: ReportJson): string {
+  const rows = r.variants.map((v) => {
+    const failed = v.cases - v.passed;
+    return [
+      v.name,
+      String(failed),
+      ...FAILURE_CAUSES.map((c) => (v.failures[c] ? `${v.failures[c]} (${pct(failed ? v.failures[c] / failed : 0)})` : "–")),
+      `${v.failureGroups.knowledge} / ${v.failureGroups.behaviour} / ${v.failureGroups.reasoning}`,
+    ];
+  });
+  return table(["Variant", "Failed", ...FAILURE_CAUSES, "Knowledge / behaviour / reasoning"], rows, ["l"]);
+}
+
+function costSection(r: ReportJson): string {
+  const c = r.constraints;
+  const out = [
+    `Monthly cost = cost/query × ${fmtCount(c.queriesPerDay)} queries/day × 30 + fixed (vector store ${usd(r.pricing.vectorStoreMonthlyUsd)}/month for rag/hybrid; ` +
+      `fine-tuning ${usd(r.pricing.fineTuneTrainingUsd)} amortised over 12 months for fine-tuned/hybrid). Cost/query is projected at \`${r.pricing.referenceModel}\` prices ` +
+      `(config prices as of ${r.pricing.asOf}; built-in table as of ${r.pricing.builtInPricesAsOf}).`,
+    "",
+  ];
+  const rows = r.costs.map((x) => {
+    const est = x.measured === false;
+    const fixed = x.fixedMonthlyUsd;
+    return [
+      `${x.variant}${est ? " (estimated)" : ""}`,
+      usd(x.perQueryUsd),
+      fixed === undefined ? "–" : usd(fixed),
+      usd(x.monthlyUsd),
+      x.withinBudget === null ? "no budget set" : x.withinBudget ? "yes" : `**no** (budget ${usd(c.monthlyBudgetUsd ?? 0)})`,
+      ms(x.p95LatencyMs),
+      x.withinLatency === null ? "no target set" : x.withinLatency ? "yes" : `**no** (target ${ms(c.p95LatencyMs ?? 0)})`,
+    ];
+  });
+  out.push(table(["Option", "Cost/query", "Fixed/month", "Monthly", "Within budget", "p95", "Within latency"], rows, ["l"]));
+  out.push("");
+  if (r.breakEven.length) {
+    out.push("Break-even volumes (queries/day at which two options cost the same):", "");
+    for (const b of r.breakEven) out.push(`- **${b.between[0]} vs ${b.between[1]}: ~${fmtCount(b.queriesPerDay)}/day.** ${b.note}`);
+  } else {
+    out.push("No break-even: at every volume the cheaper option stays cheaper.");
+  }
+  return out.join("\n");
+}
+
+function examplesSection(r: ReportJson): string {
+  const out: string[] = [];
+  for (const v of r.variants) {
+    const causes = FAILURE_CAUSES.filter((c) => r.failureExamples[v.name]?.[c]?.length);
+    if (!causes.length) continue;
+    out.push(`### ${v.name}`, "");
+    for (const c of causes as FailureCause[]) {
+      out.push(`**${c}** (${v.failures[c]} case${v.failures[c] === 1 ? "" : "s"})`, "");
+      for (const e of r.failureExamples[v.name][c]!) {
+        out.push(`- \`${e.caseId}\` (${e.task}): “${quote(e.input)}”`);
+        out.push(`  - output: ${e.output ? `“${quote(e.output)}”` : "(empty)"}`);
+        out.push(`  - evidence (${e.signal}): ${quote(e.evidence)}`);
+      }
+      out.push("");
+    }
+  }
+  return out.length ? out.join("\n").trimEnd() : "_No failures._";
+}
+
+export function renderMarkdown(r: ReportJson): string {
+  const rec = r.recommendation;
+  const parts = [
+    `# ragtune report — ${r.project}`,
+    "",
+    verdict(r),
+    "",
+    ...(r.complete ? [] : ["> **Incomplete run:** not every case ran on every variant.", ""]),
+    ...(r.generator.offline ? [`> ${r.generator.note}`, ""] : []),
+    "## Variant comparison",
+    "",
+    "Answer quality:",
+    "",
+    variantTable(r),
+    "",
+    "Retrieval quality (separate from answer quality):",
+    "",
+    retrievalTable(r),
+    "",
+    "## Failure distribution",
+    "",
+    "Failures per cause, with each cause's share of the variant's failures. Knowledge causes (missing_knowledge, stale_knowledge, wrong_retrieval, hallucination) are fixed by context; " +
+      "behaviour causes (bad_format, wrong_tone, policy_violation, and weak_reasoning on classify/extract labels and fields) by fine-tuning; other weak_reasoning by a stronger model.",
+    "",
+    failureTable(r),
+    "",
+    "## Why",
+    "",
+    ...rec.rationale.map((l) => `- ${l}`),
+    "",
+    "## What would change the recommendation",
+    "",
+    ...rec.whatWouldChange.map((l) => `- ${l}`),
+    "",
+    "## Cost & break-even",
+    "",
+    costSection(r),
+    "",
+    "## Failure examples",
+    "",
+    `Up to 3 per variant and cause.`,
+    "",
+    examplesSection(r),
+    "",
+    "---",
+    "",
+    `Generated by ragtune at ${r.generatedAt} · run \`${r.runId}\` · generator \`${r.generator.id}\`${r.generator.offline ? " (offline extractive reader, no LLM)" : ""} · ` +
+      `suite \`${r.suite.path}\` (${r.suite.cases} cases) · corpus ${fmtCount(r.corpus.documents)} documents, ${fmtCount(r.corpus.chunks)} chunks, ${fmtCount(r.corpus.tokens)} tokens.`,
+    "",
+  ];
+  return parts.join("\n");
+}

@@ -1,0 +1,226 @@
+/**
+ * The index as one SQLite file (better-sqlite3). WAL keeps readers unblocked during an ingest,
+ * and `applyIngest` is a single transaction, so a crash leaves either the old or the new index.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Chunk } from "../ingest/index.ts";
+import type { ChunkFilter, IngestBatch, Store, StoredDocument } from "./index.ts";
+
+/** Bump when the table layout changes; older binaries refuse newer files instead of corrupting them. */
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+  path        TEXT PRIMARY KEY,
+  hash        TEXT NOT NULL,
+  version     TEXT NOT NULL,
+  title       TEXT NOT NULL,
+  bytes       INTEGER NOT NULL,
+  chunks      INTEGER NOT NULL,
+  ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+  id           TEXT PRIMARY KEY,
+  path         TEXT NOT NULL REFERENCES documents(path) ON DELETE CASCADE,
+  ordinal      INTEGER NOT NULL,
+  title        TEXT NOT NULL,
+  heading_path TEXT NOT NULL,
+  text         TEXT NOT NULL,
+  line_start   INTEGER NOT NULL,
+  line_end     INTEGER NOT NULL,
+  version      TEXT NOT NULL,
+  tokens       INTEGER NOT NULL,
+  meta         TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_path_ordinal ON chunks(path, ordinal);
+CREATE INDEX IF NOT EXISTS chunks_version ON chunks(version);
+`;
+
+interface ChunkRow {
+  id: string;
+  path: string;
+  ordinal: number;
+  title: string;
+  heading_path: string;
+  text: string;
+  line_start: number;
+  line_end: number;
+  version: string;
+  tokens: number;
+  meta: string;
+}
+
+interface DocumentRow {
+  path: string;
+  hash: string;
+  version: string;
+  title: string;
+  bytes: number;
+  chunks: number;
+  ingested_at: string;
+}
+
+const CHUNK_COLUMNS = "id, path, ordinal, title, heading_path, text, line_start, line_end, version, tokens, meta";
+
+function toChunk(r: ChunkRow): Chunk {
+  return {
+    id: r.id,
+    path: r.path,
+    ordinal: r.ordinal,
+    title: r.title,
+    headingPath: JSON.parse(r.heading_path) as string[],
+    text: r.text,
+    lineStart: r.line_start,
+    lineEnd: r.line_end,
+    version: r.version,
+    tokens: r.tokens,
+    meta: JSON.parse(r.meta) as Record<string, unknown>,
+  };
+}
+
+function toDocument(r: DocumentRow): StoredDocument {
+  return { path: r.path, hash: r.hash, version: r.version, title: r.title, bytes: r.bytes, chunks: r.chunks, ingestedAt: r.ingested_at };
+}
+
+/** Refuse files that are not ours (or are from a newer ragtune) before touching them. */
+function checkOrInit(db: Database.Database, file: string): void {
+  let tables: string[];
+  try {
+    tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
+  } catch (err) {
+    throw new Error(`${file} is not a ragtune index (not an SQLite database: ${(err as Error).message})`);
+  }
+  if (tables.length === 0) {
+    db.exec("PRAGMA journal_mode = WAL");
+    db.transaction(() => {
+      db.exec(SCHEMA);
+      const put = db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
+      put.run("schema_version", String(SCHEMA_VERSION));
+      put.run("generation", "0");
+    }).immediate();
+    return;
+  }
+  const row = tables.includes("meta")
+    ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)
+    : undefined;
+  if (!row || !["documents", "chunks"].every((t) => tables.includes(t))) {
+    throw new Error(`${file} is not a ragtune index (an SQLite database without ragtune's tables); point storeDir elsewhere or delete it`);
+  }
+  const version = Number(row.value);
+  if (!Number.isInteger(version) || version > SCHEMA_VERSION) {
+    throw new Error(`${file} was written by a newer ragtune (index schema_version ${row.value}, this ragtune reads up to ${SCHEMA_VERSION}); upgrade ragtune or delete the index to rebuild it`);
+  }
+  db.exec("PRAGMA journal_mode = WAL");
+}
+
+export function openStore(file: string): Store {
+  const memory = file === ":memory:" || file === "";
+  if (!memory) mkdirSync(dirname(file), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+  } catch (err) {
+    throw new Error(`cannot open index ${file}: ${(err as Error).message}`);
+  }
+  try {
+    checkOrInit(db, file);
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  const stmt = {
+    deleteChunksOf: db.prepare("DELETE FROM chunks WHERE path = ?"),
+    upsertDoc: db.prepare(
+      `INSERT INTO documents (path, hash, version, title, bytes, chunks, ingested_at) VALUES (@path, @hash, @version, @title, @bytes, @chunks, @ingestedAt)
+       ON CONFLICT(path) DO UPDATE SET hash = excluded.hash, version = excluded.version, title = excluded.title,
+         bytes = excluded.bytes, chunks = excluded.chunks, ingested_at = excluded.ingested_at`,
+    ),
+    insertChunk: db.prepare(`INSERT INTO chunks (${CHUNK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    deleteDoc: db.prepare("DELETE FROM documents WHERE path = ?"),
+    setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+    getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
+    bumpGeneration: db.prepare(
+      "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+    ),
+    documents: db.prepare("SELECT * FROM documents ORDER BY path"),
+    chunk: db.prepare(`SELECT ${CHUNK_COLUMNS} FROM chunks WHERE id = ?`),
+  };
+  const filtered = new Map<string, Database.Statement>();
+
+  const apply = db.transaction((batch: IngestBatch) => {
+    for (const { doc, chunks } of batch.upserts) {
+      stmt.deleteChunksOf.run(doc.path);
+      // The stored count is what was actually inserted, whatever the caller put in doc.chunks.
+      stmt.upsertDoc.run({ ...doc, chunks: chunks.length });
+      for (const c of chunks) {
+        // A chunk filed under another document would survive that document's deletion wrongly.
+        if (c.path !== doc.path) throw new Error(`chunk ${c.id} has path ${c.path} but belongs to document ${doc.path}`);
+        stmt.insertChunk.run(
+          c.id, c.path, c.ordinal, c.title, JSON.stringify(c.headingPath), c.text,
+          c.lineStart, c.lineEnd, c.version, c.tokens, JSON.stringify(c.meta ?? {}),
+        );
+      }
+    }
+    for (const path of batch.removals) {
+      // Explicit as well as cascaded: correct even on a connection where foreign_keys is off.
+      stmt.deleteChunksOf.run(path);
+      stmt.deleteDoc.run(path);
+    }
+    for (const [key, value] of Object.entries(batch.meta ?? {})) stmt.setMeta.run(key, value);
+    stmt.bumpGeneration.run();
+  });
+
+  return {
+    applyIngest(batch) {
+      // IMMEDIATE takes the write lock up front, so a concurrent ingest fails fast instead of mid-way.
+      apply.immediate(batch);
+    },
+    documents() {
+      return (stmt.documents.all() as DocumentRow[]).map(toDocument);
+    },
+    chunks(filter?: ChunkFilter) {
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      if (filter?.versions) {
+        // An empty list keeps nothing, as "only these versions" literally says.
+        if (filter.versions.length === 0) return [];
+        where.push(`version IN (${filter.versions.map(() => "?").join(", ")})`);
+        params.push(...filter.versions);
+      }
+      if (filter?.pathPrefix) {
+        // instr, not substr/LIKE: exact, case-sensitive and counts characters the same way for any text.
+        where.push("instr(path, ?) = 1");
+        params.push(filter.pathPrefix);
+      }
+      const sql = `SELECT ${CHUNK_COLUMNS} FROM chunks${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY path, ordinal`;
+      let s = filtered.get(sql);
+      if (!s) {
+        s = db.prepare(sql);
+        filtered.set(sql, s);
+      }
+      return (s.all(...params) as ChunkRow[]).map(toChunk);
+    },
+    chunk(id) {
+      const row = stmt.chunk.get(id) as ChunkRow | undefined;
+      return row ? toChunk(row) : undefined;
+    },
+    getMeta(key) {
+      return (stmt.getMeta.get(key) as { value: string } | undefined)?.value;
+    },
+    generation() {
+      return Number((stmt.getMeta.get("generation") as { value: string } | undefined)?.value ?? 0);
+    },
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}

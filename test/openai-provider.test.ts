@@ -1,0 +1,227 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { OpenAICompatibleProvider, ProviderError } from "../src/models/openai-compatible.ts";
+import { LlmGenerator, PROMPTS } from "../src/models/llm-generator.ts";
+import { FALLBACK_MESSAGE, countTokens, type ContextChunk } from "../src/models/index.ts";
+
+interface Recorded {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: any;
+}
+interface Reply {
+  status?: number;
+  body: string | object;
+  delayMs?: number;
+}
+
+// One local server for the file; each test scripts the next reply(ies) and inspects the requests.
+let server: Server;
+let baseUrl: string;
+let requests: Recorded[] = [];
+let replies: Reply[] = [];
+
+before(async () => {
+  server = createServer((req, res) => {
+    let data = "";
+    req.on("data", (c) => (data += c));
+    req.on("end", () => {
+      requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: data ? JSON.parse(data) : undefined });
+      const reply = replies.shift() ?? { status: 500, body: "no scripted reply" };
+      const send = () => {
+        if (res.destroyed) return;
+        res.writeHead(reply.status ?? 200, { "content-type": "application/json" });
+        res.end(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body));
+      };
+      if (reply.delayMs) setTimeout(send, reply.delayMs).unref();
+      else send();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+});
+
+after(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+function script(...next: Reply[]): void {
+  requests = [];
+  replies = next;
+}
+
+const completion = (content: string, usage?: { prompt_tokens: number; completion_tokens: number }) => ({
+  id: "cmpl-1",
+  model: "test-model-2025",
+  choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+  ...(usage ? { usage } : {}),
+});
+
+const provider = (extra: Partial<ConstructorParameters<typeof OpenAICompatibleProvider>[0]> = {}) =>
+  new OpenAICompatibleProvider({ name: "local", baseUrl, model: "test-model", timeoutMs: 2000, ...extra });
+
+test("posts an OpenAI chat-completions request with auth and parses usage", async () => {
+  script({ body: completion("Hello!", { prompt_tokens: 12, completion_tokens: 3 }) });
+  const p = provider({ apiKey: "sk-test", baseUrl: `${baseUrl}/` });
+  assert.equal(p.id, "openai-compatible:local/test-model");
+  const result = await p.chat([{ role: "user", content: "Hi" }], { maxTokens: 50 });
+  assert.deepEqual(result, { text: "Hello!", usage: { inputTokens: 12, outputTokens: 3 }, model: "test-model-2025" });
+  const [req] = requests;
+  assert.equal(req.method, "POST");
+  assert.equal(req.url, "/v1/chat/completions");
+  assert.equal(req.headers.authorization, "Bearer sk-test");
+  assert.match(String(req.headers["content-type"]), /application\/json/);
+  assert.deepEqual(req.body, { model: "test-model", messages: [{ role: "user", content: "Hi" }], temperature: 0, max_tokens: 50 });
+});
+
+test("no key → no Authorization header; missing usage is counted locally; JSON mode", async () => {
+  script({ body: completion('{"a":1}') });
+  const messages = [
+    { role: "system" as const, content: "Reply in JSON." },
+    { role: "user" as const, content: "Give me a." },
+  ];
+  const result = await provider().chat(messages, { json: true, temperature: 0.7 });
+  assert.equal(requests[0].headers.authorization, undefined);
+  assert.deepEqual(requests[0].body.response_format, { type: "json_object" });
+  assert.equal(requests[0].body.temperature, 0.7);
+  assert.equal("max_tokens" in requests[0].body, false);
+  assert.deepEqual(result.usage, { inputTokens: countTokens("Reply in JSON.") + countTokens("Give me a."), outputTokens: countTokens('{"a":1}') });
+});
+
+test("HTTP 500 → ProviderError with status, provider id and the start of the body", async () => {
+  script({ status: 500, body: `{"error":"boom ${"x".repeat(1000)}"}` });
+  const error = await provider()
+    .chat([{ role: "user", content: "Hi" }])
+    .catch((e: unknown) => e);
+  assert.ok(error instanceof ProviderError);
+  assert.equal(error.status, 500);
+  assert.equal(error.provider, "openai-compatible:local/test-model");
+  assert.match(error.message, /HTTP 500/);
+  assert.match(error.message, /boom x/);
+  assert.ok(!error.message.includes("x".repeat(400)), "body excerpt is capped at 300 chars");
+});
+
+test("malformed responses → ProviderError", async () => {
+  script({ body: { choices: [] } }, { body: "<html>not json</html>" }, { body: { choices: [{ message: { content: null } }] } });
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(provider().chat([{ role: "user", content: "Hi" }]), (e: unknown) => e instanceof ProviderError && /malformed/.test(e.message));
+  }
+});
+
+test("times out via AbortSignal", async () => {
+  script({ body: completion("late"), delayMs: 1000 });
+  const started = Date.now();
+  await assert.rejects(
+    provider({ timeoutMs: 100 }).chat([{ role: "user", content: "Hi" }]),
+    (e: unknown) => e instanceof ProviderError && /timed out after 100 ms/.test(e.message),
+  );
+  assert.ok(Date.now() - started < 900);
+});
+
+test("unreachable server → ProviderError", async () => {
+  await assert.rejects(
+    new OpenAICompatibleProvider({ name: "down", baseUrl: "http://127.0.0.1:1/v1", model: "m", timeoutMs: 2000 }).chat([{ role: "user", content: "Hi" }]),
+    ProviderError,
+  );
+});
+
+const context: ContextChunk[] = [
+  { id: "docs/billing.md#0", path: "docs/billing.md", headingPath: ["Billing", "Refunds"], lineStart: 3, lineEnd: 9, version: "", text: "Refunds take 5 days." },
+  { id: "docs/contact.md#1", path: "docs/contact.md", headingPath: ["Contact"], lineStart: 20, lineEnd: 24, version: "", text: "Email billing@acme.test." },
+];
+
+test("LlmGenerator qa: numbered context prompt and [n] citations", async () => {
+  script({ body: completion("Refunds take 5 days [1]. Email billing [2][1], or see [7].", { prompt_tokens: 100, completion_tokens: 12 }) });
+  const generator = new LlmGenerator(provider());
+  assert.equal(generator.id, "openai-compatible:local/test-model");
+  const result = await generator.generate({ task: "qa", input: "How long do refunds take?", context });
+  const [system, user] = requests[0].body.messages;
+  assert.equal(system.role, "system");
+  assert.equal(system.content, PROMPTS.qaSystem);
+  assert.match(system.content, /I don't know/);
+  assert.match(user.content, /\[1\] \(docs\/billing\.md › Billing › Refunds\)\nRefunds take 5 days\./);
+  assert.match(user.content, /\[2\] \(docs\/contact\.md › Contact\)\nEmail billing@acme\.test\./);
+  assert.match(user.content, /Question: How long do refunds take\?/);
+  assert.equal(result.text, "Refunds take 5 days [1]. Email billing [2][1], or see [7].");
+  assert.deepEqual(result.citations, [
+    { marker: 1, chunkId: "docs/billing.md#0", path: "docs/billing.md", headingPath: ["Billing", "Refunds"], lineStart: 3, lineEnd: 9 },
+    { marker: 2, chunkId: "docs/contact.md#1", path: "docs/contact.md", headingPath: ["Contact"], lineStart: 20, lineEnd: 24 },
+  ]);
+  assert.equal(result.abstained, false);
+  assert.deepEqual(result.usage, { inputTokens: 100, outputTokens: 12 });
+  assert.equal(result.generator, "openai-compatible:local/test-model");
+});
+
+test("LlmGenerator qa: \"I don't know\" abstains with the fallback message", async () => {
+  for (const reply of ["I don't know", "I don’t know.", '"I do not know" — the context does not say.', "i DON'T KNOW"]) {
+    script({ body: completion(reply) });
+    const result = await new LlmGenerator(provider()).generate({ task: "qa", input: "Capital of France?", context });
+    assert.equal(result.abstained, true, reply);
+    assert.equal(result.text, FALLBACK_MESSAGE);
+    assert.deepEqual(result.citations, []);
+  }
+  script({ body: completion("I don't know") });
+  const custom = await new LlmGenerator(provider(), { fallbackMessage: "Escalated." }).generate({ task: "qa", input: "?", context });
+  assert.equal(custom.text, "Escalated.");
+});
+
+test("LlmGenerator qa prompt-only: own-knowledge prompt, request.system wins", async () => {
+  script({ body: completion("Paris.") }, { body: completion("Paris!") });
+  const generator = new LlmGenerator(provider());
+  const plain = await generator.generate({ task: "qa", input: "Capital of France?", context: [] });
+  assert.equal(requests[0].body.messages[0].content, PROMPTS.qaPromptOnlySystem);
+  assert.match(requests[0].body.messages[0].content, /own knowledge/);
+  assert.equal(plain.text, "Paris.");
+  assert.equal(plain.abstained, false);
+  await generator.generate({ task: "qa", input: "Capital of France?", context: [], system: "You are Acme's support bot." });
+  assert.equal(requests[1].body.messages[0].content, "You are Acme's support bot.");
+});
+
+test("LlmGenerator classify maps replies to labels", async () => {
+  const labels = [
+    { name: "billing", description: "Charges and invoices" },
+    { name: "billing_refund", description: "Refund requests" },
+    { name: "technical_issue" },
+  ];
+  const cases: [string, string | undefined][] = [
+    ["billing_refund", "billing_refund"],
+    ["Label: Technical_Issue.", "technical_issue"],
+    ["technical issue", "technical_issue"],
+    ["This is a billing_refund request.", "billing_refund"],
+    ["banana", undefined],
+  ];
+  script(...cases.map(([reply]) => ({ body: completion(reply) })));
+  const generator = new LlmGenerator(provider());
+  for (const [reply, expected] of cases) {
+    const result = await generator.generate({ task: "classify", input: "Please refund me", context: [], labels });
+    assert.equal(result.label, expected, reply);
+    assert.equal(result.text, expected ?? reply);
+  }
+  const prompt = requests[0].body.messages[1].content as string;
+  assert.match(prompt, /- billing: Charges and invoices\n- billing_refund: Refund requests\n- technical_issue/);
+  assert.match(prompt, /Please refund me/);
+});
+
+test("LlmGenerator extract: JSON mode, schema in prompt, fenced JSON parsed, junk kept as text", async () => {
+  const schema = { type: "object", properties: { email: { type: "string", format: "email" } } };
+  script(
+    { body: completion('Sure! Here it is:\n```json\n{"email": "dana@example.com", "note": "a } brace"}\n```') },
+    { body: completion('Result -> {"email": "x@y.z"} done') },
+    { body: completion("I could not find anything.") },
+  );
+  const generator = new LlmGenerator(provider());
+  const fenced = await generator.generate({ task: "extract", input: "From dana@example.com", context: [], jsonSchema: schema });
+  assert.deepEqual(fenced.json, { email: "dana@example.com", note: "a } brace" });
+  assert.equal(fenced.text, JSON.stringify(fenced.json));
+  assert.deepEqual(requests[0].body.response_format, { type: "json_object" });
+  assert.match(requests[0].body.messages[1].content, /"format": "email"/);
+  const embedded = await generator.generate({ task: "extract", input: "x", context: [], jsonSchema: schema });
+  assert.deepEqual(embedded.json, { email: "x@y.z" });
+  const junk = await generator.generate({ task: "extract", input: "x", context: [], jsonSchema: schema });
+  assert.equal(junk.json, undefined);
+  assert.equal(junk.text, "I could not find anything.");
+});
