@@ -677,11 +677,26 @@ function whatWouldChange(ev: Evidence, v: Verdict): string[] {
       out.push(`With a p95 target of at least ${Math.round(ragCost.p95LatencyMs)} ms (now ${c.p95LatencyMs} ms), rag would be an option: it passes ${pct(rag.summary.passRate)}.`);
     }
     if (arch === "long-context" && lcCost) {
+      // Only conditions that are not already true can flip the answer.
       const be = breakEven(lcCost, ragCost);
-      out.push(
-        `If knowledge started changing monthly or faster, citations became required, the corpus outgrew the long-context budget` +
-          `${be ? `, or volume rose above ~${fmtCount(be.queriesPerDay)} queries/day (rag ${usd(ragCost.monthlyUsd)}/month now)` : ""}, rag would be recommended: it passes ${pct(rag.summary.passRate)}.`,
-      );
+      const flips: string[] = [];
+      if (c.knowledgeChange === "never" || c.knowledgeChange === "yearly") flips.push("knowledge started changing monthly or faster");
+      if (!c.citationsRequired) flips.push("citations became required");
+      if (!lc?.truncated) flips.push("the corpus outgrew the long-context budget");
+      if (be && c.queriesPerDay < be.queriesPerDay) flips.push(`volume rose above ~${fmtCount(be.queriesPerDay)} queries/day (rag ${usd(ragCost.monthlyUsd)}/month now)`);
+      const gap = (lc?.summary.passRate ?? 0) - rag.summary.passRate;
+      if (gap > 0) {
+        flips.push(
+          `rag passed as well as long-context (now ${pct(rag.summary.passRate)} vs ${pct(lc!.summary.passRate)}; improve retrieval or the generator and re-run)`,
+        );
+      }
+      if (flips.length) {
+        out.push(
+          `If ${flips.length > 1 ? `${flips.slice(0, -1).join(", ")}, or ${flips[flips.length - 1]}` : flips[0]}, rag would be recommended${
+            gap > 0 ? "" : `: it passes ${pct(rag.summary.passRate)}`
+          }.`,
+        );
+      }
     }
   }
 
@@ -724,7 +739,9 @@ function whatWouldChange(ev: Evidence, v: Verdict): string[] {
       break;
     case "fine-tune":
       out.push(
-        `If knowledge failures grew above ${pct(THRESHOLDS.significantShare)} of failures (now ${pct(ev.share(base, "knowledge"))}) and retrieval fixed them, or citations became required, hybrid would be recommended.`,
+        `If knowledge failures grew above ${pct(THRESHOLDS.significantShare)} of failures (now ${pct(ev.share(base, "knowledge"))}) and retrieval fixed them${
+          c.citationsRequired ? "" : ", or citations became required"
+        }, hybrid would be recommended.`,
       );
       break;
     case "hybrid": {

@@ -24,7 +24,18 @@ const TUNE: Record<string, number> = {
   heading: 0.6, // credit for a term found only in the unit's headings
   preamble: 0.5, // weight of terms from the non-question sentences of the input
   absent: 0.6, // weight of a term found nowhere in the context, relative to the largest idf (non-entity)
-  typeBonus: 0.35, // answer-type cue
+  typeBonus: 1, // answer-type cue, times the type's strength below
+  s_quantity: 0.6,
+  s_duration: 0.6,
+  s_time: 0.5,
+  s_identifier: 0.5,
+  s_list: 0.5,
+  s_person: 0.3,
+  s_place: 0.3,
+  s_reason: 0.3,
+  s_definition: 0.2,
+  s_procedure: 0.2,
+  s_yesno: 0.1,
   typeMiss: 0.8, // confidence factor when the best unit lacks the expected answer type
   bigram: 0.1,
   chunk: 0.15,
@@ -32,7 +43,6 @@ const TUNE: Record<string, number> = {
   generic: 0.85,
   second: 0.6,
   confBlend: 0, // share of context coverage in the confidence
-  superseded: 1,
   ...(process.env.RAGTUNE_READER_TUNING ? (JSON.parse(process.env.RAGTUNE_READER_TUNING) as Record<string, number>) : {}),
 };
 
@@ -54,7 +64,7 @@ export type AnswerType = "quantity" | "duration" | "time" | "identifier" | "list
 const ANSWER_TYPE_PATTERNS: [AnswerType, RegExp][] = [
   [
     "quantity",
-    /\bhow\s+(?:many|much|far|often|large|big|small|high|tall|old|wide|deep|heavy|fast)\b|\b(?:maximum|minimum|max|min|limit|limits|cap|quota|percent|percentage|price|prices|cost|costs|fee|fees|rate|number\s+of|amount\s+of)\b|\b(?:biggest|largest|smallest|highest|lowest|longest|shortest|most|least|fewest)\b/,
+    /\bhow\s+(?:many|much|far|often|large|big|small|high|tall|old|wide|deep|heavy|fast)\b|\b(?:maximum|minimum|max|min|limit|limits|cap|quota|percent|percentage|price|prices|cost|costs|fee|fees|rate|number\s+of|amount\s+of|age)\b|\b(?:biggest|largest|smallest|highest|lowest|longest|shortest|most|least|fewest|youngest|oldest|earliest|latest|cheapest|fastest|slowest)\b/,
   ],
   ["duration", /\bhow\s+(?:long|soon|quickly)\b/],
   ["time", /^when\b|\bwhen\s+(?:is|was|were|are|does|do|did|will|can|should)\b|\b(?:what|which)\s+(?:time|date|day|days|year|month|hour)\b|\bwhat\s+time\b/],
@@ -292,7 +302,7 @@ export class ExtractiveReader implements Generator {
     };
 
     const question = analyzeQuestion(request.input);
-    const units = dropSuperseded(dedupe(request.context.flatMap((chunk, i) => splitUnits(chunk, i))), request.context);
+    const units = dedupe(request.context.flatMap((chunk, i) => splitUnits(chunk, i)));
     if (question.terms.size === 0 || units.length === 0) return abstain(0);
     const ranked = rankUnits(question, units, request.context);
     const best = ranked.scored[0];
@@ -421,7 +431,7 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
     const textMatch = [...weight.keys()].some((t) => unit.terms.has(t));
     const newNames = new Set(unit.cues.names.filter((t) => !question.terms.has(t))).size;
     let fit = 0;
-    for (const type of question.types) fit = Math.max(fit, typeFit(type, unit.cues, newNames));
+    for (const type of question.types) fit = Math.max(fit, TUNE[`s_${type}`] * typeFit(type, unit.cues, newNames));
     const typeFactor = textMatch ? 1 + TUNE.typeBonus * fit : 1;
     // Generic: the unit matches only terms its chunk's headings already carry (the page topic).
     const topical = [...weight.keys()].filter((t) => unit.terms.has(t));
@@ -461,31 +471,6 @@ function retrievalRankBonus(context: ContextChunk[]): number[] {
   ranked.sort((a, b) => (b.score as number) - (a.score as number) || a.i - b.i);
   ranked.forEach((c, rank) => (bonus[c.i] = TUNE.rank / (1 + rank)));
   return bonus;
-}
-
-/**
- * The same page in two versions often holds the same sentence with one fact changed ("up to 10
- * boards" / "unlimited boards"). Of two such near-duplicates (same path, versions that carry a
- * number, ≥ 60% shared terms) only the newest version's is kept — the order the long-context
- * packer uses too (natural sort, "v10" > "v2" > "v1").
- */
-function dropSuperseded(units: Unit[], context: ContextChunk[]): Unit[] {
-  if (TUNE.superseded === 0) return units;
-  const drop = new Set<Unit>();
-  for (const a of units) {
-    const ca = context[a.chunk];
-    if (!/\d/.test(ca.version)) continue;
-    for (const b of units) {
-      const cb = context[b.chunk];
-      if (a === b || ca.path !== cb.path || ca.version === cb.version || !/\d/.test(cb.version)) continue;
-      if (ca.version.localeCompare(cb.version, undefined, { numeric: true, sensitivity: "base" }) >= 0) continue;
-      // a is older than b
-      let shared = 0;
-      for (const t of a.terms) if (b.terms.has(t)) shared++;
-      if (shared / (a.terms.size + b.terms.size - shared) >= 0.6) drop.add(a);
-    }
-  }
-  return units.filter((u) => !drop.has(u));
 }
 
 /** Overlapping chunk windows repeat sentences; keep the first (best-ranked) copy. */
