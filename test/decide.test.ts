@@ -313,6 +313,31 @@ test("(d) small stable corpus, low volume → long-context, with costs and break
   has(d.whatWouldChange, "rose above ~232 queries/day");
 });
 
+test("(c') weak generator: rag within tolerance of long-context wins on fast-changing docs + cost", () => {
+  const d = run({
+    variants: {
+      "prompt-only": { pass: 10, fail: { missing_knowledge: 40 } },
+      "long-context": { pass: 31, fail: { missing_knowledge: 9, weak_reasoning: 10 }, perQueryUsd: 0.01 },
+      rag: { pass: 29, fail: { wrong_retrieval: 6, weak_reasoning: 15 }, perQueryUsd: 0.0003 },
+    },
+    constraints: { knowledgeChange: "weekly", citationsRequired: true, queriesPerDay: 4000 },
+  });
+  assert.equal(d.architecture, "rag");
+  assert.equal(d.rule, "rag-for-knowledge");
+  has(d.rationale, "rag fixes 48% of them (19 of 40)");
+  has(d.rationale, "rag is 4 points below long-context (58% vs 62%), within the 5-point tolerance, and knowledge changes weekly, citations are required");
+  // The same measurements on a stable corpus, no citations, and long-context cheaper: no reason to prefer rag.
+  const stable = run({
+    variants: {
+      "prompt-only": { pass: 10, fail: { missing_knowledge: 40 } },
+      "long-context": { pass: 31, fail: { missing_knowledge: 9, weak_reasoning: 10 }, perQueryUsd: 0.0001 },
+      rag: { pass: 29, fail: { wrong_retrieval: 6, weak_reasoning: 15 }, perQueryUsd: 0.0003 },
+    },
+    constraints: { knowledgeChange: "yearly", citationsRequired: false, queriesPerDay: 50 },
+  });
+  assert.notEqual(stable.architecture, "rag");
+});
+
 test("what-would-change never lists a condition that already holds", () => {
   // long-context wins on pass rate although citations are required and docs change weekly.
   const d = run({

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ExtractiveReader, cleanMarkdown, splitSentences, splitUnits } from "../src/models/offline-extractive.ts";
+import { ExtractiveReader, analyzeQuestion, cleanMarkdown, splitSentences, splitUnits } from "../src/models/offline-extractive.ts";
 import { classifyLexical } from "../src/models/offline-classify.ts";
 import { extractBySchema } from "../src/models/offline-extract.ts";
 import { FALLBACK_MESSAGE, countTokens, type ContextChunk, type GenerateRequest } from "../src/models/index.ts";
@@ -74,7 +74,7 @@ test("a markdown table row can be the answer; header cells count as its heading"
 });
 
 test("adds a second sentence only when it covers more of the question; markers per distinct chunk", async () => {
-  // Confidence is the best single sentence's coverage, so a two-part question needs a lower bar.
+  // No single sentence covers both parts, so a two-part question needs a lower bar.
   const result = await qa("Which email handles refunds, and how many seats does the Pro plan include?", { minConfidence: 0.2 });
   assert.equal(result.abstained, false);
   assert.ok((result.confidence ?? 1) < 0.35);
@@ -121,6 +121,117 @@ test("heading-path matches add partial coverage", async () => {
   const other: ContextChunk = { ...billing, id: "o#0", headingPath: ["Other"], text: "Email us about anything else. Office hours are nine to five." };
   const result = await reader.generate({ task: "qa", input: "How do I cancel? Email?", context: [other, chunk] });
   assert.equal(result.citations[0]?.chunkId, "h#0");
+});
+
+// --- answer-type cues, paraphrases and abstention -----------------------------------------------
+
+const doc = (id: string, headingPath: string[], text: string, score?: number): ContextChunk => ({
+  id,
+  path: id.split("#")[0],
+  headingPath,
+  lineStart: 1,
+  lineEnd: 20,
+  version: "v1",
+  text,
+  score,
+});
+const ask = async (input: string, chunks: ContextChunk[], minConfidence?: number) =>
+  new ExtractiveReader({ minConfidence: 0.35, maxSentences: 1 }).generate({ task: "qa", input, context: chunks, minConfidence });
+
+test("a how-many question picks the sentence with the number over an intro that repeats its words", async () => {
+  const workspaces = doc(
+    "workspaces.md#0",
+    ["Workspaces"],
+    "A team workspace holds your projects, members and settings in one place. Each workspace can have up to 40 projects. Archived projects do not count.",
+  );
+  const result = await ask("How many projects can a team workspace have?", [workspaces]);
+  assert.equal(result.text, "Each workspace can have up to 40 projects. [1]");
+  // The same intro answers a question that asks for no number.
+  assert.match((await ask("What does a team workspace hold?", [workspaces])).text, /^A team workspace holds/);
+});
+
+test("a which-key question picks the sentence that names the key", async () => {
+  const shortcuts = doc(
+    "shortcuts.md#0",
+    ["Keyboard shortcuts"],
+    "Shortcuts let you archive, move and edit a card without reaching for the mouse. Press `C` to archive the card you are hovering over. Press `E` to edit its title.",
+  );
+  const result = await ask("Which key do I press to archive a card without the mouse?", [shortcuts]);
+  assert.equal(result.text, "Press C to archive the card you are hovering over. [1]");
+});
+
+test("a when question picks the sentence with the date or time", async () => {
+  const limits = doc(
+    "limits.md#0",
+    ["Limits"],
+    "The usage counter shows how many runs your monthly plan has left. Counters reset on the 1st of each month at 00:00 UTC.",
+  );
+  assert.equal((await ask("When does the monthly usage counter reset?", [limits])).text, "Counters reset on the 1st of each month at 00:00 UTC. [1]");
+});
+
+test("a paraphrased question that shares only some words still gets the answer", async () => {
+  const mobile = doc(
+    "mobile.md#0",
+    ["Mobile apps"],
+    "The apps let you check your boards from anywhere. Install them from the App Store or Google Play and keep them on the latest version. The Android app requires Android 10 or later.",
+  );
+  const result = await ask("What's the oldest Android version the app will install on?", [mobile]);
+  assert.equal(result.abstained, false);
+  assert.equal(result.text, "The Android app requires Android 10 or later. [1]");
+});
+
+test("the sentence that asks outweighs the story before it", async () => {
+  const invites = doc(
+    "invite.md#0",
+    ["Invite your team"],
+    "If you'd rather share a link in your team chat, copy the invite link from the Members page. An invite link expires after 7 days.",
+  );
+  const result = await ask("I shared a join link last month and it stopped working. How long do invite links last?", [invites], 0);
+  assert.equal(result.text, "An invite link expires after 7 days. [1]");
+  const q = analyzeQuestion("I shared a join link last month and it stopped working. How long do invite links last?");
+  assert.equal(q.terms.get("invit"), 1);
+  assert.ok((q.terms.get("share") ?? 1) < 1);
+  assert.deepEqual([...q.types], ["duration"]);
+});
+
+test("answer types are read from the asking sentence", () => {
+  const types = (input: string) => [...analyzeQuestion(input).types].sort();
+  assert.deepEqual(types("What's the maximum number of fields per board?"), ["quantity"]);
+  assert.deepEqual(types("When does the trial end?"), ["time"]);
+  assert.deepEqual(types("Which header carries the signature?"), ["identifier"]);
+  assert.deepEqual(types("Which plans include SSO?"), ["list"]);
+  assert.deepEqual(types("Who can delete a board?"), ["person"]);
+  assert.deepEqual(types("Is there a limit on uploads?"), ["quantity", "yesno"]);
+  assert.deepEqual(types("Tell me about boards."), []);
+});
+
+test("a question the context only brushes against abstains", async () => {
+  const account = doc(
+    "account.md#0",
+    ["Account"],
+    "To reset your password, open Settings and choose Security. Passwords must have at least 12 characters.",
+  );
+  const result = await ask("Can I reset the firmware of my office router remotely?", [account]);
+  assert.equal(result.abstained, true);
+  assert.ok((result.confidence ?? 1) < 0.35);
+  // The same context answers what it is about.
+  assert.equal((await ask("How do I reset my password?", [account])).abstained, false);
+  // A how-many question whose best sentence has no number is less confident than one that has it.
+  const withNumber = await ask("How many characters must a password have?", [account], 0);
+  const withoutNumber = await ask("How many characters must a password have?", [doc("a.md#0", ["Account"], "A password must have characters you can remember.")], 0);
+  assert.ok((withoutNumber.confidence ?? 1) < (withNumber.confidence ?? 0));
+});
+
+test("units are reused across requests without mixing up chunk positions or stale text", async () => {
+  const first = await reader.generate({ task: "qa", input: "How do I request a refund?", context: [pricing, billing] });
+  const swapped = await reader.generate({ task: "qa", input: "How do I request a refund?", context: [billing, pricing] });
+  assert.equal(first.citations[0].chunkId, billing.id);
+  assert.equal(swapped.citations[0].chunkId, billing.id);
+  assert.equal(first.text, swapped.text);
+  const edited: ContextChunk = { ...billing, text: billing.text };
+  await reader.generate({ task: "qa", input: "How do I request a refund?", context: [edited] });
+  edited.text = "To request a refund, open Billing and click Request refund.";
+  assert.equal((await reader.generate({ task: "qa", input: "How do I request a refund?", context: [edited] })).text, `${edited.text} [1]`);
 });
 
 test("markdown splitting: sentences, list items, table rows, code lines, abbreviations", () => {

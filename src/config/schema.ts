@@ -41,6 +41,12 @@ const Retrieval = z
       .array(z.string())
       .optional()
       .describe("Search only chunks with these version labels (e.g. ['v2']). Default: all versions."),
+    collapseVersions: z
+      .boolean()
+      .default(true)
+      .describe(
+        "When near-duplicate chunks from different version labels are retrieved (the same section in docs/v1 and docs/v2), keep only the newest (natural sort of labels) and fill the freed slots. Turn off to measure how often the archived copy wins.",
+      ),
   })
   .strict();
 

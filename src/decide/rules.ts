@@ -361,7 +361,10 @@ export function hybridForKnowledgeAndBehaviour(ev: Evidence): Verdict | undefine
   const rag = ev.get("rag");
   if (!rag || rag === base || base.failed === 0) return undefined;
   const fix = ev.carry(base, "knowledge", rag);
-  if (ev.share(base, "knowledge") < THRESHOLDS.significantShare || fix.rate < THRESHOLDS.fixes) return undefined;
+  if (ev.share(base, "knowledge") < THRESHOLDS.significantShare) return undefined;
+  // Retrieval qualifies as the knowledge remedy by the same test as the rag rule.
+  const near = fix.rate < THRESHOLDS.fixes ? ragNearLongContext(ev, rag) : undefined;
+  if (fix.rate < THRESHOLDS.fixes && !near) return undefined;
   const behaviour = rag.groups.behaviour;
   const strict = Object.entries(rag.detail.behaviour)
     .filter(([k]) => STRICT_FORMAT.has(k))
@@ -378,6 +381,7 @@ export function hybridForKnowledgeAndBehaviour(ev: Evidence): Verdict | undefine
   }
   const lines = [
     `${groupShareLine(ev, base, "knowledge")}; ${fixLine(ev, rag, "knowledge")}.`,
+    ...(near ? [near] : []),
     `${behaviour} of rag's ${rag.failed} remaining failures (${pct(ev.share(rag, "behaviour"))}) are behaviour (${listDetail(rag.detail.behaviour)}): retrieval does not fix them, fine-tuning on labelled examples does.`,
   ];
   if (ev.constraints.citationsRequired) lines.push("Citations are required, so answers must come from retrieved passages; fine-tuning alone cannot cite.");
@@ -416,6 +420,33 @@ export function longContextSmallStable(ev: Evidence): Verdict | undefined {
   return { architecture: "long-context", rule: "long-context-small-stable", purpose: "knowledge", rationale: lines };
 }
 
+/**
+ * Context is the remedy but neither variant fixes most knowledge failures on its own (a weak
+ * generator): rag still wins when it is within `longContextTolerance` of long-context and the
+ * situation favours retrieval — docs that change monthly or faster, required citations, a corpus
+ * that does not fit the context budget, or a lower monthly cost. Returns the rationale line.
+ */
+function ragNearLongContext(ev: Evidence, rag: VariantEvidence): string | undefined {
+  const lc = ev.get("long-context");
+  if (!lc || lc === ev.base || ev.ruledOut.has("rag")) return undefined;
+  if (ev.carry(ev.base, "knowledge", lc).rate < THRESHOLDS.fixes) return undefined;
+  const gap = lc.summary.passRate - rag.summary.passRate;
+  if (gap > THRESHOLDS.longContextTolerance) return undefined;
+  const c = ev.constraints;
+  const lcCost = ev.cost("long-context");
+  const ragCost = ev.cost("rag");
+  const reasons: string[] = [];
+  if (!stable(ev)) reasons.push(`knowledge changes ${c.knowledgeChange}`);
+  if (c.citationsRequired) reasons.push("citations are required");
+  if (lc.truncated) reasons.push("the corpus does not fit the long-context budget");
+  if (lcCost && ragCost && ragCost.monthlyUsd < lcCost.monthlyUsd) {
+    reasons.push(`rag costs ${usd(ragCost.monthlyUsd)}/month vs ${usd(lcCost.monthlyUsd)}`);
+  }
+  if (!reasons.length) return undefined;
+  const diff = gap > 0 ? `${Math.round(gap * 1000) / 10} points below` : "at least as good as";
+  return `rag is ${diff} long-context (${pct(rag.summary.passRate)} vs ${pct(lc.summary.passRate)}), within the ${Math.round(THRESHOLDS.longContextTolerance * 100)}-point tolerance, and ${reasons.join(", ")}.`;
+}
+
 /** (c) Knowledge failures dominate and retrieval fixes them. */
 export function ragForKnowledge(ev: Evidence): Verdict | undefined {
   const base = ev.base;
@@ -423,9 +454,11 @@ export function ragForKnowledge(ev: Evidence): Verdict | undefined {
   if (!rag || rag === base || base.failed === 0) return undefined;
   if (ev.share(base, "knowledge") < THRESHOLDS.dominantShare) return undefined;
   const fix = ev.carry(base, "knowledge", rag);
-  if (fix.rate < THRESHOLDS.fixes) return undefined;
   const c = ev.constraints;
+  const near = fix.rate < THRESHOLDS.fixes ? ragNearLongContext(ev, rag) : undefined;
+  if (fix.rate < THRESHOLDS.fixes && !near) return undefined;
   const lines = [`${groupShareLine(ev, base, "knowledge")}; ${fixLine(ev, rag, "knowledge")}.`, `${passes(rag)} vs ${base.name} ${pct(base.summary.passRate)}.`];
+  if (near) lines.push(near);
   if (c.knowledgeChange !== "never" && c.knowledgeChange !== "yearly") {
     lines.push(`Knowledge changes ${c.knowledgeChange}: retrieval reads the current documents at query time; re-indexing takes minutes and nothing is retrained.`);
   }
@@ -467,7 +500,8 @@ export function knowledgeWithoutRetrieval(ev: Evidence): Verdict | undefined {
     if (fix.rate >= THRESHOLDS.fixes) {
       const blocked = ev.blockers("long-context", "knowledge");
       if (!blocked.length) {
-        lines.push(`long-context keeps the documents inside the prompt (no external store): ${fixLine(ev, lc, "knowledge")}; ${passes(lc)}.`);
+        const why = ev.ruledOut.has("rag") ? "long-context keeps the documents inside the prompt (no external store)" : "long-context puts the documents in the prompt";
+        lines.push(`${why}: ${fixLine(ev, lc, "knowledge")}; ${passes(lc)}.`);
         const trunc = truncationLine(lc);
         if (trunc) lines.push(`${trunc}; shrinking the corpus or raising longContext.budgetTokens would recover them.`);
         const cl = costLine(ev, "long-context");
@@ -825,7 +859,9 @@ export function decide(summary: RunSummary, cases: CaseResult[], config: DecideC
   }
   if (!summary.complete) rationale.push("The run is incomplete (not every case ran on every variant); confidence is lowered.");
   const marginText = Number.isFinite(margin)
-    ? `, ${Math.round(margin * 100)} points over the best simpler option`
+    ? margin >= 0
+      ? `, ${Math.round(margin * 100)} points over the best simpler option`
+      : `, ${Math.round(-margin * 100)} points below the best simpler option`
     : margin === Infinity
       ? ", nothing simpler to compare with"
       : "";

@@ -11,9 +11,11 @@
 import type { Chunk } from "../ingest/index.ts";
 import type { ContextChunk, GenerateResult, LabelSpec, TaskKind } from "../models/index.ts";
 import type { Hit } from "../retrieve/index.ts";
+import type { ChunkFilter } from "../store/index.ts";
 import type { VariantName } from "../config/index.ts";
 import type { Project } from "./project.ts";
 import { countTokens } from "../models/index.ts";
+import { collapseVersions, compareVersionsDesc } from "../retrieve/versions.ts";
 
 export { openProject, openProjectFromPath, type Project } from "./project.ts";
 
@@ -106,9 +108,16 @@ export function packCorpus(chunks: Chunk[], budgetTokens: number): { packed: Chu
   };
 }
 
-/** Natural, descending: "v10" > "v2" > "v1" > "". */
-function compareVersionsDesc(a: string, b: string): number {
-  return b.localeCompare(a, undefined, { numeric: true, sensitivity: "base" });
+
+/**
+ * Retrieval as the answering pipelines use it (rag, hybrid, `ask`, the server): BM25 top-k, with
+ * near-duplicates across version labels collapsed to the newest when `retrieval.collapseVersions`
+ * is on (candidates are over-fetched so the freed slots fill with distinct chunks).
+ */
+export function retrieveForAnswer(project: Project, query: string, k: number, filter?: ChunkFilter): Hit[] {
+  const retriever = project.retriever();
+  if (!project.config.retrieval.collapseVersions) return retriever.search(query, { k, filter });
+  return collapseVersions(retriever.search(query, { k: k * 3, filter }), k);
 }
 
 export interface BuiltVariants {
@@ -160,7 +169,7 @@ export function buildVariants(project: Project, names: VariantName[]): BuiltVari
         usesRetrieval: true,
         async run(input) {
           // Extraction works on the input document itself; retrieved help pages add only tokens.
-          const hits = input.task === "extract" ? [] : project.retriever().search(input.input, { k, filter });
+          const hits = input.task === "extract" ? [] : retrieveForAnswer(project, input.input, k, filter);
           const context = hits.map((h) => toContextChunk(h.chunk, h.score));
           const result = await timedGenerate(input, context);
           const contextTokens = context.reduce((n, c) => n + countTokens(c.text), 0);
@@ -170,8 +179,7 @@ export function buildVariants(project: Project, names: VariantName[]): BuiltVari
     } else {
       notConfigured.push({
         name,
-        reason:
-          "no trained model is registered for this project, so this variant was not run (never simulated). Fine-tuning arrives with `ragtune finetune`.",
+        reason: "no trained model is registered for this project; the variant is not run and never simulated",
       });
     }
   }

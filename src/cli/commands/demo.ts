@@ -64,7 +64,10 @@ export async function demoCommand(opts: { out?: string; json?: boolean }): Promi
     }
     const rel = (p: string) => relative(process.cwd(), p) || p;
     console.log(`wrote ${rel(join(runDir, "report.md"))} and ${rel(join(runDir, "report.json"))}`);
-    console.log(dim(`\ndone in ${seconds} s. Try: cd ${rel(out)} && npx ragtune ask "How long are deleted cards kept?"`));
+    // Run from here with -c rather than `cd`: npx outside this project would look in the registry.
+    const cfg = rel(join(out, "ragtune.yaml"));
+    console.log(dim(`\ndone in ${seconds} s. Try: npx ragtune ask "How long are deleted cards kept?" -c ${cfg}`));
+    console.log(dim(`     or: npx ragtune report -c ${cfg}   ·   npx ragtune eval --variants rag -c ${cfg}`));
   } finally {
     project.close();
   }

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { projectFrom, printJson } from "./common.ts";
-import { toContextChunk, DEFAULT_SYSTEM_PROMPT } from "../../pipeline/index.ts";
+import { toContextChunk, DEFAULT_SYSTEM_PROMPT, retrieveForAnswer } from "../../pipeline/index.ts";
 import { bold, dim, cyan, yellow } from "../output.ts";
 import { InputError } from "../../util/errors.ts";
 import type { Project } from "../../pipeline/index.ts";
@@ -61,7 +61,7 @@ export async function askCommand(question: string, opts: QueryOpts, cmd: Command
   try {
     requireIndex(project);
     const { config } = project;
-    const hits = project.retriever().search(question, { k: opts.k ?? config.retrieval.k, filter: filterOf(project, opts) });
+    const hits = retrieveForAnswer(project, question, opts.k ?? config.retrieval.k, filterOf(project, opts));
     const generator = project.generator();
     const started = performance.now();
     const result = await generator.generate({
