@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { ExtractiveReader } from "../src/models/offline-extractive.ts";
 import type { ContextChunk } from "../src/models/index.ts";
 import { tokenize } from "../src/retrieve/tokenize.ts";
+import { multisetOverlap } from "../src/evaluate/normalize.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLAPNQ_DIR = resolve(ROOT, "../shared/datasets/clapnq/annotated_data/dev");
@@ -174,17 +175,7 @@ function tokenOverlapMatch(a: string, b: string): boolean {
   const ta = tokenize(a);
   const tb = tokenize(b);
   if (ta.length === 0 || tb.length === 0) return false;
-  const counts = new Map<string, number>();
-  for (const t of tb) counts.set(t, (counts.get(t) ?? 0) + 1);
-  let overlap = 0;
-  for (const t of ta) {
-    const c = counts.get(t) ?? 0;
-    if (c > 0) {
-      overlap++;
-      counts.set(t, c - 1);
-    }
-  }
-  return overlap >= 0.5 * Math.max(ta.length, tb.length);
+  return multisetOverlap(ta, tb) >= 0.5 * Math.max(ta.length, tb.length);
 }
 
 /** First quoted sentence of an answer "Sentence one. [1] Sentence two. [1]". */

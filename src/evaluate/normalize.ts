@@ -68,19 +68,25 @@ export function indexOfTokenSequence(haystack: string[], needle: string[]): numb
   return -1;
 }
 
-/** Token-level F1 (multiset overlap), the SQuAD-style partial-credit measure. */
-export function tokenF1(predicted: string[], gold: string[]): number {
-  if (predicted.length === 0 || gold.length === 0) return 0;
+/** Number of tokens two lists share, counting repeats (multiset intersection size). */
+export function multisetOverlap(a: string[], b: string[]): number {
   const counts = new Map<string, number>();
-  for (const t of gold) counts.set(t, (counts.get(t) ?? 0) + 1);
+  for (const t of b) counts.set(t, (counts.get(t) ?? 0) + 1);
   let overlap = 0;
-  for (const t of predicted) {
+  for (const t of a) {
     const c = counts.get(t) ?? 0;
     if (c > 0) {
       overlap++;
       counts.set(t, c - 1);
     }
   }
+  return overlap;
+}
+
+/** Token-level F1 (multiset overlap), the SQuAD-style partial-credit measure. */
+export function tokenF1(predicted: string[], gold: string[]): number {
+  if (predicted.length === 0 || gold.length === 0) return 0;
+  const overlap = multisetOverlap(predicted, gold);
   if (overlap === 0) return 0;
   const precision = overlap / predicted.length;
   const recall = overlap / gold.length;
