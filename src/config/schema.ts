@@ -22,6 +22,12 @@ const Source = z
 
 const Chunking = z
   .object({
+    strategy: z
+      .enum(["headings", "paragraphs", "sentences", "fixed"])
+      .default("headings")
+      .describe(
+        "How documents are split before token windowing: 'headings' (sections by heading structure), 'paragraphs' (blank-line blocks packed up to maxTokens), 'sentences' (sentences packed up to maxTokens), 'fixed' (plain token windows).",
+      ),
     maxTokens: z.number().int().min(16).max(8192).default(300).describe("Max tokens per chunk."),
     overlapTokens: z.number().int().min(0).default(40).describe("Tokens shared by consecutive windows of one long section."),
     headingDepth: z.number().int().min(1).max(6).default(3).describe("Headings at this depth or shallower start a new section."),
@@ -41,6 +47,54 @@ const Retrieval = z
       .array(z.string())
       .optional()
       .describe("Search only chunks with these version labels (e.g. ['v2']). Default: all versions."),
+    paths: z
+      .array(z.string())
+      .optional()
+      .describe("Search only chunks whose source path matches one of these globs (e.g. ['docs/v2/billing/**']). Default: all paths."),
+    tags: z
+      .array(z.string())
+      .optional()
+      .describe("Search only chunks whose document front matter `tags` include one of these. Default: no tag filter."),
+    mode: z
+      .enum(["lexical", "dense", "hybrid"])
+      .default("lexical")
+      .describe("lexical = BM25; dense = embeddings (needs models.embedder); hybrid = both, fused (see fusion)."),
+    prf: z
+      .object({
+        enabled: z.boolean().default(false).describe("RM3-style pseudo-relevance feedback: expand the query with terms from the top documents."),
+        docs: z.number().int().min(1).default(5).describe("Feedback documents."),
+        terms: z.number().int().min(1).default(10).describe("Expansion terms added to the query."),
+        weight: z.number().min(0).max(1).default(0.5).describe("Weight of the original query (1 − weight goes to expansion terms)."),
+      })
+      .strict()
+      .default({ enabled: false, docs: 5, terms: 10, weight: 0.5 })
+      .describe("Query expansion offline."),
+    fusion: z
+      .object({
+        method: z.enum(["rrf", "weighted"]).default("rrf").describe("rrf = reciprocal rank fusion; weighted = min-max normalised score fusion."),
+        rrfK: z.number().min(1).default(60).describe("RRF constant k in 1/(k + rank)."),
+        lexicalWeight: z.number().min(0).max(1).default(0.5).describe("Weight of the lexical scores in weighted fusion (dense gets 1 − this)."),
+        candidates: z.number().int().min(1).default(100).describe("Candidates taken from each retriever before fusion."),
+      })
+      .strict()
+      .default({ method: "rrf", rrfK: 60, lexicalWeight: 0.5, candidates: 100 })
+      .describe("How lexical and dense results are combined in hybrid mode."),
+    rerank: z
+      .string()
+      .default("none")
+      .describe(
+        "Reranker: 'none', 'offline' (term proximity, heading/title match, query coverage), 'onnx:<folder>' (a local cross-encoder), 'cohere:<model>' or 'jina:<model>' (HTTP APIs; base URL and key env in models.providers).",
+      ),
+    rerankCandidates: z.number().int().min(1).default(50).describe("Hits passed to the reranker."),
+    smallToBig: z
+      .boolean()
+      .default(false)
+      .describe("Retrieve small chunks, return their parent section (all chunks of the same heading path) as context."),
+    ann: z
+      .enum(["auto", "on", "off"])
+      .default("auto")
+      .describe("Approximate nearest-neighbour index for dense search: 'auto' uses it above annThreshold chunks, exact search below."),
+    annThreshold: z.number().int().min(1).default(50_000).describe("Chunk count above which 'auto' switches to ANN."),
     collapseVersions: z
       .boolean()
       .default(true)
@@ -77,7 +131,13 @@ const Models = z
       .string()
       .default("offline:extractive")
       .describe("Generator id: 'offline:extractive' (no key, no network) or 'openai-compatible:<provider>/<model>' with <provider> under `providers`."),
-    providers: z.record(z.string(), Provider).default({}).describe("Named OpenAI-compatible endpoints."),
+    embedder: z
+      .string()
+      .default("none")
+      .describe(
+        "Embedder for dense/hybrid retrieval: 'none', 'hashing' (deterministic, for tests), 'onnx:<folder>' (local transformers.js model, offline), 'gguf:<file>' (node-llama-cpp), 'openai:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>'.",
+      ),
+    providers: z.record(z.string(), Provider).default({}).describe("Named OpenAI-compatible endpoints (also used by API embedders and rerankers)."),
     systemPrompt: z
       .string()
       .optional()

@@ -111,6 +111,19 @@ export interface ChatProvider {
   chat(messages: ChatMessage[], options?: ChatOptions): Promise<ChatResult>;
 }
 
+/**
+ * Turns text into vectors for dense retrieval. Implementations live in `models/embedders/` and are
+ * created by `createEmbedder(id, …)` from `models.embedder` in the config.
+ */
+export interface Embedder {
+  /** e.g. "hashing:256", "onnx:models/bge-small", "openai:text-embedding-3-small". */
+  readonly id: string;
+  /** Vector length (0 until the first call for providers that only report it then). */
+  readonly dimensions: number;
+  /** Embed a batch. `kind` lets asymmetric models add their query/passage prefixes. Vectors are L2-normalised. */
+  embed(texts: string[], kind: "query" | "document"): Promise<Float32Array[]>;
+}
+
 /** Message shown when a generator abstains. */
 export const FALLBACK_MESSAGE =
   "I don't know based on the available documents. I've flagged this question for a human to follow up.";

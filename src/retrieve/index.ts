@@ -37,5 +37,21 @@ export interface Bm25Options {
   headingBoost: number;
 }
 
+/** Reorders retrieved hits using the query (cross-encoder, API, or offline features). */
+export interface Reranker {
+  /** e.g. "offline", "onnx:models/ms-marco-MiniLM", "cohere:rerank-v3.5". */
+  readonly id: string;
+  /** Return the best `k` of `hits`, re-ranked 1..k, with the reranker's score. */
+  rerank(query: string, hits: Hit[], k: number): Promise<Hit[]>;
+}
+
+/** Nearest-neighbour search over chunk vectors (exact or ANN). */
+export interface VectorSearcher {
+  readonly name: string;
+  /** Number of vectors indexed. */
+  readonly size: number;
+  search(query: Float32Array, options: SearchOptions): Hit[];
+}
+
 export { Bm25Index } from "./bm25.ts";
 export { tokenize, contentTokens } from "./tokenize.ts";

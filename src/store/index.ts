@@ -45,6 +45,11 @@ export interface ChunkFilter {
   versions?: string[];
   /** Keep only chunks whose path starts with this prefix. */
   pathPrefix?: string;
+  /** Keep only chunks whose path matches one of these globs (picomatch syntax). */
+  paths?: string[];
+  /** Keep only chunks whose document front matter `tags` include one of these. */
+  tags?: string[];
 }
 
 export { openStore } from "./sqlite.ts";
+export { chunkFilterPredicate, isEmptyFilter } from "./filter.ts";
