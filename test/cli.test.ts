@@ -60,6 +60,11 @@ test("ingest → search → ask → eval → decide → report on a small projec
   assert.equal(search.hits[0].path, "docs/v2/billing.md");
   assert.ok(search.hits.every((h: { version: string }) => h.version === "v2"));
 
+  const byTag = JSON.parse((await run(["search", "days", "--json", "--tag", "payments"], root)).stdout);
+  assert.ok(byTag.hits.length > 0 && byTag.hits.every((h: { path: string }) => h.path === "docs/v2/billing.md"), "tag filter");
+  const byPath = JSON.parse((await run(["search", "days", "--json", "--path", "docs/v1/**"], root)).stdout);
+  assert.ok(byPath.hits.length > 0 && byPath.hits.every((h: { path: string }) => h.path.startsWith("docs/v1/")), "path filter");
+
   const ask = await run(["ask", "How long are deleted cards kept in the trash?"], root);
   assert.equal(ask.code, 0, ask.stderr);
   assert.match(ask.stdout, /60 days.*\[1\]/);

@@ -10,7 +10,7 @@ const opts = (o: Partial<ChunkingOptions> = {}): ChunkingOptions => ({ maxTokens
 const ctx = { path: "docs/guide.md", version: "v2" };
 
 function md(text: string, o: Partial<ChunkingOptions> = {}, path = ctx.path): { chunks: Chunk[]; source: string[] } {
-  const doc = loaderFor(path)!.load(text, path);
+  const doc = loaderFor(path)!.load({ path, text, bytes: Buffer.from(text) }) as LoadedDocument;
   return { chunks: chunkDocument(doc, { path, version: ctx.version }, opts(o)), source: text.split("\n") };
 }
 
@@ -195,7 +195,7 @@ test("tokenWindows never exceeds max and always progresses, for any overlap", ()
 test("HTML sections get line ranges inside their section even without exact line mapping", () => {
   const items = Array.from({ length: 60 }, (_, i) => `<li>Item ${i} describes a supported payment option.</li>`).join("\n");
   const html = `<html><head><title>Pay</title></head><body>\n<h1>Payments</h1>\n<p>Intro text for payments.</p>\n<h2>Options</h2>\n<ul>\n${items}\n</ul>\n</body></html>`;
-  const doc = loaderFor("p.html")!.load(html, "p.html");
+  const doc = loaderFor("p.html")!.load({ path: "p.html", text: html, bytes: Buffer.from(html) }) as LoadedDocument;
   const chunks = chunkDocument(doc, { path: "p.html", version: "" }, opts({ maxTokens: 100, overlapTokens: 10 }));
   const options = chunks.filter((c) => c.headingPath.at(-1) === "Options");
   assert.ok(options.length > 3);

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loaderFor, loaders, type LoadedDocument } from "../src/ingest/index.ts";
 
-const load = (path: string, text: string): LoadedDocument => loaderFor(path)!.load(text, path);
+// Text loaders are synchronous; the cast states it (the contract allows a Promise for binary formats).
+const load = (path: string, text: string): LoadedDocument => loaderFor(path)!.load({ path, text, bytes: Buffer.from(text) }) as LoadedDocument;
 
 test("registry picks loaders by extension, case-insensitively", () => {
   assert.equal(loaderFor("a/b.md"), loaderFor("X.MARKDOWN"));

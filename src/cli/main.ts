@@ -9,6 +9,7 @@ import { evalCommand, runsCommand } from "./commands/eval.ts";
 import { decideCommand, reportCommand } from "./commands/decide.ts";
 import { initCommand } from "./commands/init.ts";
 import { demoCommand } from "./commands/demo.ts";
+import { addFilterOptions } from "./commands/common.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { red } from "./output.ts";
@@ -47,28 +48,32 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .option("--json", "print stats as JSON")
     .action(ingestCommand);
 
-  program
-    .command("search")
-    .description("BM25 search over the index; prints ranked chunks with source and score")
-    .argument("<query>", "search text")
-    .option("-k, --k <n>", "number of results", toInt)
-    .option("--version-label <label...>", "only chunks with these version labels (e.g. v2)")
+  addFilterOptions(
+    program
+      .command("search")
+      .description("BM25 search over the index; prints ranked chunks with source and score")
+      .argument("<query>", "search text")
+      .option("-k, --k <n>", "number of results", toInt),
+  )
     .option("--json", "machine-readable output")
     .action(searchCommand);
 
-  program
-    .command("ask")
-    .description("answer a question from the index with cited sources, or abstain when the evidence is weak")
-    .argument("<question>", "the question")
-    .option("-k, --k <n>", "chunks to retrieve", toInt)
-    .option("--version-label <label...>", "only chunks with these version labels")
+  addFilterOptions(
+    program
+      .command("ask")
+      .description("answer a question from the index with cited sources, or abstain when the evidence is weak")
+      .argument("<question>", "the question")
+      .option("-k, --k <n>", "chunks to retrieve", toInt),
+  )
     .option("--model <id>", "generator override, e.g. offline:extractive, openai:gpt-4.1-mini, ollama:llama3.2")
     .option("--json", "machine-readable output")
     .action(askCommand);
 
-  program
-    .command("eval")
-    .description("run the suite on every configured variant and record runs/<id>/")
+  addFilterOptions(
+    program
+      .command("eval")
+      .description("run the suite on every configured variant and record runs/<id>/"),
+  )
     .option("--suite <file>", "suite file (default: `suite` in the config)")
     .addOption(
       new Option("--variants <names>", `comma-separated subset of: ${VARIANT_NAMES.join(", ")}`).argParser((v) =>

@@ -6,17 +6,21 @@ name: my-project
 # What to ingest. Globs are relative to this file. A version label is stored on every chunk:
 # use it to tell current docs from archived ones (stale-knowledge checks, --version-label filters).
 sources:
-  - include: "docs/**/*.{md,markdown,txt,html,htm}"
+  - include: "docs/**/*.{md,markdown,mdx,txt,html,htm,pdf,docx}"
     version: current
 
 chunking:
-  maxTokens: 300        # longer sections are split into windows of this many tokens
+  strategy: paragraphs  # paragraphs | headings | sentences | fixed (see docs/retrieval.md)
+  maxTokens: 300        # chunks are packed up to this many tokens
   overlapTokens: 40     # shared between consecutive windows
-  headingDepth: 3       # '#', '##' and '###' start new chunks; deeper headings stay inside
-  minTokens: 24         # tiny sections are merged into their neighbour
+  headingDepth: 3       # (headings strategy) '#'..'###' start new chunks
+  minTokens: 24         # (headings strategy) tiny sections are merged into their neighbour
+  maxFileBytes: 5000000 # larger files are skipped with a warning (raise it for big PDFs)
 
 retrieval:
   k: 5                  # chunks per question (also the k of hit@k / recall@k)
+  mode: lexical         # lexical (BM25) | dense | hybrid (dense needs models.embedder)
+  rerank: offline       # offline | none | onnx:<folder> | cohere:<model> | jina:<model>
   # versions: [current] # search only these version labels
 
 answer:

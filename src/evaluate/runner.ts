@@ -122,6 +122,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
   }
 
   const summary = summarise(project, suite, snapshot, variants, notConfigured, results);
+  if (variants.some((v) => v.usesRetrieval)) summary.retrieval = (await project.retrieval()).name;
   writeSummary(runDir, summary);
   return { runDir, summary, cases: results };
 }

@@ -158,6 +158,8 @@ export interface RunSummary {
   suite: { path: string; cases: number; byTask: Partial<Record<TaskKind, number>> };
   corpus: { documents: number; chunks: number; tokens: number; versions: string[] };
   retrievalK: number;
+  /** The retrieval pipeline used by rag/hybrid, in words (e.g. "bm25(k1=…) → rerank(offline) → collapse-versions"). */
+  retrieval?: string;
   variants: VariantSummary[];
   /** Variants requested but not run, with why (e.g. fine-tuned: no trained model). */
   notConfigured: { name: string; reason: string }[];

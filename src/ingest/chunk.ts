@@ -1,5 +1,8 @@
 /**
- * Chunking: structure first, then token windows.
+ * Chunking. Four strategies (`ChunkingOptions.strategy`); `headings`, the default, is described
+ * first, the other three in "Flat strategies" further down.
+ *
+ * `headings`: structure first, then token windows.
  *
  * 1. Sections at `headingDepth` or shallower start a block; deeper sections are folded into the
  *    block above them with their heading line kept in the text.
@@ -14,7 +17,10 @@
  */
 import { decode, encodeGenerator } from "gpt-tokenizer";
 import { countTokens, textPieces } from "../models/tokens.ts";
-import type { Chunk, ChunkingOptions, LoadedDocument, Section } from "./index.ts";
+import type { Chunk, ChunkingOptions, ChunkingStrategy, LoadedDocument, Section } from "./index.ts";
+
+/** Every value of `ChunkingOptions.strategy`. */
+export const CHUNKING_STRATEGIES: readonly ChunkingStrategy[] = ["headings", "paragraphs", "sentences", "fixed"];
 
 interface Part {
   text: string;
@@ -341,7 +347,10 @@ export function tokenWindows(text: string, max: number, overlap: number): { star
 }
 
 function validate(opts: ChunkingOptions): void {
-  const { maxTokens, overlapTokens, headingDepth, minTokens } = opts;
+  const { maxTokens, overlapTokens, headingDepth, minTokens, strategy } = opts;
+  if (strategy !== undefined && !CHUNKING_STRATEGIES.includes(strategy)) {
+    throw new RangeError(`chunking.strategy must be one of ${CHUNKING_STRATEGIES.join(", ")}, got ${JSON.stringify(strategy)}`);
+  }
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`chunking.maxTokens must be a positive integer, got ${maxTokens}`);
   if (!Number.isInteger(overlapTokens) || overlapTokens < 0 || overlapTokens >= maxTokens) {
     throw new RangeError(`chunking.overlapTokens must be an integer in 0..maxTokens-1, got ${overlapTokens}`);
@@ -352,6 +361,8 @@ function validate(opts: ChunkingOptions): void {
 
 export function chunkDocument(doc: LoadedDocument, ctx: { path: string; version: string }, opts: ChunkingOptions): Chunk[] {
   validate(opts);
+  const strategy = opts.strategy ?? "headings";
+  if (strategy !== "headings") return chunkFlat(doc, ctx, opts, strategy);
   const blocks = mergeSmall(group(doc.sections, opts.headingDepth).map(buildBlock), opts.minTokens);
   const chunks: Chunk[] = [];
   const emit = (block: BuiltBlock, lineAt: (offset: number) => number, start: number, end: number) => {
@@ -377,6 +388,455 @@ export function chunkDocument(doc: LoadedDocument, ctx: { path: string; version:
     const lineAt = lineMapper(block);
     if (block.tokens <= opts.maxTokens) emit(block, lineAt, 0, block.text.length);
     else for (const w of tokenWindows(block.text, opts.maxTokens, opts.overlapTokens)) emit(block, lineAt, w.start, w.end);
+  }
+  return chunks;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flat strategies: paragraphs, sentences, fixed
+//
+// The document is rebuilt as one text from its sections, heading lines included, each line
+// remembering its source line and section. Where a loader mirrors the source (markdown, text),
+// the blank lines between sections are put back, so a chunk's text is the exact source slice
+// (except that a whitespace-only line the loader trimmed off a section comes back empty).
+//
+// - `paragraphs` and `sentences` cut that text into units (blocks or sentences, below), then
+//   pack consecutive units greedily up to `maxTokens`. The next chunk repeats the previous
+//   chunk's trailing units that fit in `overlapTokens`, unless it starts at a heading (a new
+//   section needs no context from the old one). A chunk never ends on a heading line while more
+//   follows (the heading moves to the next chunk), and a chunk of heading lines alone is dropped:
+//   the headings are in the headingPath of what follows. A chunk's headingPath is that of its
+//   first unit. A unit over `maxTokens` is split one level finer (block → list items or table
+//   rows → sentences → lines) and, as a last resort, into token windows.
+// - `fixed` cuts plain windows of exactly up to `maxTokens` tokens, each starting `overlapTokens`
+//   tokens before the previous one ended, at tokenizer word boundaries; the headingPath is that of
+//   the section where the window starts.
+//
+// `headingDepth` and `minTokens` only apply to `headings`: greedy packing leaves a small chunk
+// only at a document's end or before a unit too big to join it.
+// ---------------------------------------------------------------------------------------------
+
+interface FlatLine {
+  /** Offset of the line in `FlatDoc.text`. */
+  start: number;
+  /** 1-based source line: exact when the loader mirrors the source, a proportional estimate otherwise. */
+  line: number;
+  /** Index into `FlatDoc.paths`. */
+  section: number;
+  heading: boolean;
+  blank: boolean;
+}
+
+interface FlatDoc {
+  text: string;
+  lines: FlatLine[];
+  /** headingPath of each section. */
+  paths: string[][];
+}
+
+function flatten(doc: LoadedDocument): FlatDoc {
+  const texts: string[] = [];
+  const lines: FlatLine[] = [];
+  let offset = 0;
+  let prev: { line: number; exact: boolean } | undefined;
+  const push = (text: string, line: number, section: number, heading: boolean) => {
+    lines.push({ start: offset, line, section, heading, blank: text.trim() === "" });
+    texts.push(text);
+    offset += text.length + 1;
+  };
+  const place = (text: string, line: number, exact: boolean, section: number, heading: boolean) => {
+    if (prev) {
+      const gap = line - prev.line - 1;
+      // Between exactly placed lines the gap is blank source lines: put them all back so chunk
+      // text mirrors the source. Elsewhere one blank line marks the break.
+      const blanks = gap > 0 ? (exact && prev.exact ? gap : 1) : 0;
+      for (let k = 1; k <= blanks; k++) push("", Math.min(prev.line + k, line), section, false);
+    }
+    push(text, line, section, heading);
+    prev = { line, exact };
+  };
+  doc.sections.forEach((s, si) => {
+    if (levelOf(s) > 0) {
+      const heading = (s.heading ?? s.headingPath[s.headingPath.length - 1] ?? "").trim();
+      const at = s.headingLine ?? s.lineStart;
+      if (heading) heading.split(/\r\n|\r|\n/).forEach((h, i) => place(h, at + i, true, si, true));
+    }
+    if (!s.text.trim()) return;
+    const body = s.text.split(/\r\n|\r|\n/);
+    const lineEnd = Math.max(s.lineStart, s.lineEnd);
+    const exact = body.length - 1 === lineEnd - s.lineStart;
+    const span = lineEnd - s.lineStart + 1;
+    body.forEach((t, i) => place(t, exact ? s.lineStart + i : s.lineStart + Math.floor((i * span) / body.length), exact, si, false));
+  });
+  return { text: texts.join("\n"), lines, paths: doc.sections.map((s) => s.headingPath) };
+}
+
+/** Index of the flat line holding `offset`. */
+function lineIndexAt(flat: FlatDoc, offset: number): number {
+  let lo = 0;
+  let hi = flat.lines.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (flat.lines[mid].start <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+const lineEndOffset = (flat: FlatDoc, i: number) => (i + 1 < flat.lines.length ? flat.lines[i + 1].start - 1 : flat.text.length);
+
+/** `start..end` without surrounding whitespace (`end <= start` when nothing is left). */
+function trimSpan(text: string, start: number, end: number): [number, number] {
+  while (start < end && /\s/.test(text[start])) start++;
+  while (end > start && /\s/.test(text[end - 1])) end--;
+  return [start, end];
+}
+
+// Markdown block syntax, as far as chunk boundaries need it.
+const LIST_ITEM = /^\s{0,12}(?:[-*+]|\d{1,9}[.)])(?:\s|$)/;
+const FENCE_LINE = /^\s*(?:(?:[-*+]|\d{1,9}[.)])\s+|>\s?)*(`{3,}|~{3,})(.*)$/;
+const FENCE_CLOSE = /^\s*(?:>\s?)*(`{3,}|~{3,})\s*$/;
+const isTableDelimiter = (t: string) => t.includes("|") && t.includes("-") && /^[\s|:-]+$/.test(t);
+/** "a | b" rows as the HTML loader writes tables, or "| a | b |" markdown rows. */
+const isPipeRow = (t: string) => /^\s*\|/.test(t) || /\S\s\|\s\S/.test(t);
+const indentOf = (t: string) => /^\s*/.exec(t)![0].length;
+
+type BlockKind = "heading" | "paragraph" | "list" | "table" | "code";
+
+interface FlatBlock {
+  kind: BlockKind;
+  /** First and last flat line index (inclusive). */
+  first: number;
+  last: number;
+}
+
+/** Fenced code regions: `fenceEnd[i]` is the closing line of the fence opened at line i. */
+function fences(flat: FlatDoc, lineText: (i: number) => string): Map<number, number> {
+  const ends = new Map<number, number>();
+  const { lines } = flat;
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].heading || lines[i].blank) continue;
+    const open = FENCE_LINE.exec(lineText(i));
+    if (!open || (open[1][0] === "`" && open[2].includes("`"))) continue;
+    let j = i + 1;
+    let closed = false;
+    // An unclosed fence runs to the end of its section, as the loader saw no heading inside it.
+    for (; j < lines.length && !lines[j].heading && lines[j].section === lines[i].section; j++) {
+      const close = FENCE_CLOSE.exec(lineText(j));
+      if (close && close[1][0] === open[1][0] && close[1].length >= open[1].length) {
+        closed = true;
+        break;
+      }
+    }
+    let end = closed ? j : j - 1;
+    while (!closed && end > i && lines[end].blank) end--;
+    ends.set(i, end);
+    i = end;
+  }
+  return ends;
+}
+
+/** Cut the flat document into blocks: headings, paragraphs, lists, tables and code fences. */
+function blocksOf(flat: FlatDoc): { blocks: FlatBlock[]; fenceEnd: Map<number, number>; lineText: (i: number) => string } {
+  const { lines } = flat;
+  const lineText = (i: number) => flat.text.slice(lines[i].start, lineEndOffset(flat, i));
+  const fenceEnd = fences(flat, lineText);
+  const n = lines.length;
+  const sameRun = (i: number, j: number) => j < n && !lines[j].heading && lines[j].section === lines[i].section;
+  const tableStartsAt = (i: number) =>
+    sameRun(i, i + 1) && !lines[i + 1].blank && lineText(i).includes("|") && (isTableDelimiter(lineText(i + 1)) || (isPipeRow(lineText(i)) && isPipeRow(lineText(i + 1))));
+  const blocks: FlatBlock[] = [];
+  let i = 0;
+  while (i < n) {
+    const line = lines[i];
+    if (line.blank) {
+      i++;
+      continue;
+    }
+    let kind: BlockKind;
+    let last = i;
+    const text = lineText(i);
+    if (line.heading) kind = "heading";
+    else if (LIST_ITEM.test(text)) {
+      kind = "list";
+      // Items, their indented or lazy continuation lines, blank lines between items, and fences inside.
+      let j = i;
+      for (;;) {
+        if (fenceEnd.has(j)) j = fenceEnd.get(j)!;
+        last = j;
+        const k = j + 1;
+        if (!sameRun(i, k)) break;
+        if (lines[k].blank) {
+          let m = k;
+          while (sameRun(i, m) && lines[m].blank) m++;
+          if (sameRun(i, m) && (LIST_ITEM.test(lineText(m)) || indentOf(lineText(m)) >= 2)) {
+            j = m;
+            continue;
+          }
+          break;
+        }
+        const t = lineText(k);
+        if (LIST_ITEM.test(t) || indentOf(t) >= 2 || !(fenceEnd.has(k) || tableStartsAt(k))) {
+          j = k;
+          continue;
+        }
+        break;
+      }
+    } else if (fenceEnd.has(i)) {
+      kind = "code";
+      last = fenceEnd.get(i)!;
+    } else if (tableStartsAt(i)) {
+      kind = "table";
+      while (sameRun(i, last + 1) && !lines[last + 1].blank && lineText(last + 1).includes("|")) last++;
+    } else {
+      kind = "paragraph";
+      while (sameRun(i, last + 1) && !lines[last + 1].blank) {
+        const t = lineText(last + 1);
+        if (LIST_ITEM.test(t) || fenceEnd.has(last + 1) || tableStartsAt(last + 1)) break;
+        last++;
+      }
+    }
+    blocks.push({ kind, first: i, last });
+    i = last + 1;
+  }
+  return { blocks, fenceEnd, lineText };
+}
+
+/** Words ending in "." that do not end a sentence. */
+const ABBREVIATIONS = new Set(["e.g.", "i.e.", "vs.", "cf.", "approx.", "mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "fig.", "inc.", "ltd.", "jr.", "sr.", "al.", "incl.", "esp.", "resp.", "no.", "nos.", "ca."]);
+const SENTENCE_END = /[.!?…]+["'”’)\]*_`]*(?=\s)|[。！？]+["'”’」』)]*|\n[ \t]*\n\s*/g;
+
+/**
+ * Start offsets of the sentences after the first in `text`. A sentence ends at . ! ? … (plus
+ * closing quotes/brackets/emphasis) followed by whitespace and a character that is not a
+ * lower-case letter, and not after an abbreviation or initials ("e.g.", "U.S.", "J."); also at
+ * 。！？ and at a blank line. "v2.1" and "$1,200.00" never match (no space after the dot).
+ */
+export function sentenceStarts(text: string): number[] {
+  const starts: number[] = [];
+  SENTENCE_END.lastIndex = 0;
+  for (let m = SENTENCE_END.exec(text); m; m = SENTENCE_END.exec(text)) {
+    let q = m.index + m[0].length;
+    while (q < text.length && /\s/.test(text[q])) q++;
+    if (q >= text.length) break;
+    const punct = m[0][0];
+    if (".!?…".includes(punct)) {
+      if (/\p{Ll}/u.test(text[q])) continue;
+      if (punct === ".") {
+        let w = m.index;
+        while (w > 0 && !/\s/.test(text[w - 1])) w--;
+        const word = text.slice(w, m.index + 1).replace(/^[(["'“‘*_`]+/, "").toLowerCase();
+        if (ABBREVIATIONS.has(word) || /^(?:\p{L}\.)+$/u.test(word)) continue;
+      }
+    }
+    starts.push(q);
+  }
+  return starts;
+}
+
+interface Unit {
+  start: number;
+  end: number;
+  tokens: number;
+  /** A heading line: never ends a chunk, never a chunk's only content. */
+  heading: boolean;
+}
+
+type Extent = [number, number];
+type Splitter = (start: number, end: number) => Extent[];
+
+/** Build the units of the flat document for `paragraphs` or `sentences`. */
+function unitsOf(flat: FlatDoc, strategy: "paragraphs" | "sentences", max: number): Unit[] {
+  const { text } = flat;
+  const { blocks, fenceEnd, lineText } = blocksOf(flat);
+  const units: Unit[] = [];
+
+  const linesOf: Splitter = (start, end) => {
+    const out: Extent[] = [];
+    for (let i = lineIndexAt(flat, start); i < flat.lines.length && flat.lines[i].start < end; i++) {
+      out.push([Math.max(start, flat.lines[i].start), Math.min(end, lineEndOffset(flat, i))]);
+    }
+    return out;
+  };
+  const sentencesOf: Splitter = (start, end) => {
+    const cuts = sentenceStarts(text.slice(start, end)).map((c) => start + c);
+    return [start, ...cuts].map((s, k): Extent => [s, k < cuts.length ? cuts[k] : end]);
+  };
+  /** List items: an item line with its continuation lines (fences inside an item stay with it). */
+  const itemsOf: Splitter = (start, end) => {
+    const out: Extent[] = [];
+    let i = lineIndexAt(flat, start);
+    for (; i < flat.lines.length && flat.lines[i].start < end; i++) {
+      const s = Math.max(start, flat.lines[i].start);
+      if (out.length === 0 || LIST_ITEM.test(lineText(i))) out.push([s, s]);
+      if (fenceEnd.has(i)) i = fenceEnd.get(i)!;
+      out[out.length - 1][1] = Math.min(end, lineEndOffset(flat, i));
+    }
+    return out;
+  };
+  /** Table rows, the header row kept with its delimiter row. */
+  const rowsOf: Splitter = (start, end) => {
+    const rows = linesOf(start, end);
+    if (rows.length >= 2 && isTableDelimiter(text.slice(rows[1][0], rows[1][1]))) rows.splice(0, 2, [rows[0][0], rows[1][1]]);
+    return rows;
+  };
+
+  const add = (start: number, end: number, heading: boolean, finer: Splitter[] | "window") => {
+    [start, end] = trimSpan(text, start, end);
+    if (start >= end) return;
+    const tokens = tokenCount(text.slice(start, end));
+    if (tokens <= max || finer === "window") {
+      units.push({ start, end, tokens, heading });
+      return;
+    }
+    for (let k = 0; k < finer.length; k++) {
+      const parts = finer[k](start, end).filter(([a, b]) => text.slice(a, b).trim() !== "");
+      if (parts.length > 1) {
+        for (const [a, b] of parts) add(a, b, heading, finer.slice(k + 1));
+        return;
+      }
+    }
+    // A single run with no boundary left: token windows, each ≤ max by construction.
+    for (const w of tokenWindows(text.slice(start, end), max, 0)) add(start + w.start, start + w.end, heading, "window");
+  };
+
+  for (const b of blocks) {
+    const start = flat.lines[b.first].start;
+    const end = lineEndOffset(flat, b.last);
+    if (strategy === "paragraphs") {
+      if (b.kind === "heading") add(start, end, true, [sentencesOf]);
+      else if (b.kind === "paragraph") add(start, end, false, [sentencesOf, linesOf]);
+      else if (b.kind === "list") add(start, end, false, [itemsOf, sentencesOf, linesOf]);
+      else if (b.kind === "table") add(start, end, false, [rowsOf]);
+      else add(start, end, false, [linesOf]);
+      continue;
+    }
+    if (b.kind === "heading") add(start, end, true, [sentencesOf]);
+    else if (b.kind === "paragraph") for (const [a, z] of sentencesOf(start, end)) add(a, z, false, [linesOf]);
+    else if (b.kind === "list") for (const [a, z] of itemsOf(start, end)) add(a, z, false, [sentencesOf, linesOf]);
+    else if (b.kind === "table") for (const [a, z] of rowsOf(start, end)) add(a, z, false, []);
+    else add(start, end, false, [linesOf]);
+  }
+  return units;
+}
+
+/**
+ * Greedy packing of units into chunks of at most `max` tokens; see the comment at the top of
+ * this part. Returns unit index ranges [first, last).
+ */
+function packUnits(units: Unit[], text: string, max: number, overlap: number): [number, number][] {
+  const n = units.length;
+  const out: [number, number][] = [];
+  // Estimated cost of unit i after unit i-1: its tokens plus one for a line-break separator; the
+  // exact count of each chunk is checked before it is emitted.
+  const sepCost = (i: number) => (text.slice(units[i - 1].end, units[i].start).includes("\n") ? 1 : 0);
+  const estimate = (a: number, b: number) => {
+    let t = 0;
+    for (let i = a; i < b; i++) t += units[i].tokens + (i > a ? sepCost(i) : 0);
+    return t;
+  };
+  let start = 0; // first unit of the chunk, carried over from the previous chunk when < fresh
+  let fresh = 0; // first unit not yet in any chunk
+  while (fresh < n) {
+    let total = estimate(start, fresh);
+    let end = fresh;
+    while (end < n) {
+      const cost = units[end].tokens + (end > start ? sepCost(end) : 0);
+      if (end > fresh && total + cost > max) break;
+      total += cost;
+      end++;
+    }
+    let close = end;
+    if (end < n) while (close - 1 > fresh && units[close - 1].heading) close--;
+    else while (close > fresh && units[close - 1].heading) close--;
+    let a = start;
+    while (close > fresh && countTokens(text.slice(units[a].start, units[close - 1].end)) > max) {
+      if (a < fresh) a++;
+      else if (close - 1 > fresh) close--;
+      else break; // one unit, ≤ max by construction
+    }
+    let emitted = false;
+    if (close > fresh) {
+      for (let i = a; i < close && !emitted; i++) emitted = !units[i].heading;
+      if (emitted) out.push([a, close]);
+    }
+    if (close <= fresh || close >= n) break; // only bare trailing headings were left
+    if (end >= n && units.slice(close).every((u) => u.heading)) break;
+    start = fresh = close;
+    if (emitted && overlap > 0 && !units[close].heading) {
+      let carried = 0;
+      for (let k = close - 1; k > a; k--) {
+        carried += units[k].tokens;
+        if (carried > overlap || estimate(k, close + 1) > max) break;
+        start = k;
+      }
+    }
+  }
+  return out;
+}
+
+/** Token windows with no boundary snapping: each ends after at most `max` tokens, the next starts `overlap` tokens back. */
+export function fixedWindows(text: string, max: number, overlap: number): { start: number; end: number }[] {
+  const spans = tokenSpans(text);
+  const n = spans.length;
+  const P = new Array<number>(n + 1);
+  P[0] = 0;
+  for (let i = 0; i < n; i++) P[i + 1] = P[i] + spans[i].tokens;
+  const at = (i: number) => (i < n ? spans[i].start : text.length);
+  const lowerBound = (value: number, lo: number) => {
+    let hi = n + 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (P[mid] < value) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const out: { start: number; end: number }[] = [];
+  let a = 0;
+  while (a < n) {
+    let b = Math.max(lowerBound(P[a] + max + 1, a) - 1, a + 1);
+    let w = trimWindow(text, at(a), at(b));
+    // Trimming can re-tokenize the edges: re-check the exact count.
+    while (b > a + 1 && tokenCount(text.slice(w.start, w.end)) > max) w = trimWindow(text, at(a), at(--b));
+    if (w.end > w.start) out.push(w);
+    if (b >= n) break;
+    a = overlap > 0 ? Math.max(lowerBound(P[b] - overlap, a + 1), a + 1) : b;
+  }
+  return out;
+}
+
+function chunkFlat(doc: LoadedDocument, ctx: { path: string; version: string }, opts: ChunkingOptions, strategy: Exclude<ChunkingStrategy, "headings">): Chunk[] {
+  const flat = flatten(doc);
+  if (flat.lines.length === 0) return [];
+  const { text } = flat;
+  let ranges: Extent[];
+  if (strategy === "fixed") {
+    ranges = fixedWindows(text, opts.maxTokens, opts.overlapTokens).map((w): Extent => [w.start, w.end]);
+  } else {
+    const units = unitsOf(flat, strategy, opts.maxTokens);
+    ranges = packUnits(units, text, opts.maxTokens, opts.overlapTokens).map(([a, b]): Extent => [units[a].start, units[b - 1].end]);
+  }
+  const chunks: Chunk[] = [];
+  for (const [start, end] of ranges) {
+    const body = text.slice(start, end);
+    if (!body.trim()) continue;
+    const first = flat.lines[lineIndexAt(flat, start)];
+    const last = flat.lines[lineIndexAt(flat, end - 1)];
+    const ordinal = chunks.length;
+    chunks.push({
+      id: `${ctx.path}#${ordinal}`,
+      path: ctx.path,
+      ordinal,
+      title: doc.title,
+      headingPath: [...flat.paths[first.section]],
+      text: body,
+      lineStart: first.line,
+      lineEnd: Math.max(first.line, last.line),
+      version: ctx.version,
+      tokens: tokenCount(body),
+      meta: { ...doc.meta },
+    });
   }
   return chunks;
 }

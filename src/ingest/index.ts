@@ -1,8 +1,9 @@
 /**
  * ingest/ — turn files on disk into metadata-rich chunks.
  *
- * Contract: a `Loader` turns one file's text into a `LoadedDocument` (clean text + structure);
- * `chunkDocument` splits it by heading structure, then by token windows with overlap.
+ * Contract: a `Loader` turns one file (its bytes, and its decoded text for text formats) into a
+ * `LoadedDocument` (clean text + structure); `chunkDocument` splits it by heading structure, then
+ * by token windows with overlap.
  * Adding a format means adding one file in `loaders/` that implements `Loader` and registering it
  * in `loaders/registry.ts`.
  */
@@ -13,7 +14,11 @@ export interface Section {
   headingPath: string[];
   /** Section body (markdown/plain text) without the heading line itself. */
   text: string;
-  /** 1-based line in the source file where this section's body starts. */
+  /**
+   * 1-based line in the source file where this section's body starts. Formats without source lines
+   * define their own: PDF counts text lines within the page named in `headingPath`, DOCX counts
+   * the document's blocks (paragraphs, list items, table rows); see docs/loaders.md.
+   */
   lineStart: number;
   /** 1-based line where it ends (inclusive). */
   lineEnd: number;
@@ -42,11 +47,33 @@ export interface LoadedDocument {
   sections: Section[];
 }
 
+/** What ingest hands a loader for one file. */
+export interface LoaderInput {
+  /** Path relative to the project root, forward slashes. Errors name it. */
+  path: string;
+  /** The file's bytes, exactly as read. */
+  bytes: Uint8Array;
+  /**
+   * The bytes decoded as text (UTF-8, UTF-16 with BOM or legacy 8-bit; see `decodeText`). Ingest
+   * sets it for text loaders only; a text loader called without it decodes `bytes` as UTF-8.
+   */
+  text?: string;
+}
+
 export interface Loader {
   /** Lower-case extensions this loader handles, with the dot: [".md", ".markdown"]. */
   extensions: string[];
-  /** Parse `text` (the file's UTF-8 content). Throw an Error with a clear message on bad input. */
-  load(text: string, path: string): LoadedDocument;
+  /**
+   * True for formats read from bytes (PDF, DOCX): ingest skips its text decoding and binary-file
+   * check and passes `bytes` only. Text loaders (the default) get `text` too.
+   */
+  binary?: boolean;
+  /**
+   * Parse one file. May be async (binary formats are parsed by async libraries). Throw (or reject
+   * with) an Error whose message names the file and the problem, e.g.
+   * "docs/x.pdf: not a readable PDF: Invalid PDF structure."; ingest turns it into a skipped entry.
+   */
+  load(input: LoaderInput): LoadedDocument | Promise<LoadedDocument>;
 }
 
 /** A retrievable unit stored in the index. */
@@ -71,14 +98,34 @@ export interface Chunk {
   meta: Record<string, unknown>;
 }
 
+/**
+ * How a document is cut into chunks (see chunk.ts for the details of each):
+ * - `headings`: heading sections (`headingDepth`, `minTokens`), long ones windowed with overlap;
+ * - `paragraphs`: blank-line blocks (a list, a table or a code fence is one block; a heading line
+ *   is a block too) packed greedily up to `maxTokens`, across headings;
+ * - `sentences`: sentences (a list item, a table row, a heading line and a code fence count as
+ *   one) packed greedily up to `maxTokens`;
+ * - `fixed`: plain token windows over the whole document text, structure ignored.
+ */
+export type ChunkingStrategy = "headings" | "paragraphs" | "sentences" | "fixed";
+
 export interface ChunkingOptions {
-  /** Max tokens per chunk; longer sections are split into overlapping windows. */
+  /** Splitting strategy; default `headings`. */
+  strategy?: ChunkingStrategy;
+  /**
+   * Max tokens per chunk, for every strategy. Only a single run of text with no boundary inside it
+   * (no sentence end, line break or space) can need cutting mid-run; it is windowed, still ≤ max.
+   */
   maxTokens: number;
-  /** Tokens shared by consecutive windows of one section. */
+  /**
+   * Tokens shared by consecutive chunks. `headings`: between windows of one long section;
+   * `paragraphs`/`sentences`: whole trailing paragraphs/sentences of the previous chunk that fit in
+   * this budget (none when the next chunk starts at a heading); `fixed`: exactly this many tokens.
+   */
   overlapTokens: number;
-  /** Headings at this depth or shallower start a new section (1–6). */
+  /** Headings at this depth or shallower start a new section (1–6). `headings` strategy only. */
   headingDepth: number;
-  /** Sections shorter than this many tokens are merged into the following section of the same parent. */
+  /** Sections shorter than this many tokens are merged into the following section of the same parent. `headings` strategy only. */
   minTokens: number;
 }
 
@@ -89,6 +136,15 @@ export interface IngestStats {
   unchanged: number;
   skipped: SkippedFile[];
   chunks: number;
+  ms: number;
+  embedded?: EmbedStats;
+}
+
+/** Set by `ragtune ingest` when an embedder is configured. */
+export interface EmbedStats {
+  embedder: string;
+  embedded: number;
+  upToDate: number;
   ms: number;
 }
 

@@ -8,14 +8,14 @@ import { join, resolve } from "node:path";
 import { glob } from "tinyglobby";
 import type { IngestBatch, Store } from "../store/index.ts";
 import { chunkDocument } from "./chunk.ts";
-import type { ChunkingOptions, IngestStats, SkippedFile } from "./index.ts";
+import type { ChunkingOptions, IngestStats, LoaderInput, SkippedFile } from "./index.ts";
 import { extensionOf, loaderFor, loaders } from "./loaders/registry.ts";
 
 /**
  * Bump when a loader or the chunker produces different chunks for the same input: it is part of
  * the chunking hash, so existing indexes are re-chunked instead of mixing old and new output.
  */
-export const PIPELINE_VERSION = 1;
+export const PIPELINE_VERSION = 2;
 
 export interface IngestSource {
   include: string | string[];
@@ -35,7 +35,8 @@ export interface IngestOptions {
 /** Hash of everything that changes chunk output (maxFileBytes only decides what is skipped). */
 export function chunkingHash(opts: ChunkingOptions): string {
   const { maxTokens, overlapTokens, headingDepth, minTokens } = opts;
-  const key = JSON.stringify({ maxTokens, overlapTokens, headingDepth, minTokens, pipeline: PIPELINE_VERSION });
+  const strategy = opts.strategy ?? "headings";
+  const key = JSON.stringify({ strategy, maxTokens, overlapTokens, headingDepth, minTokens, pipeline: PIPELINE_VERSION });
   return createHash("sha256").update(key).digest("hex").slice(0, 16);
 }
 
@@ -72,6 +73,11 @@ const toPosix = (p: string) => p.replace(/\\/g, "/").replace(/^\.\//, "");
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A loader's error as a skip reason that names the file, even when a library's message does not. */
+function namingFile(path: string, message: string): string {
+  return message.startsWith(path) ? message : `${path}: ${message}`;
 }
 
 /** Files matched by the sources (first source wins), plus skip entries for patterns that found nothing. */
@@ -129,17 +135,25 @@ export async function ingestProject(opts: IngestOptions): Promise<IngestStats> {
         keep.add(path);
         return undefined;
       }
-      const decoded = decodeText(bytes);
-      if ("binary" in decoded) return decoded.binary;
-      if (!decoded.text.trim()) return "empty file";
+      let input: LoaderInput;
+      if (loader.binary) {
+        // PDF, DOCX: the loader parses the bytes itself; text sniffing would call them binary.
+        if (bytes.length === 0) return "empty file";
+        input = { path, bytes };
+      } else {
+        const decoded = decodeText(bytes);
+        if ("binary" in decoded) return decoded.binary;
+        if (!decoded.text.trim()) return "empty file";
+        input = { path, bytes, text: decoded.text };
+      }
       let chunks;
       let title: string;
       try {
-        const doc = loader.load(decoded.text, path);
+        const doc = await loader.load(input);
         title = doc.title;
         chunks = chunkDocument(doc, { path, version }, chunking);
       } catch (err) {
-        return errorMessage(err);
+        return namingFile(path, errorMessage(err));
       }
       if (chunks.length === 0) return "produced no chunks (no text content)";
       upserts.push({

@@ -11,11 +11,12 @@
 import type { Chunk } from "../ingest/index.ts";
 import type { ContextChunk, GenerateResult, LabelSpec, TaskKind } from "../models/index.ts";
 import type { Hit } from "../retrieve/index.ts";
-import type { ChunkFilter } from "../store/index.ts";
+import { chunkFilterPredicate, type ChunkFilter } from "../store/index.ts";
 import type { VariantName } from "../config/index.ts";
 import type { Project } from "./project.ts";
 import { countTokens } from "../models/index.ts";
-import { collapseVersions, compareVersionsDesc } from "../retrieve/versions.ts";
+import { compareVersionsDesc } from "../retrieve/versions.ts";
+import { configFilter } from "../retrieve/pipeline.ts";
 
 export { openProject, openProjectFromPath, type Project } from "./project.ts";
 
@@ -109,15 +110,12 @@ export function packCorpus(chunks: Chunk[], budgetTokens: number): { packed: Chu
 }
 
 
-/**
- * Retrieval as the answering pipelines use it (rag, hybrid, `ask`, the server): BM25 top-k, with
- * near-duplicates across version labels collapsed to the newest when `retrieval.collapseVersions`
- * is on (candidates are over-fetched so the freed slots fill with distinct chunks).
- */
-export function retrieveForAnswer(project: Project, query: string, k: number, filter?: ChunkFilter): Hit[] {
-  const retriever = project.retriever();
-  if (!project.config.retrieval.collapseVersions) return retriever.search(query, { k, filter });
-  return collapseVersions(retriever.search(query, { k: k * 3, filter }), k);
+/** The metadata filter declared in `retrieval.{versions, paths, tags}` (undefined when none). */
+export { configFilter as retrievalFilter } from "../retrieve/pipeline.ts";
+
+/** Retrieval as every answering path uses it (rag, hybrid, `ask`, the server): the project's pipeline. */
+export async function retrieveForAnswer(project: Project, query: string, k: number, filter?: ChunkFilter): Promise<Hit[]> {
+  return (await project.retrieval()).retrieve(query, { k, filter });
 }
 
 export interface BuiltVariants {
@@ -130,7 +128,7 @@ export function buildVariants(project: Project, names: VariantName[]): BuiltVari
   const generator = project.generator();
   const system = config.models.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
   const minConfidence = config.answer.minConfidence;
-  const filter = config.retrieval.versions ? { versions: config.retrieval.versions } : undefined;
+  const filter = configFilter(config.retrieval);
   const variants: Variant[] = [];
   const notConfigured: BuiltVariants["notConfigured"] = [];
 
@@ -149,7 +147,7 @@ export function buildVariants(project: Project, names: VariantName[]): BuiltVari
         },
       });
     } else if (name === "long-context") {
-      const { packed, info } = packCorpus(project.store.chunks(filter), config.longContext.budgetTokens);
+      const { packed, info } = packCorpus(project.store.chunks().filter(chunkFilterPredicate(filter)), config.longContext.budgetTokens);
       const context = packed.map((c) => toContextChunk(c));
       variants.push({
         name,
@@ -169,7 +167,7 @@ export function buildVariants(project: Project, names: VariantName[]): BuiltVari
         usesRetrieval: true,
         async run(input) {
           // Extraction works on the input document itself; retrieved help pages add only tokens.
-          const hits = input.task === "extract" ? [] : retrieveForAnswer(project, input.input, k, filter);
+          const hits = input.task === "extract" ? [] : await retrieveForAnswer(project, input.input, k, filter);
           const context = hits.map((h) => toContextChunk(h.chunk, h.score));
           const result = await timedGenerate(input, context);
           const contextTokens = context.reduce((n, c) => n + countTokens(c.text), 0);

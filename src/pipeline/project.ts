@@ -1,20 +1,36 @@
 /**
- * An opened project: config + store + lazily built retriever and generator. CLI commands, the
- * evaluator and (later) the server all start from here so they answer the same way.
+ * An opened project: config + store + lazily built retrieval pipeline and generator. CLI commands,
+ * the evaluator and (later) the server all start from here so they answer the same way.
  */
 import { join, resolve } from "node:path";
 import { loadConfig, type LoadedConfig, type RagtuneConfig } from "../config/index.ts";
 import { openStore, type Store } from "../store/index.ts";
+import { openVectorStore } from "../store/vectors.ts";
 import { Bm25Index } from "../retrieve/index.ts";
-import { createGenerator, type Generator } from "../models/index.ts";
+import { createRetrievalPipeline, type RetrievalPipeline } from "../retrieve/pipeline.ts";
+import { createReranker } from "../retrieve/rerank/index.ts";
+import { DenseRetriever, chunksForIds, embedPending } from "../retrieve/dense.ts";
+import { chooseVectorIndex } from "../retrieve/ann.ts";
+import { createGenerator, type Generator, type Embedder } from "../models/index.ts";
+import { createEmbedder } from "../models/embedders/index.ts";
+import type { Chunk } from "../ingest/index.ts";
 
 export interface Project {
   config: RagtuneConfig;
   configPath: string;
   root: string;
+  /** The SQLite index file. */
+  indexFile: string;
   store: Store;
   /** BM25 over the current store contents; rebuilt when the store generation changes. */
   retriever(): Bm25Index;
+  /** The configured embedder, or undefined when `models.embedder` is 'none'. */
+  embedder(): Embedder | undefined;
+  /**
+   * The full answering retrieval (lexical/dense/hybrid → rerank → collapse versions → small-to-big)
+   * as configured; rebuilt when the store changes. Dense vectors missing for new chunks are computed first.
+   */
+  retrieval(): Promise<RetrievalPipeline>;
   /** The configured generator (or the `--model` override). */
   generator(): Generator;
   close(): void;
@@ -27,23 +43,42 @@ export interface OpenProjectOptions {
 
 export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = {}): Project {
   const { config, root } = loaded;
-  const store = openStore(join(resolve(root, config.storeDir), "index.db"));
+  const indexFile = join(resolve(root, config.storeDir), "index.db");
+  const store = openStore(indexFile);
   let index: Bm25Index | undefined;
   let indexGeneration = -1;
+  let pipeline: Promise<RetrievalPipeline> | undefined;
+  let pipelineGeneration = -1;
   let generator: Generator | undefined;
-  return {
+  let embedder: Embedder | undefined | null = null;
+
+  const project: Project = {
     config,
     configPath: loaded.path,
     root,
+    indexFile,
     store,
     retriever() {
       const gen = store.generation();
       if (!index || gen !== indexGeneration) {
         const r = config.retrieval;
-        index = new Bm25Index(store.chunks(), { k1: r.k1, b: r.b, headingBoost: r.headingBoost });
+        // Built from the persisted term statistics: no re-tokenizing on every start.
+        index = Bm25Index.fromStore(store, { k1: r.k1, b: r.b, headingBoost: r.headingBoost });
         indexGeneration = gen;
       }
       return index;
+    },
+    embedder() {
+      if (embedder === null) embedder = createEmbedder(config.models.embedder, config.models, process.env, { baseDir: root });
+      return embedder;
+    },
+    retrieval() {
+      const gen = store.generation();
+      if (!pipeline || gen !== pipelineGeneration) {
+        pipeline = buildRetrieval(project);
+        pipelineGeneration = gen;
+      }
+      return pipeline;
     },
     generator() {
       generator ??= createGenerator(options.model ?? config.models.generator, config.models, config.answer);
@@ -53,6 +88,49 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
       store.close();
     },
   };
+  return project;
+}
+
+async function buildRetrieval(project: Project): Promise<RetrievalPipeline> {
+  const { config, root } = project;
+  const lexical = project.retriever();
+  const chunks = project.store.chunks();
+  const byPath = new Map<string, Chunk[]>();
+  for (const c of chunks) {
+    const list = byPath.get(c.path);
+    if (list) list.push(c);
+    else byPath.set(c.path, [c]);
+  }
+  let dense: DenseRetriever | undefined;
+  const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
+  if (embedder) {
+    const vectors = openVectorStore(project.indexFile);
+    try {
+      // Incremental: only chunks added or changed since the last embedding are embedded.
+      if (vectors.pendingCount(embedder.id) > 0) await embedPending(vectors, embedder);
+      const loaded = vectors.load(embedder.id);
+      const byId = new Map(chunks.map((c) => [c.id, c]));
+      const searcher = chooseVectorIndex(
+        config.retrieval.ann,
+        config.retrieval.annThreshold,
+        chunksForIds(loaded.ids, byId),
+        loaded.matrix,
+        loaded.dims,
+      );
+      dense = new DenseRetriever(embedder, searcher);
+    } finally {
+      vectors.close();
+    }
+  }
+  const reranker = createReranker(config.retrieval.rerank, config.models, process.env, { root, idf: (t) => lexical.idf(t) });
+  return createRetrievalPipeline({
+    lexical,
+    dense,
+    reranker,
+    chunksOfPath: (path) => byPath.get(path) ?? [],
+    config: config.retrieval,
+    embedder: config.models.embedder,
+  });
 }
 
 export function openProjectFromPath(configPath?: string, options: OpenProjectOptions = {}): Project {

@@ -100,6 +100,8 @@ export interface ReportJson {
   suite: RunSummary["suite"];
   corpus: RunSummary["corpus"];
   retrievalK: number;
+  /** The retrieval pipeline used by rag/hybrid, in words. */
+  retrievalPipeline: string | null;
   complete: boolean;
   /** variant → cause → up to EXAMPLES_PER_CAUSE examples. */
   failureExamples: Record<string, Partial<Record<FailureCause, FailureExample[]>>>;
@@ -284,6 +286,7 @@ export function buildReport(
     suite: summary.suite,
     corpus: summary.corpus,
     retrievalK: summary.retrievalK,
+    retrievalPipeline: summary.retrieval ?? null,
     complete: summary.complete,
     failureExamples: failureExamples(summary, inRun),
   };

@@ -177,6 +177,7 @@ export function renderMarkdown(r: ReportJson): string {
     "Retrieval quality (separate from answer quality):",
     "",
     retrievalTable(r),
+    ...(r.retrievalPipeline ? ["", `Retrieval pipeline: \`${r.retrievalPipeline}\`.`] : []),
     "",
     "## Failure distribution",
     "",

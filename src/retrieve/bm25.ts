@@ -1,51 +1,56 @@
 /**
  * In-memory BM25F index over chunks.
  *
- * Two fields per chunk: the body (`text`) and the heading field (`title` + `headingPath`).
- * A term's combined frequency is `tf = tf_body + headingBoost · tf_heading`; length normalisation
- * uses the body length only, so a long heading path does not penalise a chunk:
+ * Two fields per chunk: the body (`text`) and the heading field (`title` + `headingPath`). Each
+ * field's term frequency is normalised by its own length, the heading field weighted by
+ * `headingBoost`, and the sum saturated once (BM25F, Robertson & Zaragoza 2009):
  *
- *   score(q, d) = Σ_{t ∈ q} idf(t) · tf·(k1 + 1) / (tf + k1·(1 − b + b·|d|/avgdl))
- *   idf(t)      = ln(1 + (N − df + 0.5) / (df + 0.5))        (Lucene's non-negative variant)
+ *   tf̃(t, d)   = tf_body / B_body(d) + headingBoost · tf_head / B_head(d)
+ *   B_f(d)     = 1 − b_f + b_f · |d|_f / avg|d|_f
+ *   score(q,d) = Σ_{t ∈ q} idf(t) · tf̃·(k1 + 1) / (tf̃ + k1)
+ *   idf(t)     = ln(1 + (N − df + 0.5) / (df + 0.5))        (Lucene's non-negative variant)
  *
- * where |d| is the body token count, avgdl its mean over the index and df counts chunks having
- * the term in either field. Query terms are de-duplicated; stop words are dropped from the query
- * (but indexed, so an all-stop-word query still matches something).
+ * b_body is `b`; b_head is `headingB` (default 0: a title's length says little about how much of
+ * it a query term covers). With `headingB: "body"` the heading counts are normalised by the body
+ * length instead — the plain "boosted tf" BM25 (tf = tf_body + boost · tf_head) some libraries use.
+ * df counts chunks having the term in either field; N is the number of chunks. Query terms are
+ * de-duplicated; stop words are dropped from the query (but indexed, so an all-stop-word query
+ * still matches something).
  *
  * Postings are compressed-sparse-row typed arrays: `postStart[term]..postStart[term+1]` indexes
- * `postDoc` (Int32, ascending doc ids) and `postTf` (Float32, the combined tf).
+ * `postDoc` (Int32, ascending doc ids), `postWeight` (Float32, the saturated tf̃ part of the
+ * score, so a query is one multiply-add per posting) and `postCount` (Uint16, raw count in both
+ * fields, for pseudo-relevance feedback). 10 bytes per posting.
+ *
+ * The index is built from per-chunk term statistics (`LexicalCorpus`): tokenized here from
+ * chunks, or loaded from the store's persisted statistics without tokenizing (`fromStore`). Both
+ * give identical scores.
  */
 import type { Chunk } from "../ingest/index.ts";
-import type { ChunkFilter } from "../store/index.ts";
+import type { ChunkFilter, Store } from "../store/index.ts";
+import { chunkFilterPredicate, isEmptyFilter } from "../store/filter.ts";
 import type { Bm25Options, Hit, Retriever, SearchOptions } from "./index.ts";
+import { analyzeChunks, corpusFromRows, hasLexicalStats, type LexicalCorpus } from "./lexical-cache.ts";
+import { isStopTerm, rm3Query, type FeedbackSource, type PrfOptions } from "./prf.ts";
 import { contentTokens, tokenize } from "./tokenize.ts";
 
-/** Append-only typed array with amortised doubling; avoids one JS object per posting. */
-class GrowableInt32 {
-  data = new Int32Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Int32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
+export type { PrfOptions } from "./prf.ts";
+
+/** `Bm25Options` plus the less common knobs. */
+export interface Bm25IndexOptions extends Bm25Options {
+  /**
+   * Length normalisation of the heading field: a number is its own b (0 = none, the default);
+   * "body" normalises heading counts by the body length (tf_body + boost · tf_head over B_body).
+   */
+  headingB?: number | "body";
 }
 
-class GrowableFloat32 {
-  data = new Float32Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Float32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
+export interface Bm25SearchOptions extends SearchOptions {
+  /** RM3 pseudo-relevance feedback for this query (see prf.ts). Off when absent. */
+  prf?: PrfOptions;
 }
+
+const MAX_MASKS = 64;
 
 export class Bm25Index implements Retriever {
   readonly name: string;
@@ -55,105 +60,96 @@ export class Bm25Index implements Retriever {
   readonly avgLength: number;
 
   private readonly chunks: Chunk[];
-  private readonly k1: number;
-  private readonly b: number;
   private readonly termIds = new Map<string, number>();
+  private readonly termText: string[];
+  private readonly termIdf: Float64Array;
   private readonly postStart: Int32Array;
   private readonly postDoc: Int32Array;
-  private readonly postTf: Float32Array;
-  /** Per-doc BM25 length term `k1·(1 − b + b·|d|/avgdl)`, precomputed once. */
-  private readonly lengthNorm: Float32Array;
+  private readonly postWeight: Float32Array;
+  private readonly postCount: Uint16Array;
   /** Score accumulator reused across searches (only touched slots are reset). */
   private readonly scratch: Float64Array;
-  /** Filter masks by filter key; a project uses a handful of filters over many queries. */
+  /** Admission masks by filter JSON; a project uses a handful of filters over many queries. */
   private readonly masks = new Map<string, Uint8Array>();
+  /** Doc-major copy of the postings, built on the first feedback query. */
+  private forward?: { start: Int32Array; term: Int32Array; count: Uint16Array };
 
-  constructor(chunks: Chunk[], options: Bm25Options) {
+  /** Tokenizes `chunks` (or takes their already computed statistics, `corpus`, in chunk order). */
+  constructor(chunks: Chunk[], options: Bm25IndexOptions, corpus?: LexicalCorpus) {
+    const stats = corpus ?? analyzeChunks(chunks);
+    const n = chunks.length;
+    if (stats.bodyLen.length !== n) throw new Error(`term statistics cover ${stats.bodyLen.length} chunks, expected ${n}`);
+    const { k1, b, headingBoost } = options;
+    const headingB = options.headingB ?? 0;
     this.chunks = chunks;
-    this.k1 = options.k1;
-    this.b = options.b;
-    this.size = chunks.length;
-    this.name = `bm25(k1=${options.k1},b=${options.b},headingBoost=${options.headingBoost})`;
+    this.size = n;
+    this.name = `bm25(k1=${k1},b=${b},headingBoost=${headingBoost}${headingB === 0 ? "" : `,headingB=${headingB}`})`;
 
-    // One pass over the corpus: tokenize each chunk once, count its terms in scratch arrays
-    // indexed by term id, and append (term, doc, tf) triples in doc order.
-    const bodyLen = new Int32Array(chunks.length);
-    const tripleTerm = new GrowableInt32();
-    const tripleTf = new GrowableFloat32();
-    const docOfTriple = new GrowableInt32();
-    const df: number[] = [];
-    const tfBody: number[] = [];
-    const tfHead: number[] = [];
-    const seenIn: number[] = [];
-    const touched: number[] = [];
-    let totalLen = 0;
-
-    const idFor = (term: string): number => {
-      let id = this.termIds.get(term);
-      if (id === undefined) {
-        id = this.termIds.size;
-        this.termIds.set(term, id);
-        df.push(0);
-        tfBody.push(0);
-        tfHead.push(0);
-        seenIn.push(-1);
-      }
-      return id;
-    };
-
-    for (let d = 0; d < chunks.length; d++) {
-      const chunk = chunks[d];
-      touched.length = 0;
-      const body = tokenize(chunk.text);
-      bodyLen[d] = body.length;
-      totalLen += body.length;
-      for (const term of body) {
-        const id = idFor(term);
-        if (seenIn[id] !== d) {
-          seenIn[id] = d;
-          touched.push(id);
-        }
-        tfBody[id]++;
-      }
-      for (const term of tokenize(headingFieldText(chunk))) {
-        const id = idFor(term);
-        if (seenIn[id] !== d) {
-          seenIn[id] = d;
-          touched.push(id);
-        }
-        tfHead[id]++;
-      }
-      for (const id of touched) {
-        tripleTerm.push(id);
-        docOfTriple.push(d);
-        tripleTf.push(tfBody[id] + options.headingBoost * tfHead[id]);
-        df[id]++;
-        tfBody[id] = 0;
-        tfHead[id] = 0;
-      }
+    const termCount = stats.terms.length;
+    const { docStart, entryTerm, entryBody, entryHead, bodyLen, headLen } = stats;
+    let totalBody = 0;
+    let totalHead = 0;
+    for (let d = 0; d < n; d++) {
+      totalBody += bodyLen[d];
+      totalHead += headLen[d];
     }
+    this.avgLength = n > 0 ? totalBody / n : 0;
+    const avgHead = n > 0 ? totalHead / n : 0;
 
-    // Counting sort of the triples by term into CSR arrays; doc ids stay ascending per term
-    // because triples were appended in doc order.
-    const termCount = this.termIds.size;
+    // CSR by counting sort: df per term, prefix sums, then fill in doc order so each posting
+    // list is ascending by doc.
+    const df = new Int32Array(termCount);
+    for (let i = 0; i < entryTerm.length; i++) df[entryTerm[i]]++;
     this.postStart = new Int32Array(termCount + 1);
     for (let t = 0; t < termCount; t++) this.postStart[t + 1] = this.postStart[t] + df[t];
+    const total = this.postStart[termCount];
+    this.postDoc = new Int32Array(total);
+    this.postWeight = new Float32Array(total);
+    this.postCount = new Uint16Array(total);
     const cursor = this.postStart.slice(0, termCount);
-    this.postDoc = new Int32Array(tripleTerm.length);
-    this.postTf = new Float32Array(tripleTerm.length);
-    for (let i = 0; i < tripleTerm.length; i++) {
-      const slot = cursor[tripleTerm.data[i]]++;
-      this.postDoc[slot] = docOfTriple.data[i];
-      this.postTf[slot] = tripleTf.data[i];
+    const k1p1 = k1 + 1;
+    for (let d = 0; d < n; d++) {
+      const normBody = 1 - b + (this.avgLength > 0 ? (b * bodyLen[d]) / this.avgLength : 0);
+      const normHead = headingB === "body" ? normBody : 1 - headingB + (avgHead > 0 ? (headingB * headLen[d]) / avgHead : 0);
+      for (let e = docStart[d], end = docStart[d + 1]; e < end; e++) {
+        const tfB = entryBody[e];
+        const tfH = entryHead[e];
+        let weight = 0;
+        if (headingB === "body") {
+          // Classic boosted-tf form; also right when normBody is 0 (b = 1, empty body).
+          const tf = tfB + headingBoost * tfH;
+          if (tf > 0) weight = (tf * k1p1) / (tf + k1 * normBody);
+        } else {
+          const tf = (tfB > 0 ? tfB / normBody : 0) + (tfH > 0 && headingBoost > 0 ? (headingBoost * tfH) / normHead : 0);
+          if (tf > 0) weight = (tf * k1p1) / (tf + k1);
+        }
+        const slot = cursor[entryTerm[e]]++;
+        this.postDoc[slot] = d;
+        this.postWeight[slot] = weight;
+        this.postCount[slot] = Math.min(tfB + tfH, 0xffff);
+      }
     }
 
-    this.avgLength = chunks.length > 0 ? totalLen / chunks.length : 0;
-    this.scratch = new Float64Array(chunks.length);
-    this.lengthNorm = new Float32Array(chunks.length);
-    for (let d = 0; d < chunks.length; d++) {
-      const rel = this.avgLength > 0 ? bodyLen[d] / this.avgLength : 0;
-      this.lengthNorm[d] = this.k1 * (1 - this.b + this.b * rel);
+    this.termText = stats.terms;
+    this.termIdf = new Float64Array(termCount);
+    for (let t = 0; t < termCount; t++) {
+      if (df[t] === 0 || stats.terms[t] === undefined) continue;
+      this.termIds.set(stats.terms[t], t);
+      this.termIdf[t] = Math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5));
     }
+    this.scratch = new Float64Array(n);
+  }
+
+  /**
+   * The index of a store's chunks from the term statistics persisted with them (no tokenizing;
+   * rows missing or written by another tokenizer version are refreshed first). Identical to
+   * `new Bm25Index(store.chunks(), options)`. A store without persisted statistics is tokenized.
+   */
+  static fromStore(store: Store, options: Bm25IndexOptions): Bm25Index {
+    if (!hasLexicalStats(store)) return new Bm25Index(store.chunks(), options);
+    const { rows, terms } = store.lexicalRows();
+    const { chunks, corpus } = corpusFromRows(rows, terms);
+    return new Bm25Index(chunks, options, corpus);
   }
 
   /** Number of chunks containing `term` (an already-normalised index term) in either field. */
@@ -164,66 +160,120 @@ export class Bm25Index implements Retriever {
 
   /** BM25 idf of an index term (a term absent from the index gets the df = 0 value). */
   idf(term: string): number {
-    const df = this.df(term);
-    return Math.log(1 + (this.size - df + 0.5) / (df + 0.5));
+    const id = this.termIds.get(term);
+    return id === undefined ? Math.log(1 + (this.size + 0.5) / 0.5) : this.termIdf[id];
   }
 
-  search(query: string, options: SearchOptions): Hit[] {
+  search(query: string, options: Bm25SearchOptions): Hit[] {
     const k = Math.floor(options.k);
     if (k <= 0 || this.size === 0) return [];
     let terms = contentTokens(query);
     if (terms.length === 0) terms = tokenize(query);
-    const unique = [...new Set(terms)];
-    const allowed = this.allowedDocs(options.filter);
-
-    const scores = this.scratch;
-    const touched: number[] = [];
-    for (const term of unique) {
+    const ids: number[] = [];
+    for (const term of new Set(terms)) {
       const id = this.termIds.get(term);
-      if (id === undefined) continue;
-      const idf = this.idf(term);
-      const k1p1 = this.k1 + 1;
-      for (let p = this.postStart[id], end = this.postStart[id + 1]; p < end; p++) {
-        const d = this.postDoc[p];
-        if (allowed && !allowed[d]) continue;
-        const tf = this.postTf[p];
-        if (tf <= 0) continue;
-        if (scores[d] === 0) touched.push(d);
-        scores[d] += (idf * tf * k1p1) / (tf + this.lengthNorm[d]);
-      }
+      if (id !== undefined) ids.push(id);
     }
+    if (ids.length === 0) return [];
+    const allowed = this.allowedDocs(options.filter);
+    if (allowed === EMPTY) return [];
 
-    const top = selectTopK(touched, scores, k);
-    const hits = top.map((d, i) => ({ chunk: this.chunks[d], score: scores[d], rank: i + 1 }));
-    for (const d of touched) scores[d] = 0;
-    return hits;
+    let weights: Map<number, number> | undefined;
+    const prf = options.prf;
+    if (prf && prf.docs > 0 && prf.terms > 0 && prf.weight < 1) {
+      const first = this.rank(ids, undefined, allowed, Math.floor(prf.docs));
+      weights = rm3Query(ids, first, this.feedbackSource(), prf);
+    }
+    const termList = weights ? [...weights.keys()] : ids;
+    const weightList = weights ? [...weights.values()] : undefined;
+    return this.rank(termList, weightList, allowed, k).map(({ doc, score }, i) => ({ chunk: this.chunks[doc], score, rank: i + 1 }));
   }
 
-  /** Per-doc admission mask for a filter, or undefined when everything is allowed. */
+  /** Top-k docs for weighted terms (weight 1 each when `weights` is absent). */
+  private rank(terms: readonly number[], weights: readonly number[] | undefined, allowed: Uint8Array | undefined, k: number): { doc: number; score: number }[] {
+    const scores = this.scratch;
+    const touched: number[] = [];
+    for (let i = 0; i < terms.length; i++) {
+      const id = terms[i];
+      const w = this.termIdf[id] * (weights ? weights[i] : 1);
+      if (w === 0) continue;
+      for (let p = this.postStart[id], end = this.postStart[id + 1]; p < end; p++) {
+        const d = this.postDoc[p];
+        if (allowed && allowed[d] === 0) continue;
+        const add = w * this.postWeight[p];
+        if (add <= 0) continue;
+        if (scores[d] === 0) touched.push(d);
+        scores[d] += add;
+      }
+    }
+    const top = selectTopK(touched, scores, k).map((doc) => ({ doc, score: scores[doc] }));
+    for (const d of touched) scores[d] = 0;
+    return top;
+  }
+
+  private feedbackSource(): FeedbackSource {
+    const fwd = (this.forward ??= this.buildForward());
+    const half = this.size / 2;
+    return {
+      docTerms: (d, each) => {
+        let len = 0;
+        for (let e = fwd.start[d], end = fwd.start[d + 1]; e < end; e++) {
+          each(fwd.term[e], fwd.count[e]);
+          len += fwd.count[e];
+        }
+        return len;
+      },
+      expandable: (t) => {
+        const text = this.termText[t];
+        return text.length > 1 && this.postStart[t + 1] - this.postStart[t] <= half && !isStopTerm(text);
+      },
+      termText: (t) => this.termText[t],
+    };
+  }
+
+  /** Transpose the postings: doc → (term, raw count), terms ascending per doc. */
+  private buildForward(): { start: Int32Array; term: Int32Array; count: Uint16Array } {
+    const start = new Int32Array(this.size + 1);
+    for (let p = 0; p < this.postDoc.length; p++) start[this.postDoc[p] + 1]++;
+    for (let d = 0; d < this.size; d++) start[d + 1] += start[d];
+    const cursor = start.slice(0, this.size);
+    const term = new Int32Array(this.postDoc.length);
+    const count = new Uint16Array(this.postDoc.length);
+    const termCount = this.postStart.length - 1;
+    for (let t = 0; t < termCount; t++) {
+      for (let p = this.postStart[t], end = this.postStart[t + 1]; p < end; p++) {
+        const slot = cursor[this.postDoc[p]]++;
+        term[slot] = t;
+        count[slot] = this.postCount[p];
+      }
+    }
+    return { start, term, count };
+  }
+
+  /** Per-doc admission mask for a filter: undefined = everything, EMPTY = nothing. */
   private allowedDocs(filter: ChunkFilter | undefined): Uint8Array | undefined {
-    if (!filter) return undefined;
-    const versions = filter.versions ? new Set(filter.versions) : undefined;
-    const prefix = filter.pathPrefix;
-    if (!versions && !prefix) return undefined;
-    const key = JSON.stringify([filter.versions ?? null, prefix ?? null]);
+    if (isEmptyFilter(filter)) return undefined;
+    const key = JSON.stringify(filter);
     const cached = this.masks.get(key);
     if (cached) return cached;
-    const mask = new Uint8Array(this.size);
+    const admit = chunkFilterPredicate(filter);
+    let mask = new Uint8Array(this.size);
+    let any = false;
     for (let d = 0; d < this.size; d++) {
-      const c = this.chunks[d];
-      mask[d] = (!versions || versions.has(c.version)) && (!prefix || c.path.startsWith(prefix)) ? 1 : 0;
+      if (admit(this.chunks[d])) {
+        mask[d] = 1;
+        any = true;
+      }
     }
-    if (this.masks.size >= 64) this.masks.clear();
+    if (!any) mask = EMPTY;
+    if (this.masks.size >= MAX_MASKS) this.masks.delete(this.masks.keys().next().value!);
     this.masks.set(key, mask);
     return mask;
   }
 }
 
-/** Title and heading path as one field; the title is skipped when it repeats the top heading. */
-function headingFieldText(chunk: Chunk): string {
-  const parts = chunk.headingPath[0] === chunk.title ? chunk.headingPath : [chunk.title, ...chunk.headingPath];
-  return parts.join("\n");
-}
+/** The mask of a filter that admits nothing (shared, so the search can stop early). */
+const EMPTY = new Uint8Array(0);
 
 /**
  * The k best docs by score (ties → lower doc id first), via a size-k min-heap over the candidates:

@@ -12,14 +12,20 @@
  * Numbers are never stemmed; `$12` yields `12`, `v2.1` yields `v2.1 v2 1`.
  */
 
-// Joiners that make one identifier out of several word pieces. Only count when followed by
-// another letter/digit, so sentence-final dots and trailing dashes are not glued on.
-const WORD_RE = /[\p{L}\p{N}\p{M}]+(?:[-_./@\u2010\u2011][\p{L}\p{N}\p{M}]+)*/gu;
+/**
+ * Identifies this tokenizer's output. Bump it whenever `tokenize` can return different tokens for
+ * the same text: persisted term statistics (store `chunk_terms`) written under another version
+ * are re-tokenized.
+ */
+export const TOKENIZER_VERSION = "ragtune-tok-1";
+
+// A word is a run of Unicode letters/digits/marks, optionally joined by single joiners
+// `- _ . / @ ‐ ‑` to further runs: /[\p{L}\p{N}\p{M}]+(?:[-_./@\u2010\u2011][\p{L}\p{N}\p{M}]+)*/u,
+// scanned by hand in `emitTokens`. A joiner only counts when followed by another letter/digit, so
+// sentence-final dots and trailing dashes are not glued on.
 const JOINER_RE = /[-_./@\u2010\u2011]+/u;
 // camelCase / PascalCase / acronym boundaries: autoInstall, HTTPServer, gpt4Turbo.
 const CAMEL_RE = /(?<=\p{Ll})(?=\p{Lu})|(?<=\p{Lu})(?=\p{Lu}\p{Ll})|(?<=\p{N})(?=\p{Lu}\p{Ll})/u;
-// Cheap pre-check: only a joiner or an inner capital can make a compound.
-const COMPOUND_HINT_RE = /[-_./@\u2010\u2011]|(?<!^)\p{Lu}/u;
 // A comma between digits followed by exactly three digits is a thousands separator.
 const THOUSANDS_RE = /(?<=\d),(?=\d{3}(?!\d))/g;
 const APOSTROPHE_RE = /(?<=\p{L})['\u2019](?=\p{L})/gu;
@@ -80,31 +86,169 @@ function cachedStem(word: string): string {
   return stemmed;
 }
 
+// Character classes for the scanner, equivalent to WORD_RE: bit 1 = word character
+// ([\p{L}\p{N}\p{M}]), bit 2 = upper-case letter (\p{Lu}). ASCII is precomputed; other code points
+// are classified by regex on first sight and memoised.
+const WORD = 1;
+const UPPER = 2;
+const BMP_CLASS = new Uint8Array(0x10000);
+const BMP_KNOWN = new Uint8Array(0x10000);
+const ASTRAL_CLASS = new Map<number, number>();
+const WORD_CHAR_RE = /^[\p{L}\p{N}\p{M}]$/u;
+const UPPER_CHAR_RE = /^\p{Lu}$/u;
+const ASCII_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  BMP_KNOWN[c] = 1;
+  if ((c >= 48 && c <= 57) || (c >= 97 && c <= 122)) BMP_CLASS[c] = WORD;
+  else if (c >= 65 && c <= 90) BMP_CLASS[c] = WORD | UPPER;
+  ASCII_CLASS[c] = BMP_CLASS[c];
+}
+
+function classify(cp: number): number {
+  if (cp < 0x10000) {
+    if (BMP_KNOWN[cp] === 0) {
+      const ch = String.fromCharCode(cp);
+      BMP_CLASS[cp] = (WORD_CHAR_RE.test(ch) ? WORD : 0) | (UPPER_CHAR_RE.test(ch) ? UPPER : 0);
+      BMP_KNOWN[cp] = 1;
+    }
+    return BMP_CLASS[cp];
+  }
+  let cls = ASTRAL_CLASS.get(cp);
+  if (cls === undefined) {
+    const ch = String.fromCodePoint(cp);
+    cls = (WORD_CHAR_RE.test(ch) ? WORD : 0) | (UPPER_CHAR_RE.test(ch) ? UPPER : 0);
+    ASTRAL_CLASS.set(cp, cls);
+  }
+  return cls;
+}
+
+function isJoiner(c: number): boolean {
+  return c === 45 || c === 95 || c === 46 || c === 47 || c === 64 || c === 0x2010 || c === 0x2011;
+}
+
+const NON_ASCII_RE = /[^\x00-\x7f]/;
+
+// Plain ASCII words (most words) are memoised in an open-addressing table keyed by their
+// lower-case characters, hashed while scanning: a word seen before costs no allocation at all (no
+// slice, no toLowerCase, no Map lookup of a fresh string). Cleared when full, like STEM_CACHE.
+const WORD_SLOTS = 1 << 18;
+const WORD_TABLE_MAX = 100_000;
+const wordKeys: (string | undefined)[] = new Array<string | undefined>(WORD_SLOTS).fill(undefined);
+const wordStems: string[] = new Array<string>(WORD_SLOTS).fill("");
+let wordCount = 0;
+
+/** Slot of the lower-cased ASCII word `text[start, end)` with hash `hash`, inserting it when new. */
+function asciiWordSlot(text: string, start: number, end: number, hash: number): number {
+  const len = end - start;
+  let slot = hash & (WORD_SLOTS - 1);
+  for (;;) {
+    const key = wordKeys[slot];
+    if (key === undefined) break;
+    if (key.length === len) {
+      let j = 0;
+      while (j < len) {
+        let c = text.charCodeAt(start + j);
+        if (c >= 65 && c <= 90) c += 32;
+        if (key.charCodeAt(j) !== c) break;
+        j++;
+      }
+      if (j === len) return slot;
+    }
+    slot = (slot + 1) & (WORD_SLOTS - 1);
+  }
+  if (wordCount >= WORD_TABLE_MAX) {
+    wordKeys.fill(undefined);
+    wordCount = 0;
+    slot = hash & (WORD_SLOTS - 1);
+  }
+  const word = text.slice(start, end).toLowerCase();
+  wordKeys[slot] = word;
+  wordStems[slot] = stem(word);
+  wordCount++;
+  return slot;
+}
+
 function emitTokens(text: string, stop: { has(word: string): boolean } | undefined, out: string[]): void {
   if (!text) return;
-  const normalised = text.normalize("NFKC").replace(THOUSANDS_RE, "").replace(APOSTROPHE_RE, "");
-  for (const match of normalised.matchAll(WORD_RE)) {
-    const raw = match[0];
-    if (!COMPOUND_HINT_RE.test(raw)) {
-      // Fast path for the common plain word: nothing to split.
-      const word = raw.toLowerCase();
-      if (!stop?.has(word)) out.push(cachedStem(word));
+  // Each rewrite only when it can apply: most text is ASCII without thousands or apostrophes.
+  let normalised = NON_ASCII_RE.test(text) ? text.normalize("NFKC") : text;
+  if (normalised.includes(",")) normalised = normalised.replace(THOUSANDS_RE, "");
+  if (normalised.includes("'") || normalised.includes("\u2019")) normalised = normalised.replace(APOSTROPHE_RE, "");
+  // Hand-rolled scan for WORD_RE (runs of word characters joined by single joiners), which
+  // avoids a match object per word. `compound`: the word has a joiner or an inner capital;
+  // `ascii`: every character is ASCII, and `hash` (FNV-1a of the lower-cased characters) is valid.
+  const n = normalised.length;
+  let i = 0;
+  while (i < n) {
+    let cp = normalised.charCodeAt(i);
+    if (cp >= 0xd800 && cp <= 0xdbff) cp = normalised.codePointAt(i)!;
+    const first = cp < 128 ? ASCII_CLASS[cp] : classify(cp);
+    if ((first & WORD) === 0) {
+      i += cp > 0xffff ? 2 : 1;
       continue;
     }
-    const parts: string[] = [];
-    for (const piece of raw.split(JOINER_RE)) {
-      if (!piece) continue;
-      for (const sub of piece.split(CAMEL_RE)) if (sub) parts.push(sub.toLowerCase());
+    const start = i;
+    let compound = false;
+    let ascii = cp < 128;
+    let hash = Math.imul(0x811c9dc5 ^ (cp >= 65 && cp <= 90 ? cp + 32 : cp), 0x01000193);
+    i += cp > 0xffff ? 2 : 1;
+    while (i < n) {
+      let c = normalised.charCodeAt(i);
+      if (c < 128) {
+        const cls = ASCII_CLASS[c];
+        if (cls & WORD) {
+          if (cls & UPPER) {
+            compound = true;
+            c += 32;
+          }
+          hash = Math.imul(hash ^ c, 0x01000193);
+          i++;
+          continue;
+        }
+      } else {
+        if (c >= 0xd800 && c <= 0xdbff) c = normalised.codePointAt(i)!;
+        const cls = classify(c);
+        if (cls & WORD) {
+          if (cls & UPPER) compound = true;
+          ascii = false;
+          i += c > 0xffff ? 2 : 1;
+          continue;
+        }
+      }
+      if (!isJoiner(c) || i + 1 >= n) break;
+      let next = normalised.charCodeAt(i + 1);
+      if (next >= 0xd800 && next <= 0xdbff) next = normalised.codePointAt(i + 1)!;
+      if (((next < 128 ? ASCII_CLASS[next] : classify(next)) & WORD) === 0) break;
+      compound = true;
+      i++;
     }
-    if (parts.length === 1) {
-      const word = parts[0];
-      if (!stop?.has(word)) out.push(cachedStem(word));
-      continue;
-    }
-    const compound = raw.toLowerCase();
-    if (!stop?.has(compound)) out.push(compound);
-    for (const part of parts) if (!stop?.has(part)) out.push(cachedStem(part));
+    if (!compound && ascii) {
+      const slot = asciiWordSlot(normalised, start, i, hash >>> 0);
+      if (!stop?.has(wordKeys[slot]!)) out.push(wordStems[slot]);
+    } else emitWord(normalised.slice(start, i), compound, stop, out);
   }
+}
+
+function emitWord(raw: string, compound: boolean, stop: { has(word: string): boolean } | undefined, out: string[]): void {
+  if (!compound) {
+    // Fast path for the common plain word: nothing to split.
+    const word = raw.toLowerCase();
+    if (!stop?.has(word)) out.push(cachedStem(word));
+    return;
+  }
+  const parts: string[] = [];
+  for (const piece of raw.split(JOINER_RE)) {
+    if (!piece) continue;
+    for (const sub of piece.split(CAMEL_RE)) if (sub) parts.push(sub.toLowerCase());
+  }
+  if (parts.length === 1) {
+    const word = parts[0];
+    if (!stop?.has(word)) out.push(cachedStem(word));
+    return;
+  }
+  const compoundWord = raw.toLowerCase();
+  if (!stop?.has(compoundWord)) out.push(compoundWord);
+  for (const part of parts) if (!stop?.has(part)) out.push(cachedStem(part));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Chunk } from "../ingest/index.ts";
+import { ChunkAnalyzer, encodeTerms, LEXICAL_ANALYZER, type LexicalStatsSource, type StoredLexicalRow } from "../retrieve/lexical-cache.ts";
 import type { ChunkFilter, IngestBatch, Store, StoredDocument } from "./index.ts";
 
 /** Bump when the table layout changes; older binaries refuse newer files instead of corrupting them. */
@@ -42,6 +43,28 @@ CREATE UNIQUE INDEX IF NOT EXISTS chunks_path_ordinal ON chunks(path, ordinal);
 CREATE INDEX IF NOT EXISTS chunks_version ON chunks(version);
 `;
 
+/**
+ * Per-chunk term statistics for BM25 (retrieve/lexical-cache.ts), written with the chunks so a
+ * re-ingest re-tokenizes only changed documents. `tokenizer` is the analyzer key the row was
+ * written with; rows under another key are re-analysed. `lexical_terms` is the store's term
+ * dictionary (ids are never reused, so an id cached by any connection stays valid). Created on
+ * open as well, so indexes written before these tables existed gain them (their chunks are
+ * analysed on the next ingest or index build).
+ */
+const LEXICAL_SCHEMA = `
+CREATE TABLE IF NOT EXISTS lexical_terms (
+  id   INTEGER PRIMARY KEY,
+  term TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS chunk_terms (
+  chunk_id  TEXT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+  tokenizer TEXT NOT NULL,
+  body_len  INTEGER NOT NULL,
+  head_len  INTEGER NOT NULL,
+  terms     BLOB NOT NULL
+);
+`;
+
 interface ChunkRow {
   id: string;
   path: string;
@@ -54,6 +77,13 @@ interface ChunkRow {
   version: string;
   tokens: number;
   meta: string;
+}
+
+interface LexicalRow extends ChunkRow {
+  ct_tokenizer: string | null;
+  ct_body_len: number | null;
+  ct_head_len: number | null;
+  ct_terms: Buffer | null;
 }
 
 interface DocumentRow {
@@ -100,6 +130,7 @@ function checkOrInit(db: Database.Database, file: string): void {
     db.exec("PRAGMA journal_mode = WAL");
     db.transaction(() => {
       db.exec(SCHEMA);
+      db.exec(LEXICAL_SCHEMA);
       const put = db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
       put.run("schema_version", String(SCHEMA_VERSION));
       put.run("generation", "0");
@@ -117,9 +148,13 @@ function checkOrInit(db: Database.Database, file: string): void {
     throw new Error(`${file} was written by a newer ragtune (index schema_version ${row.value}, this ragtune reads up to ${SCHEMA_VERSION}); upgrade ragtune or delete the index to rebuild it`);
   }
   db.exec("PRAGMA journal_mode = WAL");
+  if (!tables.includes("chunk_terms") || !tables.includes("lexical_terms")) db.exec(LEXICAL_SCHEMA);
 }
 
-export function openStore(file: string): Store {
+/** The SQLite store also persists BM25 term statistics (see retrieve/lexical-cache.ts). */
+export type SqliteStore = Store & LexicalStatsSource;
+
+export function openStore(file: string): SqliteStore {
   const memory = file === ":memory:" || file === "";
   if (!memory) mkdirSync(dirname(file), { recursive: true });
   let db: Database.Database;
@@ -153,11 +188,64 @@ export function openStore(file: string): Store {
     ),
     documents: db.prepare("SELECT * FROM documents ORDER BY path"),
     chunk: db.prepare(`SELECT ${CHUNK_COLUMNS} FROM chunks WHERE id = ?`),
+    deleteTermsOf: db.prepare("DELETE FROM chunk_terms WHERE chunk_id IN (SELECT id FROM chunks WHERE path = ?)"),
+    upsertTerms: db.prepare(
+      `INSERT INTO chunk_terms (chunk_id, tokenizer, body_len, head_len, terms) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(chunk_id) DO UPDATE SET tokenizer = excluded.tokenizer, body_len = excluded.body_len,
+         head_len = excluded.head_len, terms = excluded.terms`,
+    ),
+    allTerms: db.prepare("SELECT id, term FROM lexical_terms"),
+    termId: db.prepare("SELECT id FROM lexical_terms WHERE term = ?"),
+    insertTerm: db.prepare("INSERT OR IGNORE INTO lexical_terms (term) VALUES (?) RETURNING id"),
+    staleChunks: db.prepare(
+      `SELECT ${CHUNK_COLUMNS.split(", ").map((c) => `c.${c}`).join(", ")} FROM chunks c LEFT JOIN chunk_terms t ON t.chunk_id = c.id
+       WHERE t.chunk_id IS NULL OR t.tokenizer != ?`,
+    ),
+    lexicalRows: db.prepare(
+      `SELECT ${CHUNK_COLUMNS.split(", ").map((c) => `c.${c}`).join(", ")},
+         t.tokenizer AS ct_tokenizer, t.body_len AS ct_body_len, t.head_len AS ct_head_len, t.terms AS ct_terms
+       FROM chunks c LEFT JOIN chunk_terms t ON t.chunk_id = c.id ORDER BY c.path, c.ordinal`,
+    ),
   };
+
+  // Term dictionary cache (term → id). Loaded on first use; dropped when a transaction that may
+  // have added terms rolls back, since those ids no longer exist.
+  let termCache: Map<string, number> | undefined;
+  const termIdFor = (term: string): number => {
+    if (!termCache) {
+      termCache = new Map();
+      for (const r of stmt.allTerms.iterate() as IterableIterator<{ id: number; term: string }>) termCache.set(r.term, r.id);
+    }
+    let id = termCache.get(term);
+    if (id === undefined) {
+      // Another connection may have added it since the cache was loaded.
+      const inserted = stmt.insertTerm.get(term) as { id: number } | undefined;
+      id = inserted?.id ?? (stmt.termId.get(term) as { id: number }).id;
+      termCache.set(term, id);
+    }
+    return id;
+  };
+  const analyzer = new ChunkAnalyzer(termIdFor);
+  const writeTerms = (c: Chunk): void => {
+    const stats = analyzer.analyze(c);
+    stmt.upsertTerms.run(c.id, LEXICAL_ANALYZER, stats.bodyLen, stats.headLen, encodeTerms(stats));
+  };
+  /** (Re)write the statistics of chunks without a row or with a row from another analyzer. */
+  const refreshLexical = (): number => {
+    let n = 0;
+    for (const row of stmt.staleChunks.all(LEXICAL_ANALYZER) as ChunkRow[]) {
+      writeTerms(toChunk(row));
+      n++;
+    }
+    stmt.setMeta.run("lexical_analyzer", LEXICAL_ANALYZER);
+    return n;
+  };
+  const refreshLexicalTx = db.transaction(refreshLexical);
   const filtered = new Map<string, Database.Statement>();
 
   const apply = db.transaction((batch: IngestBatch) => {
     for (const { doc, chunks } of batch.upserts) {
+      stmt.deleteTermsOf.run(doc.path);
       stmt.deleteChunksOf.run(doc.path);
       // The stored count is what was actually inserted, whatever the caller put in doc.chunks.
       stmt.upsertDoc.run({ ...doc, chunks: chunks.length });
@@ -168,13 +256,18 @@ export function openStore(file: string): Store {
           c.id, c.path, c.ordinal, c.title, JSON.stringify(c.headingPath), c.text,
           c.lineStart, c.lineEnd, c.version, c.tokens, JSON.stringify(c.meta ?? {}),
         );
+        writeTerms(c);
       }
     }
     for (const path of batch.removals) {
       // Explicit as well as cascaded: correct even on a connection where foreign_keys is off.
+      stmt.deleteTermsOf.run(path);
       stmt.deleteChunksOf.run(path);
       stmt.deleteDoc.run(path);
     }
+    // A new tokenizer (or an index from before term statistics) re-analyses every other chunk too,
+    // so all rows agree on one analyzer after the commit.
+    if ((stmt.getMeta.get("lexical_analyzer") as { value: string } | undefined)?.value !== LEXICAL_ANALYZER) refreshLexical();
     for (const [key, value] of Object.entries(batch.meta ?? {})) stmt.setMeta.run(key, value);
     stmt.bumpGeneration.run();
   });
@@ -182,7 +275,35 @@ export function openStore(file: string): Store {
   return {
     applyIngest(batch) {
       // IMMEDIATE takes the write lock up front, so a concurrent ingest fails fast instead of mid-way.
-      apply.immediate(batch);
+      try {
+        apply.immediate(batch);
+      } catch (err) {
+        termCache = undefined;
+        throw err;
+      }
+    },
+    lexicalRows() {
+      const read = () => stmt.lexicalRows.all() as LexicalRow[];
+      let rows = read();
+      if (rows.some((r) => r.ct_tokenizer !== LEXICAL_ANALYZER)) {
+        try {
+          refreshLexicalTx.immediate();
+          rows = read();
+        } catch {
+          // Read-only or busy: the caller analyses the stale rows in memory instead.
+          termCache = undefined;
+        }
+      }
+      const terms: string[] = [];
+      for (const r of stmt.allTerms.iterate() as IterableIterator<{ id: number; term: string }>) terms[r.id] = r.term;
+      const out: StoredLexicalRow[] = rows.map((r) => ({
+        chunk: toChunk(r),
+        analyzer: r.ct_tokenizer ?? undefined,
+        bodyLen: r.ct_body_len ?? 0,
+        headLen: r.ct_head_len ?? 0,
+        terms: r.ct_terms ?? undefined,
+      }));
+      return { rows: out, terms };
     },
     documents() {
       return (stmt.documents.all() as DocumentRow[]).map(toDocument);

@@ -11,7 +11,7 @@ export function makeTinyProject(extraConfig = ""): string {
   };
   w(
     "docs/v2/billing.md",
-    `---\ntitle: Billing\n---\n# Billing\n\n## Refunds\n\nAnnual plans can be refunded within 30 days of payment. Monthly plans are never refundable.\n\n## Payment methods\n\nWe accept Visa, Mastercard and American Express cards for every plan.\n`,
+    `---\ntitle: Billing\ntags: [billing, payments]\n---\n# Billing\n\n## Refunds\n\nAnnual plans can be refunded within 30 days of payment. Monthly plans are never refundable.\n\n## Payment methods\n\nWe accept Visa, Mastercard and American Express cards for every plan.\n`,
   );
   w(
     "docs/v1/billing.md",

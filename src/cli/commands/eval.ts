@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { resolve, relative } from "node:path";
 import { existsSync } from "node:fs";
-import { projectFrom, printJson } from "./common.ts";
+import { projectFrom, printJson, applyFilterFlags, type FilterFlags } from "./common.ts";
 import { loadSuite } from "../../evaluate/suite.ts";
 import { runEval } from "../../evaluate/runner.ts";
 import { listRuns, readSummary, resolveRunDir, runsDir } from "../../evaluate/runs.ts";
@@ -12,7 +12,7 @@ import { InputError, JobFailure } from "../../util/errors.ts";
 import { table, pct, usd, dim, progress, progressDone, green, red } from "../output.ts";
 import { join } from "node:path";
 
-interface EvalOpts {
+interface EvalOpts extends FilterFlags {
   suite?: string;
   variants?: string[];
   tags?: string[];
@@ -26,6 +26,8 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
   const gates = parseGates(opts.gate ?? []);
   const project = projectFrom(cmd, opts.model);
   try {
+    // Filters change what rag retrieves and what long-context packs; the run's config snapshot records them.
+    applyFilterFlags(project, opts);
     const suite = loadSuite(resolve(project.root, opts.suite ?? project.config.suite));
     const resumeDir = opts.resume ? resolveRunDir(project.root, project.config, opts.resume) : undefined;
     const { runDir, summary } = await runEval({
@@ -53,6 +55,7 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
 
 export function printSummary(summary: RunSummary): void {
   console.log(`generator: ${summary.generator} · suite: ${summary.suite.cases} cases · corpus: ${summary.corpus.documents} documents, ${summary.corpus.chunks} chunks`);
+  if (summary.retrieval) console.log(dim(`retrieval: ${summary.retrieval}`));
   const rows = summary.variants.map((v) => {
     const failures = Object.entries(v.failures)
       .filter(([, n]) => (n ?? 0) > 0)

@@ -1,13 +1,12 @@
 import type { Command } from "commander";
-import { projectFrom, printJson } from "./common.ts";
-import { toContextChunk, DEFAULT_SYSTEM_PROMPT, retrieveForAnswer } from "../../pipeline/index.ts";
+import { projectFrom, printJson, applyFilterFlags, type FilterFlags } from "./common.ts";
+import { toContextChunk, DEFAULT_SYSTEM_PROMPT, retrieveForAnswer, retrievalFilter } from "../../pipeline/index.ts";
 import { bold, dim, cyan, yellow } from "../output.ts";
 import { InputError } from "../../util/errors.ts";
 import type { Project } from "../../pipeline/index.ts";
 
-interface QueryOpts {
+interface QueryOpts extends FilterFlags {
   k?: number;
-  versionLabel?: string[];
   json?: boolean;
   model?: string;
 }
@@ -17,8 +16,8 @@ function requireIndex(project: Project): void {
 }
 
 function filterOf(project: Project, opts: QueryOpts) {
-  const versions = opts.versionLabel ?? project.config.retrieval.versions;
-  return versions ? { versions } : undefined;
+  applyFilterFlags(project, opts);
+  return retrievalFilter(project.config.retrieval);
 }
 
 export async function searchCommand(query: string, opts: QueryOpts, cmd: Command): Promise<void> {
@@ -61,7 +60,7 @@ export async function askCommand(question: string, opts: QueryOpts, cmd: Command
   try {
     requireIndex(project);
     const { config } = project;
-    const hits = retrieveForAnswer(project, question, opts.k ?? config.retrieval.k, filterOf(project, opts));
+    const hits = await retrieveForAnswer(project, question, opts.k ?? config.retrieval.k, filterOf(project, opts));
     const generator = project.generator();
     const started = performance.now();
     const result = await generator.generate({

@@ -3,7 +3,7 @@
  * point into the original file (front matter included), so citations can quote `path:line`.
  */
 import { parseDocument } from "yaml";
-import type { LoadedDocument, Loader, Section } from "../index.ts";
+import type { LoadedDocument, Loader, LoaderInput, Section } from "../index.ts";
 
 /** A heading found by a loader, in 0-based line coordinates of the split source. */
 export interface HeadingMark {
@@ -27,6 +27,11 @@ export function baseTitle(path: string): string {
   const name = path.split(/[\\/]/).pop() ?? path;
   const dot = name.lastIndexOf(".");
   return dot > 0 ? name.slice(0, dot) : name;
+}
+
+/** A text loader's input as text: ingest decodes it; direct callers may pass bytes only (UTF-8). */
+export function inputText(input: LoaderInput): string {
+  return input.text ?? new TextDecoder("utf-8").decode(input.bytes);
 }
 
 /**
@@ -146,19 +151,37 @@ function parseFrontMatter(lines: string[], path: string): FrontMatter {
   return { data: value as Record<string, unknown>, bodyFrom: close + 1 };
 }
 
+/**
+ * Sections of a markdown text (ATX headings outside code fences), shared by every loader that
+ * produces markdown. Line numbers are 1-based in `text`, plus `lineOffset` (the number of source
+ * lines before `text`, e.g. a front matter block).
+ */
+export function sectionsFromMarkdown(text: string, lineOffset = 0): Section[] {
+  const lines = splitLines(text);
+  const sections = buildSections(lines, 0, findAtxHeadings(lines, 0));
+  if (lineOffset !== 0) {
+    for (const s of sections) {
+      s.lineStart += lineOffset;
+      s.lineEnd += lineOffset;
+      if (s.headingLine !== undefined) s.headingLine += lineOffset;
+    }
+  }
+  return sections;
+}
+
 export function loadMarkdown(text: string, path: string): LoadedDocument {
   const lines = splitLines(text);
   const fm = parseFrontMatter(lines, path);
-  const headings = findAtxHeadings(lines, fm.bodyFrom);
+  const sections = sectionsFromMarkdown(lines.slice(fm.bodyFrom).join("\n"), fm.bodyFrom);
   const { title: fmTitle, ...meta } = fm.data;
   const title =
     (typeof fmTitle === "string" || typeof fmTitle === "number") && String(fmTitle).trim()
       ? String(fmTitle).trim()
-      : (headings.find((h) => h.level === 1)?.title ?? baseTitle(path));
-  return { title, meta, sections: buildSections(lines, fm.bodyFrom, headings) };
+      : (sections.find((s) => s.level === 1)?.headingPath[0] ?? baseTitle(path));
+  return { title, meta, sections };
 }
 
 export const markdownLoader: Loader = {
   extensions: [".md", ".markdown", ".mdx"],
-  load: loadMarkdown,
+  load: (input) => loadMarkdown(inputText(input), input.path),
 };

@@ -3,11 +3,13 @@
  * entry here.
  */
 import type { Loader } from "../index.ts";
+import { docxLoader } from "./docx.ts";
 import { htmlLoader } from "./html.ts";
 import { markdownLoader } from "./markdown.ts";
+import { pdfLoader } from "./pdf.ts";
 import { textLoader } from "./text.ts";
 
-export const loaders: Loader[] = [markdownLoader, htmlLoader, textLoader];
+export const loaders: Loader[] = [markdownLoader, htmlLoader, textLoader, pdfLoader, docxLoader];
 
 /** Lower-case extension with the dot (".md"), or "" when the file name has none. */
 export function extensionOf(path: string): string {

@@ -4,7 +4,7 @@
  * underlined with ===== (level 1) or ----- (level 2).
  */
 import type { LoadedDocument, Loader } from "../index.ts";
-import { baseTitle, buildSections, splitLines, type HeadingMark } from "./markdown.ts";
+import { baseTitle, buildSections, inputText, splitLines, type HeadingMark } from "./markdown.ts";
 
 const UNDERLINE = /^\s*(=+|-+)\s*$/;
 
@@ -37,5 +37,5 @@ export function loadText(text: string, path: string): LoadedDocument {
 
 export const textLoader: Loader = {
   extensions: [".txt"],
-  load: loadText,
+  load: (input) => loadText(inputText(input), input.path),
 };

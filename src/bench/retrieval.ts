@@ -1,0 +1,573 @@
+/**
+ * The retrieval benchmark: ragtune's retrieval measured side by side with the search libraries a
+ * TypeScript team would otherwise use (BEIR datasets), and ragtune's own configurations measured
+ * on a project's suite (gold `sources`), so a configuration is picked from evidence.
+ *
+ * How each number is measured (also recorded in every result under `method`):
+ *
+ * - Quality: every judged query is run for the top 100 documents; nDCG@10, recall@10,
+ *   recall@100 and MRR@10 are the means of the per-query values (`beir.ts`, pytrec_eval style).
+ * - Speed: the queries run one after another on this thread (single-threaded throughput). A
+ *   warm-up pass over the first 50 queries runs untimed, so JIT compilation is not charged to
+ *   whichever library happens to run first. Each query's latency is `performance.now()` around
+ *   `search(query, 100)` including the conversion to document ids; with `repeat` > 1 it is the
+ *   fastest of that many timed passes (interference from other processes only ever adds time).
+ *   `qps` = queries / summed latency; p50/p95 are nearest-rank percentiles; `cpuQps` = queries
+ *   per CPU-second of the process over the timed passes (steadier on a shared machine).
+ * - Build: `indexMs` is wall time of `index(docs)` (for ragtune: converting documents to chunks
+ *   and building the index). `rssMb` is the change in resident set size across the build, after a
+ *   full garbage collection before and after (with `--expose-gc`, or V8's flag set at runtime when
+ *   the process was started without it); `heapMb` is the change in V8 heap used + external memory
+ *   (typed arrays live outside the heap) and is the steadier figure: RSS can under-report for a
+ *   library measured after another one whose freed pages the allocator reuses. Libraries run in
+ *   the order given (ragtune first); the previous library's index is released before the next
+ *   one is built.
+ *
+ * ragtune is reached through `RagtuneRetrieverFactory`, a small adapter from the retrieval config
+ * to a searcher: today BM25 (`Bm25Index`); modes that are not built yet (PRF, dense, hybrid,
+ * rerank) are reported as unavailable instead of silently falling back to BM25, and plug in by
+ * extending `buildRagtuneRetriever` (or passing another factory).
+ */
+import { runInNewContext } from "node:vm";
+import { setFlagsFromString } from "node:v8";
+import type { Chunk } from "../ingest/index.ts";
+import type { Hit, SearchOptions } from "../retrieve/index.ts";
+import type { ChunkFilter } from "../store/index.ts";
+import { Bm25Index } from "../retrieve/bm25.ts";
+import { collapseVersions } from "../retrieve/versions.ts";
+import { ConfigSchema, type RagtuneConfig } from "../config/index.ts";
+import { ingestProject } from "../ingest/index.ts";
+import { openStore } from "../store/index.ts";
+import { loadSuite } from "../evaluate/suite.ts";
+import { retrievalScores } from "../evaluate/scorers.ts";
+import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
+import { InputError } from "../util/errors.ts";
+import { evaluateRun, loadBeir, type BeirDataset, type BeirDocument } from "./beir.ts";
+import { createPeer, type PeerRetriever } from "./peers/index.ts";
+
+export type RetrievalConfig = RagtuneConfig["retrieval"];
+export type ChunkingStrategy = RagtuneConfig["chunking"]["strategy"];
+export const CHUNKING_STRATEGIES: readonly ChunkingStrategy[] = ["headings", "paragraphs", "sentences", "fixed"];
+
+/** Documents retrieved per query (the depth of recall@100). */
+export const DEPTH = 100;
+const WARMUP_QUERIES = 50;
+
+// ---------------------------------------------------------------------------------------------
+// ragtune's retrieval behind one adapter
+
+/**
+ * What the benchmark needs from ragtune's retrieval: the top `k` hits for a query exactly as
+ * `ragtune ask/eval` would retrieve them (the config's filter when none is given, near-duplicate
+ * versions collapsed when configured, and whatever fusion/rerank stages the config turns on).
+ */
+export interface RagtuneSearcher {
+  /** The configuration in words, e.g. "bm25(k1=1.2,b=0.75,headingBoost=0.5) → collapse-versions". */
+  readonly name: string;
+  search(query: string, options: SearchOptions): Hit[] | Promise<Hit[]>;
+}
+
+export interface RagtuneRetrievalSettings {
+  retrieval: RetrievalConfig;
+  /** Needed by dense/hybrid modes (the embedder id) and API rerankers. */
+  models?: RagtuneConfig["models"];
+  /** Project root, for model folders given as relative paths. */
+  root?: string;
+}
+
+/** Build a searcher over `chunks` from the retrieval settings. */
+export type RagtuneRetrieverFactory = (chunks: Chunk[], settings: RagtuneRetrievalSettings) => Promise<RagtuneSearcher>;
+
+/** A retrieval setting this build cannot run (yet); a suite grid row records it instead of failing. */
+export class RetrievalUnavailable extends InputError {
+  constructor(message: string) {
+    super(message);
+    this.name = "RetrievalUnavailable";
+  }
+}
+
+/** The chunk filter the answering pipeline applies from `retrieval.versions/paths/tags`. */
+export function configFilter(r: RetrievalConfig): ChunkFilter | undefined {
+  const f: ChunkFilter = {};
+  if (r.versions) f.versions = r.versions;
+  if (r.paths?.length) f.paths = r.paths;
+  if (r.tags?.length) f.tags = r.tags;
+  return Object.keys(f).length ? f : undefined;
+}
+
+/**
+ * ragtune's retrieval from its config. Only what exists is built; every other setting is refused
+ * by name, so a benchmark row never claims a mode it did not run. This is the one place new
+ * retrieval modes plug in: once the configured retrieval pipeline (BM25 + PRF, dense, fusion,
+ * rerank) exists, build it here and return `{ name, search: (q, o) => pipeline.retrieve(q, o) }`.
+ */
+export const buildRagtuneRetriever: RagtuneRetrieverFactory = async (chunks, { retrieval }) => {
+  if (retrieval.mode !== "lexical") {
+    throw new RetrievalUnavailable(`retrieval.mode '${retrieval.mode}' is not available in this build (only 'lexical')`);
+  }
+  if (retrieval.prf.enabled) throw new RetrievalUnavailable("retrieval.prf (pseudo-relevance feedback) is not available in this build");
+  if (retrieval.rerank !== "none") throw new RetrievalUnavailable(`retrieval.rerank '${retrieval.rerank}' is not available in this build`);
+  if (retrieval.smallToBig) throw new RetrievalUnavailable("retrieval.smallToBig is not available in this build");
+  const index = new Bm25Index(chunks, { k1: retrieval.k1, b: retrieval.b, headingBoost: retrieval.headingBoost });
+  const defaultFilter = configFilter(retrieval);
+  if (!retrieval.collapseVersions) {
+    return { name: index.name, search: (query, o) => index.search(query, { k: o.k, filter: o.filter ?? defaultFilter }) };
+  }
+  // As retrieveForAnswer: over-fetch so the slots freed by collapsing fill with distinct chunks.
+  return {
+    name: `${index.name} → collapse-versions`,
+    search: (query, o) => collapseVersions(index.search(query, { k: o.k * 3, filter: o.filter ?? defaultFilter }), o.k),
+  };
+};
+
+/** The retrieval section of the config with every default filled in (what `ragtune.yaml` gives when it says nothing). */
+export function defaultRetrievalConfig(): RetrievalConfig {
+  return ConfigSchema.shape.retrieval.parse(undefined);
+}
+
+/** A BEIR document as a ragtune chunk: the title goes to the heading (boosted) field. */
+export function beirChunk(d: BeirDocument): Chunk {
+  return {
+    id: d.id,
+    path: d.id,
+    ordinal: 0,
+    title: d.title,
+    headingPath: [],
+    text: d.text,
+    lineStart: 1,
+    lineEnd: 1,
+    version: "",
+    tokens: 0,
+    meta: {},
+  };
+}
+
+/** ragtune as a `PeerRetriever`, so the benchmark drives every library through one interface. */
+export function ragtuneBeirRetriever(given: RagtuneRetrievalSettings, factory: RagtuneRetrieverFactory = buildRagtuneRetriever): PeerRetriever {
+  // BEIR documents carry no version label, so version collapsing could only cost time.
+  const settings = { ...given, retrieval: { ...given.retrieval, collapseVersions: false } };
+  let searcher: RagtuneSearcher | undefined;
+  const r = settings.retrieval;
+  const describe = () =>
+    `${searcher?.name ?? "bm25"}; mode=${r.mode}, prf=${r.prf.enabled ? `on(docs=${r.prf.docs},terms=${r.prf.terms},weight=${r.prf.weight})` : "off"}, rerank=${r.rerank}; title → heading field (BM25F boost); tokenizer: Unicode, case folding, Porter2 stemming, compound identifiers kept, stop words dropped from queries`;
+  return {
+    name: "ragtune",
+    version: RAGTUNE_VERSION,
+    get settings() {
+      return describe();
+    },
+    async index(docs) {
+      searcher = await factory(docs.map(beirChunk), settings);
+    },
+    search(query, k) {
+      if (!searcher) throw new Error("ragtune: index() must be called before search()");
+      const toIds = (hits: Hit[]) => hits.map((h) => h.chunk.id);
+      const hits = searcher.search(query, { k });
+      return hits instanceof Promise ? hits.then(toIds) : toIds(hits);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement helpers
+
+interface MemorySample {
+  rss: number;
+  heap: number;
+}
+
+let gcFunction: (() => void) | undefined | null = null;
+/** How a full GC is triggered: `--expose-gc`, V8's flag set at runtime, or not at all. */
+export type GcSource = "expose-gc" | "runtime-flag" | "unavailable";
+export let gcSource: GcSource = "unavailable";
+
+/** Full GC (twice, so finalised objects go too). `global.gc` when exposed; otherwise V8's flag is set at runtime and gc taken from a fresh context. */
+export function collectGarbage(): boolean {
+  if (gcFunction === null) {
+    const exposed = (globalThis as { gc?: () => void }).gc;
+    if (typeof exposed === "function") {
+      gcFunction = exposed;
+      gcSource = "expose-gc";
+    } else {
+      try {
+        setFlagsFromString("--expose-gc");
+        gcFunction = runInNewContext("gc") as () => void;
+        gcSource = "runtime-flag";
+      } catch {
+        gcFunction = undefined;
+      }
+    }
+  }
+  if (!gcFunction) return false;
+  gcFunction();
+  gcFunction();
+  return true;
+}
+
+function sampleMemory(): MemorySample {
+  collectGarbage();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heap: m.heapUsed + m.external };
+}
+
+const MB = 1024 * 1024;
+const round = (x: number, digits = 3) => Number(x.toFixed(digits));
+
+/** Nearest-rank percentile of ascending-sorted values. */
+export function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i];
+}
+
+// ---------------------------------------------------------------------------------------------
+// BEIR benchmark
+
+export interface RetrieverBenchResult {
+  name: string;
+  version: string;
+  /** The settings used, in words (fields, weights, BM25 parameters, tokenizer). */
+  settings: string;
+  ndcg10: number;
+  recall10: number;
+  recall100: number;
+  mrr10: number;
+  /** Single-threaded queries per second over all judged queries. */
+  qps: number;
+  /** Queries per CPU-second of this process over all timed passes (steadier when other processes share the cores). */
+  cpuQps: number;
+  latencyMs: { p50: number; p95: number; mean: number };
+  indexMs: number;
+  /** RSS delta of building the index, MB (after GC). */
+  rssMb: number;
+  /** V8 heap used + external memory delta of building the index, MB (after GC). */
+  heapMb: number;
+}
+
+export interface BeirBenchResult {
+  dataset: string;
+  split: string;
+  documents: number;
+  queries: number;
+  depth: number;
+  /** Timed passes; each query's latency is its fastest pass. */
+  repeat: number;
+  ragtune: RetrieverBenchResult;
+  peers: RetrieverBenchResult[];
+  env: { node: string; platform: string; gc: GcSource };
+  method: string;
+}
+
+export interface BenchBeirOptions {
+  dir: string;
+  split?: string;
+  /** Peer names (see PEER_NAMES). */
+  compare?: string[];
+  /** A parsed project config; only `retrieval` (and `models`) are used. Default: the config defaults. */
+  config?: RagtuneConfig;
+  /** How ragtune's retrieval is built (default `buildRagtuneRetriever`). */
+  factory?: RagtuneRetrieverFactory;
+  /** Timed passes over the queries; each query's latency is its fastest pass (default 1). */
+  repeat?: number;
+  /** Called before each library is measured (progress). */
+  onProgress?: (name: string) => void;
+}
+
+export const BEIR_METHOD =
+  "same process and corpus for every library, in order (ragtune first); indexMs = wall time of index(docs); rssMb / heapMb = RSS and V8 heap+external delta across the build with a full GC before and after; untimed warm-up over the first 50 queries, then every judged query once per timed pass (repeat), single-threaded, top 100, each query's latency its fastest pass; qps = queries / summed per-query latency; p50/p95 nearest-rank";
+
+/** Benchmark ragtune and the named peers on one BEIR dataset. */
+export async function benchRetrievalBeir(options: BenchBeirOptions): Promise<BeirBenchResult> {
+  const split = options.split ?? "test";
+  const dataset = loadBeir(options.dir, split);
+  const settings: RagtuneRetrievalSettings = {
+    retrieval: options.config?.retrieval ?? defaultRetrievalConfig(),
+    models: options.config?.models,
+  };
+  // Create every peer first: a missing library fails before minutes of measuring.
+  const compare = [...new Set(options.compare ?? [])];
+  const peers: PeerRetriever[] = [];
+  for (const name of compare) peers.push(await createPeer(name));
+
+  collectGarbage();
+  options.onProgress?.("ragtune");
+  const repeat = options.repeat ?? 1;
+  const ragtune = await benchOne(ragtuneBeirRetriever(settings, options.factory), dataset, repeat);
+  const peerResults: RetrieverBenchResult[] = [];
+  for (const peer of peers) {
+    options.onProgress?.(peer.name);
+    peerResults.push(await benchOne(peer, dataset, repeat));
+  }
+  return {
+    dataset: dataset.name,
+    split,
+    documents: dataset.corpus.length,
+    queries: dataset.queries.length,
+    depth: DEPTH,
+    repeat,
+    ragtune,
+    peers: peerResults,
+    env: { node: process.version, platform: `${process.platform}-${process.arch}`, gc: gcSource },
+    method: BEIR_METHOD,
+  };
+}
+
+/** Index, then run every judged query; the retriever is dropped when this returns. */
+export async function benchOne(retriever: PeerRetriever, dataset: BeirDataset, repeat = 1): Promise<RetrieverBenchResult> {
+  const before = sampleMemory();
+  const t0 = performance.now();
+  await retriever.index(dataset.corpus);
+  const indexMs = performance.now() - t0;
+  const after = sampleMemory();
+
+  const searchIds = async (q: string): Promise<string[]> => {
+    const out = retriever.search(q, DEPTH);
+    return out instanceof Promise ? await out : out;
+  };
+  for (const q of dataset.queries.slice(0, WARMUP_QUERIES)) await searchIds(q.text);
+
+  const run = new Map<string, string[]>();
+  // Per-query latency: the fastest of `repeat` timed passes (a pass can only be slowed down by
+  // other work on the machine, never sped up), so a busy neighbour does not decide the ranking.
+  const best = new Array<number>(dataset.queries.length).fill(Infinity);
+  const passes = Math.max(1, repeat);
+  const cpu = process.cpuUsage();
+  for (let pass = 0; pass < passes; pass++) {
+    for (let i = 0; i < dataset.queries.length; i++) {
+      const q = dataset.queries[i];
+      const start = performance.now();
+      const out = retriever.search(q.text, DEPTH);
+      const ids = out instanceof Promise ? await out : out;
+      const ms = performance.now() - start;
+      if (ms < best[i]) best[i] = ms;
+      if (pass === 0) run.set(q.id, ids);
+    }
+  }
+  const cpuUsed = process.cpuUsage(cpu);
+  const cpuMs = (cpuUsed.user + cpuUsed.system) / 1000;
+  const latencies = best;
+  const total = latencies.reduce((a, b) => a + b, 0);
+  latencies.sort((a, b) => a - b);
+  const metrics = evaluateRun(dataset, run);
+  return {
+    name: retriever.name,
+    version: retriever.version,
+    settings: retriever.settings,
+    ndcg10: round(metrics.ndcg10, 4),
+    recall10: round(metrics.recall10, 4),
+    recall100: round(metrics.recall100, 4),
+    mrr10: round(metrics.mrr10, 4),
+    qps: round(total > 0 ? (dataset.queries.length * 1000) / total : 0, 1),
+    cpuQps: round(cpuMs > 0 ? (dataset.queries.length * passes * 1000) / cpuMs : 0, 1),
+    latencyMs: {
+      p50: round(percentile(latencies, 0.5)),
+      p95: round(percentile(latencies, 0.95)),
+      mean: round(latencies.length ? total / latencies.length : 0),
+    },
+    indexMs: round(indexMs, 1),
+    rssMb: round((after.rss - before.rss) / MB, 1),
+    heapMb: round((after.heap - before.heap) / MB, 1),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suite benchmark: retrieval configurations × chunking strategies on a project
+
+/** Partial retrieval settings laid over the project's (nested objects merge key by key). */
+export type RetrievalOverrides = { [K in keyof RetrievalConfig]?: RetrievalConfig[K] extends object ? Partial<RetrievalConfig[K]> : RetrievalConfig[K] };
+
+export interface SuiteGridEntry {
+  /** Row label, e.g. "k1=0.9 b=0.4". */
+  name: string;
+  retrieval?: RetrievalOverrides;
+}
+
+/**
+ * The configurations measured by default, each laid over the project's own retrieval settings:
+ * the project as configured, plain lexical, lexical + PRF, two BM25 parameter points, no and a
+ * strong heading boost, hybrid and the offline reranker (reported as unavailable until built).
+ */
+export const DEFAULT_SUITE_GRID: SuiteGridEntry[] = [
+  { name: "config" },
+  { name: "lexical", retrieval: { mode: "lexical", prf: { enabled: false }, rerank: "none" } },
+  { name: "lexical+prf", retrieval: { mode: "lexical", prf: { enabled: true }, rerank: "none" } },
+  { name: "k1=0.9 b=0.4", retrieval: { mode: "lexical", k1: 0.9, b: 0.4 } },
+  { name: "k1=1.6 b=0.9", retrieval: { mode: "lexical", k1: 1.6, b: 0.9 } },
+  { name: "headingBoost=0", retrieval: { mode: "lexical", headingBoost: 0 } },
+  { name: "headingBoost=2", retrieval: { mode: "lexical", headingBoost: 2 } },
+  { name: "hybrid", retrieval: { mode: "hybrid" } },
+  { name: "rerank=offline", retrieval: { rerank: "offline" } },
+];
+
+export interface SuiteBenchRow {
+  strategy: ChunkingStrategy;
+  config: string;
+  /** The retriever that ran (its own name, e.g. "bm25(k1=1.2,b=0.75,headingBoost=0.5)"), or "" when unavailable. */
+  retriever: string;
+  /** The retrieval overrides of this row, as given. */
+  overrides: RetrievalOverrides;
+  chunks: number;
+  /** Cases scored (those with gold `sources`, extraction cases excluded, as in `ragtune eval`). */
+  cases: number;
+  k: number;
+  /** Mean recall@k / hit@k / MRR over the k retrieved chunks, computed exactly as `ragtune eval` does. */
+  recallAtK: number | null;
+  hitAtK: number | null;
+  mrr: number | null;
+  /** Mean recall@20: headroom a reranker over 20 candidates could use. */
+  recall20: number | null;
+  /** Mean per-query search latency, ms. */
+  searchMs: number | null;
+  /** Why the row could not run (an unavailable mode, or a chunking error). */
+  error?: string;
+}
+
+export interface SuiteBenchResult {
+  project: string;
+  suite: string;
+  cases: number;
+  k: number;
+  strategies: { strategy: ChunkingStrategy; chunks: number; ingestMs: number; error?: string }[];
+  rows: SuiteBenchRow[];
+  /** The row with the best recall@k (ties: MRR, then the earlier row). */
+  best?: { strategy: ChunkingStrategy; config: string };
+}
+
+export interface BenchSuiteOptions {
+  /** The project: its parsed config and root folder (`loadConfig()` gives both). */
+  project: { config: RagtuneConfig; root: string };
+  /** Suite file (YAML or JSONL) with gold `sources`. */
+  suite: string;
+  /** Retrieval configurations (default `DEFAULT_SUITE_GRID`). */
+  grid?: SuiteGridEntry[];
+  /** Chunking strategies (default: all four). */
+  strategies?: ChunkingStrategy[];
+  factory?: RagtuneRetrieverFactory;
+  onProgress?: (text: string) => void;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function deepMerge<T>(base: T, over: unknown): T {
+  if (!isPlainObject(base) || !isPlainObject(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = v === undefined ? out[k] : deepMerge(out[k], v);
+  return out as T;
+}
+
+/** The project's retrieval settings with a grid entry laid over them, validated like the config file. */
+export function applyOverrides(base: RetrievalConfig, entry: SuiteGridEntry): RetrievalConfig {
+  const parsed = ConfigSchema.shape.retrieval.safeParse(deepMerge(base, entry.retrieval ?? {}));
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `retrieval.${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new InputError(`grid entry '${entry.name}': ${issues}`);
+  }
+  return parsed.data;
+}
+
+/** recall@k / MRR of a project's suite for each chunking strategy × retrieval configuration. */
+export async function benchRetrievalSuite(options: BenchSuiteOptions): Promise<SuiteBenchResult> {
+  const { config, root } = options.project;
+  const factory = options.factory ?? buildRagtuneRetriever;
+  const suite = loadSuite(options.suite);
+  const cases = suite.cases.filter((c) => c.sources?.length && c.task !== "extract");
+  if (cases.length === 0) {
+    throw new InputError(`${options.suite}: no case has gold \`sources\` (retrieval is scored against them); add sources to qa/classify cases`);
+  }
+  const strategies = options.strategies ?? [...CHUNKING_STRATEGIES];
+  // Identical settings are measured once, under the first name that produced them.
+  const seen = new Set<string>();
+  const grid: { entry: SuiteGridEntry; retrieval: RetrievalConfig }[] = [];
+  for (const entry of options.grid ?? DEFAULT_SUITE_GRID) {
+    const retrieval = applyOverrides(config.retrieval, entry);
+    const key = JSON.stringify(retrieval);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    grid.push({ entry, retrieval });
+  }
+
+  const result: SuiteBenchResult = { project: config.name, suite: options.suite, cases: cases.length, k: config.retrieval.k, strategies: [], rows: [] };
+  for (const strategy of strategies) {
+    options.onProgress?.(`ingest (${strategy})`);
+    const store = openStore(":memory:");
+    let chunks: Chunk[] = [];
+    let error: string | undefined;
+    const t0 = performance.now();
+    try {
+      const chunking = { ...config.chunking, strategy };
+      await ingestProject({ root, sources: config.sources, chunking, store });
+      chunks = store.chunks();
+    } catch (err) {
+      error = `chunking '${strategy}' failed: ${(err as Error).message}`;
+    } finally {
+      store.close();
+    }
+    result.strategies.push({ strategy, chunks: chunks.length, ingestMs: round(performance.now() - t0, 1), ...(error ? { error } : {}) });
+
+    for (const { entry, retrieval } of grid) {
+      options.onProgress?.(`${strategy} × ${entry.name}`);
+      const row: SuiteBenchRow = {
+        strategy,
+        config: entry.name,
+        retriever: "",
+        overrides: entry.retrieval ?? {},
+        chunks: chunks.length,
+        cases: cases.length,
+        k: retrieval.k,
+        recallAtK: null,
+        hitAtK: null,
+        mrr: null,
+        recall20: null,
+        searchMs: null,
+      };
+      result.rows.push(row);
+      if (error) {
+        row.error = error;
+        continue;
+      }
+      let searcher: RagtuneSearcher;
+      try {
+        searcher = await factory(chunks, { retrieval, models: config.models, root });
+      } catch (err) {
+        if (err instanceof RetrievalUnavailable) {
+          row.error = err.message;
+          continue;
+        }
+        throw err;
+      }
+      row.retriever = searcher.name;
+      let recall = 0;
+      let hit = 0;
+      let mrr = 0;
+      let recall20 = 0;
+      let searchMs = 0;
+      for (const c of cases) {
+        const started = performance.now();
+        const hits = await searcher.search(c.input, { k: retrieval.k });
+        searchMs += performance.now() - started;
+        const asSources = (hs: Hit[]) => hs.map((h) => ({ id: h.chunk.id, path: h.chunk.path, headingPath: h.chunk.headingPath }));
+        const s = retrievalScores(c.sources!, asSources(hits), retrieval.k);
+        recall += s.recallAtK;
+        hit += s.hitAtK;
+        mrr += s.mrr;
+        const deep = await searcher.search(c.input, { k: 20 });
+        recall20 += retrievalScores(c.sources!, asSources(deep), 20).recallAtK;
+      }
+      const n = cases.length;
+      row.recallAtK = round(recall / n, 4);
+      row.hitAtK = round(hit / n, 4);
+      row.mrr = round(mrr / n, 4);
+      row.recall20 = round(recall20 / n, 4);
+      row.searchMs = round(searchMs / n);
+    }
+  }
+  let best: SuiteBenchRow | undefined;
+  for (const row of result.rows) {
+    if (row.recallAtK === null) continue;
+    if (!best || row.recallAtK > best.recallAtK! || (row.recallAtK === best.recallAtK && row.mrr! > best.mrr!)) best = row;
+  }
+  if (best) result.best = { strategy: best.strategy, config: best.config };
+  return result;
+}

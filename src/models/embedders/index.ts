@@ -1,0 +1,132 @@
+/**
+ * Embedder ids → Embedders. The id is what users write in `models.embedder`; adding an embedder
+ * kind means one file in this folder, one entry in EMBEDDER_KINDS and one branch below.
+ *
+ * Model files (`onnx:`, `gguf:`) are checked when the embedder is created, so a bad path fails
+ * at startup; their runtimes (transformers.js, node-llama-cpp) are optional packages imported on
+ * the first `embed` call, with an error saying what to install when they are absent.
+ */
+import type { RagtuneConfig } from "../../config/schema.ts";
+import type { Embedder } from "../index.ts";
+import { GgufEmbedder } from "./gguf.ts";
+import { HASHING_DEFAULT_DIMS, HashingEmbedder } from "./hashing.ts";
+import { OnnxEmbedder } from "./onnx.ts";
+import { OpenAIEmbedder } from "./openai.ts";
+
+export { HashingEmbedder, l2Normalize } from "./hashing.ts";
+export { OpenAIEmbedder } from "./openai.ts";
+export { OnnxEmbedder, inspectOnnxFolder, ONNX_MISSING_PACKAGE } from "./onnx.ts";
+export { GgufEmbedder, checkGgufFile, GGUF_MISSING_PACKAGE } from "./gguf.ts";
+
+const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
+const OLLAMA_DEFAULT_HOST = "http://localhost:11434";
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+export interface EmbedderKind {
+  form: string;
+  description: string;
+}
+
+const EMBEDDER_KINDS: EmbedderKind[] = [
+  { form: "none", description: "No embedder: lexical retrieval only." },
+  { form: "hashing[:<dims>]", description: `Deterministic feature hashing (default ${HASHING_DEFAULT_DIMS} dims); offline, no model — for tests and as a baseline.` },
+  { form: "onnx:<folder>", description: "Local sentence-embedding model folder (config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx) via @huggingface/transformers; offline." },
+  { form: "gguf:<file>", description: "Local GGUF embedding model via node-llama-cpp; offline." },
+  { form: "openai:<model>", description: "OpenAI embeddings; key from OPENAI_API_KEY, base URL from OPENAI_BASE_URL (default https://api.openai.com/v1)." },
+  { form: "ollama:<model>", description: "Local Ollama server at OLLAMA_HOST (default http://localhost:11434), e.g. ollama:nomic-embed-text." },
+  {
+    form: "openai-compatible:<provider>/<model>",
+    description: "Any OpenAI-compatible /embeddings endpoint configured under models.providers.<provider> (vLLM, LM Studio, TEI, …).",
+  },
+];
+
+/** Supported embedder id forms, for --help text and error messages. */
+export function listEmbedderKinds(): EmbedderKind[] {
+  return EMBEDDER_KINDS.map((k) => ({ ...k }));
+}
+
+export interface CreateEmbedderOptions {
+  /** Folder that relative `onnx:` / `gguf:` paths are resolved against (the project root; default: cwd). */
+  baseDir?: string;
+  /** Texts per API request for HTTP embedders (default 64). */
+  batchSize?: number;
+}
+
+function unsupported(id: string, reason: string): Error {
+  const forms = EMBEDDER_KINDS.map((k) => `  ${k.form}`).join("\n");
+  return new Error(`Unsupported embedder "${id}": ${reason}. Supported forms:\n${forms}`);
+}
+
+/** The Embedder for a `models.embedder` id, or undefined for 'none'. */
+export function createEmbedder(
+  id: string,
+  models: RagtuneConfig["models"],
+  env: NodeJS.ProcessEnv = process.env,
+  options: CreateEmbedderOptions = {},
+): Embedder | undefined {
+  const trimmed = id.trim();
+  if (trimmed === "none" || trimmed === "") return undefined;
+  const colon = trimmed.indexOf(":");
+  const prefix = colon < 0 ? trimmed : trimmed.slice(0, colon);
+  const rest = colon < 0 ? "" : trimmed.slice(colon + 1).trim();
+
+  switch (prefix) {
+    case "hashing": {
+      if (colon < 0) return new HashingEmbedder();
+      if (!/^\d+$/.test(rest)) throw unsupported(id, "expected hashing or hashing:<dims> with an integer number of dimensions");
+      return new HashingEmbedder({ dims: Number(rest) });
+    }
+    case "onnx":
+      if (!rest) throw unsupported(id, "expected onnx:<folder>");
+      return new OnnxEmbedder({ folder: rest, baseDir: options.baseDir });
+    case "gguf":
+      if (!rest) throw unsupported(id, "expected gguf:<file>");
+      return new GgufEmbedder({ file: rest, baseDir: options.baseDir });
+    case "openai": {
+      if (!rest) throw unsupported(id, "expected openai:<model>");
+      const baseUrl = env.OPENAI_BASE_URL || OPENAI_DEFAULT_BASE_URL;
+      const apiKey = env.OPENAI_API_KEY || undefined;
+      // Fail now rather than on the first request; a custom base URL may be a keyless local server.
+      if (!apiKey && baseUrl === OPENAI_DEFAULT_BASE_URL) {
+        throw new Error(`Embedder "${id}" needs an API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server).`);
+      }
+      return new OpenAIEmbedder({ id: trimmed, baseUrl, model: rest, apiKey, timeoutMs: DEFAULT_TIMEOUT_MS, batchSize: options.batchSize });
+    }
+    case "ollama": {
+      if (!rest) throw unsupported(id, "expected ollama:<model>");
+      return new OpenAIEmbedder({ id: trimmed, baseUrl: ollamaBaseUrl(env.OLLAMA_HOST), model: rest, timeoutMs: DEFAULT_TIMEOUT_MS, batchSize: options.batchSize });
+    }
+    case "openai-compatible": {
+      // The provider name has no '/', the model may (e.g. "BAAI/bge-m3").
+      const slash = rest.indexOf("/");
+      const name = slash < 0 ? "" : rest.slice(0, slash);
+      const model = slash < 0 ? "" : rest.slice(slash + 1);
+      if (!name || !model) throw unsupported(id, "expected openai-compatible:<provider>/<model>");
+      const provider = models.providers[name];
+      if (!provider) {
+        const known = Object.keys(models.providers);
+        throw new Error(
+          `Embedder "${id}" needs a provider named "${name}": add models.providers.${name} (baseUrl, apiKeyEnv, timeoutMs) to ragtune.yaml` +
+            (known.length > 0 ? ` (configured providers: ${known.join(", ")})` : " (no providers are configured)"),
+        );
+      }
+      return new OpenAIEmbedder({
+        id: trimmed,
+        baseUrl: provider.baseUrl,
+        model,
+        apiKey: env[provider.apiKeyEnv] || undefined,
+        timeoutMs: provider.timeoutMs,
+        batchSize: options.batchSize,
+      });
+    }
+    default:
+      throw unsupported(id, colon < 0 ? "no kind prefix" : `unknown kind "${prefix}"`);
+  }
+}
+
+/** OLLAMA_HOST may be `host:port`, `http://host:port` or already end in /v1. */
+function ollamaBaseUrl(host: string | undefined): string {
+  let url = (host || OLLAMA_DEFAULT_HOST).trim().replace(/\/+$/, "");
+  if (!/^https?:\/\//i.test(url)) url = `http://${url}`;
+  return url.endsWith("/v1") ? url : `${url}/v1`;
+}

@@ -1,0 +1,148 @@
+/**
+ * The retrieval pipeline: one configured path from a query to k ranked chunks, in this order:
+ *
+ *   1. candidates   lexical (BM25, + RM3 feedback when `prf.enabled`), dense, or hybrid: both
+ *                   retrievers fetch `fusion.candidates` hits and are fused (RRF or weighted)
+ *   2. rerank       the top `rerankCandidates` are reordered by the reranker (if any); the rest
+ *                   keep their order below them
+ *   3. collapse     near-duplicates across version labels keep only the newest (`collapseVersions`)
+ *   4. small-to-big each hit is replaced by its parent section (`smallToBig`, needs `chunksOfPath`)
+ *   5. top k        ranked 1..k
+ *
+ * Each stage after the first can drop or merge hits, so the candidate stage fetches enough for
+ * the later stages to still fill k (see `candidateDepth`).
+ */
+import type { RagtuneConfig } from "../config/schema.ts";
+import type { Chunk } from "../ingest/index.ts";
+import type { ChunkFilter } from "../store/index.ts";
+import { InputError } from "../util/errors.ts";
+import { reciprocalRankFusion, weightedScoreFusion } from "./fusion.ts";
+import type { Hit, Reranker } from "./index.ts";
+import { expandToParents as defaultExpandToParents } from "./small-to-big.ts";
+import { collapseVersions } from "./versions.ts";
+
+/** Pseudo-relevance feedback settings passed to the lexical retriever. */
+export interface PrfOptions {
+  docs: number;
+  terms: number;
+  weight: number;
+}
+
+/** What the pipeline needs of the BM25 index (`Bm25Index` satisfies it). */
+export interface LexicalSearcher {
+  readonly name: string;
+  search(query: string, options: { k: number; filter?: ChunkFilter; prf?: PrfOptions }): Hit[];
+}
+
+/** What the pipeline needs of a dense retriever (embed the query, nearest neighbours). */
+export interface DenseSearcher {
+  /** e.g. "hashing:384" or "onnx:models/bge-small"; used in the pipeline name. */
+  readonly name?: string;
+  search(query: string, options: { k: number; filter?: ChunkFilter }): Promise<Hit[]>;
+}
+
+/** Small-to-big expansion: replace hits by their parent sections. */
+export type ExpandToParents = (hits: Hit[], chunksOfPath: (path: string) => Chunk[]) => Hit[];
+
+export interface RetrievalPipelineDeps {
+  lexical: LexicalSearcher;
+  /** Required when `config.mode` is dense or hybrid. */
+  dense?: DenseSearcher;
+  reranker?: Reranker;
+  /** All chunks of a document in ordinal order; enables small-to-big when `config.smallToBig`. */
+  chunksOfPath?: (path: string) => Chunk[];
+  /** The small-to-big implementation; default: `expandToParents` from ./small-to-big.ts. */
+  expandToParents?: ExpandToParents;
+  config: RagtuneConfig["retrieval"];
+  /** Embedder id for the error message when a dense retriever is missing (`models.embedder`). */
+  embedder?: string;
+}
+
+export interface RetrievalPipeline {
+  /** The configuration in words, e.g. "hybrid(rrf 60: bm25(…) + hashing:384) → rerank(offline) → collapse-versions". */
+  readonly name: string;
+  retrieve(query: string, options: { k: number; filter?: ChunkFilter }): Promise<Hit[]>;
+}
+
+/** The filter implied by `retrieval.versions/paths/tags`, or undefined when none is set. */
+export function configFilter(config: Pick<RagtuneConfig["retrieval"], "versions" | "paths" | "tags">): ChunkFilter | undefined {
+  const filter: ChunkFilter = {};
+  if (config.versions) filter.versions = config.versions;
+  if (config.paths?.length) filter.paths = config.paths;
+  if (config.tags?.length) filter.tags = config.tags;
+  return Object.keys(filter).length > 0 ? filter : undefined;
+}
+
+/**
+ * Hits the first stage must produce for `k` final hits: collapsing versions and merging chunks
+ * into parent sections can each remove hits (3× headroom, as in retrieveForAnswer), and the
+ * reranker sees `rerankCandidates`.
+ */
+export function candidateDepth(k: number, config: RagtuneConfig["retrieval"], reranking: boolean, expanding: boolean): number {
+  let depth = k;
+  if (config.collapseVersions || expanding) depth = k * 3;
+  if (reranking) depth = Math.max(depth, config.rerankCandidates);
+  return depth;
+}
+
+export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalPipeline {
+  const { lexical, dense, reranker, config } = deps;
+  const mode = config.mode;
+  if ((mode === "dense" || mode === "hybrid") && !dense) {
+    const embedder = deps.embedder ?? "none";
+    throw new InputError(
+      embedder === "none"
+        ? `retrieval.mode is '${mode}' but models.embedder is 'none': set models.embedder (e.g. 'hashing' or 'onnx:<folder>') or use retrieval.mode 'lexical'`
+        : `retrieval.mode is '${mode}' but no dense retriever is available for models.embedder '${embedder}'`,
+    );
+  }
+  const prf: PrfOptions | undefined = config.prf.enabled ? { docs: config.prf.docs, terms: config.prf.terms, weight: config.prf.weight } : undefined;
+  const expanding = config.smallToBig && deps.chunksOfPath !== undefined;
+  const expand: ExpandToParents = deps.expandToParents ?? defaultExpandToParents;
+  const fusion = config.fusion;
+
+  const lexicalName = prf ? `${lexical.name}+prf(${prf.docs} docs, ${prf.terms} terms, w=${prf.weight})` : lexical.name;
+  const denseName = dense?.name ?? "dense";
+  const stages: string[] = [];
+  if (mode === "lexical") stages.push(lexicalName);
+  else if (mode === "dense") stages.push(denseName);
+  else {
+    const how = fusion.method === "rrf" ? `rrf ${fusion.rrfK}` : `weighted ${fusion.lexicalWeight}/${+(1 - fusion.lexicalWeight).toFixed(6)}`;
+    stages.push(`hybrid(${how}: ${lexicalName} + ${denseName})`);
+  }
+  if (reranker) stages.push(`rerank(${reranker.id}, top ${config.rerankCandidates})`);
+  if (config.collapseVersions) stages.push("collapse-versions");
+  if (expanding) stages.push("small-to-big");
+  const name = stages.join(" → ");
+
+  async function candidates(query: string, depth: number, filter: ChunkFilter | undefined): Promise<Hit[]> {
+    if (mode === "lexical") return lexical.search(query, { k: depth, filter, prf });
+    if (mode === "dense") return dense!.search(query, { k: depth, filter });
+    const n = Math.max(depth, fusion.candidates);
+    const [lex, den] = await Promise.all([Promise.resolve(lexical.search(query, { k: n, filter, prf })), dense!.search(query, { k: n, filter })]);
+    const fused =
+      fusion.method === "rrf"
+        ? reciprocalRankFusion([lex, den], { k: fusion.rrfK })
+        : weightedScoreFusion([lex, den], [fusion.lexicalWeight, 1 - fusion.lexicalWeight]);
+    return fused.slice(0, depth);
+  }
+
+  return {
+    name,
+    async retrieve(query, options) {
+      const k = Math.floor(options.k);
+      if (!(k > 0)) return [];
+      const filter = options.filter ?? configFilter(config);
+      let hits = await candidates(query, candidateDepth(k, config, reranker !== undefined, expanding), filter);
+      if (reranker && hits.length > 0) {
+        const head = hits.slice(0, config.rerankCandidates);
+        const reranked = await reranker.rerank(query, head, head.length);
+        hits = [...reranked, ...hits.slice(head.length)];
+      }
+      if (config.collapseVersions) hits = collapseVersions(hits, hits.length);
+      // Ranks 1..n in the current order: small-to-big orders hits by rank.
+      if (expanding) hits = expand(hits.map((h, i) => ({ ...h, rank: i + 1 })), deps.chunksOfPath!);
+      return hits.slice(0, k).map((h, i) => ({ chunk: h.chunk, score: h.score, rank: i + 1 }));
+    },
+  };
+}
