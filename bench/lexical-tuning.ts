@@ -27,7 +27,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { evaluateRun, loadBeir, type BeirDataset } from "../src/bench/beir.ts";
+import { evaluateRun, loadBeir, rankingMetrics, type BeirDataset } from "../src/bench/beir.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { retrievalScores } from "../src/evaluate/scorers.ts";
 import { loadSuite } from "../src/evaluate/suite.ts";
@@ -58,8 +58,8 @@ interface EvalSet {
   primary: string;
   chunks: Chunk[];
   queries: Query[];
-  /** Score one ranked list per query; returns named metrics (incl. `primary`). */
-  score(runs: Map<string, Chunk[]>): Record<string, number>;
+  /** Score one ranked list per query: named metrics (incl. `primary`) and the primary metric per query. */
+  score(runs: Map<string, Chunk[]>): { metrics: Record<string, number>; perQuery: number[] };
   /** Hits asked of the index per query. */
   depth: number;
   /** The same set with diacritics folded (for the accent-folding variant), built lazily. */
@@ -80,7 +80,10 @@ function beirSet(name: string, ds: BeirDataset): EvalSet {
     score(runs) {
       const run = new Map([...runs].map(([q, hits]) => [q, hits.map((c) => c.id)]));
       const m = evaluateRun(ds, run);
-      return { primary: m.ndcg10, ndcg10: m.ndcg10, recall10: m.recall10, recall100: m.recall100, mrr10: m.mrr10 };
+      return {
+        metrics: { primary: m.ndcg10, ndcg10: m.ndcg10, recall10: m.recall10, recall100: m.recall100, mrr10: m.mrr10 },
+        perQuery: ds.queries.map((q) => rankingMetrics(run.get(q.id) ?? [], ds.qrels.get(q.id)!).ndcg10),
+      };
     },
   };
 }
@@ -200,14 +203,16 @@ async function loadAcme(): Promise<{ set: EvalSet; ingestMs: number } | undefine
       let recall = 0;
       let mrr = 0;
       let hit = 0;
+      const perQuery: number[] = [];
       for (const [id, expected] of sources) {
         const s = retrievalScores(expected, runs.get(id) ?? [], 5);
         recall += s.recallAtK;
         mrr += s.mrr;
         hit += s.hitAtK;
+        perQuery.push(s.mrr);
       }
       const n = sources.size || 1;
-      return { primary: mrr / n, recall5: recall / n, mrr: mrr / n, hit5: hit / n };
+      return { metrics: { primary: mrr / n, recall5: recall / n, mrr: mrr / n, hit5: hit / n }, perQuery };
     },
   };
   return { set, ingestMs };
@@ -248,6 +253,13 @@ interface Config {
   fold?: boolean;
 }
 
+/**
+ * The defaults proposed for `retrieval.{k1, b, headingBoost}` (and `prf` settings for when a user
+ * enables it), chosen from this script's tables: see the comment in main() and docs in the JSON.
+ */
+const RECOMMENDED: Config = { k1: 1.2, b: 0.75, headingBoost: 6, headingB: 0 };
+const RECOMMENDED_PRF: PrfOptions = { docs: 10, terms: 20, weight: 0.9 };
+
 function label(c: Config): string {
   const parts = [`k1=${c.k1}`, `b=${c.b}`, `hb=${c.headingBoost}`];
   if (c.headingBoost > 0) parts.push(`hB=${c.headingB}`);
@@ -265,19 +277,23 @@ interface Row {
   mean: number;
   /** Worst over the sets of (primary metric / best primary metric of stage A on that set). */
   worst?: number;
+  /** Primary metric per query, per set (for paired comparisons; not written to the JSON). */
+  perQuery: Record<string, number[]>;
 }
 
 const corpusCache = new Map<EvalSet, LexicalCorpus>();
 
 function evaluate(sets: EvalSet[], config: Config, stage: string): Row {
-  const out: Row = { stage, label: label(config), config, sets: {}, mean: 0 };
+  const out: Row = { stage, label: label(config), config, sets: {}, mean: 0, perQuery: {} };
   for (const base of sets) {
     const set = config.fold ? foldedSet(base) : base;
     let corpus = corpusCache.get(set);
     if (!corpus) corpusCache.set(set, (corpus = analyzeChunks(set.chunks)));
     const opts: Bm25IndexOptions = { k1: config.k1, b: config.b, headingBoost: config.headingBoost, headingB: config.headingB };
     const index = new Bm25Index(set.chunks, opts, corpus);
-    out.sets[base.name] = set.score(runSet(set, index, config.prf));
+    const scored = set.score(runSet(set, index, config.prf));
+    out.sets[base.name] = scored.metrics;
+    out.perQuery[base.name] = scored.perQuery;
   }
   out.mean = sets.reduce((s, set) => s + out.sets[set.name].primary, 0) / sets.length;
   return out;
@@ -408,7 +424,7 @@ async function main(): Promise<void> {
   // Stage A: parameter grid, no feedback.
   const k1s = QUICK ? [0.9, 1.2] : [0.6, 0.9, 1.2, 1.5, 2.0];
   const bs = QUICK ? [0.3, 0.75] : [0.2, 0.3, 0.4, 0.5, 0.75, 0.9];
-  const hbs = QUICK ? [0, 1, 3] : [0, 1, 2, 3, 4, 6];
+  const hbs = QUICK ? [0, 1, 3] : [0, 1, 2, 3, 4, 6, 8, 10, 15];
   const grid: Config[] = [];
   for (const k1 of k1s)
     for (const b of bs)
@@ -474,21 +490,57 @@ async function main(): Promise<void> {
     );
   }
 
-  // Speed: from scratch vs from the store, and query throughput, at the best mean config.
-  const speedOpts: Bm25IndexOptions = { k1: top.k1, b: top.b, headingBoost: top.headingBoost, headingB: top.headingB };
-  const prfForSpeed: PrfOptions = { docs: 5, terms: 10, weight: 0.5 };
+  // Is a difference more than noise? Paired per-query differences against the best of stage A:
+  // mean Δ of the primary metric ± its standard error, per set and for the mean over sets.
+  const find = (c: Config) => rows.find((r) => r.label === label(c)) ?? refRows.find((r) => r.label === label(c)) ?? evaluate(sets, c, "ref");
+  const best = bestA[0];
+  const bc = best.config;
+  const recommended = find(RECOMMENDED);
+  setWorst(recommended);
+  const comparisons = [
+    recommended,
+    find({ ...bc, headingB: bc.headingB === "body" ? 0 : "body" }),
+    find({ ...bc, k1: 1.2, b: 0.75 }),
+    ...[4, 6].filter((hb) => hb !== bc.headingBoost).map((headingBoost) => find({ ...bc, headingBoost })),
+    find({ ...RECOMMENDED, prf: RECOMMENDED_PRF }),
+    refRows[0],
+  ].filter((r, i, all) => r !== best && all.indexOf(r) === i);
+  const paired = comparisons.map((r) => {
+    const perSet = sets.map((s) => {
+      const a = r.perQuery[s.name];
+      const b = best.perQuery[s.name];
+      const d = a.map((x, i) => x - b[i]);
+      const mean = d.reduce((x, y) => x + y, 0) / d.length;
+      const sd = Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / Math.max(1, d.length - 1));
+      return { set: s.name, delta: mean, se: sd / Math.sqrt(d.length) };
+    });
+    const delta = perSet.reduce((x, p) => x + p.delta, 0) / sets.length;
+    const se = Math.sqrt(perSet.reduce((x, p) => x + p.se ** 2, 0)) / sets.length;
+    return { config: r.label, vs: best.label, perSet, delta, se };
+  });
+  printRows(`Recommended defaults (${label(RECOMMENDED)}; with RM3 ${RECOMMENDED_PRF.docs}d/${RECOMMENDED_PRF.terms}t/w${RECOMMENDED_PRF.weight} when enabled)`, [recommended], sets);
+  console.log(`
+Paired per-query differences against the best of stage A (${best.label}): Δ primary ± standard error`);
+  const pm = (d: number, se: number) => `${d >= 0 ? "+" : ""}${f3(d)} ± ${f3(se)}`;
+  for (const p of paired) {
+    console.log(`  ${p.config.padEnd(46)} mean ${pm(p.delta, p.se)}; ${p.perSet.map((x) => `${x.set} ${pm(x.delta, x.se)}`).join(", ")}`);
+  }
+
+  // Speed: from scratch vs from the store, and query throughput, at the recommended defaults.
+  const speedOpts: Bm25IndexOptions = { k1: RECOMMENDED.k1, b: RECOMMENDED.b, headingBoost: RECOMMENDED.headingBoost, headingB: RECOMMENDED.headingB };
+  const prfForSpeed: PrfOptions = RECOMMENDED_PRF;
   const speeds: Record<string, Record<string, number>> = {};
   if (!SKIP_SPEED) {
     for (const s of sets.filter((x) => x.name !== "clapnq")) speeds[s.name] = speed(s.name, s.chunks, s.queries, speedOpts, prfForSpeed);
     console.log(
-      `\nBuild and query speed (${label(top)}; median of ${QUICK ? 3 : 7}, wall ms / CPU ms; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load ${loadavg()[0].toFixed(1)}):`,
+      `\nBuild and query speed (${label(RECOMMENDED)}; median of ${QUICK ? 3 : 7}, wall ms / CPU ms; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load ${loadavg()[0].toFixed(1)}):`,
     );
     const wc = (m: Record<string, number>, key: string) => `${m[`${key}Ms`].toFixed(0)}/${m[`${key}CpuMs`].toFixed(0)} ms`;
     for (const [name, m] of Object.entries(speeds)) {
       console.log(
         `  ${name} (${m.chunks} chunks): store write incl. term stats ${wc(m, "writeWithStats")}; build from chunks ${wc(m, "buildFromChunks")} ` +
           `(${wc(m, "buildFromChunksInclRead")} incl. reading chunks); from store ${wc(m, "buildFromStore")} (reading chunks alone ${wc(m, "readChunks")}); ` +
-          `QPS k=10 ${m.qps.toFixed(0)} (${m.qpsCpu.toFixed(0)} per CPU-second), with RM3 5d/10t ${m.qpsPrf.toFixed(0)} (${m.qpsPrfCpu.toFixed(0)})`,
+          `QPS k=10 ${m.qps.toFixed(0)} (${m.qpsCpu.toFixed(0)} per CPU-second), with RM3 ${prfForSpeed.docs}d/${prfForSpeed.terms}t ${m.qpsPrf.toFixed(0)} (${m.qpsPrfCpu.toFixed(0)})`,
       );
     }
     if (acme) console.log(`  acme ingest (load + chunk + store + term stats): ${acme.ingestMs.toFixed(0)} ms`);
@@ -503,12 +555,14 @@ async function main(): Promise<void> {
     skipped,
     bestByMean: overall[0].label,
     bestByWorstSet: robust[0].label,
+    recommended: { config: RECOMMENDED, prfWhenEnabled: RECOMMENDED_PRF, row: recommended },
+    paired,
     prfEffect,
     rows,
     speed: speeds,
   };
   mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(`${RESULTS}.tmp`, JSON.stringify(result, null, 1) + "\n");
+  writeFileSync(`${RESULTS}.tmp`, JSON.stringify(result, (key, value) => (key === "perQuery" ? undefined : value), 1) + "\n");
   renameSync(`${RESULTS}.tmp`, RESULTS);
   console.log(`\nwrote ${RESULTS}`);
 }

@@ -95,9 +95,14 @@ test("benchRetrievalBeir uses the retrieval settings of a config", async () => {
   const result = await benchRetrievalBeir({ dir, config });
   assert.match(result.ragtune.settings, /bm25\(k1=0\.9,b=0\.4,headingBoost=2\)/);
   assert.deepEqual(result.peers, []);
-  // A mode this build cannot run is refused by name, never silently replaced by BM25.
+  // A mode the config cannot run is refused with its usual error, never silently replaced by BM25.
   const hybrid = { ...config, retrieval: { ...config.retrieval, mode: "hybrid" as const } };
-  await assert.rejects(benchRetrievalBeir({ dir, config: hybrid }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /mode 'hybrid'/.test(e.message));
+  await assert.rejects(benchRetrievalBeir({ dir, config: hybrid }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /'hybrid'.*models\.embedder/.test(e.message));
+  // With an embedder it runs (the deterministic hashing embedder needs no model), fused with BM25.
+  const withEmbedder = { ...hybrid, models: { ...config.models, embedder: "hashing" } };
+  const fused = await benchRetrievalBeir({ dir, config: withEmbedder });
+  assert.match(fused.ragtune.settings, /^hybrid\(rrf 60: bm25\(k1=0\.9,b=0\.4,headingBoost=2\).* \+ dense\(hashing/);
+  for (const m of ["ndcg10", "recall10", "recall100", "mrr10"] as const) assert.ok(fused.ragtune[m] >= 0 && fused.ragtune[m] <= 1);
 });
 
 test("peers: a missing optional library is a clear install hint; unknown names are rejected", async () => {
@@ -131,16 +136,20 @@ test("benchRetrievalSuite: a row per chunking strategy × configuration", async 
     { name: "k1=0.9 b=0.4", retrieval: { k1: 0.9, b: 0.4 } },
     { name: "v2 only", retrieval: { versions: ["v2"] } },
     { name: "prf", retrieval: { prf: { enabled: true } } },
+    { name: "dense", retrieval: { mode: "dense" as const } },
   ];
   const result = await benchRetrievalSuite({ project, suite: join(root, "suite.yaml"), grid });
   assert.equal(result.cases, 2); // the two qa cases with gold sources
   assert.equal(result.rows.length, CHUNKING_STRATEGIES.length * grid.length);
   for (const s of CHUNKING_STRATEGIES) for (const g of grid) assert.ok(result.rows.some((r) => r.strategy === s && r.config === g.name), `${s} × ${g.name}`);
   for (const row of result.rows) {
-    if (row.error) {
+    if (row.config === "dense") {
+      // The tiny project has no embedder: the row says why instead of failing the grid.
+      assert.match(row.error ?? "", /models\.embedder is 'none'/);
       assert.equal(row.recallAtK, null);
       continue;
     }
+    assert.equal(row.error, undefined, `${row.strategy} × ${row.config}: ${row.error}`);
     assert.ok(row.chunks > 0);
     for (const m of [row.recallAtK, row.hitAtK, row.mrr, row.recall20]) assert.ok(m !== null && m >= 0 && m <= 1);
   }

@@ -68,7 +68,10 @@ test("ingest → search → ask → eval → decide → report on a small projec
   const ask = await run(["ask", "How long are deleted cards kept in the trash?"], root);
   assert.equal(ask.code, 0, ask.stderr);
   assert.match(ask.stdout, /60 days.*\[1\]/);
-  assert.match(ask.stdout, /\[1\] docs\/v2\/trash\.md › Trash › Retention \(lines \d+–\d+\)/);
+  const cite = /\[1\] docs\/v2\/trash\.md › Trash(?: › Retention)? \(lines (\d+)–(\d+)\)/.exec(ask.stdout);
+  assert.ok(cite, ask.stdout);
+  const lines = readFileSync(join(root, "docs/v2/trash.md"), "utf8").split("\n").slice(Number(cite[1]) - 1, Number(cite[2]));
+  assert.ok(lines.join(" ").includes("60 days"), "the cited line range holds the quoted sentence");
   assert.match(ask.stdout, /answered by offline:extractive/);
   const abstain = await run(["ask", "Which tape drives work with a Commodore 64?"], root);
   assert.match(abstain.stdout, /I don't know/);

@@ -365,3 +365,31 @@ test("HNSW: save/open round trip; a graph built for other vectors or settings is
   assert.equal(HnswVectorIndex.open(file, chunks.slice().reverse(), matrix, dims, { M: 8, efConstruction: 50 }), undefined, "other chunk order");
   assert.equal(HnswVectorIndex.open(file, chunks, matrix, dims, { M: 16, efConstruction: 50 }), undefined, "other M");
 });
+
+test("HNSW: a filter correlated with the query's neighbourhood still finds the right chunks", () => {
+  // 10 tight clusters of 200; cluster 0 is version "b", the rest "a". Queries sit in cluster 5
+  // and ask for "b": none of their graph neighbours pass, the matching chunks are all far away.
+  const n = 2000;
+  const dims = 24;
+  const centres = randomUnitVectors(10, dims, 21);
+  const noise = randomUnitVectors(n + 20, dims, 22);
+  const point = (c: number, i: number) => {
+    const v = new Float32Array(dims);
+    for (let j = 0; j < dims; j++) v[j] = centres[c * dims + j] + 0.3 * noise[i * dims + j];
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
+  };
+  const matrix = new Float32Array(n * dims);
+  for (let i = 0; i < n; i++) matrix.set(point(i % 10, i), i * dims);
+  const chunks = syntheticChunks(n).map((c, i) => ({ ...c, version: i % 10 === 0 ? "b" : "a" }));
+  const queries = Array.from({ length: 20 }, (_, i) => point(5, n + i));
+  const exact = new ExactVectorIndex(chunks, matrix, dims);
+  // Default: the failed post-filter falls back to scanning the 200 passing rows exactly.
+  const hnsw = new HnswVectorIndex(chunks, matrix, dims, { exactFilterRows: 0, exactFilterFraction: 0 });
+  assert.equal(measureAnnRecall(hnsw, exact, queries, 10, { versions: ["b"] }), 1);
+  // Above fallbackExactRows: hnswlib's in-graph filtered search.
+  const inGraph = new HnswVectorIndex(chunks, matrix, dims, { exactFilterRows: 0, exactFilterFraction: 0, fallbackExactRows: 0 });
+  const recall = measureAnnRecall(inGraph, exact, queries, 10, { versions: ["b"] });
+  assert.ok(recall >= 0.95, `correlated filter, in-graph search: recall@10 ${recall}`);
+  for (const h of inGraph.search(queries[0], { k: 10, filter: { versions: ["b"] } })) assert.equal(h.chunk.version, "b");
+});

@@ -24,17 +24,22 @@
  *   one is built.
  *
  * ragtune is reached through `RagtuneRetrieverFactory`, a small adapter from the retrieval config
- * to a searcher: today BM25 (`Bm25Index`); modes that are not built yet (PRF, dense, hybrid,
- * rerank) are reported as unavailable instead of silently falling back to BM25, and plug in by
- * extending `buildRagtuneRetriever` (or passing another factory).
+ * to a searcher: `buildRagtuneRetriever` builds the answering pipeline (BM25/PRF, dense, hybrid,
+ * rerank, version collapsing, small-to-big) over in-memory chunks, so every mode the config can
+ * name is measured the way `ragtune ask` runs it; another factory can be passed in.
  */
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import type { Chunk } from "../ingest/index.ts";
 import type { Hit, SearchOptions } from "../retrieve/index.ts";
-import type { ChunkFilter } from "../store/index.ts";
 import { Bm25Index } from "../retrieve/bm25.ts";
-import { collapseVersions } from "../retrieve/versions.ts";
+import { createRetrievalPipeline } from "../retrieve/pipeline.ts";
+import { createReranker } from "../retrieve/rerank/index.ts";
+import { DenseRetriever } from "../retrieve/dense.ts";
+import { chooseVectorIndex } from "../retrieve/ann.ts";
+import { embeddingInput } from "../store/vectors.ts";
+import { createEmbedder } from "../models/embedders/index.ts";
+import type { Embedder } from "../models/index.ts";
 import { ConfigSchema, type RagtuneConfig } from "../config/index.ts";
 import { ingestProject } from "../ingest/index.ts";
 import { openStore } from "../store/index.ts";
@@ -78,46 +83,62 @@ export interface RagtuneRetrievalSettings {
 /** Build a searcher over `chunks` from the retrieval settings. */
 export type RagtuneRetrieverFactory = (chunks: Chunk[], settings: RagtuneRetrievalSettings) => Promise<RagtuneSearcher>;
 
-/** A retrieval setting this build cannot run (yet); a suite grid row records it instead of failing. */
-export class RetrievalUnavailable extends InputError {
-  constructor(message: string) {
-    super(message);
-    this.name = "RetrievalUnavailable";
-  }
-}
-
 /** The chunk filter the answering pipeline applies from `retrieval.versions/paths/tags`. */
-export function configFilter(r: RetrievalConfig): ChunkFilter | undefined {
-  const f: ChunkFilter = {};
-  if (r.versions) f.versions = r.versions;
-  if (r.paths?.length) f.paths = r.paths;
-  if (r.tags?.length) f.tags = r.tags;
-  return Object.keys(f).length ? f : undefined;
+export { configFilter } from "../retrieve/pipeline.ts";
+
+/** Embed every chunk (title + headings + body, as ingest does) into one row-major matrix. */
+async function embedChunks(embedder: Embedder, chunks: readonly Chunk[], batchSize = 64): Promise<{ matrix: Float32Array; dims: number }> {
+  let matrix = new Float32Array(0);
+  let dims = 0;
+  for (let start = 0; start < chunks.length; start += batchSize) {
+    const batch = chunks.slice(start, start + batchSize);
+    const vectors = await embedder.embed(batch.map(embeddingInput), "document");
+    if (vectors.length !== batch.length) throw new Error(`${embedder.id} returned ${vectors.length} vectors for ${batch.length} texts`);
+    if (start === 0) {
+      dims = vectors[0]?.length ?? 0;
+      matrix = new Float32Array(chunks.length * dims);
+    }
+    vectors.forEach((v, i) => matrix.set(v, (start + i) * dims));
+  }
+  return { matrix, dims };
 }
 
 /**
- * ragtune's retrieval from its config. Only what exists is built; every other setting is refused
- * by name, so a benchmark row never claims a mode it did not run. This is the one place new
- * retrieval modes plug in: once the configured retrieval pipeline (BM25 + PRF, dense, fusion,
- * rerank) exists, build it here and return `{ name, search: (q, o) => pipeline.retrieve(q, o) }`.
+ * ragtune's retrieval from its config, over chunks held in memory: the same pipeline
+ * `ragtune ask/eval` build from the store (src/pipeline/project.ts) — BM25 (+ PRF), dense or
+ * hybrid with the configured embedder (every chunk embedded here, exact or ANN search as
+ * `retrieval.ann` says), the configured reranker, version collapsing and small-to-big. A setting
+ * that cannot run (dense without `models.embedder`, a missing model folder) throws its usual
+ * error.
  */
-export const buildRagtuneRetriever: RagtuneRetrieverFactory = async (chunks, { retrieval }) => {
+export const buildRagtuneRetriever: RagtuneRetrieverFactory = async (chunks, settings) => {
+  const { retrieval, root } = settings;
+  const models = settings.models ?? ConfigSchema.shape.models.parse(undefined);
+  const lexical = new Bm25Index(chunks, { k1: retrieval.k1, b: retrieval.b, headingBoost: retrieval.headingBoost });
+  let dense: DenseRetriever | undefined;
   if (retrieval.mode !== "lexical") {
-    throw new RetrievalUnavailable(`retrieval.mode '${retrieval.mode}' is not available in this build (only 'lexical')`);
+    const embedder = createEmbedder(models.embedder, models, process.env, { baseDir: root });
+    if (embedder) {
+      const { matrix, dims } = await embedChunks(embedder, chunks);
+      dense = new DenseRetriever(embedder, chooseVectorIndex(retrieval.ann, retrieval.annThreshold, chunks, matrix, dims));
+    }
   }
-  if (retrieval.prf.enabled) throw new RetrievalUnavailable("retrieval.prf (pseudo-relevance feedback) is not available in this build");
-  if (retrieval.rerank !== "none") throw new RetrievalUnavailable(`retrieval.rerank '${retrieval.rerank}' is not available in this build`);
-  if (retrieval.smallToBig) throw new RetrievalUnavailable("retrieval.smallToBig is not available in this build");
-  const index = new Bm25Index(chunks, { k1: retrieval.k1, b: retrieval.b, headingBoost: retrieval.headingBoost });
-  const defaultFilter = configFilter(retrieval);
-  if (!retrieval.collapseVersions) {
-    return { name: index.name, search: (query, o) => index.search(query, { k: o.k, filter: o.filter ?? defaultFilter }) };
+  const byPath = new Map<string, Chunk[]>();
+  for (const c of chunks) {
+    const list = byPath.get(c.path);
+    if (list) list.push(c);
+    else byPath.set(c.path, [c]);
   }
-  // As retrieveForAnswer: over-fetch so the slots freed by collapsing fill with distinct chunks.
-  return {
-    name: `${index.name} → collapse-versions`,
-    search: (query, o) => collapseVersions(index.search(query, { k: o.k * 3, filter: o.filter ?? defaultFilter }), o.k),
-  };
+  const reranker = createReranker(retrieval.rerank, models, process.env, { root, idf: (t) => lexical.idf(t) });
+  const pipeline = createRetrievalPipeline({
+    lexical,
+    dense,
+    reranker,
+    chunksOfPath: (path) => byPath.get(path) ?? [],
+    config: retrieval,
+    embedder: models.embedder,
+  });
+  return { name: pipeline.name, search: (query, options) => pipeline.retrieve(query, options) };
 };
 
 /** The retrieval section of the config with every default filled in (what `ragtune.yaml` gives when it says nothing). */
@@ -147,9 +168,8 @@ export function ragtuneBeirRetriever(given: RagtuneRetrievalSettings, factory: R
   // BEIR documents carry no version label, so version collapsing could only cost time.
   const settings = { ...given, retrieval: { ...given.retrieval, collapseVersions: false } };
   let searcher: RagtuneSearcher | undefined;
-  const r = settings.retrieval;
   const describe = () =>
-    `${searcher?.name ?? "bm25"}; mode=${r.mode}, prf=${r.prf.enabled ? `on(docs=${r.prf.docs},terms=${r.prf.terms},weight=${r.prf.weight})` : "off"}, rerank=${r.rerank}; title → heading field (BM25F boost); tokenizer: Unicode, case folding, Porter2 stemming, compound identifiers kept, stop words dropped from queries`;
+    `${searcher?.name ?? "(not built)"}; title → heading field (BM25F boost); tokenizer: Unicode, case folding, Porter2 stemming, compound identifiers kept, stop words dropped from queries`;
   return {
     name: "ragtune",
     version: RAGTUNE_VERSION,
@@ -384,19 +404,22 @@ export interface SuiteGridEntry {
 
 /**
  * The configurations measured by default, each laid over the project's own retrieval settings:
- * the project as configured, plain lexical, lexical + PRF, two BM25 parameter points, no and a
- * strong heading boost, hybrid and the offline reranker (reported as unavailable until built).
+ * the project as configured; plain BM25, BM25 + PRF, BM25 + the offline reranker; two BM25
+ * parameter points, no and a strong heading boost, small-to-big (each on top of the project's
+ * settings); dense and hybrid (these need `models.embedder`; without one the row says so).
  */
 export const DEFAULT_SUITE_GRID: SuiteGridEntry[] = [
   { name: "config" },
-  { name: "lexical", retrieval: { mode: "lexical", prf: { enabled: false }, rerank: "none" } },
-  { name: "lexical+prf", retrieval: { mode: "lexical", prf: { enabled: true }, rerank: "none" } },
-  { name: "k1=0.9 b=0.4", retrieval: { mode: "lexical", k1: 0.9, b: 0.4 } },
-  { name: "k1=1.6 b=0.9", retrieval: { mode: "lexical", k1: 1.6, b: 0.9 } },
-  { name: "headingBoost=0", retrieval: { mode: "lexical", headingBoost: 0 } },
-  { name: "headingBoost=2", retrieval: { mode: "lexical", headingBoost: 2 } },
+  { name: "bm25", retrieval: { mode: "lexical", prf: { enabled: false }, rerank: "none" } },
+  { name: "bm25+prf", retrieval: { mode: "lexical", prf: { enabled: true }, rerank: "none" } },
+  { name: "bm25+rerank", retrieval: { mode: "lexical", prf: { enabled: false }, rerank: "offline" } },
+  { name: "k1=0.9 b=0.4", retrieval: { k1: 0.9, b: 0.4 } },
+  { name: "k1=1.6 b=0.9", retrieval: { k1: 1.6, b: 0.9 } },
+  { name: "headingBoost=0", retrieval: { headingBoost: 0 } },
+  { name: "headingBoost=2", retrieval: { headingBoost: 2 } },
+  { name: "small-to-big", retrieval: { smallToBig: true } },
+  { name: "dense", retrieval: { mode: "dense" } },
   { name: "hybrid", retrieval: { mode: "hybrid" } },
-  { name: "rerank=offline", retrieval: { rerank: "offline" } },
 ];
 
 export interface SuiteBenchRow {
@@ -418,7 +441,7 @@ export interface SuiteBenchRow {
   recall20: number | null;
   /** Mean per-query search latency, ms. */
   searchMs: number | null;
-  /** Why the row could not run (an unavailable mode, or a chunking error). */
+  /** Why the row could not run (e.g. dense without `models.embedder`, or a chunking error). */
   error?: string;
 }
 
@@ -531,11 +554,10 @@ export async function benchRetrievalSuite(options: BenchSuiteOptions): Promise<S
       try {
         searcher = await factory(chunks, { retrieval, models: config.models, root });
       } catch (err) {
-        if (err instanceof RetrievalUnavailable) {
-          row.error = err.message;
-          continue;
-        }
-        throw err;
+        // A setting this project cannot run (dense without an embedder, a missing model folder)
+        // is one row's finding, not the end of the grid.
+        row.error = (err as Error).message.split("\n")[0];
+        continue;
       }
       row.retriever = searcher.name;
       let recall = 0;

@@ -9,10 +9,13 @@
  *   build; has no effect on query time.
  * - `efSearch` (default 128, never below k): candidate list per query — the recall/speed knob.
  *
- * Filters: HNSW cannot search a subset directly, so a filtered query over-fetches
- * k · (size / passing) · 1.5 neighbours, keeps the passing ones and doubles the fetch (and ef)
- * until k pass. Selective filters (≤ 5% of chunks, or ≤ 2,000 chunks) skip the graph and scan the
- * passing rows exactly, which is both faster and exact there.
+ * Filters: a filtered query over-fetches k · (size / passing) · 1.5 neighbours (ef widened to
+ * match) and keeps the passing ones. When too few pass — or far fewer than the filter's share,
+ * which means the filter correlates with the query's neighbourhood and post-filtering would return
+ * distant, poorly ranked chunks — it scans the passing rows exactly (up to `fallbackExactRows`),
+ * or else searches again with the filter applied inside the graph (hnswlib's filtered search) at
+ * twice that ef. Selective filters (≤ 5% of chunks, or ≤ 2,000 chunks) skip the graph and scan
+ * the passing rows exactly, which is both faster and exact there.
  *
  * The graph lives in memory; `save`/`open` persist it next to the index (build once per ingest,
  * not per process).
@@ -41,12 +44,18 @@ export interface HnswOptions {
   exactFilterRows?: number;
   /** …or at most this fraction of the chunks (default 0.05). */
   exactFilterFraction?: number;
+  /**
+   * When post-filtering fails (the filter correlates with the query's neighbourhood), filters
+   * passing at most this many chunks are scanned exactly; larger ones use hnswlib's in-graph
+   * filtered search (default 50,000).
+   */
+  fallbackExactRows?: number;
 }
 
 interface HnswNative {
   initIndex(opts: { maxElements: number; m?: number; efConstruction?: number; randomSeed?: number }): void;
   addPoint(point: number[], label: number): void;
-  searchKnn(query: number[], k: number): { distances: number[]; neighbors: number[] };
+  searchKnn(query: number[], k: number, filter?: (label: number) => boolean): { distances: number[]; neighbors: number[] };
   setEf(ef: number): void;
   writeIndexSync(file: string): void;
   readIndexSync(file: string): void;
@@ -80,6 +89,7 @@ export class HnswVectorIndex implements VectorSearcher {
   private readonly masks: FilterMasks;
   private readonly exactFilterRows: number;
   private readonly exactFilterFraction: number;
+  private readonly fallbackExactRows: number;
   private readonly index?: HnswNative;
   private readonly options: { M: number; efConstruction: number; seed: number };
 
@@ -94,6 +104,7 @@ export class HnswVectorIndex implements VectorSearcher {
     this.efSearch = options.efSearch ?? 128;
     this.exactFilterRows = options.exactFilterRows ?? 2000;
     this.exactFilterFraction = options.exactFilterFraction ?? 0.05;
+    this.fallbackExactRows = options.fallbackExactRows ?? 50_000;
     this.chunks = chunks;
     this.matrix = matrix;
     this.dims = dims;
@@ -176,26 +187,34 @@ export class HnswVectorIndex implements VectorSearcher {
     if (!filter) return this.toHits(this.knn(q, k), k);
 
     if (allowed <= this.exactFilterRows || allowed <= this.exactFilterFraction * this.size) return this.exact(query, k, filter.rows());
-    let fetch = Math.min(this.size, Math.ceil(((k * this.size) / allowed) * 1.5) + 10);
-    for (;;) {
-      const found = this.knn(q, fetch);
-      const kept = { rows: [] as number[], scores: [] as number[] };
-      for (let i = 0; i < found.rows.length && kept.rows.length < k; i++) {
-        if (filter.mask[found.rows[i]]) {
-          kept.rows.push(found.rows[i]);
-          kept.scores.push(found.scores[i]);
-        }
+    // Over-fetch so that, if the filter is independent of the query, ~1.5 k of the fetched pass.
+    const selectivity = allowed / this.size;
+    const fetch = Math.min(this.size, Math.ceil((k / selectivity) * 1.5) + 10);
+    const found = this.knn(q, fetch);
+    const kept = { rows: [] as number[], scores: [] as number[] };
+    let passing = 0;
+    for (let i = 0; i < found.rows.length; i++) {
+      if (!filter.mask[found.rows[i]]) continue;
+      passing++;
+      if (kept.rows.length < k) {
+        kept.rows.push(found.rows[i]);
+        kept.scores.push(found.scores[i]);
       }
-      if (kept.rows.length >= k) return this.toHits(kept, k);
-      // Too few passed: widen, unless the fetch is already a large part of the corpus — then scan.
-      if (fetch * 2 > this.size / 4) return this.exact(query, k, filter.rows());
-      fetch *= 2;
     }
+    // Accept unless too few passed, or far fewer than the filter's share: then the filter is
+    // correlated with the query's neighbourhood (e.g. the query sits among v2 chunks and asks for
+    // v1), the matching chunks are far away, and a post-filtered top list would miss them. Search
+    // again with the filter inside the graph, at the wider ef.
+    if (kept.rows.length >= k && passing >= (found.rows.length * selectivity) / 3) return this.toHits(kept, k);
+    // Correlated filter: scan the passing rows exactly while that is affordable (measured: as fast
+    // as hnswlib's filtered search at 10k passing rows, and exact), else filter inside the graph.
+    if (allowed <= this.fallbackExactRows) return this.exact(query, k, filter.rows());
+    return this.toHits(this.knn(q, k, 2 * fetch, (label) => filter.mask[label] === 1), k);
   }
 
-  private knn(q: number[], fetch: number): { rows: number[]; scores: number[] } {
-    this.index!.setEf(Math.max(this.efSearch, fetch));
-    const { distances, neighbors } = this.index!.searchKnn(q, fetch);
+  private knn(q: number[], k: number, ef = k, allow?: (label: number) => boolean): { rows: number[]; scores: number[] } {
+    this.index!.setEf(Math.max(this.efSearch, ef));
+    const { distances, neighbors } = this.index!.searchKnn(q, k, allow);
     // 'ip' distance is 1 − dot.
     return { rows: neighbors, scores: distances.map((d) => 1 - d) };
   }
