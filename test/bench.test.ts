@@ -16,7 +16,7 @@ import {
 } from "../src/bench/retrieval.ts";
 import { importOptional } from "../src/bench/peers/index.ts";
 import { buildProgram } from "../src/cli/main.ts";
-import { formatBeirResult, formatSuiteResult } from "../src/cli/commands/bench.ts";
+import { formatBeirResult, formatSuiteResult, registerBench } from "../src/cli/commands/bench.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { makeTinyProject } from "./helpers/project.ts";
 
@@ -204,16 +204,30 @@ try {
 test("CLI: exactly one of --beir / --suite (exit 2 otherwise); --json prints one object", async () => {
   const root = makeTinyProject();
   const dir = tinyBeir();
-  const both = await runCli(["bench", "retrieval", "--beir", dir, "--suite", join(root, "suite.yaml")]);
-  assert.equal(both.code, 2, both.stderr);
-  assert.match(both.stderr, /exactly one of --beir DIR or --suite FILE, not both/);
-  const neither = await runCli(["bench", "retrieval"]);
-  assert.equal(neither.code, 2, neither.stderr);
-  assert.match(neither.stderr, /exactly one of --beir DIR or --suite FILE/);
-  const badLib = await runCli(["bench", "retrieval", "--beir", dir, "--compare", "nope"]);
-  assert.equal(badLib.code, 2, badLib.stderr);
-  assert.match(badLib.stderr, /unknown library 'nope'/);
+  // Usage errors are thrown before any output; in process they carry the exit code main() uses.
+  const usage = async (args: string[]) => {
+    const program = buildProgram();
+    if (!program.commands.some((c) => c.name() === "bench")) registerBench(program);
+    try {
+      await program.parseAsync(["node", "ragtune", ...args]);
+    } catch (err) {
+      return err as Error & { exitCode?: number };
+    }
+    assert.fail(`ragtune ${args.join(" ")} should have been rejected`);
+  };
+  const both = await usage(["bench", "retrieval", "--beir", dir, "--suite", join(root, "suite.yaml")]);
+  assert.equal(both.exitCode, 2);
+  assert.match(both.message, /exactly one of --beir DIR or --suite FILE, not both/);
+  const neither = await usage(["bench", "retrieval"]);
+  assert.equal(neither.exitCode, 2);
+  assert.match(neither.message, /exactly one of --beir DIR or --suite FILE/);
+  const badLib = await usage(["bench", "retrieval", "--beir", dir, "--compare", "nope"]);
+  assert.equal(badLib.exitCode, 2);
+  assert.match(badLib.message, /unknown library 'nope'/);
+  const misplaced = await usage(["bench", "retrieval", "--suite", join(root, "suite.yaml"), "--compare", "minisearch"]);
+  assert.equal(misplaced.exitCode, 2);
 
+  // A real process prints one JSON object on stdout with --json.
   const beir = await runCli(["bench", "retrieval", "--beir", dir, "--compare", "minisearch", "--json"]);
   assert.equal(beir.code, 0, beir.stderr);
   const parsed = JSON.parse(beir.stdout);

@@ -142,3 +142,23 @@ test("ask --model openai-compatible uses the provider (local test server) and na
     server.close();
   }
 });
+
+test("hybrid mode: ingest embeds only new chunks, ask and eval run through the fused pipeline", async () => {
+  const root = makeTinyProject(`models:\n  embedder: hashing\nretrieval:\n  mode: hybrid\n`);
+  const first = JSON.parse((await run(["ingest", "--json"], root)).stdout);
+  assert.equal(first.embedded.embedder, "hashing:384");
+  assert.equal(first.embedded.embedded, first.chunks);
+  const again = JSON.parse((await run(["ingest", "--json"], root)).stdout);
+  assert.equal(again.embedded.embedded, 0, "unchanged chunks are not re-embedded");
+  const ask = await run(["ask", "How long are deleted cards kept in the trash?"], root);
+  assert.equal(ask.code, 0, ask.stderr);
+  assert.match(ask.stdout, /60 days/);
+  const ev = await run(["eval", "--variants", "rag"], root);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.match(ev.stdout, /retrieval: hybrid\(rrf 60: bm25.* \+ dense\(hashing:384/);
+  const bad = makeTinyProject(`retrieval:\n  mode: dense\n`);
+  await run(["ingest"], bad);
+  const noEmb = await run(["ask", "trash"], bad);
+  assert.notEqual(noEmb.code, 0);
+  assert.match(noEmb.stderr, /retrieval\.mode is 'dense' but models\.embedder is 'none'/);
+});

@@ -135,7 +135,7 @@ const Models = z
       .string()
       .default("none")
       .describe(
-        "Embedder for dense/hybrid retrieval: 'none', 'hashing' (deterministic, for tests), 'onnx:<folder>' (local transformers.js model, offline), 'gguf:<file>' (node-llama-cpp), 'openai:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>'.",
+        "Embedder for dense/hybrid retrieval: 'none', 'hashing[:<dims>]' (deterministic baseline; measured below BM25, not a default), 'onnx:<folder>' (local transformers.js model, offline), 'gguf:<file>' (node-llama-cpp), 'openai:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>'.",
       ),
     providers: z.record(z.string(), Provider).default({}).describe("Named OpenAI-compatible endpoints (also used by API embedders and rerankers)."),
     systemPrompt: z
