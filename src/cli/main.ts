@@ -10,6 +10,7 @@ import { decideCommand, reportCommand } from "./commands/decide.ts";
 import { initCommand } from "./commands/init.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { addFilterOptions } from "./commands/common.ts";
+import { registerBench } from "./commands/bench.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { red } from "./output.ts";
@@ -113,6 +114,8 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .option("--out <dir>", "folder for the demo project (default: ./ragtune-demo, or -2, -3 … if taken)")
     .option("--json", "print the recommendation as JSON")
     .action(demoCommand);
+
+  registerBench(program);
 
   return program;
 }

@@ -139,7 +139,12 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
         const reranked = await reranker.rerank(query, head, head.length);
         hits = [...reranked, ...hits.slice(head.length)];
       }
-      if (config.collapseVersions) hits = collapseVersions(hits, hits.length);
+      // Only the head can reach the top k: 3k candidates leave ≥ 1.5k distinct ones even when every
+      // hit has a twin in another version (the pairwise check is quadratic, so the tail is not scanned).
+      if (config.collapseVersions) {
+        const head = expanding ? hits : hits.slice(0, k * 3);
+        hits = collapseVersions(head, head.length);
+      }
       // Ranks 1..n in the current order: small-to-big orders hits by rank.
       if (expanding) hits = expand(hits.map((h, i) => ({ ...h, rank: i + 1 })), deps.chunksOfPath!);
       return hits.slice(0, k).map((h, i) => ({ chunk: h.chunk, score: h.score, rank: i + 1 }));
