@@ -126,7 +126,7 @@ test("compound identifiers match exactly and by part", () => {
   assert.match(index.name, /^bm25\(k1=1.2,b=0.75,headingBoost=0\)$/);
 });
 
-test("BM25F: each field normalised by its own length; headingB 'body' is the boosted-tf form", () => {
+test("BM25F: headingB 'body' (default) is the boosted-tf form; a number normalises the heading by its own length", () => {
   // Bodies: long = 6 tokens, short = 2 tokens (avgdl 4); heading field "Refund" (1 token) in both.
   const chunks = [
     chunk("long", "alpha beta gamma delta epsilon zeta", { title: "Refund" }),
@@ -137,24 +137,26 @@ test("BM25F: each field normalised by its own length; headingB 'body' is the boo
   const hb = 2;
   const idf = Math.log(1 + 0.5 / 2.5); // refund in both chunks
   const sat = (tf: number) => (tf * (k1 + 1)) / (tf + k1);
-  // headingB 0 (default): the heading count is not length-normalised at all, so both chunks tie.
-  const f = new Bm25Index(chunks, { k1, b, headingBoost: hb });
-  const hits = f.search("refund", { k: 2 });
-  close(hits[0].score, idf * sat(hb * 1));
-  close(hits[1].score, idf * sat(hb * 1));
-  // headingB 1: normalised by heading length (both 1 = average), still a tie.
-  const one = new Bm25Index(chunks, { k1, b, headingBoost: hb, headingB: 1 });
-  close(one.search("refund", { k: 1 })[0].score, idf * sat(hb));
-  // "body": tf = hb·tf_head over the body norm 1 − b + b·|d|/avgdl = 1.375 (long) and 0.625 (short).
-  const body = new Bm25Index(chunks, { k1, b, headingBoost: hb, headingB: "body" });
+  // Default ("body"): tf = hb·tf_head over the body norm 1 − b + b·|d|/avgdl = 1.375 (long), 0.625 (short).
+  const body = new Bm25Index(chunks, { k1, b, headingBoost: hb });
   const bh = body.search("refund", { k: 2 });
   assert.deepEqual(bh.map((h) => h.chunk.id), ["short", "long"]);
   close(bh[0].score, (idf * hb * (k1 + 1)) / (hb + k1 * 0.625));
   close(bh[1].score, (idf * hb * (k1 + 1)) / (hb + k1 * 1.375));
-  // A body-only term: tf̃ = tf_body / B_body = 1/1.375 in the long chunk.
+  assert.deepEqual(new Bm25Index(chunks, { k1, b, headingBoost: hb, headingB: "body" }).search("refund", { k: 2 }), bh);
+  // headingB 0: the heading count is not length-normalised at all, so both chunks tie.
+  const f = new Bm25Index(chunks, { k1, b, headingBoost: hb, headingB: 0 });
+  const hits = f.search("refund", { k: 2 });
+  close(hits[0].score, idf * sat(hb * 1));
+  close(hits[1].score, idf * sat(hb * 1));
+  // headingB 1: normalised by heading length (both 1 = the average), still a tie.
+  const one = new Bm25Index(chunks, { k1, b, headingBoost: hb, headingB: 1 });
+  close(one.search("refund", { k: 1 })[0].score, idf * sat(hb));
+  // A body-only term is the same in every form: tf̃ = tf_body / B_body = 1/1.375 in the long chunk.
   const alpha = Math.log(1 + 0.5 / 2.5);
-  close(f.search("alpha", { k: 2 }).find((h) => h.chunk.id === "long")!.score, alpha * sat(1 / 1.375));
+  for (const index of [body, f, one]) close(index.search("alpha", { k: 2 }).find((h) => h.chunk.id === "long")!.score, alpha * sat(1 / 1.375));
   assert.match(one.name, /headingB=1/);
+  assert.doesNotMatch(body.name, /headingB=/);
 });
 
 function tagged(id: string, text: string, path: string, tags: unknown, version = "v2"): Chunk {
@@ -256,7 +258,7 @@ test("fromStore builds the same index as the chunks: same df, idf, hits and scor
     removals: [],
   });
   const queries = ["refund annual plan", "How do I get my invoices?", "autoInstallPeers", "jaguar", "v2.1 upgrade users", "the", "billing refunds"];
-  for (const o of [opts, { k1: 0.9, b: 0.4, headingBoost: 2 }, { k1: 1.5, b: 1, headingBoost: 1, headingB: "body" as const }]) {
+  for (const o of [opts, { k1: 0.9, b: 0.4, headingBoost: 2, headingB: 0 }, { k1: 1.5, b: 1, headingBoost: 10 }, { k1: 1.2, b: 0.75, headingBoost: 3, headingB: 0.5 }]) {
     const a = new Bm25Index(store.chunks(), o);
     const b = Bm25Index.fromStore(store, o);
     assert.equal(b.size, a.size);

@@ -1,18 +1,20 @@
 /**
  * In-memory BM25F index over chunks.
  *
- * Two fields per chunk: the body (`text`) and the heading field (`title` + `headingPath`). Each
- * field's term frequency is normalised by its own length, the heading field weighted by
- * `headingBoost`, and the sum saturated once (BM25F, Robertson & Zaragoza 2009):
+ * Two fields per chunk: the body (`text`) and the heading field (`title` + `headingPath`). The
+ * heading field's counts are weighted by `headingBoost`, added to the body's, length-normalised
+ * and saturated once (BM25F, Robertson & Zaragoza 2009):
  *
  *   tf̃(t, d)   = tf_body / B_body(d) + headingBoost · tf_head / B_head(d)
- *   B_f(d)     = 1 − b_f + b_f · |d|_f / avg|d|_f
+ *   B_body(d)  = 1 − b + b · |d|_body / avg|d|_body
  *   score(q,d) = Σ_{t ∈ q} idf(t) · tf̃·(k1 + 1) / (tf̃ + k1)
  *   idf(t)     = ln(1 + (N − df + 0.5) / (df + 0.5))        (Lucene's non-negative variant)
  *
- * b_body is `b`; b_head is `headingB` (default 0: a title's length says little about how much of
- * it a query term covers). With `headingB: "body"` the heading counts are normalised by the body
- * length instead — the plain "boosted tf" BM25 (tf = tf_body + boost · tf_head) some libraries use.
+ * `headingB` picks B_head. Default "body": B_head = B_body, i.e. the classic boosted-tf form
+ * tf = tf_body + headingBoost · tf_head over the body's length norm. A number gives the heading
+ * field its own b over its own length (1 − b_h + b_h · |d|_head / avg|d|_head; 0 = no
+ * normalisation). bench/lexical-tuning.ts measured both on three evaluation sets: a separate
+ * heading b never beat "body" on average (bench/results/lexical-tuning.json).
  * df counts chunks having the term in either field; N is the number of chunks. Query terms are
  * de-duplicated; stop words are dropped from the query (but indexed, so an all-stop-word query
  * still matches something).
@@ -39,8 +41,9 @@ export type { PrfOptions } from "./prf.ts";
 /** `Bm25Options` plus the less common knobs. */
 export interface Bm25IndexOptions extends Bm25Options {
   /**
-   * Length normalisation of the heading field: a number is its own b (0 = none, the default);
-   * "body" normalises heading counts by the body length (tf_body + boost · tf_head over B_body).
+   * Length normalisation of the heading field: "body" (default) normalises heading counts by the
+   * body length (tf_body + boost · tf_head over B_body); a number is the heading field's own b
+   * over its own length (0 = none).
    */
   headingB?: number | "body";
 }
@@ -80,10 +83,11 @@ export class Bm25Index implements Retriever {
     const n = chunks.length;
     if (stats.bodyLen.length !== n) throw new Error(`term statistics cover ${stats.bodyLen.length} chunks, expected ${n}`);
     const { k1, b, headingBoost } = options;
-    const headingB = options.headingB ?? 0;
+    const headingB = options.headingB ?? "body";
+    if (headingB !== "body" && !(headingB >= 0 && headingB <= 1)) throw new Error(`headingB must be "body" or a number in [0, 1], got ${headingB}`);
     this.chunks = chunks;
     this.size = n;
-    this.name = `bm25(k1=${k1},b=${b},headingBoost=${headingBoost}${headingB === 0 ? "" : `,headingB=${headingB}`})`;
+    this.name = `bm25(k1=${k1},b=${b},headingBoost=${headingBoost}${headingB === "body" ? "" : `,headingB=${headingB}`})`;
 
     const termCount = stats.terms.length;
     const { docStart, entryTerm, entryBody, entryHead, bodyLen, headLen } = stats;
