@@ -48,6 +48,7 @@ import { expandToParents } from "../src/retrieve/small-to-big.ts";
 import type { Hit } from "../src/retrieve/index.ts";
 import { loadSuite } from "../src/evaluate/suite.ts";
 import { retrievalScores } from "../src/evaluate/scorers.ts";
+import { mulberry32 } from "./lib/rng.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DEMO = join(ROOT, "examples/acme-support");
@@ -121,7 +122,7 @@ function mcnemarExact(b: number, c: number): number {
 function signFlipP(diffs: number[], rounds = 20_000, seed = 1): number {
   const observed = Math.abs(diffs.reduce((a, b) => a + b, 0));
   if (observed < 1e-12) return 1;
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   let extreme = 0;
   for (let r = 0; r < rounds; r++) {
     let sum = 0;
@@ -134,17 +135,6 @@ function signFlipP(diffs: number[], rounds = 20_000, seed = 1): number {
 const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
-/** Small deterministic PRNG (mulberry32), so the pnpm query set is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function runCorpus(corpus: Corpus, base: Omit<ChunkingOptions, "strategy" | "maxTokens" | "overlapTokens">, bm25: { k1: number; b: number; headingBoost: number }): Promise<Row[]> {
   const rows: Row[] = [];
@@ -253,7 +243,7 @@ async function pnpmCorpus(): Promise<Corpus | undefined> {
   }
   const usable = (h: string) => seen.get(h.toLowerCase()) === 1 && contentTokens(h).length >= 2;
   const candidates = paths.filter((p) => headingsByDoc.get(p)!.some(usable));
-  const rand = prng(SEED);
+  const rand = mulberry32(SEED);
   // Fisher–Yates with the seeded PRNG.
   const order = [...candidates];
   for (let i = order.length - 1; i > 0; i--) {

@@ -34,6 +34,7 @@ import { embedPending, ExactVectorIndex } from "../src/retrieve/dense.ts";
 import { HnswVectorIndex, measureAnnRecall } from "../src/retrieve/ann.ts";
 import { openStore } from "../src/store/index.ts";
 import { embeddingInput, openVectorStore } from "../src/store/vectors.ts";
+import { mulberry32 } from "./lib/rng.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const HOTPOT = resolve(ROOT, "../shared/datasets/hotpotqa-dev500");
@@ -133,17 +134,6 @@ async function hotpot(): Promise<unknown> {
 // 2. HNSW vs exact on synthetic vectors
 // ---------------------------------------------------------------------------------------------
 
-/** Deterministic PRNG (mulberry32) + Box–Muller, so every run indexes the same vectors. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function gaussian(rand: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
@@ -152,7 +142,7 @@ const CLUSTERS = 200;
 const clusterOf = (i: number) => ((i * 2654435761) >>> 0) % CLUSTERS;
 
 function synthetic(kind: "gaussian" | "clustered", n: number, dims: number, seed: number): Float32Array {
-  const g = gaussian(rng(seed));
+  const g = gaussian(mulberry32(seed));
   const out = new Float32Array(n * dims);
   const centers = kind === "clustered" ? Array.from({ length: CLUSTERS }, () => Float32Array.from({ length: dims }, g)) : [];
   for (let i = 0; i < n; i++) {
@@ -209,7 +199,7 @@ function ann(): unknown {
       const queries = Array.from({ length: queryCount }, (_, i) => all.slice((n + i) * annDims, (n + i + 1) * annDims));
       // Filters to measure: version v1 is a random 10% (independent of the vectors); tag "near" marks
       // every 10th cluster (10%, correlated with position — most queries have none nearby).
-      const pick = rng(7);
+      const pick = mulberry32(7);
       const chunks: Chunk[] = Array.from({ length: n }, (_, i) => ({
         ...asChunk({ id: `c${i}`, title: "", text: "" }),
         version: pick() < 0.1 ? "v1" : "v2",

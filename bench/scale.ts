@@ -32,6 +32,7 @@ import { getHeapStatistics } from "node:v8";
 import type { Chunk } from "../src/ingest/index.ts";
 import { Bm25Index } from "../src/retrieve/bm25.ts";
 import { collectGarbage, percentile } from "../src/bench/retrieval.ts";
+import { mulberry32 } from "./lib/rng.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -56,18 +57,7 @@ const ZIPF_S = 1.0;
 // ---------------------------------------------------------------------------------------------
 // Deterministic generator
 
-/** mulberry32: small, fast, good enough for synthetic text. Returns floats in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(SEED);
+const rand = mulberry32(SEED);
 const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 
 // English function words in rough frequency order: the head of the Zipf curve.

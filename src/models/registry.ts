@@ -6,6 +6,7 @@ import type { RagtuneConfig } from "../config/schema.ts";
 import type { Generator } from "./index.ts";
 import { LlmGenerator } from "./llm-generator.ts";
 import { ExtractiveReader } from "./offline-extractive.ts";
+import { resolveProviderRef } from "./provider-ref.ts";
 import { OpenAICompatibleProvider } from "./openai-compatible.ts";
 
 const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
@@ -60,28 +61,9 @@ export function createGenerator(
 
   switch (prefix) {
     case "openai-compatible": {
-      // The provider name has no '/', the model may (e.g. "meta-llama/Llama-3.1-8B").
-      const slash = rest.indexOf("/");
-      const name = slash < 0 ? "" : rest.slice(0, slash);
-      const model = slash < 0 ? "" : rest.slice(slash + 1);
-      if (!name || !model) throw unsupported(id, "expected openai-compatible:<provider>/<model>");
-      const provider = models.providers[name];
-      if (!provider) {
-        const known = Object.keys(models.providers);
-        throw new Error(
-          `Generator "${id}" needs a provider named "${name}": add models.providers.${name} (baseUrl, apiKeyEnv, timeoutMs) to ragtune.yaml` +
-            (known.length > 0 ? ` (configured providers: ${known.join(", ")})` : " (no providers are configured)"),
-        );
-      }
-      return llm(
-        new OpenAICompatibleProvider({
-          name,
-          baseUrl: provider.baseUrl,
-          model,
-          apiKey: env[provider.apiKeyEnv] || undefined,
-          timeoutMs: provider.timeoutMs,
-        }),
-      );
+      const ref = resolveProviderRef("Generator", id, rest, models, env);
+      if (!ref) throw unsupported(id, "expected openai-compatible:<provider>/<model>");
+      return llm(new OpenAICompatibleProvider({ name: ref.name, baseUrl: ref.baseUrl, model: ref.model, apiKey: ref.apiKey, timeoutMs: ref.timeoutMs }));
     }
     case "openai": {
       if (!rest) throw unsupported(id, "expected openai:<model>");

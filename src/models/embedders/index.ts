@@ -6,6 +6,7 @@
  * at startup; their runtimes (transformers.js, node-llama-cpp) are optional packages imported on
  * the first `embed` call, with an error saying what to install when they are absent.
  */
+import { resolveProviderRef } from "../provider-ref.ts";
 import type { RagtuneConfig } from "../../config/schema.ts";
 import type { Embedder } from "../index.ts";
 import { GgufEmbedder } from "./gguf.ts";
@@ -97,27 +98,9 @@ export function createEmbedder(
       return new OpenAIEmbedder({ id: trimmed, baseUrl: ollamaBaseUrl(env.OLLAMA_HOST), model: rest, timeoutMs: DEFAULT_TIMEOUT_MS, batchSize: options.batchSize });
     }
     case "openai-compatible": {
-      // The provider name has no '/', the model may (e.g. "BAAI/bge-m3").
-      const slash = rest.indexOf("/");
-      const name = slash < 0 ? "" : rest.slice(0, slash);
-      const model = slash < 0 ? "" : rest.slice(slash + 1);
-      if (!name || !model) throw unsupported(id, "expected openai-compatible:<provider>/<model>");
-      const provider = models.providers[name];
-      if (!provider) {
-        const known = Object.keys(models.providers);
-        throw new Error(
-          `Embedder "${id}" needs a provider named "${name}": add models.providers.${name} (baseUrl, apiKeyEnv, timeoutMs) to ragtune.yaml` +
-            (known.length > 0 ? ` (configured providers: ${known.join(", ")})` : " (no providers are configured)"),
-        );
-      }
-      return new OpenAIEmbedder({
-        id: trimmed,
-        baseUrl: provider.baseUrl,
-        model,
-        apiKey: env[provider.apiKeyEnv] || undefined,
-        timeoutMs: provider.timeoutMs,
-        batchSize: options.batchSize,
-      });
+      const ref = resolveProviderRef("Embedder", id, rest, models, env);
+      if (!ref) throw unsupported(id, "expected openai-compatible:<provider>/<model>");
+      return new OpenAIEmbedder({ id: trimmed, baseUrl: ref.baseUrl, model: ref.model, apiKey: ref.apiKey, timeoutMs: ref.timeoutMs, batchSize: options.batchSize });
     }
     default:
       throw unsupported(id, colon < 0 ? "no kind prefix" : `unknown kind "${prefix}"`);
