@@ -226,14 +226,14 @@ test("deterministic, empty documents give no chunks, bad options are refused", (
   assert.throws(() => chunkDocument(doc, ctx, opts({ headingDepth: 7 })), RangeError);
 });
 
-test("pathological runs (long separators, whitespace, emoji) chunk in linear time", () => {
+// Linear time comes from cutting long runs before BPE (textPieces, tested in tokens.test.ts); this
+// test checks the chunks are still right. No wall-clock assertion: speed belongs to benchmarks.
+test("pathological runs (long separators, whitespace, emoji) chunk correctly", () => {
   const { tokenCount } = chunkModule;
   const prose = "Ordinary prose, with punctuation; and numbers 12345 — stays exact.";
   assert.equal(tokenCount(prose), countTokens(prose));
   for (const run of ["=".repeat(200_000), " ".repeat(200_000), "\n".repeat(100_000), "😀".repeat(50_000), " \t\n".repeat(60_000)]) {
-    const t0 = performance.now();
     const { chunks } = md(`# Runs\n\nbefore ${run} after\n\n## Next\n\n${para("next", 2)}`, { maxTokens: 200, overlapTokens: 20 });
-    assert.ok(performance.now() - t0 < 5_000, `run of ${JSON.stringify(run.slice(0, 2))} took ${Math.round(performance.now() - t0)} ms`);
     assert.ok(chunks.every((c) => c.tokens <= 200 && c.text === c.text.trimEnd() && c.text.trim().length > 0));
     assert.ok(chunks[0].text.startsWith("before"));
     assert.equal(chunks.at(-1)!.headingPath.at(-1), "Next");

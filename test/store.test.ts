@@ -179,7 +179,8 @@ test("refuses files that are not a ragtune index, or a newer one, naming the fil
   }
 });
 
-test("bulk insert of 100k chunks takes seconds, and reads them back", () => {
+// Speed is measured by the benchmarks (bench/scale.ts, bench/lexical-tuning.ts), not asserted here.
+test("bulk insert of 100k chunks in one transaction, replaced in one more, and read back", () => {
   const dir = tempDir();
   try {
     const store = openStore(join(dir, "index.db"));
@@ -189,15 +190,14 @@ test("bulk insert of 100k chunks takes seconds, and reads them back", () => {
         chunk(`docs/file-${String(d).padStart(4, "0")}.md`, i, "v1", { text: `Chunk ${i} of file ${d}. `.repeat(20) }),
       ),
     }));
-    const t0 = performance.now();
+    const generation = store.generation();
     store.applyIngest({ upserts, removals: [] });
-    const ms = performance.now() - t0;
-    assert.ok(ms < 20_000, `bulk insert took ${Math.round(ms)} ms`);
     assert.equal(store.chunks().length, 100_000);
+    assert.equal(store.generation(), generation + 1, "one batch, one generation");
     // Replacing all of them (delete + insert) is the same single transaction.
-    const t1 = performance.now();
     store.applyIngest({ upserts, removals: [] });
-    assert.ok(performance.now() - t1 < 30_000);
+    assert.equal(store.chunks().length, 100_000, "replaced, not duplicated");
+    assert.equal(store.generation(), generation + 2);
     assert.equal(store.chunks({ pathPrefix: "docs/file-001" }).length, 50 * 10);
     store.close();
   } finally {
