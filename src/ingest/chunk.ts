@@ -273,14 +273,18 @@ function trimWindow(text: string, start: number, end: number): { start: number; 
 }
 
 /** Character ranges of the windows of `text`, each at most `max` tokens. */
-export function tokenWindows(text: string, max: number, overlap: number): { start: number; end: number }[] {
+/**
+ * The token spans of `text` with prefix sums P (P[i] = tokens before span i), so windows can be cut
+ * by exact token counts: `at(i)` is span i's start offset (text end for i = n) and `lowerBound`
+ * the smallest i ≥ lo with P[i] ≥ value (n + 1 when none).
+ */
+function spanIndex(text: string) {
   const spans = tokenSpans(text);
   const n = spans.length;
   const P = new Array<number>(n + 1);
   P[0] = 0;
   for (let i = 0; i < n; i++) P[i + 1] = P[i] + spans[i].tokens;
   const at = (i: number) => (i < n ? spans[i].start : text.length);
-  /** Smallest index i ≥ lo with P[i] ≥ value, or n + 1 when there is none. */
   const lowerBound = (value: number, lo: number) => {
     let hi = n + 1;
     while (lo < hi) {
@@ -290,6 +294,11 @@ export function tokenWindows(text: string, max: number, overlap: number): { star
     }
     return lo;
   };
+  return { n, P, at, lowerBound };
+}
+
+export function tokenWindows(text: string, max: number, overlap: number): { start: number; end: number }[] {
+  const { n, P, at, lowerBound } = spanIndex(text);
 
   const out: { start: number; end: number }[] = [];
   let a = 0;
@@ -777,21 +786,7 @@ function packUnits(units: Unit[], text: string, max: number, overlap: number): [
 
 /** Token windows with no boundary snapping: each ends after at most `max` tokens, the next starts `overlap` tokens back. */
 export function fixedWindows(text: string, max: number, overlap: number): { start: number; end: number }[] {
-  const spans = tokenSpans(text);
-  const n = spans.length;
-  const P = new Array<number>(n + 1);
-  P[0] = 0;
-  for (let i = 0; i < n; i++) P[i + 1] = P[i] + spans[i].tokens;
-  const at = (i: number) => (i < n ? spans[i].start : text.length);
-  const lowerBound = (value: number, lo: number) => {
-    let hi = n + 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (P[mid] < value) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const { n, P, at, lowerBound } = spanIndex(text);
   const out: { start: number; end: number }[] = [];
   let a = 0;
   while (a < n) {

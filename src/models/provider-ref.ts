@@ -39,3 +39,34 @@ export function resolveProviderRef(
   }
   return { name, model, baseUrl: provider.baseUrl, apiKey: env[provider.apiKeyEnv] || undefined, timeoutMs: provider.timeoutMs };
 }
+
+/** Endpoint settings of the built-in `openai:` and `ollama:` kinds. */
+export interface Endpoint {
+  baseUrl: string;
+  apiKey: string | undefined;
+  timeoutMs: number;
+}
+
+const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
+const OLLAMA_DEFAULT_HOST = "http://localhost:11434";
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * `openai:<model>`: OPENAI_BASE_URL / OPENAI_API_KEY like the official SDK. Fails now rather than on
+ * the first request when no key is set for OpenAI itself (a custom base URL may be a keyless local server).
+ */
+export function openaiEndpoint(what: string, id: string, env: NodeJS.ProcessEnv): Endpoint {
+  const baseUrl = env.OPENAI_BASE_URL || OPENAI_DEFAULT_BASE_URL;
+  const apiKey = env.OPENAI_API_KEY || undefined;
+  if (!apiKey && baseUrl === OPENAI_DEFAULT_BASE_URL) {
+    throw new Error(`${what} "${id}" needs an API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server).`);
+  }
+  return { baseUrl, apiKey, timeoutMs: DEFAULT_TIMEOUT_MS };
+}
+
+/** `ollama:<model>`: OLLAMA_HOST may be `host:port`, `http://host:port` or already end in /v1. */
+export function ollamaEndpoint(env: NodeJS.ProcessEnv): Endpoint {
+  let url = (env.OLLAMA_HOST || OLLAMA_DEFAULT_HOST).trim().replace(/\/+$/, "");
+  if (!/^https?:\/\//i.test(url)) url = `http://${url}`;
+  return { baseUrl: url.endsWith("/v1") ? url : `${url}/v1`, apiKey: undefined, timeoutMs: DEFAULT_TIMEOUT_MS };
+}

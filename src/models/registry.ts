@@ -6,12 +6,8 @@ import type { RagtuneConfig } from "../config/schema.ts";
 import type { Generator } from "./index.ts";
 import { LlmGenerator } from "./llm-generator.ts";
 import { ExtractiveReader } from "./offline-extractive.ts";
-import { resolveProviderRef } from "./provider-ref.ts";
+import { ollamaEndpoint, openaiEndpoint, resolveProviderRef } from "./provider-ref.ts";
 import { OpenAICompatibleProvider } from "./openai-compatible.ts";
-
-const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
-const OLLAMA_DEFAULT_HOST = "http://localhost:11434";
-const DEFAULT_TIMEOUT_MS = 60_000;
 
 export interface GeneratorKind {
   /** The id form, e.g. `openai:<model>`. */
@@ -67,28 +63,13 @@ export function createGenerator(
     }
     case "openai": {
       if (!rest) throw unsupported(id, "expected openai:<model>");
-      const baseUrl = env.OPENAI_BASE_URL || OPENAI_DEFAULT_BASE_URL;
-      const apiKey = env.OPENAI_API_KEY || undefined;
-      // Fail now rather than on the first request; a custom base URL may be a keyless local server.
-      if (!apiKey && baseUrl === OPENAI_DEFAULT_BASE_URL) {
-        throw new Error(`Generator "${id}" needs an API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server).`);
-      }
-      return llm(new OpenAICompatibleProvider({ name: "openai", baseUrl, model: rest, apiKey, timeoutMs: DEFAULT_TIMEOUT_MS }));
+      return llm(new OpenAICompatibleProvider({ name: "openai", model: rest, ...openaiEndpoint("Generator", id, env) }));
     }
     case "ollama": {
       if (!rest) throw unsupported(id, "expected ollama:<model>");
-      return llm(
-        new OpenAICompatibleProvider({ name: "ollama", baseUrl: ollamaBaseUrl(env.OLLAMA_HOST), model: rest, timeoutMs: DEFAULT_TIMEOUT_MS }),
-      );
+      return llm(new OpenAICompatibleProvider({ name: "ollama", model: rest, ...ollamaEndpoint(env) }));
     }
     default:
       throw unsupported(id, colon < 0 ? "no kind prefix" : `unknown kind "${prefix}"`);
   }
-}
-
-/** OLLAMA_HOST may be `host:port`, `http://host:port` or already end in /v1. */
-function ollamaBaseUrl(host: string | undefined): string {
-  let url = (host || OLLAMA_DEFAULT_HOST).trim().replace(/\/+$/, "");
-  if (!/^https?:\/\//i.test(url)) url = `http://${url}`;
-  return url.endsWith("/v1") ? url : `${url}/v1`;
 }

@@ -6,7 +6,7 @@
  * at startup; their runtimes (transformers.js, node-llama-cpp) are optional packages imported on
  * the first `embed` call, with an error saying what to install when they are absent.
  */
-import { resolveProviderRef } from "../provider-ref.ts";
+import { ollamaEndpoint, openaiEndpoint, resolveProviderRef } from "../provider-ref.ts";
 import type { RagtuneConfig } from "../../config/schema.ts";
 import type { Embedder } from "../index.ts";
 import { GgufEmbedder } from "./gguf.ts";
@@ -18,10 +18,6 @@ export { HashingEmbedder, l2Normalize } from "./hashing.ts";
 export { OpenAIEmbedder } from "./openai.ts";
 export { OnnxEmbedder, inspectOnnxFolder, ONNX_MISSING_PACKAGE } from "./onnx.ts";
 export { GgufEmbedder, checkGgufFile, GGUF_MISSING_PACKAGE } from "./gguf.ts";
-
-const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
-const OLLAMA_DEFAULT_HOST = "http://localhost:11434";
-const DEFAULT_TIMEOUT_MS = 60_000;
 
 export interface EmbedderKind {
   form: string;
@@ -85,17 +81,11 @@ export function createEmbedder(
       return new GgufEmbedder({ file: rest, baseDir: options.baseDir });
     case "openai": {
       if (!rest) throw unsupported(id, "expected openai:<model>");
-      const baseUrl = env.OPENAI_BASE_URL || OPENAI_DEFAULT_BASE_URL;
-      const apiKey = env.OPENAI_API_KEY || undefined;
-      // Fail now rather than on the first request; a custom base URL may be a keyless local server.
-      if (!apiKey && baseUrl === OPENAI_DEFAULT_BASE_URL) {
-        throw new Error(`Embedder "${id}" needs an API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server).`);
-      }
-      return new OpenAIEmbedder({ id: trimmed, baseUrl, model: rest, apiKey, timeoutMs: DEFAULT_TIMEOUT_MS, batchSize: options.batchSize });
+      return new OpenAIEmbedder({ id: trimmed, model: rest, batchSize: options.batchSize, ...openaiEndpoint("Embedder", id, env) });
     }
     case "ollama": {
       if (!rest) throw unsupported(id, "expected ollama:<model>");
-      return new OpenAIEmbedder({ id: trimmed, baseUrl: ollamaBaseUrl(env.OLLAMA_HOST), model: rest, timeoutMs: DEFAULT_TIMEOUT_MS, batchSize: options.batchSize });
+      return new OpenAIEmbedder({ id: trimmed, model: rest, batchSize: options.batchSize, ...ollamaEndpoint(env) });
     }
     case "openai-compatible": {
       const ref = resolveProviderRef("Embedder", id, rest, models, env);
@@ -105,11 +95,4 @@ export function createEmbedder(
     default:
       throw unsupported(id, colon < 0 ? "no kind prefix" : `unknown kind "${prefix}"`);
   }
-}
-
-/** OLLAMA_HOST may be `host:port`, `http://host:port` or already end in /v1. */
-function ollamaBaseUrl(host: string | undefined): string {
-  let url = (host || OLLAMA_DEFAULT_HOST).trim().replace(/\/+$/, "");
-  if (!/^https?:\/\//i.test(url)) url = `http://${url}`;
-  return url.endsWith("/v1") ? url : `${url}/v1`;
 }
