@@ -42,6 +42,7 @@ import {
   type OfflineFeatureWeights,
 } from "../src/retrieve/rerank/offline.ts";
 import { openStore } from "../src/store/index.ts";
+import { loadClapnqPool } from "./lib/clapnq.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const HOTPOTQA = resolve(ROOT, "../shared/datasets/hotpotqa-dev500");
@@ -82,31 +83,6 @@ function variants(): { name: string; weights: Weights }[] {
 // 1–2. BEIR-layout sets: HotpotQA, ClapNQ passage pool
 // ---------------------------------------------------------------------------------------------
 
-/** ClapNQ dev as a retrieval set: all gold passages pooled, answerable questions judged against their own. */
-function loadClapnqPool(dir: string): BeirDataset {
-  const corpus: { id: string; title: string; text: string }[] = [];
-  const idOfText = new Map<string, string>();
-  const queries: { id: string; text: string }[] = [];
-  const qrels = new Map<string, Map<string, number>>();
-  for (const file of ["clapnq_dev_answerable.jsonl", "clapnq_dev_unanswerable.jsonl"]) {
-    for (const line of readFileSync(join(dir, file), "utf8").split("\n")) {
-      if (!line.trim()) continue;
-      const row = JSON.parse(line) as { id: string; input: string; passages: { title: string; text: string }[] };
-      const passage = row.passages[0];
-      let id = idOfText.get(passage.text);
-      if (!id) {
-        id = `p${corpus.length}`;
-        idOfText.set(passage.text, id);
-        corpus.push({ id, title: passage.title, text: passage.text });
-      }
-      if (file.includes("_answerable")) {
-        queries.push({ id: row.id, text: row.input });
-        qrels.set(row.id, new Map([[id, 1]]));
-      }
-    }
-  }
-  return { name: "clapnq-dev-pool", corpus, queries, qrels };
-}
 
 function beirChunk(d: { id: string; title: string; text: string }): Chunk {
   return { id: d.id, path: d.id, ordinal: 0, title: d.title, headingPath: [], text: d.text, lineStart: 1, lineEnd: 1, version: "", tokens: 0, meta: {} };

@@ -58,6 +58,30 @@ const together = chunk(
   "The annual plan refund window is thirty days. Billing team reports storms today. Weather reviews happen each spring. Requests reach us every time.",
 );
 
+test("offline features by hand: phrase pairs in body or heading, proximity over repeated terms, title share", () => {
+  // Query content tokens: [rotat, api, key]; pairs (rotat, api), (api, key).
+  const body = chunk("b", "Rotate keys here. The api key is listed. Rotate often.", { title: "Billing" });
+  const head = chunk("h", "Nothing relevant.", { title: "API key rotation" });
+  const flat = (idf: number) => () => idf;
+  const [fb, fh] = candidateFeatures("rotate the api key", hits([body, 2], [head, 1]), flat(1));
+  // body content tokens: rotat key api key list rotat often ("here", "the", "is" are stop words).
+  // All three terms in the body; "api key" adjacent (1 of 2 pairs); the smallest window holding
+  // rotat, api and key is "rotat key api" (3 tokens) → proximity 1 · 3/3.
+  assert.equal(fb.coverage, 1);
+  assert.equal(fb.phrase, 0.5);
+  assert.equal(fb.heading, 0);
+  assert.equal(fb.titleInQuery, 0);
+  assert.equal(fb.proximity, 1);
+  assert.equal(fb.firstStage, 1);
+  // heading tokens: api key rotat — (api, key) adjacent in query order, (rotat, api) not.
+  assert.equal(fh.heading, 1);
+  assert.equal(fh.coverage, 1);
+  assert.equal(fh.phrase, 0.5);
+  assert.equal(fh.titleInQuery, 1);
+  assert.equal(fh.proximity, 0);
+  assert.equal(fh.firstStage, 0);
+});
+
 test("offline reranker moves the chunk with all query terms close together above one with scattered terms", async () => {
   const query = "annual plan refund window";
   // Both chunks hold every query term exactly once: coverage and heading features are equal.

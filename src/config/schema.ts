@@ -89,7 +89,7 @@ const Retrieval = z
       .describe(
         "Reranker: 'offline' (default: BM25 score + query coverage, proximity, heading/title and phrase matches; measured +0.08 nDCG@10 on HotpotQA, +0.05 recall@5 on the demo), 'none', 'onnx:<folder>' (a local cross-encoder), 'cohere:<model>' or 'jina:<model>' (HTTP APIs; base URL and key env in models.providers).",
       ),
-    rerankCandidates: z.number().int().min(1).default(50).describe("Hits passed to the reranker."),
+    rerankCandidates: z.number().int().min(1).default(30).describe("Hits passed to the reranker."),
     smallToBig: z
       .boolean()
       .default(false)
