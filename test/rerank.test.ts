@@ -196,7 +196,7 @@ test("cohere reranker posts {model, query, documents, top_n} to {base}/rerank wi
   await withServer(scoringServer, async (base, received) => {
     const reranker = createReranker(
       "cohere:rerank-v3.5",
-      { providers: { cohere: { baseUrl: `${base}/v2`, apiKeyEnv: "TEST_COHERE_KEY", timeoutMs: 5000 } } },
+      { providers: { cohere: { baseUrl: `${base}/v2`, apiKeyEnv: "TEST_COHERE_KEY", timeoutMs: 5000, kind: "openai", maxRetries: 0, maxConcurrency: 4 } } },
       { TEST_COHERE_KEY: "sk-test" },
     )!;
     assert.equal(reranker.id, "cohere:rerank-v3.5");
@@ -224,7 +224,7 @@ test("jina reranker: same shape at {base}/rerank (/v1/rerank); unscored document
       res.end(JSON.stringify({ results: [{ index: 1, relevance_score: 0.7, document: { text: "beta text" } }] }));
     },
     async (base, received) => {
-      const reranker = createReranker("jina:jina-reranker-v2-base-multilingual", { providers: { jina: { baseUrl: `${base}/v1`, apiKeyEnv: "NOPE", timeoutMs: 5000 } } }, {})!;
+      const reranker = createReranker("jina:jina-reranker-v2-base-multilingual", { providers: { jina: { baseUrl: `${base}/v1`, apiKeyEnv: "NOPE", timeoutMs: 5000, kind: "openai", maxRetries: 0, maxConcurrency: 4 } } }, {})!;
       const out = await reranker.rerank("q", hits([docs[0], 3], [docs[1], 2], [docs[2], 1]), 3);
       assert.deepEqual(ids(out), ["b", "a", "c"]);
       assert.equal(received[0].url, "/v1/rerank");

@@ -121,11 +121,37 @@ const Answer = z
   })
   .strict();
 
+/** Retries, concurrency and rate limits of one provider (see docs/providers.md). */
+const Limits = {
+  maxRetries: z
+    .number()
+    .int()
+    .min(0)
+    .default(4)
+    .describe("Retries on 429, 5xx, timeouts and network errors (exponential backoff with jitter, honouring Retry-After). Auth and validation errors are never retried."),
+  maxConcurrency: z.number().int().min(1).default(4).describe("Requests in flight at once to this provider."),
+  requestsPerMinute: z.number().min(0).optional().describe("Request rate limit (token bucket); unset = unlimited."),
+  tokensPerMinute: z.number().min(0).optional().describe("Token rate limit (input + estimated output tokens per minute); unset = unlimited."),
+};
+
 const Provider = z
   .object({
-    baseUrl: z.string().url().describe("OpenAI-compatible base URL, e.g. http://localhost:11434/v1 (Ollama) or https://api.openai.com/v1."),
+    kind: z
+      .enum(["openai", "anthropic"])
+      .default("openai")
+      .describe("Protocol the endpoint speaks: 'openai' (chat completions: OpenAI, vLLM, llama.cpp server, LM Studio, Together, Ollama /v1) or 'anthropic' (Messages API)."),
+    baseUrl: z.string().url().describe("Base URL, e.g. http://localhost:11434/v1 (Ollama), https://api.openai.com/v1, https://api.anthropic.com."),
     apiKeyEnv: z.string().default("OPENAI_API_KEY").describe("Environment variable that holds the API key (may be unset for local servers)."),
     timeoutMs: z.number().int().min(1).default(60_000).describe("Per-request timeout."),
+    ...Limits,
+  })
+  .strict();
+
+/** Limits for the built-in `openai:`, `anthropic:` and `ollama:` kinds (named providers carry their own). */
+const BuiltinLimits = z
+  .object({
+    timeoutMs: z.number().int().min(1).default(60_000).describe("Per-request timeout."),
+    ...Limits,
   })
   .strict();
 
@@ -141,7 +167,8 @@ const Models = z
       .describe(
         "Embedder for dense/hybrid retrieval: 'none', 'hashing[:<dims>]' (deterministic baseline; measured below BM25, not a default), 'onnx:<folder>' (local transformers.js model, offline), 'gguf:<file>' (node-llama-cpp), 'openai:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>'.",
       ),
-    providers: z.record(z.string(), Provider).default({}).describe("Named OpenAI-compatible endpoints (also used by API embedders and rerankers)."),
+    providers: z.record(z.string(), Provider).default({}).describe("Named endpoints (also used by API embedders and rerankers)."),
+    limits: BuiltinLimits.default(BuiltinLimits.parse({})).describe("Timeout, retries, concurrency and rate limits of the built-in openai:, anthropic: and ollama: kinds."),
     systemPrompt: z
       .string()
       .optional()
@@ -152,11 +179,36 @@ const Models = z
 const LongContext = z
   .object({
     budgetTokens: z
-      .number()
-      .int()
-      .min(256)
-      .default(32_000)
-      .describe("Context budget of the long-context variant; the corpus is packed in order and truncated to it (reported)."),
+      .union([z.number().int().min(256), z.literal("auto")])
+      .default("auto")
+      .describe(
+        "Context budget of the long-context variant; the corpus is packed newest version first and truncated to it (reported). 'auto' = the generator's context window minus outputReserveTokens (32,000 for generators with an unknown window, and for offline:extractive).",
+      ),
+    outputReserveTokens: z.number().int().min(0).default(4_096).describe("Tokens kept free for the prompt scaffold and the answer when budgetTokens is 'auto'."),
+  })
+  .strict();
+
+const Cache = z
+  .object({
+    enabled: z.boolean().default(true).describe("Content-addressed on-disk cache of model responses (key: provider, model, parameters, messages). A cached call costs nothing and is reported as a hit. --no-cache turns it off for one run."),
+    dir: z.string().default(".ragtune/cache").describe("Cache folder, relative to the project."),
+  })
+  .strict();
+
+export const JUDGE_NAMES = ["correctness", "faithfulness", "relevance", "tone", "policy"] as const;
+export type JudgeName = (typeof JUDGE_NAMES)[number];
+
+const Evaluate = z
+  .object({
+    judges: z
+      .array(z.enum(JUDGE_NAMES))
+      .default([...JUDGE_NAMES])
+      .describe("LLM-judged scorers to run when `models.judge` is set; each runs only on the cases it applies to (docs/judges.md)."),
+    repeats: z.number().int().min(1).max(20).default(1).describe("Runs of generation and judging per case (--repeats); pass^N and agreement are reported when > 1."),
+    bootstrapSamples: z.number().int().min(100).default(2_000).describe("Bootstrap resamples for confidence intervals and paired score comparisons."),
+    alpha: z.number().gt(0).lt(1).default(0.05).describe("Significance level of the paired comparisons (95% intervals at 0.05)."),
+    seed: z.number().int().default(1).describe("Seed of the bootstrap, so reports are reproducible."),
+    maxCostUsd: z.number().min(0).optional().describe("Refuse or stop a run whose cost would exceed this (--max-cost)."),
   })
   .strict();
 
@@ -208,6 +260,8 @@ export const ConfigSchema = z
     answer: Answer.default(Answer.parse({})),
     models: Models.default(Models.parse({})),
     longContext: LongContext.default(LongContext.parse({})),
+    cache: Cache.default(Cache.parse({})),
+    evaluate: Evaluate.default(Evaluate.parse({})),
     suite: z.string().default("suite.yaml").describe("Path of the evaluation suite (YAML or JSONL)."),
     variants: z
       .array(z.enum(VARIANT_NAMES))

@@ -35,7 +35,7 @@ models:
   #     apiKeyEnv: LOCAL_API_KEY
 
 longContext:
-  budgetTokens: 32000   # the long-context variant packs the corpus up to this many tokens
+  budgetTokens: auto    # long-context packs the corpus up to the model's context window (or a number of tokens)
 
 suite: suite.yaml
 

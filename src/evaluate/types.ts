@@ -3,6 +3,9 @@
  * `runs/<id>/cases.jsonl` holds one `CaseResult` per line; `runs/<id>/summary.json` a `RunSummary`.
  */
 import type { TaskKind, LabelSpec, Citation, Usage } from "../models/index.ts";
+import type { JudgeName } from "../config/schema.ts";
+
+export type { JudgeName } from "../config/schema.ts";
 
 export const FAILURE_CAUSES = [
   "missing_knowledge",
@@ -26,6 +29,8 @@ export interface ToneRule {
   must_include?: string[];
   /** Phrases (case-insensitive) the output must not contain. */
   must_not_include?: string[];
+  /** Free-text rubric for the LLM tone judge (e.g. "warm, no blame, offers a next step"). */
+  rubric?: string;
 }
 
 /** One case of a suite, as written by the user (snake_case keys as in the suite file). */
@@ -54,6 +59,10 @@ export interface SuiteCase {
   /** Policy patterns (regex, case-insensitive) the output must never match. */
   forbidden?: string[];
   tone?: ToneRule;
+  /** Policy rules in words for the LLM policy judge (suite-level `policies` apply to every case too). */
+  policies?: string[];
+  /** A human's verdict on this case's expected behaviour, for judge calibration (Cohen's kappa). */
+  human?: "pass" | "fail";
   tags?: string[];
   /** Where the case was defined, for error messages and reports. */
   file: string;
@@ -64,16 +73,41 @@ export interface Suite {
   path: string;
   /** Allowed labels for classify cases (declared at the top of the suite, else derived from cases). */
   labels: LabelSpec[];
+  /** Policy rules (in words) every case is judged against by the policy judge. */
+  policies?: string[];
   cases: SuiteCase[];
 }
 
 export interface ScoreResult {
-  /** Scorer name, e.g. "answer", "regex", "json_schema". */
+  /** Scorer name, e.g. "answer", "regex", "json_schema"; LLM judges are "judge.<name>". */
   name: string;
   pass: boolean;
   /** 0..1 where meaningful (e.g. token F1); 1/0 for boolean checks. */
   value: number;
   detail?: string;
+  /** "judge_error": the judge failed even after retries — the score is unknown, not a pass (pass is false). */
+  error?: "judge_error";
+}
+
+/** What an LLM judge said about one case (recorded with the case; see evaluate/judges). */
+export interface JudgeVerdict {
+  judge: JudgeName;
+  /** Judge model id. */
+  model: string;
+  /** Undefined when the judge failed (error set). */
+  pass?: boolean;
+  /** 0..1 (e.g. the supported-claim share for faithfulness). */
+  score?: number;
+  reasoning?: string;
+  /** Faithfulness: the answer's claims and whether the context supports each. */
+  claims?: { claim: string; supported: boolean }[];
+  error?: "judge_error";
+  /** Why the judge failed (last parse or provider error). */
+  errorDetail?: string;
+  /** Judge calls made (1 = parsed first time). */
+  attempts: number;
+  usage: Usage;
+  cached: boolean;
 }
 
 export interface RetrievalScores {
@@ -85,8 +119,10 @@ export interface RetrievalScores {
 
 export interface FailureLabel {
   cause: FailureCause;
-  /** Which signal produced the label, e.g. "gold_not_retrieved", "stale_answer_match". */
+  /** Which signal produced the label, e.g. "gold_not_retrieved", "stale_answer_match", "judge.faithfulness". */
   signal: string;
+  /** Deterministic signals come first; a judge's evidence is used only where no deterministic signal decides. */
+  source?: "deterministic" | "judge";
   /** Human-readable evidence quoting what was observed. */
   evidence: string;
 }
@@ -95,6 +131,8 @@ export interface CaseResult {
   runId: string;
   caseId: string;
   variant: string;
+  /** Repeat index (0-based) under --repeats; absent = 0. */
+  repeat?: number;
   task: TaskKind;
   input: string;
   output: string;
@@ -126,6 +164,38 @@ export interface CaseResult {
   projectedCostUsd: number;
   generator: string;
   tags: string[];
+  /** LLM judge verdicts (absent when no judge ran). */
+  judges?: JudgeVerdict[];
+  /** The case's model calls were all served from the response cache. */
+  cached?: boolean;
+  /** Cost of the judge calls at the judge's price (not part of costUsd, which is the variant's own). */
+  judgeCostUsd?: number;
+  /** The human label of the case, copied for calibration. */
+  human?: "pass" | "fail";
+}
+
+/** A 95% (1 − alpha) interval. */
+export interface Interval {
+  low: number;
+  high: number;
+}
+
+/** Two variants compared on the same cases. */
+export interface PairedComparison {
+  a: string;
+  b: string;
+  /** "passRate" or a metric name. */
+  metric: string;
+  test: "mcnemar-exact" | "paired-bootstrap";
+  /** Paired cases compared. */
+  n: number;
+  /** Mean of b − a (pass rates: share of cases). */
+  diff: number;
+  ci?: Interval;
+  pValue: number;
+  significant: boolean;
+  /** McNemar: cases only a passed / only b passed. */
+  discordant?: { onlyA: number; onlyB: number };
 }
 
 export interface VariantSummary {
@@ -146,7 +216,24 @@ export interface VariantSummary {
   /** Mean tokens and cost per case — the unit of the cost model. */
   perQuery: { inputTokens: number; outputTokens: number; costUsd: number; projectedCostUsd: number };
   /** Long-context only: how much of the corpus fitted the budget. */
-  context?: { budgetTokens: number; corpusTokens: number; packedTokens: number; truncated: boolean };
+  context?: { budgetTokens: number; corpusTokens: number; packedTokens: number; truncated: boolean; budgetSource?: string };
+  /** Bootstrap intervals of passRate and of every entry in `metrics` (key "passRate" or the metric name). */
+  ci?: Record<string, Interval>;
+  /** With --repeats N > 1: pass^N (share of cases passing all N repeats) and agreement (share with the same verdict in all N). */
+  repeats?: { n: number; passAll: number; agreement: number };
+  /** LLM judging of this variant's cases. */
+  judge?: {
+    model: string;
+    /** Verdicts per judge: cases judged, passed, failed with judge_error. */
+    byJudge: Partial<Record<JudgeName, { judged: number; passed: number; errors: number }>>;
+    /** Faithfulness judge: unsupported claims / claims over answered cases. */
+    unsupportedClaimRate?: number;
+    /** Judge vs `human:` labels (cases carrying one): Cohen's kappa and raw agreement. */
+    humanAgreement?: { n: number; kappa: number; agreement: number };
+    costUsd: number;
+  };
+  /** Model calls served from / missing the response cache. */
+  cache?: { hits: number; misses: number };
 }
 
 export interface RunSummary {
@@ -164,4 +251,15 @@ export interface RunSummary {
   /** Variants requested but not run, with why (e.g. fine-tuned: no trained model). */
   notConfigured: { name: string; reason: string }[];
   complete: boolean;
+  /** Response cache over the whole run (generation + judging). */
+  cache?: { hits: number; misses: number };
+  /** Total cost of the run at each model's own price (generation + judging; cached calls cost 0). */
+  costUsd?: number;
+  /** Judge model and judges, when LLM judging ran. */
+  judge?: { model: string; judges: JudgeName[] };
+  repeats?: number;
+  /** Paired comparisons between variants on the same cases (pass/fail: exact McNemar; scores: paired bootstrap). */
+  comparisons?: PairedComparison[];
+  /** Why a run stopped early (e.g. --max-cost reached); resumable. */
+  stopped?: string;
 }

@@ -46,6 +46,8 @@ export interface GenerateRequest {
   system?: string;
   /** Abstain when confidence is below this (0..1). Only meaningful for generators that score. */
   minConfidence?: number;
+  /** Repeat index under `--repeats` (0-based), passed to the provider as `ChatOptions.sample`. */
+  sample?: number;
 }
 
 export interface Citation {
@@ -78,6 +80,8 @@ export interface GenerateResult {
   usage: Usage;
   /** Which generator produced it, e.g. "offline:extractive" or "openai-compatible:gpt-4.1-mini". */
   generator: string;
+  /** Every model call behind this result was served from the response cache (it cost nothing). */
+  cached?: boolean;
 }
 
 export interface Generator {
@@ -90,11 +94,34 @@ export interface ChatMessage {
   content: string;
 }
 
+/** A JSON Schema the reply must satisfy (structured output). */
+export interface JsonSchemaSpec {
+  /** Short identifier ([a-zA-Z0-9_-]), sent as the schema/tool name. */
+  name: string;
+  schema: Record<string, unknown>;
+}
+
 export interface ChatOptions {
+  /** Default 0: evaluation wants the model's most likely answer. */
   temperature?: number;
   maxTokens?: number;
   /** Ask for a JSON object response where the API supports it. */
   json?: boolean;
+  /**
+   * Constrain the reply to a JSON Schema: OpenAI `response_format: json_schema` (strict),
+   * Anthropic a forced tool call whose input is the object. The reply text is the JSON.
+   */
+  jsonSchema?: JsonSchemaSpec;
+  /** Stream the reply (SSE); `onText` receives each text delta. The result is the same either way. */
+  stream?: boolean;
+  onText?: (delta: string) => void;
+  /** Sent where the API supports it (OpenAI `seed`). Part of the cache key. */
+  seed?: number;
+  /**
+   * Distinguishes repeated identical calls (`--repeats`): part of the cache key only, never sent,
+   * so repeat i of a rerun hits the cache entry of repeat i.
+   */
+  sample?: number;
   signal?: AbortSignal;
 }
 
@@ -103,10 +130,16 @@ export interface ChatResult {
   /** Usage as reported by the API, or counted locally when absent. */
   usage: Usage;
   model: string;
+  /** Served from the response cache (cost nothing this time). */
+  cached?: boolean;
+  /** Why generation stopped, as the API says ("stop", "length", "end_turn", …). */
+  finishReason?: string;
+  /** HTTP attempts it took (1 = no retry). */
+  attempts?: number;
 }
 
 export interface ChatProvider {
-  /** e.g. "openai-compatible:llama3.2". */
+  /** e.g. "openai-compatible:local/llama3.2". */
   readonly id: string;
   chat(messages: ChatMessage[], options?: ChatOptions): Promise<ChatResult>;
 }

@@ -17,6 +17,7 @@ import type { Project } from "./project.ts";
 import { countTokens } from "../models/index.ts";
 import { compareVersionsDesc } from "../retrieve/versions.ts";
 import { configFilter } from "../retrieve/pipeline.ts";
+import { longContextBudget } from "../models/limits.ts";
 
 export { openProject, openProjectFromPath, type Project } from "./project.ts";
 
@@ -53,6 +54,8 @@ export interface PackingInfo {
   truncated: boolean;
   /** Chunks that did not fit. */
   droppedChunks: number;
+  /** Where the budget came from (configured number, or the model's context window for "auto"). */
+  budgetSource?: string;
 }
 
 export const DEFAULT_SYSTEM_PROMPT = [
@@ -147,7 +150,9 @@ export function buildVariants(project: Project, names: VariantName[]): BuiltVari
         },
       });
     } else if (name === "long-context") {
-      const { packed, info } = packCorpus(project.store.chunks().filter(chunkFilterPredicate(filter)), config.longContext.budgetTokens);
+      const budget = longContextBudget(config.longContext.budgetTokens, config.longContext.outputReserveTokens, generator.id);
+      const { packed, info } = packCorpus(project.store.chunks().filter(chunkFilterPredicate(filter)), budget.tokens);
+      info.budgetSource = budget.source;
       const context = packed.map((c) => toContextChunk(c));
       variants.push({
         name,
