@@ -160,7 +160,13 @@ const Models = z
     generator: z
       .string()
       .default("offline:extractive")
-      .describe("Generator id: 'offline:extractive' (no key, no network) or 'openai-compatible:<provider>/<model>' with <provider> under `providers`."),
+      .describe(
+        "Generator id: 'offline:extractive' (no key, no network), 'openai:<model>', 'anthropic:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>' (<provider> under `providers`), 'llamacpp:<file.gguf>[?lora=<adapter.gguf>]'.",
+      ),
+    judge: z
+      .string()
+      .optional()
+      .describe("Model id of the LLM judge (same forms as `generator`). Unset = deterministic scorers only. Judging with the model under test is refused unless --allow-self-judge."),
     embedder: z
       .string()
       .default("none")
