@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decide, failureGroup, confidenceOf, type DecideConfig } from "../src/decide/index.ts";
 import type { CaseResult, FailureCause, RunSummary, VariantSummary } from "../src/evaluate/types.ts";
+import { compareVariants } from "../src/evaluate/significance.ts";
 import type { TaskKind } from "../src/models/index.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -532,4 +533,63 @@ test("works from summaries alone (no per-case results)", () => {
 test("a run with no measured variants is an input error, not a recommendation", () => {
   const { summary, config } = makeRun({ variants: { "prompt-only": { pass: 1 } } });
   assert.throws(() => decide({ ...summary, variants: [] }, [], config), /no measured variants/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Paired comparisons (summary.comparisons)
+// ---------------------------------------------------------------------------------------------
+
+/** The run with the paired comparisons the runner would record for it. */
+function runWithComparisons(spec: RunSpec) {
+  const { summary, cases, config } = makeRun(spec);
+  const plain = decide(summary, cases, config);
+  summary.comparisons = compareVariants(cases, summary.variants.map((v) => v.name), { bootstrapSamples: 500, alpha: 0.05, seed: 1 });
+  return { plain, withStats: decide(summary, cases, config), summary };
+}
+
+test("a lead over the best simpler option that is not significant lowers confidence and is stated", () => {
+  // rag passes 3 cases long-context fails and none the other way: McNemar p = 2 × 1/8 = 0.25.
+  const { plain, withStats, summary } = runWithComparisons({
+    variants: {
+      "prompt-only": { pass: 10, fail: { missing_knowledge: 60 } },
+      "long-context": { pass: 55, fail: { missing_knowledge: 15 } },
+      rag: { pass: 58, fail: { missing_knowledge: 12 } },
+    },
+    constraints: { knowledgeChange: "weekly", citationsRequired: true },
+  });
+  const c = summary.comparisons!.find((x) => x.a === "long-context" && x.b === "rag")!;
+  assert.equal(c.pValue, 0.25);
+  assert.equal(withStats.architecture, "rag");
+  assert.equal(withStats.architecture, plain.architecture);
+  assert.equal(withStats.rule, plain.rule);
+  // 70 cases → high; a 4-point margin → medium (as before); not significant → low.
+  assert.equal(plain.confidence, "medium");
+  assert.equal(withStats.confidence, "low");
+  has(withStats.rationale, "rag vs long-context: +4.3 points, not significant (McNemar p = 0.25, n = 70)");
+  has(withStats.rationale, "lead over long-context not significant");
+  assert.ok(!plain.rationale.some((l) => l.includes("not significant")));
+  has(withStats.whatWouldChange, "More cases would settle rag vs long-context");
+  has(withStats.whatWouldChange, "paired cases (now 70) would make it significant at p < 0.05");
+});
+
+test("a significant lead, or a run without comparisons, decides exactly as before", () => {
+  const { plain, withStats } = runWithComparisons({ variants: supportBot, constraints: { knowledgeChange: "weekly", citationsRequired: true, queriesPerDay: 5000 } });
+  assert.deepEqual(withStats, plain);
+  // The winner trails the simpler option (long-context within tolerance): its lead cannot be in doubt.
+  const lc = runWithComparisons({
+    variants: {
+      "prompt-only": { pass: 10, fail: { missing_knowledge: 30 } },
+      "long-context": { pass: 37, fail: { missing_knowledge: 3 }, perQueryUsd: 0.004 },
+      rag: { pass: 38, fail: { missing_knowledge: 2 }, perQueryUsd: 0.0004 },
+    },
+    constraints: { knowledgeChange: "yearly", queriesPerDay: 50 },
+  });
+  assert.equal(lc.plain.architecture, "long-context");
+  assert.deepEqual(lc.withStats, lc.plain);
+});
+
+test("confidence: a lead that is not significant costs one level", () => {
+  assert.equal(confidenceOf({ n: 60, measured: true, margin: 0.2, fallback: false, complete: true, significant: false }), "medium");
+  assert.equal(confidenceOf({ n: 60, measured: true, margin: 0.2, fallback: false, complete: true, significant: true }), "high");
+  assert.equal(confidenceOf({ n: 60, measured: true, margin: 0.01, fallback: false, complete: true, significant: false }), "low");
 });

@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { labelFailure, FAILURE_RULES, type FailureInput } from "../src/evaluate/failures.ts";
+import { labelFailure, FAILURE_RULES, JUDGE_FAILURE_RULES, type FailureInput } from "../src/evaluate/failures.ts";
 import { scoreCase, retrievalScores } from "../src/evaluate/scorers.ts";
-import { FAILURE_CAUSES, type SuiteCase } from "../src/evaluate/types.ts";
+import { FAILURE_CAUSES, type JudgeVerdict, type SuiteCase } from "../src/evaluate/types.ts";
+import { verdictToScore } from "../src/evaluate/judges/index.ts";
 
 const PRICING = { id: "docs/v2/pricing.md#0", path: "docs/v2/pricing.md", headingPath: ["Pricing", "Pro"], text: "The Pro plan costs $12 per user per month billed monthly, or $10 billed annually." };
 const LIMITS = { id: "docs/v2/limits.md#0", path: "docs/v2/limits.md", headingPath: ["Limits"], text: "The API allows 300 requests per minute per token." };
@@ -35,13 +36,15 @@ interface Scenario {
   context?: FailureInput["contextChunks"];
   truncated?: boolean;
   labels?: string[];
+  /** LLM judge verdicts; added to the scores as the runner does. */
+  judges?: JudgeVerdict[];
 }
 
 /** Score the output with the real scorers, then label it — the same path the runner takes. */
 function label(s: Scenario) {
   const c = s.case ?? priceCase;
   const output = { text: s.text, abstained: s.abstained ?? false, label: s.label, json: s.json, citations: (s.citations ?? []).map((chunkId) => ({ chunkId })) };
-  const scores = scoreCase(c, output);
+  const scores = [...scoreCase(c, output), ...(s.judges ?? []).map(verdictToScore)];
   const variant = s.variant ?? RAG;
   const context = s.context ?? [];
   return labelFailure({
@@ -56,6 +59,7 @@ function label(s: Scenario) {
     truncated: s.truncated ?? false,
     corpusPaths: CORPUS,
     labels: s.labels?.map((name) => ({ name })),
+    judges: s.judges,
   });
 }
 
@@ -223,4 +227,104 @@ test("fallback: weak_reasoning / unclassified names the failing scorers", () => 
   const l = label({ case: c, text: "The API allows 300 requests per minute per token [1].", citations: [LIMITS.id], context: [LIMITS] });
   assert.deepEqual([l?.cause, l?.signal], ["weak_reasoning", "unclassified"]);
   assert.match(l!.evidence, /^failed contains: missing "1,000 requests"/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// v2: judge evidence
+
+const USAGE = { inputTokens: 0, outputTokens: 0 };
+const verdict = (judge: JudgeVerdict["judge"], pass: boolean, extra: Partial<JudgeVerdict> & { violations?: string[] } = {}): JudgeVerdict => ({
+  judge,
+  model: "judge-model",
+  pass,
+  score: pass ? 1 : 0,
+  attempts: 1,
+  usage: USAGE,
+  cached: false,
+  ...extra,
+});
+const judgeError = (judge: JudgeVerdict["judge"]): JudgeVerdict => ({ judge, model: "judge-model", error: "judge_error", errorDetail: "garbage", attempts: 3, usage: USAGE, cached: false });
+const RIGHT = { text: "Pro costs $12 per user per month [1].", citations: [PRICING.id], context: [PRICING] };
+
+test("v2: judge evidence rules, in the documented order", () => {
+  assert.deepEqual(
+    JUDGE_FAILURE_RULES.map((r) => r.name),
+    ["judge.policy", "judge.tone", "judge.faithfulness", "judge.correctness", "judge.relevance"],
+  );
+});
+
+test("v2: without judges every label is deterministic and the rules behave as before", () => {
+  const l = label({ text: "I don't know.", abstained: true, context: [PRICING] });
+  assert.deepEqual([l?.cause, l?.signal, l?.source], ["weak_reasoning", "gold_in_context_wrong_answer", "deterministic"]);
+  assert.equal(label({ text: "Pro is $15 per user.", variant: PROMPT_ONLY })?.source, "deterministic");
+});
+
+test("v2: deterministic signals come first — a matched forbidden pattern wins over the policy judge", () => {
+  const c: SuiteCase = { ...priceCase, forbidden: ["guarantee"] };
+  const l = label({ case: c, text: "Guaranteed: Pro costs $12 per user per month [1].", citations: [PRICING.id], context: [PRICING], judges: [verdict("policy", false, { violations: ["promises an outcome"] })] });
+  assert.deepEqual([l?.cause, l?.signal, l?.source], ["policy_violation", "forbidden_pattern", "deterministic"]);
+  // and a stale answer wins over the faithfulness judge
+  const stale = label({ text: "Pro costs $10 per user per month [1].", citations: [OLD.id], context: [OLD], judges: [verdict("faithfulness", false, { claims: [{ claim: "Pro costs $10", supported: false }] })] });
+  assert.deepEqual([stale?.cause, stale?.source], ["stale_knowledge", "deterministic"]);
+});
+
+test("v2: faithfulness judge — unsupported claims label a hallucination, quoting them", () => {
+  const claims = [
+    { claim: "Pro costs $12 per user per month.", supported: true },
+    { claim: "Pro includes a free onboarding workshop.", supported: false },
+  ];
+  const l = label({ ...RIGHT, judges: [verdict("correctness", true), verdict("faithfulness", false, { claims })] });
+  assert.deepEqual([l?.cause, l?.signal, l?.source], ["hallucination", "judge.faithfulness", "judge"]);
+  assert.equal(l!.evidence, '1 of 2 claims not supported by the context: "Pro includes a free onboarding workshop."');
+});
+
+test("v2: tone and policy judges label wrong_tone / policy_violation — even for a variant whose v1 rules would blame missing knowledge", () => {
+  const c: SuiteCase = { ...priceCase, tone: { rubric: "Warm; offers a next step." }, policies: ["Never promise refunds."] };
+  const tone = label({ case: c, text: "Pro costs $12 per user per month.", variant: PROMPT_ONLY, judges: [verdict("tone", false, { reasoning: "Curt, no next step." })] });
+  assert.deepEqual([tone?.cause, tone?.signal], ["wrong_tone", "judge.tone"], "the answer was right: no_context/hallucination would be false");
+  assert.equal(tone?.source, "judge");
+  assert.equal(tone!.evidence, 'tone judge: the reply misses the rubric "Warm; offers a next step."; judge: "Curt, no next step."');
+  const policy = label({
+    case: c,
+    ...RIGHT,
+    judges: [verdict("tone", false), verdict("policy", false, { violations: ['Never promise refunds: "we will refund you"'] } as Partial<JudgeVerdict>)],
+  });
+  assert.deepEqual([policy?.cause, policy?.signal, policy?.source], ["policy_violation", "judge.policy", "judge"]);
+  assert.equal(policy!.evidence, 'policy judge found 1 violation: "Never promise refunds: \"we will refund you\""');
+});
+
+test("v2: correctness judge — weak_reasoning when the context holds the expected answer, else a knowledge cause", () => {
+  const noSources: SuiteCase = { id: "p", task: "qa", input: "How much is Pro per user per month?", answer: ["$12"], file: "s", line: 1 };
+  const wrong = { case: noSources, text: "The Pro plan costs $10 per user per month billed annually [1].", citations: [PRICING.id] };
+  // v1 could only say "unclassified" here (no sources, answer built from the context)
+  assert.equal(label({ ...wrong, context: [PRICING] })?.signal, "unclassified");
+  const l = label({ ...wrong, context: [PRICING], judges: [verdict("correctness", false, { reasoning: "Gives the annual price." })] });
+  assert.deepEqual([l?.cause, l?.signal, l?.source], ["weak_reasoning", "judge.correctness", "judge"]);
+  assert.match(l!.evidence, /^the context contains the expected answer "\$12" but the answer was judged wrong: .*; judge: "Gives the annual price\."$/);
+  // the retrieved chunks do not hold "$12": retrieval, not reasoning
+  const rag = label({ ...wrong, context: [OLD], judges: [verdict("correctness", false)] });
+  assert.deepEqual([rag?.cause, rag?.signal, rag?.source], ["wrong_retrieval", "judge.correctness", "judge"]);
+  // long context without it: the knowledge is missing
+  const long = label({ ...wrong, variant: LONG, context: [OLD], judges: [verdict("correctness", false)] });
+  assert.deepEqual([long?.cause, long?.source], ["missing_knowledge", "judge"]);
+  // the correctness judge alone (deterministic scorers passed) opens the "why was it wrong" rules: gold in context → deterministic weak_reasoning
+  const det = label({ ...RIGHT, judges: [verdict("correctness", false)] });
+  assert.deepEqual([det?.cause, det?.signal, det?.source], ["weak_reasoning", "gold_in_context_wrong_answer", "deterministic"]);
+});
+
+test("v2: relevance judge — an off-topic answer is weak_reasoning", () => {
+  const l = label({ ...RIGHT, judges: [verdict("relevance", false, { reasoning: "Does not answer." })] });
+  assert.deepEqual([l?.cause, l?.signal, l?.source], ["weak_reasoning", "judge.relevance", "judge"]);
+});
+
+test("v2: a judge_error never produces a label by itself", () => {
+  // everything else passed: the case failed only because the judge errored → no cause is claimed
+  assert.equal(label({ ...RIGHT, judges: [judgeError("faithfulness"), verdict("correctness", true)] }), undefined);
+  // with a deterministic failure the deterministic label stands, and the error is no evidence
+  const l = label({ text: "I don't know.", abstained: true, context: [PRICING], judges: [judgeError("tone")] });
+  assert.deepEqual([l?.cause, l?.signal, l?.source], ["weak_reasoning", "gold_in_context_wrong_answer", "deterministic"]);
+  // judge scores do not change the deterministic rules: regex is still the only failing *deterministic* scorer
+  const c: SuiteCase = { ...priceCase, regex: "\\[\\d+\\]" };
+  const rx = label({ case: c, text: "Pro costs $12 per user.", context: [PRICING], judges: [judgeError("relevance")] });
+  assert.deepEqual([rx?.cause, rx?.signal], ["bad_format", "regex_mismatch"]);
 });

@@ -4,7 +4,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { OpenAICompatibleProvider, ProviderError } from "../src/models/openai-compatible.ts";
 import { LlmGenerator, PROMPTS } from "../src/models/llm-generator.ts";
-import { FALLBACK_MESSAGE, countTokens, type ContextChunk } from "../src/models/index.ts";
+import { FALLBACK_MESSAGE, countTokens, type ChatProvider, type ContextChunk } from "../src/models/index.ts";
+import { isStrictCompatible, sseEvents } from "../src/models/openai-compatible.ts";
+import { parseRetryAfter } from "../src/models/errors.ts";
+import { startLlmServer, type LlmServerOptions } from "./helpers/llm-server.ts";
 
 interface Recorded {
   method: string;
@@ -69,7 +72,7 @@ test("posts an OpenAI chat-completions request with auth and parses usage", asyn
   const p = provider({ apiKey: "sk-test", baseUrl: `${baseUrl}/` });
   assert.equal(p.id, "openai-compatible:local/test-model");
   const result = await p.chat([{ role: "user", content: "Hi" }], { maxTokens: 50 });
-  assert.deepEqual(result, { text: "Hello!", usage: { inputTokens: 12, outputTokens: 3 }, model: "test-model-2025" });
+  assert.deepEqual(result, { text: "Hello!", usage: { inputTokens: 12, outputTokens: 3 }, model: "test-model-2025", finishReason: "stop" });
   const [req] = requests;
   assert.equal(req.method, "POST");
   assert.equal(req.url, "/v1/chat/completions");
@@ -206,7 +209,7 @@ test("LlmGenerator classify maps replies to labels", async () => {
   assert.match(prompt, /Please refund me/);
 });
 
-test("LlmGenerator extract: JSON mode, schema in prompt, fenced JSON parsed, junk kept as text", async () => {
+test("LlmGenerator extract: structured output, schema in prompt, fenced JSON parsed, junk kept as text", async () => {
   const schema = { type: "object", properties: { email: { type: "string", format: "email" } } };
   script(
     { body: completion('Sure! Here it is:\n```json\n{"email": "dana@example.com", "note": "a } brace"}\n```') },
@@ -217,11 +220,195 @@ test("LlmGenerator extract: JSON mode, schema in prompt, fenced JSON parsed, jun
   const fenced = await generator.generate({ task: "extract", input: "From dana@example.com", context: [], jsonSchema: schema });
   assert.deepEqual(fenced.json, { email: "dana@example.com", note: "a } brace" });
   assert.equal(fenced.text, JSON.stringify(fenced.json));
-  assert.deepEqual(requests[0].body.response_format, { type: "json_object" });
+  // Not closed with additionalProperties:false → strict would be rejected by OpenAI, so non-strict.
+  assert.deepEqual(requests[0].body.response_format, { type: "json_schema", json_schema: { name: "extraction", schema, strict: false } });
   assert.match(requests[0].body.messages[1].content, /"format": "email"/);
   const embedded = await generator.generate({ task: "extract", input: "x", context: [], jsonSchema: schema });
   assert.deepEqual(embedded.json, { email: "x@y.z" });
   const junk = await generator.generate({ task: "extract", input: "x", context: [], jsonSchema: schema });
   assert.equal(junk.json, undefined);
   assert.equal(junk.text, "I could not find anything.");
+});
+
+// ---- structured output, seed, streaming, error classification (against the shared test server) ----
+
+async function withServer(script: LlmServerOptions["script"], run: (p: OpenAICompatibleProvider, server: Awaited<ReturnType<typeof startLlmServer>>) => Promise<void>, extra: { timeoutMs?: number; apiKeyEnv?: string } = {}) {
+  const server = await startLlmServer({ protocol: "openai", script });
+  try {
+    await run(new OpenAICompatibleProvider({ name: "t", baseUrl: server.url, model: "m", timeoutMs: extra.timeoutMs ?? 2000, apiKeyEnv: extra.apiKeyEnv }), server);
+  } finally {
+    await server.close();
+  }
+}
+
+const user = [{ role: "user" as const, content: "Hi" }];
+
+test("jsonSchema → response_format json_schema (strict only for closed schemas); seed sent, sample never sent", async () => {
+  const closed = { type: "object", properties: { a: { type: "string" }, b: { type: "array", items: { type: "object", properties: { c: { type: "number" } }, required: ["c"], additionalProperties: false } } }, required: ["a", "b"], additionalProperties: false };
+  const open = { type: "object", properties: { a: { type: "string" } } };
+  await withServer([{ text: '{"a":"x","b":[]}' }, { text: "{}" }], async (p, server) => {
+    const result = await p.chat(user, { jsonSchema: { name: "thing", schema: closed }, seed: 7, sample: 3, json: true });
+    assert.equal(result.text, '{"a":"x","b":[]}');
+    assert.deepEqual(server.requests[0].body.response_format, { type: "json_schema", json_schema: { name: "thing", schema: closed, strict: true } });
+    assert.equal(server.requests[0].body.seed, 7);
+    assert.equal("sample" in server.requests[0].body, false);
+    await p.chat(user, { jsonSchema: { name: "thing", schema: open } });
+    assert.equal(server.requests[1].body.response_format.json_schema.strict, false);
+    assert.equal("seed" in server.requests[1].body, false);
+  });
+  assert.equal(isStrictCompatible(closed), true);
+  assert.equal(isStrictCompatible(open), false);
+  assert.equal(isStrictCompatible({ ...closed, required: ["a"] }), false, "every property must be required");
+  assert.equal(isStrictCompatible({ type: "object", properties: { x: { type: "object", properties: {} } }, required: ["x"], additionalProperties: false }), false, "nested objects too");
+});
+
+test("streaming: stream + include_usage sent, onText per delta, same result as non-streaming", async () => {
+  await withServer([{ stream: ["Hel", "lo ", "world"], usage: { input: 5, output: 3 } }, { text: "Hello world", usage: { input: 5, output: 3 } }, { stream: ["ab", "c"], usage: null }], async (p, server) => {
+    const deltas: string[] = [];
+    const streamed = await p.chat(user, { stream: true, onText: (d) => deltas.push(d) });
+    assert.deepEqual(deltas, ["Hel", "lo ", "world"]);
+    assert.equal(server.requests[0].body.stream, true);
+    assert.deepEqual(server.requests[0].body.stream_options, { include_usage: true });
+    const plain = await p.chat(user);
+    assert.deepEqual(streamed, plain);
+    assert.deepEqual(plain, { text: "Hello world", usage: { inputTokens: 5, outputTokens: 3 }, model: "m", finishReason: "stop" });
+    // No usage chunk: counted locally.
+    const counted = await p.chat(user, { stream: true });
+    assert.deepEqual(counted.usage, { inputTokens: countTokens("Hi"), outputTokens: countTokens("abc") });
+  });
+});
+
+test("a stream that ends without [DONE] or finish_reason is a retryable truncated-stream error", async () => {
+  await withServer([{ stream: ["partial"], truncate: true }], async (p) => {
+    const seen: string[] = [];
+    const error = await p.chat(user, { stream: true, onText: (d) => seen.push(d) }).catch((e: unknown) => e);
+    assert.ok(error instanceof ProviderError);
+    assert.match(error.message, /truncated stream/);
+    assert.equal(error.retryable, true);
+    assert.equal(error.kind, "malformed");
+    assert.deepEqual(seen, ["partial"]);
+  });
+});
+
+test("error classification: auth names the key variable, validation is final, 429/5xx/malformed/timeout retryable", async () => {
+  await withServer(
+    [
+      { status: 401, body: { error: { message: "Incorrect API key provided", type: "invalid_request_error", code: "invalid_api_key" } } },
+      { status: 403, body: { error: { message: "no access" } } },
+      { status: 400, body: { error: { message: "Unsupported parameter: seed", type: "invalid_request_error" } } },
+      { status: 404, body: { error: { message: "The model m does not exist" } } },
+      { status: 422, body: "unprocessable" },
+      { status: 429, headers: { "retry-after": "7" }, body: { error: { message: "Rate limit reached" } } },
+      { status: 429, headers: { "retry-after-ms": "250" }, body: "slow down" },
+      { status: 408, body: "" },
+      { status: 409, body: "" },
+      { status: 503, body: "unavailable" },
+      { raw: "<html>oops</html>" },
+      { delayMs: 1000 },
+    ],
+    async (p) => {
+      const fail = async () => (await p.chat(user).catch((e: unknown) => e)) as ProviderError;
+      const auth = await fail();
+      assert.equal(auth.kind, "auth");
+      assert.equal(auth.retryable, false);
+      assert.match(auth.message, /HTTP 401 .*Incorrect API key provided.*check MY_OPENAI_KEY/);
+      const forbidden = await fail();
+      assert.deepEqual([forbidden.kind, forbidden.retryable], ["auth", false]);
+      assert.match(forbidden.message, /HTTP 403.*check MY_OPENAI_KEY/);
+      const bad = await fail();
+      assert.deepEqual([bad.kind, bad.retryable, bad.status], ["validation", false, 400]);
+      assert.match(bad.message, /Unsupported parameter: seed.*check the model name and options/);
+      const missing = await fail();
+      assert.match(missing.message, /HTTP 404.*does not exist.*check the model name and the base URL/);
+      const unprocessable = await fail();
+      assert.deepEqual([unprocessable.kind, unprocessable.retryable], ["validation", false]);
+      const limited = await fail();
+      assert.deepEqual([limited.kind, limited.retryable, limited.retryAfterMs], ["rate_limit", true, 7000]);
+      assert.match(limited.message, /HTTP 429.*Rate limit reached/);
+      const ms = await fail();
+      assert.deepEqual([ms.kind, ms.retryable, ms.retryAfterMs], ["rate_limit", true, 250]);
+      const timeout408 = await fail();
+      assert.deepEqual([timeout408.kind, timeout408.retryable], ["timeout", true]);
+      const conflict = await fail();
+      assert.deepEqual([conflict.kind, conflict.retryable], ["server", true]);
+      const server = await fail();
+      assert.deepEqual([server.kind, server.retryable, server.status], ["server", true, 503]);
+      const malformed = await fail();
+      assert.deepEqual([malformed.kind, malformed.retryable], ["malformed", true]);
+      const late = await fail();
+      assert.deepEqual([late.kind, late.retryable], ["timeout", true]);
+      assert.match(late.message, /timed out after 50 ms/);
+    },
+    { timeoutMs: 50, apiKeyEnv: "MY_OPENAI_KEY" },
+  );
+});
+
+test("429 Retry-After seconds is parsed onto the error", async () => {
+  await withServer([{ status: 429, headers: { "retry-after": "7" }, body: "x" }], async (p) => {
+    const error = (await p.chat(user).catch((e: unknown) => e)) as ProviderError;
+    assert.equal(error.retryAfterMs, 7000);
+  });
+});
+
+test("parseRetryAfter: seconds, HTTP date, retry-after-ms wins, junk ignored", () => {
+  const h = (o: Record<string, string>) => new Headers(o);
+  assert.equal(parseRetryAfter(h({ "retry-after": "2" })), 2000);
+  assert.equal(parseRetryAfter(h({ "retry-after": "1.5" })), 1500);
+  const now = Date.parse("2026-01-01T00:00:00Z");
+  assert.equal(parseRetryAfter(h({ "retry-after": "Thu, 01 Jan 2026 00:00:30 GMT" }), now), 30_000);
+  assert.equal(parseRetryAfter(h({ "retry-after": "Wed, 31 Dec 2025 00:00:00 GMT" }), now), 0, "a past date means now");
+  assert.equal(parseRetryAfter(h({ "retry-after": "2", "retry-after-ms": "120" })), 120);
+  assert.equal(parseRetryAfter(h({ "retry-after": "soon" })), undefined);
+  assert.equal(parseRetryAfter(h({})), undefined);
+});
+
+test("network errors are retryable, caller aborts are not", async () => {
+  const down = await new OpenAICompatibleProvider({ name: "down", baseUrl: "http://127.0.0.1:1/v1", model: "m", timeoutMs: 2000 }).chat(user).catch((e: unknown) => e);
+  assert.ok(down instanceof ProviderError);
+  assert.deepEqual([down.kind, down.retryable], ["network", true]);
+  await withServer([{ delayMs: 1000 }], async (p) => {
+    const controller = new AbortController();
+    const pending = p.chat(user, { signal: controller.signal }).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(), 10);
+    const aborted = (await pending) as ProviderError;
+    assert.deepEqual([aborted.kind, aborted.retryable], ["aborted", false]);
+  });
+});
+
+test("sseEvents: event/data fields, multi-line data, CRLF, comments, split chunks", async () => {
+  const encoder = new TextEncoder();
+  const parts = ["event: a\r\ndata: 1\r\n", "\r\n: keep-alive\n\ndata: x\ndata: y\n", "\ndata:no-space\n\n", "data: last"];
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const p of parts) controller.enqueue(encoder.encode(p));
+      controller.close();
+    },
+  });
+  const events = [];
+  for await (const e of sseEvents(body)) events.push(e);
+  assert.deepEqual(events, [
+    { event: "a", data: "1" },
+    { event: undefined, data: "x\ny" },
+    { event: undefined, data: "no-space" },
+    { event: undefined, data: "last" },
+  ]);
+});
+
+test("LlmGenerator passes request.sample, asks extract for structured output, reports cached", async () => {
+  const calls: { options: unknown }[] = [];
+  const fake: ChatProvider = {
+    id: "fake:m",
+    async chat(_messages, options) {
+      calls.push({ options });
+      return { text: '{"a":1}', usage: { inputTokens: 1, outputTokens: 1 }, model: "m", cached: calls.length === 2 };
+    },
+  };
+  const generator = new LlmGenerator(fake);
+  const one = await generator.generate({ task: "qa", input: "?", context: [], sample: 2 });
+  const two = await generator.generate({ task: "extract", input: "?", context: [], jsonSchema: { type: "object" }, sample: 1 });
+  assert.deepEqual(calls[0].options, { maxTokens: 512, sample: 2 });
+  assert.deepEqual(calls[1].options, { maxTokens: 1024, jsonSchema: { name: "extraction", schema: { type: "object" } }, sample: 1 });
+  assert.equal(one.cached, false);
+  assert.equal(two.cached, true);
+  assert.deepEqual(two.json, { a: 1 });
 });

@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildReport, writeReport, renderMarkdown, type ReportJson } from "../src/report/index.ts";
 import { decide, type DecideConfig } from "../src/decide/index.ts";
+import { summariseVariant } from "../src/evaluate/stats.ts";
+import { compareVariants } from "../src/evaluate/significance.ts";
 import { FAILURE_CAUSES, type CaseResult, type FailureCause, type RunSummary, type VariantSummary } from "../src/evaluate/types.ts";
 import type { TaskKind } from "../src/models/index.ts";
 
@@ -203,4 +205,103 @@ test("writeReport writes report.json and report.md atomically, leaving no temp f
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** The fixture as a current run records it: intervals, paired comparisons, cache and cost. */
+function buildWithStatistics(): { r: ReportJson; md: string } {
+  const { summary, cases } = fixture();
+  const opts = { bootstrapSamples: 1000, alpha: 0.05, seed: 1 };
+  for (const v of summary.variants) {
+    v.ci = summariseVariant(v.name, v.generator, cases.filter((c) => c.variant === v.name), {}, opts).ci;
+    v.cache = { hits: 12, misses: 0 };
+  }
+  summary.comparisons = compareVariants(cases, summary.variants.map((v) => v.name), opts);
+  summary.cache = { hits: 36, misses: 0 };
+  summary.costUsd = 0;
+  const decision = decide(summary, cases, config);
+  const r = buildReport(summary, cases, decision, { ...config, evaluate: { alpha: 0.05, bootstrapSamples: 1000, seed: 1 } }, { generatedAt: new Date("2026-02-03T04:05:06.000Z") });
+  return { r, md: renderMarkdown(r) };
+}
+
+test("report: pass rates carry their bootstrap interval", () => {
+  const { r, md } = buildWithStatistics();
+  const rag = r.variants.find((v) => v.name === "rag")!;
+  assert.ok(rag.ci?.passRate && rag.ci.passRate.low < 10 / 12 && rag.ci.passRate.high >= 10 / 12);
+  const lo = (rag.ci.passRate.low * 100).toFixed(1);
+  const hi = rag.ci.passRate.high === 1 ? "100" : (rag.ci.passRate.high * 100).toFixed(1);
+  assert.ok(md.includes(`| rag | \`offline:extractive\` | 83.3% [${lo}–${hi}] (10/12) |`), md.split("\n").find((l) => l.startsWith("| rag |")));
+  assert.match(md, /95% bootstrap intervals over cases \(1,000 resamples, seed 1/);
+});
+
+test("report: differences between variants, with test, n, difference, CI, p and 'not significant'", () => {
+  const { r, md } = buildWithStatistics();
+  assert.equal(r.comparisons.length, 3);
+  assert.deepEqual(r.statistics, { alpha: 0.05, bootstrapSamples: 1000, seed: 1 });
+  assert.match(md, /## Differences between variants/);
+  assert.match(md, /\| Comparison \| Metric \| Test \| Cases \| Difference \| 95% CI \| p \| Verdict \|/);
+  // rag passes 6 cases prompt-only fails and none the other way: p = 2/64.
+  assert.match(md, /\| rag vs prompt-only \| pass rate \| McNemar exact \(0 vs 6 discordant\) \| 12 \| \+50\.0 points \| \[[^\]]+\] \| 0\.031 \| \*\*significant\*\* \|/);
+  // rag vs long-context: 2 discordant cases, p = 0.5.
+  assert.match(md, /\| rag vs long-context \| pass rate \| McNemar exact \(0 vs 2 discordant\) \| 12 \| \+16\.7 points \| \[[^\]]+\] \| 0\.50 \| not significant \|/);
+  assert.match(md, /\*\*Not significant\*\* means p ≥ 0\.05/);
+});
+
+test("report: cache and cost lines; report.json carries cache and per-variant costUsd", () => {
+  const { r, md } = buildWithStatistics();
+  assert.deepEqual(r.cache, { hits: 36, misses: 0 });
+  assert.equal(r.costUsd, 0);
+  for (const v of r.variants) {
+    assert.deepEqual(v.cache, { hits: 12, misses: 0 });
+    assert.equal(v.costUsd, 0);
+  }
+  assert.match(md, /Response cache: 36 hits, 0 misses — cached re-run: cost \$0\./);
+  assert.match(md, /Run cost \(at each model's own price\): \*\*\$0\*\* — prompt-only \$0, long-context \$0, rag \$0\./);
+  assert.match(md, /\| Monthly \(projected\) \| Run cost \|/);
+});
+
+test("report: runs recorded before statistics render as before, with empty new fields", () => {
+  const r = build();
+  assert.equal(r.cache, null);
+  assert.deepEqual(r.comparisons, []);
+  assert.equal(r.repeats, 1);
+  assert.equal(r.judge, null);
+  assert.equal(r.stopped, null);
+  assert.equal(r.costUsd, 0);
+  for (const v of r.variants) {
+    assert.equal(v.cache, null);
+    assert.equal(v.ci, undefined);
+  }
+  const md = renderMarkdown(r);
+  assert.doesNotMatch(md, /Differences between variants|## Repeats|## LLM judges|Response cache|bootstrap intervals/);
+  assert.match(md, /\| rag \| `offline:extractive` \| 83\.3% \(10\/12\) \|/);
+});
+
+test("report: repeats and judge blocks", () => {
+  const { summary, cases } = fixture();
+  const rag = summary.variants.find((v) => v.name === "rag")!;
+  rag.repeats = { n: 3, passAll: 0.75, agreement: 0.8 };
+  rag.judge = {
+    model: "openai:gpt-4.1-mini",
+    byJudge: { faithfulness: { judged: 10, passed: 7, errors: 1 }, correctness: { judged: 12, passed: 10, errors: 0 } },
+    unsupportedClaimRate: 0.125,
+    humanAgreement: { n: 12, kappa: 0.62, agreement: 0.83 },
+    costUsd: 0.0123,
+  };
+  summary.judge = { model: "openai:gpt-4.1-mini", judges: ["faithfulness", "correctness"] };
+  summary.repeats = 3;
+  summary.stopped = "--max-cost $1.00 reached";
+  const decision = decide(summary, cases, config);
+  const r = buildReport(summary, cases, decision, config, { generatedAt: new Date("2026-02-03T04:05:06.000Z") });
+  const md = renderMarkdown(r);
+  assert.equal(r.repeats, 3);
+  assert.deepEqual(r.variants[2].repeats, { n: 3, passAll: 0.75, agreement: 0.8, failedRuns: 2 });
+  assert.match(md, /## Repeats/);
+  assert.match(md, /\| Variant \| Repeats \| Pass rate \(mean\) \| pass\^N \| Agreement \| Failed runs \|/);
+  assert.match(md, /\| rag \| 3 \| 83\.3% \| 75\.0% \| 80\.0% \| 2 \|/);
+  assert.match(md, /## LLM judges/);
+  assert.match(md, /Judge model: `openai:gpt-4\.1-mini`/);
+  assert.match(md, /\| Variant \| correctness \| faithfulness \| judge_error \| Unsupported claims \| κ vs humans \| Judge cost \|/);
+  assert.match(md, /\| rag \| 10\/12 \| 7\/10 \(1 error\) \| 1 \| 12\.5% \| 0\.62 \(agreement 83\.0%, n = 12\) \| \$0\.012 \|/);
+  assert.match(md, /judging \$0\.012/);
+  assert.match(md, /\*\*Stopped early:\*\* --max-cost \$1\.00 reached/);
 });

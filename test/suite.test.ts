@@ -285,3 +285,89 @@ test("a missing schema file is reported at the json_schema line", () => {
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+test("judge fields: human labels, tone rubric, case and suite policies (merged across includes)", () => {
+  const dir = fixture({
+    "suite.yaml": [
+      "include: [more.yaml, extra.jsonl]",
+      "policies:",
+      "  - Never promise refunds.",
+      "  - Do not mention competitors.",
+      "cases:",
+      "  - id: refund",
+      "    input: Will you refund my monthly plan?",
+      "    answer: monthly plans are not refundable",
+      "    human: pass",
+      "    policies: Offer to escalate billing disputes.",
+      "    tone:",
+      "      rubric: Warm, no blame, offers a next step.",
+      "  - id: rubric-and-rules",
+      "    input: Hi",
+      "    tone: {must_include: [thanks], rubric: Friendly.}",
+      "    human: fail",
+      "",
+    ].join("\n"),
+    "more.yaml": "policies: [Never promise refunds., 'No legal advice.']\ncases:\n  - {id: m, input: q, answer: a}\n",
+    "extra.jsonl": '{"id":"j","input":"q","contains":"x","human":"fail","policies":["Be brief."],"tone":{"rubric":"Calm."}}\n',
+  });
+  const s = loadSuite(join(dir, "suite.yaml"));
+  // included files first, then this file's; duplicates dropped
+  assert.deepEqual(s.policies, ["Never promise refunds.", "No legal advice.", "Do not mention competitors."]);
+  const byId = new Map(s.cases.map((c) => [c.id, c]));
+  const refund = byId.get("refund")!;
+  assert.equal(refund.human, "pass");
+  assert.deepEqual(refund.policies, ["Offer to escalate billing disputes."]);
+  assert.deepEqual(refund.tone, { rubric: "Warm, no blame, offers a next step." });
+  assert.deepEqual(byId.get("rubric-and-rules")!.tone, { must_include: ["thanks"], rubric: "Friendly." });
+  assert.equal(byId.get("rubric-and-rules")!.human, "fail");
+  assert.deepEqual([byId.get("j")!.human, byId.get("j")!.policies, byId.get("j")!.tone], ["fail", ["Be brief."], { rubric: "Calm." }]);
+  assert.equal(byId.get("m")!.human, undefined);
+  assert.equal(byId.get("m")!.policies, undefined);
+  // a suite without policies has none
+  const plain = fixture({ "s.yaml": "- {id: a, input: q, answer: x}\n" });
+  assert.equal(loadSuite(join(plain, "s.yaml")).policies, undefined);
+});
+
+test("judge fields: bad values are reported with file:line, case and field", () => {
+  const dir = fixture({
+    "suite.yaml": [
+      "policies: [ok, '']", // 1
+      "cases:", // 2
+      "  - id: a", // 3
+      "    input: q", // 4
+      "    answer: x", // 5
+      "    human: maybe", // 6
+      "  - id: b", // 7
+      "    input: q", // 8
+      "    answer: x", // 9
+      "    tone:", // 10
+      "      rubric: ''", // 11
+      "  - id: c", // 12
+      "    input: q", // 13
+      "    answer: x", // 14
+      "    tone: {rubrc: Warm.}", // 15
+      "    policies:", // 16
+      "      - fine", // 17
+      "      - {rule: x}", // 18
+      "  - id: d", // 19
+      "    input: q", // 20
+      "    answer: x", // 21
+      "    human: true", // 22
+      "    tone: {}", // 23
+      "",
+    ].join("\n"),
+    "s.jsonl": '{"id":"j","input":"q","answer":"x","human":"PASS"}\n',
+  });
+  const f = join(dir, "suite.yaml");
+  assert.deepEqual(errorsOf(f), [
+    `${f}:1: field 'policies[1]': must not be empty`,
+    `${f}:6: case 'a': field 'human': must be one of pass, fail (got "maybe")`,
+    `${f}:11: case 'b': field 'tone.rubric': must not be empty`,
+    `${f}:15: case 'c': field 'tone.rubrc': unknown field; did you mean 'rubric'?`,
+    `${f}:18: case 'c': field 'policies[1]': expected a string, got a mapping`,
+    `${f}:22: case 'd': field 'human': must be one of pass, fail (got true)`,
+    `${f}:23: case 'd': field 'tone': needs must_include, must_not_include or rubric`,
+  ]);
+  const j = join(dir, "s.jsonl");
+  assert.deepEqual(errorsOf(j), [`${j}:1: case 'j': field 'human': must be one of pass, fail (got "PASS")`]);
+});

@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ingestCommand } from "./commands/ingest.ts";
 import { searchCommand, askCommand } from "./commands/query.ts";
-import { evalCommand, runsCommand } from "./commands/eval.ts";
+import { cacheClearCommand, cacheStatsCommand, evalCommand, runsCommand } from "./commands/eval.ts";
 import { decideCommand, reportCommand } from "./commands/decide.ts";
 import { initCommand } from "./commands/init.ts";
 import { demoCommand } from "./commands/demo.ts";
@@ -84,9 +84,23 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .option("--tags <tags>", "only cases with any of these comma-separated tags", (v: string) => v.split(","))
     .option("--resume <run>", "continue an interrupted run (id or folder)")
     .option("--model <id>", "generator override for every variant")
+    .option("--judge <id>", "LLM judge model (overrides models.judge), e.g. openai:gpt-4.1")
+    .option("--allow-self-judge", "permit judging with the model under test (refused by default)")
+    .option("--repeats <n>", "runs of generation and judging per case; pass^N and agreement are reported", toInt)
+    .option("--dry-run", "print calls, estimated tokens and cost per variant; call no model")
+    .option("--max-cost <usd>", "refuse a run estimated above this, stop one whose spend would pass it", toUsd)
+    .option("--no-cache", "bypass the response cache for this run")
     .option("--gate <variant=rate...>", "fail (exit 1) if a variant's pass rate is below rate, e.g. --gate rag=0.8")
     .option("--json", "print the run summary as JSON")
     .action(evalCommand);
+
+  const cache = program.command("cache").description("the response cache of model calls");
+  cache
+    .command("stats")
+    .description("entries and size of the response cache")
+    .option("--json", "machine-readable output")
+    .action(cacheStatsCommand);
+  cache.command("clear").description("delete every cached response").action(cacheClearCommand);
 
   program
     .command("runs")
@@ -118,6 +132,12 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerBench(program);
 
   return program;
+}
+
+function toUsd(v: string): number {
+  const n = Number(v.replace(/^\$/, ""));
+  if (!Number.isFinite(n) || n < 0) throw new CommanderError(2, "ragtune.badUsd", `expected an amount in USD, got '${v}'`);
+  return n;
 }
 
 function toInt(v: string): number {

@@ -210,6 +210,12 @@ const Evaluate = z
       .array(z.enum(JUDGE_NAMES))
       .default([...JUDGE_NAMES])
       .describe("LLM-judged scorers to run when `models.judge` is set; each runs only on the cases it applies to (docs/judges.md)."),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .default(4)
+      .describe("Cases evaluated at once (model calls overlap; each provider's maxConcurrency and rate limits still apply)."),
     repeats: z.number().int().min(1).max(20).default(1).describe("Runs of generation and judging per case (--repeats); pass^N and agreement are reported when > 1."),
     bootstrapSamples: z.number().int().min(100).default(2_000).describe("Bootstrap resamples for confidence intervals and paired score comparisons."),
     alpha: z.number().gt(0).lt(1).default(0.05).describe("Significance level of the paired comparisons (95% intervals at 0.05)."),

@@ -17,6 +17,7 @@ import {
   type CaseResult,
   type FailureCause,
   type FailureLabel,
+  type PairedComparison,
   type RunSummary,
   type VariantSummary,
 } from "../evaluate/types.ts";
@@ -24,8 +25,10 @@ import type { RagtuneConfig } from "../config/schema.ts";
 import type { Architecture, Decision } from "./types.ts";
 import { InputError } from "../util/errors.ts";
 import { breakEven, breakEvens, fmtCount, monthlyUsd, usd, variantCosts, type VariantCostDetail } from "./cost.ts";
+import { STATS_DEFAULTS, casesForSignificance } from "../evaluate/significance.ts";
 
-export type DecideConfig = Pick<RagtuneConfig, "constraints" | "pricing">;
+/** `evaluate.alpha` is optional: it only sizes the "more cases" advice (default 0.05). */
+export type DecideConfig = Pick<RagtuneConfig, "constraints" | "pricing"> & { evaluate?: Partial<Pick<RagtuneConfig["evaluate"], "alpha">> };
 export type Group = "knowledge" | "behaviour" | "reasoning";
 /** What an option is meant to fix; fine-tuning for knowledge has its own constraint. */
 export type Purpose = Group | "none";
@@ -634,12 +637,19 @@ export interface ConfidenceInputs {
   margin: number;
   fallback: boolean;
   complete: boolean;
+  /**
+   * Whether the winner's lead over the best simpler option is statistically significant (the
+   * run's paired comparison); false lowers confidence one level. Undefined = not known (runs
+   * without comparisons, no lead, or no simpler option) and changes nothing.
+   */
+  significant?: boolean;
 }
 
 /**
  * Confidence starts from sample size (≥ 50 cases per variant high, ≥ 20 medium, else low), then
  * drops one level for each of: a margin under 5 points over the best simpler option, a winner
- * that was not measured (also capped at medium), the fallback rule, an incomplete run.
+ * that was not measured (also capped at medium), the fallback rule, an incomplete run, and a lead
+ * over the best simpler option that the paired comparison finds not significant.
  */
 export function confidenceOf(x: ConfidenceInputs): Decision["confidence"] {
   let level = x.n >= THRESHOLDS.sampleHigh ? 2 : x.n >= THRESHOLDS.sampleMedium ? 1 : 0;
@@ -647,21 +657,67 @@ export function confidenceOf(x: ConfidenceInputs): Decision["confidence"] {
   if (!x.measured) level = Math.min(level - 1, 1);
   if (x.fallback) level--;
   if (!x.complete) level--;
+  if (x.significant === false) level--;
   return (["low", "medium", "high"] as const)[Math.max(0, level)];
+}
+
+/** Measured options simpler than arch that the constraints allow: the real alternatives. */
+function simplerOptions(ev: Evidence, arch: Architecture): VariantEvidence[] {
+  const rank = COMPLEXITY.indexOf(arch);
+  return [...ev.variants.values()].filter((v) => {
+    const a = ARCH_OF[v.name];
+    return a && COMPLEXITY.indexOf(a) < rank && ev.blockers(a, "none").length === 0;
+  });
 }
 
 function marginOf(ev: Evidence, arch: Architecture): number {
   const name = VARIANT_OF[arch];
   const winner = name ? ev.get(name) : undefined;
   if (!winner) return NaN;
-  const rank = COMPLEXITY.indexOf(arch);
-  const simpler = [...ev.variants.values()].filter((v) => {
-    const a = ARCH_OF[v.name];
-    // Only options the constraints allow are real alternatives.
-    return a && COMPLEXITY.indexOf(a) < rank && ev.blockers(a, "none").length === 0;
-  });
+  const simpler = simplerOptions(ev, arch);
   if (!simpler.length) return Infinity;
   return winner.summary.passRate - Math.max(...simpler.map((v) => v.summary.passRate));
+}
+
+/** A measured winner's lead over the best simpler option that the run's paired comparison does not support. */
+export interface UnresolvedLead {
+  winner: string;
+  other: string;
+  comparison: PairedComparison;
+  /** winner − other on the paired cases (share of cases). */
+  lead: number;
+}
+
+/**
+ * The recommendation rests on the winner passing more than the best simpler option; when the
+ * run's pass-rate comparison of those two is not significant, that lead may be chance.
+ * Undefined when the run has no comparisons, nothing simpler is allowed, or the winner does not lead.
+ */
+export function unresolvedLead(summary: RunSummary, ev: Evidence, arch: Architecture): UnresolvedLead | undefined {
+  if (!summary.comparisons?.length) return undefined;
+  const name = VARIANT_OF[arch];
+  const winner = name ? ev.get(name) : undefined;
+  if (!winner) return undefined;
+  const simpler = simplerOptions(ev, arch).sort((a, b) => b.summary.passRate - a.summary.passRate);
+  const other = simpler[0];
+  if (!other || winner.summary.passRate <= other.summary.passRate) return undefined;
+  const comparison = summary.comparisons.find(
+    (c) => c.metric === "passRate" && ((c.a === winner.name && c.b === other.name) || (c.a === other.name && c.b === winner.name)),
+  );
+  if (!comparison || comparison.significant) return undefined;
+  const lead = comparison.b === winner.name ? comparison.diff : -comparison.diff;
+  if (lead <= 0) return undefined;
+  return { winner: winner.name, other: other.name, comparison, lead };
+}
+
+function pValueText(p: number): string {
+  return p < 0.001 ? "< 0.001" : `= ${p.toFixed(p < 0.1 ? 3 : 2)}`;
+}
+
+/** "rag vs long-context: +2.8 points, not significant (McNemar p = 0.41, n = 142)". */
+export function unresolvedLeadLine(u: UnresolvedLead): string {
+  const test = u.comparison.test === "mcnemar-exact" ? "McNemar" : "paired bootstrap";
+  return `${u.winner} vs ${u.other}: +${(Math.round(u.lead * 1000) / 10).toFixed(1)} points, not significant (${test} p ${pValueText(u.comparison.pValue)}, n = ${u.comparison.n})`;
 }
 
 function whatWouldChange(ev: Evidence, v: Verdict): string[] {
@@ -824,6 +880,20 @@ function shares(ev: Evidence): Decision["failureShares"] {
   return out;
 }
 
+/** "What would change": more cases resolve a lead that is not significant (or show there is none). */
+function moreCasesLine(u: UnresolvedLead, alpha: number): string {
+  const n = u.comparison.n;
+  const need = casesForSignificance(n, u.comparison.pValue, alpha);
+  const size =
+    need === undefined || need > 100 * n
+      ? "far more cases than this run"
+      : `about ${fmtCount(need)} paired cases (now ${fmtCount(n)})`;
+  return (
+    `More cases would settle ${u.winner} vs ${u.other} (${unresolvedLeadLine(u)}): if the lead held, ${size} would make it significant at p < ${alpha}; ` +
+    `if ${u.other} keeps up, the simpler ${u.other} is as good.`
+  );
+}
+
 export function decide(summary: RunSummary, cases: CaseResult[], config: DecideConfig): Decision {
   const ev = new Evidence(summary, cases, config);
   let verdict: Verdict | undefined;
@@ -843,7 +913,8 @@ export function decide(summary: RunSummary, cases: CaseResult[], config: DecideC
 
   const measured = verdict.architecture !== "stronger-model" && ev.measured(verdict.architecture);
   const margin = measured ? marginOf(ev, verdict.architecture) : NaN;
-  const confidence = confidenceOf({ n: ev.n, measured, margin, fallback, complete: summary.complete });
+  const doubt = measured ? unresolvedLead(summary, ev, verdict.architecture) : undefined;
+  const confidence = confidenceOf({ n: ev.n, measured, margin, fallback, complete: summary.complete, ...(doubt ? { significant: false } : {}) });
 
   const rationale = [...verdict.rationale, ...ev.notes];
   if (!measured) {
@@ -858,6 +929,9 @@ export function decide(summary: RunSummary, cases: CaseResult[], config: DecideC
     if (est && !est.measured) rationale.push(`Estimated cost: ${costLine(ev, est.variant)} (${est.basis}).`);
   }
   if (!summary.complete) rationale.push("The run is incomplete (not every case ran on every variant); confidence is lowered.");
+  if (doubt) {
+    rationale.push(`${unresolvedLeadLine(doubt)}: the lead over ${doubt.other} may be chance, so confidence is lowered.`);
+  }
   const marginText = Number.isFinite(margin)
     ? margin >= 0
       ? `, ${Math.round(margin * 100)} points over the best simpler option`
@@ -866,10 +940,11 @@ export function decide(summary: RunSummary, cases: CaseResult[], config: DecideC
       ? ", nothing simpler to compare with"
       : "";
   rationale.push(
-    `Confidence ${confidence}: ${ev.n} cases per variant${marginText}${measured ? "" : ", recommendation not measured directly"}${fallback ? ", no rule matched cleanly" : ""}.`,
+    `Confidence ${confidence}: ${ev.n} cases per variant${marginText}${doubt ? `, lead over ${doubt.other} not significant` : ""}${measured ? "" : ", recommendation not measured directly"}${fallback ? ", no rule matched cleanly" : ""}.`,
   );
 
   let changes = whatWouldChange(ev, verdict);
+  if (doubt) changes.push(moreCasesLine(doubt, config.evaluate?.alpha ?? STATS_DEFAULTS.alpha));
   if (!changes.length) changes = [`Re-run after the docs, suite or constraints change; this recommendation rests on ${ev.n} cases per variant.`];
 
   return {

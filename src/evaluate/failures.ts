@@ -3,12 +3,17 @@
  * (first match wins). The order goes from the most specific, most visible evidence (a policy
  * pattern matched) to the most inferential (the gold chunk was there but the answer was wrong), so
  * a label is always the cheapest true explanation. docs/failures.md explains each rule.
+ *
+ * v2: deterministic rules come first; where none decides, LLM judge evidence (`judges`) labels the
+ * failure (JUDGE_FAILURE_RULES). Every label says which kind of evidence produced it (`source`). A
+ * judge_error is never evidence: a case that failed only because a judge errored gets no label.
  */
 import type { Citation, LabelSpec } from "../models/index.ts";
-import type { FailureLabel, RetrievalScores, ScoreResult, SuiteCase } from "./types.ts";
+import type { FailureLabel, JudgeVerdict, RetrievalScores, ScoreResult, SuiteCase } from "./types.ts";
+import type { JudgeName } from "../config/schema.ts";
 import { answerSupport, isRetrievalMiss, staleness } from "./metrics.ts";
 import { normalizeText, snippet } from "./normalize.ts";
-import { isJsonOutput, parseSource, sourceMatches } from "./scorers.ts";
+import { containsNormalized, isJsonOutput, parseSource, sourceMatches } from "./scorers.ts";
 
 export interface FailureInput {
   case: SuiteCase;
@@ -27,14 +32,19 @@ export interface FailureInput {
   corpusPaths: Set<string>;
   /** The suite's allowed labels (classify); without them only a missing label counts as bad format. */
   labels?: LabelSpec[];
+  /** LLM judge verdicts of this case (absent or empty when no judge ran). */
+  judges?: JudgeVerdict[];
 }
 
 type Rule = (x: FailureInput, ctx: RuleContext) => FailureLabel | undefined;
 
 interface RuleContext {
+  /** Failing deterministic scores (judge scores, `judge.*`, are left out: judges speak through `judges`). */
   failed: ScoreResult[];
-  /** Failing score by name. */
+  /** Failing deterministic score by name. */
   score: (name: string) => ScoreResult | undefined;
+  /** A judge's verdict when it ran and said fail (a judge_error is not a fail). */
+  judgeFailed: (name: JudgeName) => (JudgeVerdict & { violations?: string[] }) | undefined;
 }
 
 const q = (s: string, max = 80) => `"${snippet(s, max)}"`;
@@ -254,34 +264,163 @@ const weakReasoning: Rule = (x, { score }) => {
   return undefined;
 };
 
-/** The rules in priority order. */
-export const FAILURE_RULES: { name: string; rule: Rule }[] = [
-  { name: "policy_violation", rule: policyViolation },
-  { name: "wrong_tone", rule: wrongTone },
-  { name: "bad_format", rule: badFormat },
-  { name: "stale_knowledge", rule: staleKnowledge },
-  { name: "hallucination", rule: hallucination },
-  { name: "missing_knowledge", rule: missingKnowledge },
-  { name: "wrong_retrieval", rule: wrongRetrieval },
-  { name: "weak_reasoning", rule: weakReasoning },
+/**
+ * The deterministic rules in priority order. `explainsWrongAnswer` marks the rules (4–8) that say
+ * why an answer was wrong: when judges ran, they apply only if the answer is known to be wrong (a
+ * deterministic scorer failed, or the correctness judge said so) — a case that failed only on the
+ * tone judge says nothing about retrieval. Without judges they apply to every failed case, as in v1.
+ */
+export const FAILURE_RULES: { name: string; rule: Rule; explainsWrongAnswer: boolean }[] = [
+  { name: "policy_violation", rule: policyViolation, explainsWrongAnswer: false },
+  { name: "wrong_tone", rule: wrongTone, explainsWrongAnswer: false },
+  { name: "bad_format", rule: badFormat, explainsWrongAnswer: false },
+  { name: "stale_knowledge", rule: staleKnowledge, explainsWrongAnswer: true },
+  { name: "hallucination", rule: hallucination, explainsWrongAnswer: true },
+  { name: "missing_knowledge", rule: missingKnowledge, explainsWrongAnswer: true },
+  { name: "wrong_retrieval", rule: wrongRetrieval, explainsWrongAnswer: true },
+  { name: "weak_reasoning", rule: weakReasoning, explainsWrongAnswer: true },
 ];
 
-/** Label a case result with its one primary failure cause; undefined when it passed. */
+// Judge evidence ---------------------------------------------------------------------------------
+
+const judgeNote = (v: JudgeVerdict) => (v.reasoning ? `; judge: ${q(v.reasoning, 160)}` : "");
+
+/** J1. policy_violation: the policy judge found violations (quoted). */
+const judgePolicy: Rule = (_x, { judgeFailed }) => {
+  const v = judgeFailed("policy");
+  if (!v) return undefined;
+  const violations = (v.violations ?? []).filter((s) => s.trim() !== "");
+  return {
+    cause: "policy_violation",
+    signal: "judge.policy",
+    evidence: violations.length
+      ? `policy judge found ${violations.length} violation${violations.length === 1 ? "" : "s"}: ${violations.slice(0, 3).map((s) => q(s, 100)).join("; ")}${violations.length > 3 ? "; …" : ""}`
+      : `policy judge found a violation${judgeNote(v)}`,
+  };
+};
+
+/** J2. wrong_tone: the tone judge says the reply misses the rubric. */
+const judgeTone: Rule = (x, { judgeFailed }) => {
+  const v = judgeFailed("tone");
+  if (!v) return undefined;
+  const rubric = x.case.tone?.rubric;
+  return { cause: "wrong_tone", signal: "judge.tone", evidence: `tone judge: the reply misses the rubric${rubric ? ` ${q(rubric, 60)}` : ""}${judgeNote(v)}` };
+};
+
+/** J3. hallucination: the faithfulness judge found claims the context does not support (quoted). */
+const judgeFaithfulness: Rule = (_x, { judgeFailed }) => {
+  const v = judgeFailed("faithfulness");
+  if (!v) return undefined;
+  const bad = (v.claims ?? []).filter((c) => !c.supported);
+  const total = v.claims?.length ?? 0;
+  return {
+    cause: "hallucination",
+    signal: "judge.faithfulness",
+    evidence: bad.length
+      ? `${bad.length} of ${total} claim${total === 1 ? "" : "s"} not supported by the context: ${bad.slice(0, 3).map((c) => q(c.claim, 100)).join("; ")}${bad.length > 3 ? "; …" : ""}`
+      : `faithfulness judge found unsupported content${judgeNote(v)}`,
+  };
+};
+
+/** The expected answer as found in the context the model saw: any `answer`, else all `contains` phrases. */
+function expectedInContext(x: FailureInput): string | undefined {
+  const texts = x.contextChunks.map((ch) => ch.text);
+  const found = (phrase: string) => texts.some((t) => containsNormalized(t, phrase));
+  const answer = (x.case.answer ?? []).find(found);
+  if (answer !== undefined) return answer;
+  const contains = x.case.contains ?? [];
+  if (contains.length > 0 && contains.every(found)) return contains.join('", "');
+  return undefined;
+}
+
+/**
+ * J4. correctness judge said wrong, and no deterministic rule explained it: weak_reasoning when the
+ * expected answer was in the context; otherwise the knowledge never arrived — wrong_retrieval for a
+ * retrieving variant, missing_knowledge for long context / no context.
+ */
+const judgeCorrectness: Rule = (x, { judgeFailed }) => {
+  const v = judgeFailed("correctness");
+  if (!v) return undefined;
+  const c = x.case;
+  const expected = [...(c.answer ?? []), ...(c.contains ?? [])];
+  const inContext = expectedInContext(x);
+  if (inContext !== undefined || expected.length === 0 || c.task !== "qa") {
+    return {
+      cause: "weak_reasoning",
+      signal: "judge.correctness",
+      evidence:
+        (inContext !== undefined ? `the context contains the expected answer "${snippet(inContext, 60)}" but the answer was judged wrong: ` : "the answer was judged wrong: ") +
+        `${q(x.output.text)}${judgeNote(v)}`,
+    };
+  }
+  const what = `"${snippet(expected.join('", "'), 60)}"`;
+  if (x.variant.usesRetrieval && x.contextChunks.length > 0) {
+    return {
+      cause: "wrong_retrieval",
+      signal: "judge.correctness",
+      evidence: `the answer was judged wrong and none of the ${x.contextChunks.length} retrieved chunks contains the expected answer ${what}${judgeNote(v)}`,
+    };
+  }
+  return {
+    cause: "missing_knowledge",
+    signal: "judge.correctness",
+    evidence: `the answer was judged wrong and the expected answer ${what} is not in the context the model saw${judgeNote(v)}`,
+  };
+};
+
+/** J5. weak_reasoning: the relevance judge says the answer does not address the question. */
+const judgeRelevance: Rule = (x, { judgeFailed }) => {
+  const v = judgeFailed("relevance");
+  if (!v) return undefined;
+  return { cause: "weak_reasoning", signal: "judge.relevance", evidence: `the answer does not address the question: ${q(x.output.text)}${judgeNote(v)}` };
+};
+
+/**
+ * Judge evidence in priority order, used only when no deterministic rule decided. The order mirrors
+ * the deterministic one: policy, tone, then hallucination before a plainly wrong answer.
+ */
+export const JUDGE_FAILURE_RULES: { name: `judge.${JudgeName}`; rule: Rule }[] = [
+  { name: "judge.policy", rule: judgePolicy },
+  { name: "judge.tone", rule: judgeTone },
+  { name: "judge.faithfulness", rule: judgeFaithfulness },
+  { name: "judge.correctness", rule: judgeCorrectness },
+  { name: "judge.relevance", rule: judgeRelevance },
+];
+
+const isJudgeScore = (s: ScoreResult) => s.name.startsWith("judge.");
+
+/**
+ * Label a case result with its one primary failure cause; undefined when it passed — or when the
+ * only thing that failed was a judge that errored (the outcome is unknown, so no cause is claimed).
+ */
 export function labelFailure(input: FailureInput): FailureLabel | undefined {
   if (input.passed) return undefined;
-  const failed = input.scores.filter((s) => !s.pass);
+  const failed = input.scores.filter((s) => !s.pass && !isJudgeScore(s));
+  const judges = input.judges ?? [];
   const ctx: RuleContext = {
     failed,
     score: (name) => failed.find((s) => s.name === name),
+    judgeFailed: (name) => judges.find((v) => v.judge === name && v.error === undefined && v.pass === false),
   };
-  for (const { rule } of FAILURE_RULES) {
+  const judged = judges.length > 0;
+  const answerWrong = !judged || failed.length > 0 || ctx.judgeFailed("correctness") !== undefined;
+  for (const { rule, explainsWrongAnswer } of FAILURE_RULES) {
+    if (explainsWrongAnswer && !answerWrong) continue;
     const label = rule(input, ctx);
-    if (label) return label;
+    if (label) return { ...label, source: "deterministic" };
   }
-  const names = failed.map((s) => s.name);
+  for (const { rule } of JUDGE_FAILURE_RULES) {
+    const label = rule(input, ctx);
+    if (label) return { ...label, source: "judge" };
+  }
+  const anyJudgeFailed = judges.some((v) => v.error === undefined && v.pass === false);
+  if (judged && failed.length === 0 && !anyJudgeFailed && judges.some((v) => v.error !== undefined)) return undefined;
+  const shown = input.scores.filter((s) => !s.pass);
+  const names = shown.map((s) => s.name);
   return {
     cause: "weak_reasoning",
     signal: "unclassified",
-    evidence: names.length ? `failed ${names.join(", ")}: ${failed.map((s) => s.detail ?? s.name).join("; ")}` : "case failed with no failing scorer",
+    source: "deterministic",
+    evidence: names.length ? `failed ${names.join(", ")}: ${shown.map((s) => s.detail ?? s.name).join("; ")}` : "case failed with no failing scorer",
   };
 }

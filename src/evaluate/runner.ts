@@ -6,9 +6,13 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { buildVariants, type Project, type Variant } from "../pipeline/index.ts";
-import { priceFor, costUsd } from "../models/prices.ts";
+import { priceFor, costUsd, type Price } from "../models/prices.ts";
+import type { ChatProvider } from "../models/index.ts";
 import type { VariantName } from "../config/index.ts";
-import type { CaseResult, RunSummary, Suite, SuiteCase } from "./types.ts";
+import type { CaseResult, JudgeName, JudgeVerdict, RunSummary, ScoreResult, Suite, SuiteCase } from "./types.ts";
+import { applicableJudges, assertNotSelfJudge, judgeOnlyCases, runJudge, verdictToScore } from "./judges/index.ts";
+import { compareVariants } from "./significance.ts";
+import { estimateRun, type RunEstimate } from "./estimate.ts";
 import { scoreCase, retrievalScores } from "./scorers.ts";
 import { labelFailure } from "./failures.ts";
 import { answerSupport } from "./metrics.ts";
@@ -24,7 +28,7 @@ import {
   writeSummary,
   type RunSnapshot,
 } from "./runs.ts";
-import { InputError } from "../util/errors.ts";
+import { InputError, JobFailure } from "../util/errors.ts";
 
 export const RAGTUNE_VERSION = "0.1.0";
 
@@ -37,13 +41,42 @@ export interface RunEvalOptions {
   resumeDir?: string;
   /** Only cases with one of these tags. */
   tags?: string[];
-  onProgress?: (event: { done: number; total: number; variant: string; caseId: string; passed: boolean }) => void;
+  /** Runs of generation (and judging) per case; default `evaluate.repeats`. */
+  repeats?: number;
+  /** Cases in flight at once; default `evaluate.concurrency`. */
+  concurrency?: number;
+  /** Permit judging with the model under test (refused by default). */
+  allowSelfJudge?: boolean;
+  /**
+   * Spending cap in USD (default `evaluate.maxCostUsd`): a run whose estimate exceeds it does not
+   * start; a run whose measured cost would pass it stops before the next case (resumable).
+   */
+  maxCostUsd?: number;
+  onProgress?: (event: { done: number; total: number; variant: string; caseId: string; passed: boolean; repeat: number; costUsd: number }) => void;
 }
 
 export interface RunEvalResult {
   runDir: string;
   summary: RunSummary;
   cases: CaseResult[];
+  /** The pre-run estimate (what --dry-run prints), made when a cost cap applies. */
+  estimate?: RunEstimate;
+}
+
+/** A provider error that retrying will not fix (auth, validation): the run stops, resumable. */
+function isFatalProviderError(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { retryable?: unknown }).retryable === false;
+}
+
+/** The bits of a run the case loop needs besides the project. */
+interface CaseContext {
+  project: Project;
+  suite: Suite;
+  runId: string;
+  corpusPaths: Set<string>;
+  judge?: { provider: ChatProvider; judges: JudgeName[]; price?: Price };
+  ownPrice?: Price;
+  refPrice?: Price;
 }
 
 export function fingerprint(text: string): string {
@@ -82,6 +115,13 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
     if (snapshot.generator !== generatorId) {
       throw new InputError(`cannot resume ${snapshot.runId}: it used generator ${snapshot.generator}, not ${generatorId}`);
     }
+    const judgeId = project.judge()?.id;
+    if ((snapshot.judge ?? undefined) !== judgeId) {
+      throw new InputError(`cannot resume ${snapshot.runId}: it was judged by ${snapshot.judge ?? "no judge"}, not ${judgeId ?? "no judge"}`);
+    }
+    if (options.repeats !== undefined && options.repeats !== (snapshot.repeats ?? 1)) {
+      throw new InputError(`cannot resume ${snapshot.runId}: it runs ${snapshot.repeats ?? 1} repeat(s), not ${options.repeats}`);
+    }
     repairCaseLog(runDir);
     previous = readCaseResults(runDir);
   } else {
@@ -96,45 +136,128 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
       corpusHash,
       generator: generatorId,
       variants: variantNames,
+      repeats: options.repeats ?? config.evaluate.repeats,
+      judge: project.judge()?.id,
     };
     runDir = createRunDir(runsDir(project.root, config), snapshot);
   }
 
   const { variants, notConfigured } = buildVariants(project, snapshot.variants as VariantName[]);
-  const cases = options.tags?.length
+  const judgeProvider = project.judge();
+  let cases = options.tags?.length
     ? suite.cases.filter((c) => c.tags?.some((t) => options.tags!.includes(t)))
     : suite.cases;
-  const done = new Set(previous.map((r) => `${r.variant}\u0000${r.caseId}`));
-  const results: CaseResult[] = previous.filter((r) => cases.some((c) => c.id === r.caseId));
-  const corpusPaths = new Set(project.store.documents().map((d) => d.path));
-  const total = cases.length * variants.length;
-  let count = results.length;
+  // Cases only a judge can score (a tone rubric and nothing else) would pass unscored: left out, and said.
+  let skipped: RunSummary["skipped"];
+  if (!judgeProvider) {
+    const judgeOnly = new Set(judgeOnlyCases({ cases }).map((c) => c.id));
+    if (judgeOnly.size > 0) {
+      cases = cases.filter((c) => !judgeOnly.has(c.id));
+      skipped = { caseIds: [...judgeOnly], reason: "only an LLM judge can score them (tone rubric) and no judge model is set (models.judge / --judge)" };
+    }
+  }
+  const repeats = snapshot.repeats ?? 1;
 
-  for (const variant of variants) {
-    for (const c of cases) {
-      if (done.has(`${variant.name}\u0000${c.id}`)) continue;
-      const result = await runCase(project, suite, variant, c, snapshot.runId, corpusPaths);
+  // Judging: a separate model, never the one under test unless explicitly allowed.
+  let judge: CaseContext["judge"];
+  if (judgeProvider) {
+    assertNotSelfJudge(judgeProvider.id, [generatorId], options.allowSelfJudge ?? false);
+    judge = { provider: judgeProvider, judges: config.evaluate.judges, price: priceFor(judgeProvider.id, config.pricing.models) };
+  }
+
+  // The estimate walks every case's prompt (retrieval included): only worth it under a cap.
+  const maxCost = options.maxCostUsd ?? config.evaluate.maxCostUsd;
+  const estimate =
+    maxCost === undefined
+      ? undefined
+      : await estimateRun({ project, suite, variants: snapshot.variants as VariantName[], cases, repeats, judge: judge && { id: judge.provider.id, judges: judge.judges } });
+  if (estimate && maxCost !== undefined && !options.resumeDir && estimate.totals.costUsd > maxCost) {
+    throw new JobFailure(
+      `estimated cost $${estimate.totals.costUsd.toFixed(4)} exceeds --max-cost $${maxCost} ` +
+        `(${estimate.totals.calls} calls, ${estimate.totals.inputTokens} input + ${estimate.totals.outputTokens} output tokens); ` +
+        "nothing was run — see `ragtune eval --dry-run`",
+    );
+  }
+
+  const key = (variant: string, caseId: string, repeat: number) => `${variant}\u0000${caseId}\u0000${repeat}`;
+  const done = new Set(previous.map((r) => key(r.variant, r.caseId, r.repeat ?? 0)));
+  const caseIds = new Set(cases.map((c) => c.id));
+  const results: CaseResult[] = previous.filter((r) => caseIds.has(r.caseId));
+  const ctx: CaseContext = {
+    project,
+    suite,
+    runId: snapshot.runId,
+    corpusPaths: new Set(project.store.documents().map((d) => d.path)),
+    judge,
+    ownPrice: priceFor(generatorId, config.pricing.models),
+    refPrice: priceFor(config.pricing.referenceModel, config.pricing.models),
+  };
+  const total = cases.length * variants.length * repeats;
+  let count = results.length;
+  let spent = results.reduce((a, r) => a + r.costUsd + (r.judgeCostUsd ?? 0), 0);
+  let stopped: string | undefined;
+
+  // Cases run `concurrency` at a time (provider limits still apply underneath); results are
+  // appended as they finish, so cases.jsonl order may differ from the suite's — every line is keyed.
+  const tasks: { variant: Variant; c: SuiteCase; repeat: number }[] = [];
+  for (const variant of variants) for (const c of cases) for (let repeat = 0; repeat < repeats; repeat++) if (!done.has(key(variant.name, c.id, repeat))) tasks.push({ variant, c, repeat });
+  let nextTask = 0;
+  let inFlightEstimate = 0;
+  let fatal: unknown;
+  const worker = async (): Promise<void> => {
+    while (nextTask < tasks.length && fatal === undefined && stopped === undefined) {
+      const { variant, c, repeat } = tasks[nextTask];
+      // Stop before a case that the cap cannot afford (its estimate), not after overspending.
+      const next = estimate?.perCase.get(`${variant.name}\u0000${c.id}`) ?? 0;
+      if (maxCost !== undefined && spent + inFlightEstimate + next > maxCost) {
+        stopped = `--max-cost $${maxCost} reached: spent $${spent.toFixed(4)}, the next case would cost ~$${next.toFixed(4)}; resume with a higher cap`;
+        return;
+      }
+      nextTask++;
+      inFlightEstimate += next;
+      let result: CaseResult;
+      try {
+        result = await runCase(ctx, variant, c, repeat);
+      } catch (error) {
+        fatal ??= error;
+        return;
+      } finally {
+        inFlightEstimate -= next;
+      }
       appendCaseResult(runDir, result);
       results.push(result);
+      spent += result.costUsd + (result.judgeCostUsd ?? 0);
       count++;
-      options.onProgress?.({ done: count, total, variant: variant.name, caseId: c.id, passed: result.passed });
+      options.onProgress?.({ done: count, total, variant: variant.name, caseId: c.id, passed: result.passed, repeat, costUsd: spent });
     }
+  };
+  const concurrency = Math.max(1, options.concurrency ?? config.evaluate.concurrency);
+  await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, tasks.length)) }, worker));
+  if (fatal !== undefined) {
+    if (isFatalProviderError(fatal)) {
+      throw new JobFailure(
+        `${(fatal as Error).message}\nThe run stopped (nothing retried: this error will not go away by itself). ` +
+          `${count} results are kept in ${runDir}; fix the cause, then resume with \`ragtune eval --resume ${snapshot.runId}\`.`,
+      );
+    }
+    throw fatal;
   }
 
   const summary = summarise(project, suite, snapshot, variants, notConfigured, results);
+  summary.repeats = repeats;
+  if (judge) summary.judge = { model: judge.provider.id, judges: judge.judges };
+  if (skipped) summary.skipped = skipped;
+  if (stopped) {
+    summary.stopped = stopped;
+    summary.complete = false;
+  }
   if (variants.some((v) => v.usesRetrieval)) summary.retrieval = (await project.retrieval()).name;
   writeSummary(runDir, summary);
-  return { runDir, summary, cases: results };
+  return { runDir, summary, cases: results, estimate };
 }
 
-async function runCase(
-  project: Project,
-  suite: Suite,
-  variant: Variant,
-  c: SuiteCase,
-  runId: string,
-  corpusPaths: Set<string>,
-): Promise<CaseResult> {
+async function runCase(ctx: CaseContext, variant: Variant, c: SuiteCase, repeat: number): Promise<CaseResult> {
+  const { project, suite } = ctx;
   const { config } = project;
   const started = performance.now();
   const out = await variant.run({
@@ -142,11 +265,29 @@ async function runCase(
     input: c.input,
     labels: c.task === "classify" ? suite.labels : undefined,
     jsonSchema: c.json_schema,
+    sample: repeat,
   });
   const latencyMs = performance.now() - started;
   const { result } = out;
   const output = { text: result.text, abstained: result.abstained, label: result.label, json: result.json, citations: result.citations };
-  const scores = scoreCase(c, output);
+  const scores: ScoreResult[] = scoreCase(c, output);
+
+  let judges: JudgeVerdict[] | undefined;
+  let judgeCostUsd: number | undefined;
+  if (ctx.judge) {
+    const names = applicableJudges(c, suite, ctx.judge.judges, { answered: !result.abstained, hasContext: out.context.length > 0 });
+    if (names.length > 0) {
+      judges = [];
+      for (const name of names) {
+        const verdict = await runJudge(name, { case: c, suite, output, context: out.context }, ctx.judge.provider, { sample: repeat });
+        judges.push(verdict);
+        scores.push(verdictToScore(verdict));
+      }
+      const price = ctx.judge.price;
+      judgeCostUsd = judges.reduce((a, v) => a + (v.cached || !price ? 0 : costUsd(v.usage, price)), 0);
+    }
+  }
+
   const k = config.retrieval.k;
   const retrieval =
     variant.usesRetrieval && c.sources?.length && c.task !== "extract"
@@ -167,14 +308,15 @@ async function runCase(
     contextChunks: out.context.map((x) => ({ id: x.id, path: x.path, headingPath: x.headingPath, text: x.text })),
     retrieval,
     truncated: out.truncated,
-    corpusPaths,
+    corpusPaths: ctx.corpusPaths,
     labels: suite.labels,
+    judges,
   });
   const support = answerSupport(c.task, output, out.context);
-  const ownPrice = priceFor(result.generator, config.pricing.models);
-  const refPrice = priceFor(config.pricing.referenceModel, config.pricing.models);
-  return {
-    runId,
+  // A cached answer costs nothing this time; the projection still prices its tokens.
+  const own = result.cached ? 0 : ctx.ownPrice ? costUsd(result.usage, ctx.ownPrice) : 0;
+  const record: CaseResult = {
+    runId: ctx.runId,
     caseId: c.id,
     variant: variant.name,
     task: c.task,
@@ -195,11 +337,19 @@ async function runCase(
     failure,
     usage: result.usage,
     latencyMs: round(latencyMs),
-    costUsd: ownPrice ? costUsd(result.usage, ownPrice) : 0,
-    projectedCostUsd: refPrice ? costUsd(result.usage, refPrice) : 0,
+    costUsd: own,
+    projectedCostUsd: ctx.refPrice ? costUsd(result.usage, ctx.refPrice) : 0,
     generator: result.generator,
     tags: c.tags ?? [],
   };
+  if (repeat > 0) record.repeat = repeat;
+  if (result.cached !== undefined) record.cached = result.cached;
+  if (judges) {
+    record.judges = judges;
+    record.judgeCostUsd = judgeCostUsd;
+  }
+  if (c.human) record.human = c.human;
+  return record;
 }
 
 function summarise(
@@ -214,6 +364,15 @@ function summarise(
   const byTask: RunSummary["suite"]["byTask"] = {};
   for (const c of suite.cases) byTask[c.task] = (byTask[c.task] ?? 0) + 1;
   const caseCount = new Set(results.map((r) => r.caseId)).size;
+  const { bootstrapSamples, alpha, seed } = project.config.evaluate;
+  const statsOptions = { bootstrapSamples, alpha, seed };
+  // Model calls: one per generation by an LLM generator (cached is set), one per judge verdict attempt recorded.
+  let hits = 0;
+  let misses = 0;
+  for (const r of results) {
+    if (r.cached !== undefined) r.cached ? hits++ : misses++;
+    for (const v of r.judges ?? []) v.cached ? hits++ : misses++;
+  }
   return {
     runId: snapshot.runId,
     createdAt: snapshot.createdAt,
@@ -228,23 +387,27 @@ function summarise(
     },
     retrievalK: project.config.retrieval.k,
     variants: variants.map((v) => {
-      const summary = summariseVariant(
-        v.name,
-        snapshot.generator,
-        results.filter((r) => r.variant === v.name),
-      );
+      const summary = summariseVariant(v.name, snapshot.generator, results.filter((r) => r.variant === v.name), {}, statsOptions);
       if (v.packing) {
         summary.context = {
           budgetTokens: v.packing.budgetTokens,
           corpusTokens: v.packing.corpusTokens,
           packedTokens: v.packing.packedTokens,
           truncated: v.packing.truncated,
+          budgetSource: v.packing.budgetSource,
         };
       }
       return summary;
     }),
     notConfigured,
     complete: true,
+    cache: { hits, misses },
+    costUsd: results.reduce((a, r) => a + r.costUsd + (r.judgeCostUsd ?? 0), 0),
+    comparisons: compareVariants(
+      results,
+      variants.map((v) => v.name),
+      statsOptions,
+    ),
   };
 }
 

@@ -23,6 +23,10 @@ export interface RunSnapshot {
   corpusHash: string;
   generator: string;
   variants: string[];
+  /** Runs of each case (--repeats); absent in runs made before repeats existed = 1. */
+  repeats?: number;
+  /** Judge model id, when LLM judging ran. */
+  judge?: string;
 }
 
 export function newRunId(now = new Date()): string {

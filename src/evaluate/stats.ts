@@ -5,8 +5,12 @@
  * `unsupportedRate`. A metric is omitted when no case could measure it (rather than reported as 0).
  */
 import type { TaskKind } from "../models/index.ts";
-import type { CaseResult, FailureCause, VariantSummary } from "./types.ts";
+import type { CaseResult, FailureCause, Interval, VariantSummary } from "./types.ts";
 import { isFallback } from "./metrics.ts";
+import { bootstrapInterval, bootstrapOptions, byCase, hasRepeats, passAtAll, type StatsOptions } from "./significance.ts";
+import { judgeHumanAgreement } from "./judges/index.ts";
+
+export type { StatsOptions } from "./significance.ts";
 
 /** p-th percentile (0–100) with linear interpolation between closest ranks; 0 for no values. */
 export function percentile(values: number[], p: number): number {
@@ -21,6 +25,7 @@ export function percentile(values: number[], p: number): number {
 const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 /** Rounded so summaries diff cleanly between runs (float noise is not a change). */
 const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
+const r6i = (i: Interval): Interval => ({ low: r6(i.low), high: r6(i.high) });
 
 export interface SummaryExtra {
   context?: VariantSummary["context"];
@@ -34,37 +39,67 @@ function unsupported(r: CaseResult): boolean | undefined {
   return undefined;
 }
 
-export function summariseVariant(name: string, generator: string, results: CaseResult[], extra: SummaryExtra = {}): VariantSummary {
-  const n = results.length;
-  const passed = results.filter((r) => r.passed).length;
+/**
+ * One variant's results → its summary. Without repeats every result is one case and the numbers
+ * are plain shares and means over results. With repeats (any `repeat` > 0) each case's repeats are
+ * averaged first and every rate is a mean over cases of those per-case means: `cases` counts
+ * distinct cases, `passRate` is the mean per-case pass share and `passed` its sum, rounded.
+ * Failures, latency, tokens and costs stay totals over every call. `ci` holds a percentile
+ * bootstrap interval (resampling cases) for passRate and every metric; see docs/statistics.md.
+ */
+export function summariseVariant(
+  name: string,
+  generator: string,
+  results: CaseResult[],
+  extra: SummaryExtra = {},
+  options: StatsOptions = {},
+): VariantSummary {
+  const boot = bootstrapOptions(options);
+  const repeated = hasRepeats(results);
+  // The unit of resampling and averaging: a result, or with repeats a case and all its repeats.
+  const units: CaseResult[][] = repeated ? [...byCase(results).values()] : results.map((r) => [r]);
+  /** Per-unit means of value over the unit's results that include it; units with none are left out. */
+  const measure = (include: (r: CaseResult) => boolean, value: (r: CaseResult) => number): number[] => {
+    const out: number[] = [];
+    for (const u of units) {
+      const vals = u.filter(include).map(value);
+      if (vals.length) out.push(mean(vals));
+    }
+    return out;
+  };
+  const n = units.length;
+  const passShares = measure(() => true, (r) => (r.passed ? 1 : 0));
+  const passed = repeated ? Math.round(passShares.reduce((a, b) => a + b, 0)) : results.filter((r) => r.passed).length;
   const metrics: Record<string, number> = {};
+  const samples: Record<string, number[]> = { passRate: passShares };
+  const put = (key: string, values: number[]) => {
+    metrics[key] = r6(mean(values));
+    samples[key] = values;
+  };
 
   const tasks = [...new Set(results.map((r) => r.task))].sort() as TaskKind[];
-  for (const t of tasks) {
-    const ofTask = results.filter((r) => r.task === t);
-    metrics[`passRate.${t}`] = r6(ofTask.filter((r) => r.passed).length / ofTask.length);
-  }
+  for (const t of tasks) put(`passRate.${t}`, measure((r) => r.task === t, (r) => (r.passed ? 1 : 0)));
 
   // Only cases that have gold sources and ran retrieval carry `retrieval`.
-  const withRetrieval = results.filter((r) => r.retrieval !== undefined);
-  if (withRetrieval.length > 0) {
-    metrics["retrieval.hitAtK"] = r6(mean(withRetrieval.map((r) => r.retrieval!.hitAtK)));
-    metrics["retrieval.recallAtK"] = r6(mean(withRetrieval.map((r) => r.retrieval!.recallAtK)));
-    metrics["retrieval.mrr"] = r6(mean(withRetrieval.map((r) => r.retrieval!.mrr)));
+  const hasRetrieval = (r: CaseResult) => r.retrieval !== undefined;
+  if (results.some(hasRetrieval)) {
+    put("retrieval.hitAtK", measure(hasRetrieval, (r) => r.retrieval!.hitAtK));
+    put("retrieval.recallAtK", measure(hasRetrieval, (r) => r.retrieval!.recallAtK));
+    put("retrieval.mrr", measure(hasRetrieval, (r) => r.retrieval!.mrr));
   }
 
   // The abstention scorer is emitted exactly for must_abstain cases.
-  const abstention = results.map((r) => r.scores.find((s) => s.name === "abstention")).filter((s) => s !== undefined);
-  if (abstention.length > 0) metrics["abstention.accuracy"] = r6(abstention.filter((s) => s.pass).length / abstention.length);
+  const scoreOf = (r: CaseResult, name: string) => r.scores.find((s) => s.name === name);
+  if (results.some((r) => scoreOf(r, "abstention"))) {
+    put("abstention.accuracy", measure((r) => scoreOf(r, "abstention") !== undefined, (r) => (scoreOf(r, "abstention")!.pass ? 1 : 0)));
+  }
 
-  const f1 = results.map((r) => r.scores.find((s) => s.name === "answer")).filter((s) => s !== undefined);
-  if (f1.length > 0) metrics["answer.f1"] = r6(mean(f1.map((s) => s.value)));
+  if (results.some((r) => scoreOf(r, "answer"))) put("answer.f1", measure((r) => scoreOf(r, "answer") !== undefined, (r) => scoreOf(r, "answer")!.value));
 
-  if (n > 0) metrics.fallbackRate = r6(results.filter((r) => isFallback(r.abstained)).length / n);
+  if (n > 0) put("fallbackRate", measure(() => true, (r) => (isFallback(r.abstained) ? 1 : 0)));
 
-  const answered = results.filter((r) => !r.abstained && r.task === "qa");
-  const flags = answered.map(unsupported);
-  if (flags.some((f) => f !== undefined)) metrics.unsupportedRate = r6(flags.filter((f) => f === true).length / answered.length);
+  const answered = (r: CaseResult) => !r.abstained && r.task === "qa";
+  if (results.some((r) => answered(r) && unsupported(r) !== undefined)) put("unsupportedRate", measure(answered, (r) => (unsupported(r) === true ? 1 : 0)));
 
   const failures: VariantSummary["failures"] = {};
   const failuresByTask: VariantSummary["failuresByTask"] = {};
@@ -77,6 +112,8 @@ export function summariseVariant(name: string, generator: string, results: CaseR
   }
 
   const latencies = results.map((r) => r.latencyMs);
+  // Per query = per call: with repeats every repeat is a query served.
+  const calls = results.length;
   const costUsd = results.reduce((a, r) => a + r.costUsd, 0);
   const projectedCostUsd = results.reduce((a, r) => a + r.projectedCostUsd, 0);
   const input = results.reduce((a, r) => a + r.usage.inputTokens, 0);
@@ -87,7 +124,7 @@ export function summariseVariant(name: string, generator: string, results: CaseR
     generator,
     cases: n,
     passed,
-    passRate: n === 0 ? 0 : r6(passed / n),
+    passRate: n === 0 ? 0 : r6(repeated ? mean(passShares) : passed / n),
     metrics,
     failures,
     failuresByTask,
@@ -96,12 +133,61 @@ export function summariseVariant(name: string, generator: string, results: CaseR
     projectedCostUsd,
     tokens: { input, output },
     perQuery: {
-      inputTokens: n === 0 ? 0 : r6(input / n),
-      outputTokens: n === 0 ? 0 : r6(output / n),
-      costUsd: n === 0 ? 0 : costUsd / n,
-      projectedCostUsd: n === 0 ? 0 : projectedCostUsd / n,
+      inputTokens: calls === 0 ? 0 : r6(input / calls),
+      outputTokens: calls === 0 ? 0 : r6(output / calls),
+      costUsd: calls === 0 ? 0 : costUsd / calls,
+      projectedCostUsd: calls === 0 ? 0 : projectedCostUsd / calls,
     },
   };
   if (extra.context) summary.context = extra.context;
+  if (n > 0) {
+    summary.ci = {};
+    for (const [key, values] of Object.entries(samples)) summary.ci[key] = r6i(bootstrapInterval(values, boot));
+  }
+  if (repeated) {
+    const rep = passAtAll(results);
+    summary.repeats = { n: rep.n, passAll: r6(rep.passAll), agreement: r6(rep.agreement) };
+  }
+  const withCache = results.filter((r) => r.cached !== undefined);
+  if (withCache.length) {
+    const hits = withCache.filter((r) => r.cached === true).length;
+    summary.cache = { hits, misses: withCache.length - hits };
+  }
+  const judge = judgeSummary(results);
+  if (judge) summary.judge = judge;
   return summary;
+}
+
+/**
+ * LLM judging of one variant's results: verdicts per judge (judged counts every verdict, errors
+ * included, so judged = passed + failed + errors), the faithfulness judge's unsupported claims over
+ * all its claims, judge cost, and Cohen's kappa between the case verdict (`passed`, which the
+ * judges feed) and the `human:` label over results carrying one. Undefined when no judge ran.
+ */
+function judgeSummary(results: CaseResult[]): VariantSummary["judge"] {
+  const verdicts = results.flatMap((r) => r.judges ?? []);
+  if (!verdicts.length) return undefined;
+  const byJudge: NonNullable<VariantSummary["judge"]>["byJudge"] = {};
+  let claims = 0;
+  let unsupportedClaims = 0;
+  for (const v of verdicts) {
+    const j = (byJudge[v.judge] ??= { judged: 0, passed: 0, errors: 0 });
+    j.judged++;
+    if (v.error) j.errors++;
+    else if (v.pass === true) j.passed++;
+    if (v.judge === "faithfulness" && !v.error && v.claims) {
+      claims += v.claims.length;
+      unsupportedClaims += v.claims.filter((c) => !c.supported).length;
+    }
+  }
+  const out: NonNullable<VariantSummary["judge"]> = {
+    model: [...new Set(verdicts.map((v) => v.model))].join(", "),
+    byJudge,
+    costUsd: results.reduce((a, r) => a + (r.judgeCostUsd ?? 0), 0),
+  };
+  if (claims > 0) out.unsupportedClaimRate = r6(unsupportedClaims / claims);
+  // Human labels vs the judged verdicts; results whose judge errored are left out (verdict unknown).
+  const k = judgeHumanAgreement(results);
+  if (k.n > 0) out.humanAgreement = { n: k.n, kappa: r6(k.kappa), agreement: r6(k.agreement) };
+  return out;
 }

@@ -102,9 +102,13 @@ const ToneSchema = z
   .object({
     must_include: listOf(nonBlank).optional(),
     must_not_include: listOf(nonBlank).optional(),
+    /** Free-text rubric for the LLM tone judge. */
+    rubric: nonBlank.optional(),
   })
   .strict()
-  .refine((t) => t.must_include !== undefined || t.must_not_include !== undefined, { error: "needs must_include or must_not_include" });
+  .refine((t) => t.must_include !== undefined || t.must_not_include !== undefined || t.rubric !== undefined, {
+    error: "needs must_include, must_not_include or rubric",
+  });
 
 export const CaseSchema = z
   .object({
@@ -126,6 +130,8 @@ export const CaseSchema = z
     label: nonBlank.optional(),
     forbidden: listOf(z.string().min(1).superRefine(compiles("i"))).optional(),
     tone: ToneSchema.optional(),
+    policies: listOf(nonBlank).optional(),
+    human: z.enum(["pass", "fail"]).optional(),
     tags: listOf(nonBlank).optional(),
   })
   .strict();
@@ -142,6 +148,8 @@ const TopSchema = z
     labels: z.array(LabelSchema).optional(),
     schemas: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
     defaults: z.object({ task: z.enum(TASKS).optional(), tags: listOf(nonBlank).optional() }).strict().optional(),
+    /** Policy rules (in words) for the LLM policy judge, applied to every case of the suite. */
+    policies: listOf(nonBlank).optional(),
     cases: z.array(z.unknown()).optional(),
   })
   .strict();
@@ -150,7 +158,7 @@ const CASE_FIELDS = Object.keys(CaseSchema.shape);
 const TOP_FIELDS = Object.keys(TopSchema.shape);
 const KNOWN_KEYS: Record<string, string[]> = {
   "": CASE_FIELDS,
-  tone: ["must_include", "must_not_include"],
+  tone: ["must_include", "must_not_include", "rubric"],
   defaults: ["task", "tags"],
   labels: ["name", "description"],
 };
@@ -177,12 +185,14 @@ interface LoadState {
   schemas: Map<string, { schema: Record<string, unknown>; file: string; line: number }>;
   /** Every case id seen, valid case or not, for the duplicate check. */
   ids: { id: string; file: string; line: number }[];
+  /** Suite-level policies from every file, in load order. */
+  policies: string[];
 }
 
 /** Load and validate a suite file with everything it includes. Throws `SuiteError` listing every problem. */
 export function loadSuite(path: string): Suite {
   const abs = resolve(path);
-  const st: LoadState = { issues: [], files: [], cases: [], labels: [], schemas: new Map(), ids: [] };
+  const st: LoadState = { issues: [], files: [], cases: [], labels: [], schemas: new Map(), ids: [], policies: [] };
   if (!existsSync(abs) || !statSync(abs).isFile()) {
     throw new SuiteError([{ file: displayPath(abs), line: 0, message: "suite file not found" }]);
   }
@@ -197,7 +207,10 @@ export function loadSuite(path: string): Suite {
     declared.length > 0
       ? declared
       : [...new Set(st.cases.map((p) => p.c.label).filter((l): l is string => l !== undefined))].map((name) => ({ name }));
-  return { path, labels, cases: st.cases.map((p) => p.c) };
+  const suite: Suite = { path, labels, cases: st.cases.map((p) => p.c) };
+  const policies = [...new Set(st.policies)];
+  if (policies.length > 0) suite.policies = policies;
+  return suite;
 }
 
 /** Paths in messages: relative to the working directory when inside it, so they are clickable and short. */
@@ -299,10 +312,17 @@ function loadYaml(abs: string, text: string, st: LoadState): void {
       const r = TopSchema.shape[key].safeParse(obj[key]);
       return r.success ? (r.data as z.infer<(typeof TopSchema.shape)[K]>) : undefined;
     };
-    const top = { include: section("include"), labels: section("labels"), schemas: section("schemas"), defaults: section("defaults") };
+    const top = {
+      include: section("include"),
+      labels: section("labels"),
+      schemas: section("schemas"),
+      defaults: section("defaults"),
+      policies: section("policies"),
+    };
     defaults = { task: top.defaults?.task, tags: top.defaults?.tags };
 
     for (const [i, inc] of (top.include ?? []).entries()) includeFiles(abs, inc, locateRoot(["include", i]), st);
+    st.policies.push(...(top.policies ?? []).map((p) => p.trim()));
     for (const [i, spec] of (top.labels ?? []).entries()) {
       st.labels.push({ spec, file: abs, line: locateRoot(["labels", i]) });
     }
@@ -324,7 +344,7 @@ function loadYaml(abs: string, text: string, st: LoadState): void {
       caseNodes = casesNode.items.map((node, i) => ({ node, value: casesData[i] }));
     }
   } else {
-    addIssue(st, abs, { line: nodeLine(root), message: "expected a list of cases, or a mapping with `cases:` (and optional include, labels, schemas, defaults)" });
+    addIssue(st, abs, { line: nodeLine(root), message: "expected a list of cases, or a mapping with `cases:` (and optional include, labels, schemas, defaults, policies)" });
     return;
   }
   caseNodes.forEach(({ node, value }, i) => parseCase(value, i + 1, abs, locateIn(node), nodeLine(node), defaults, st));
@@ -514,6 +534,8 @@ function parseCase(value: unknown, index: number, file: string, locate: Locate, 
   if (d.label !== undefined) c.label = d.label;
   if (d.forbidden) c.forbidden = d.forbidden;
   if (d.tone) c.tone = d.tone;
+  if (d.policies) c.policies = d.policies.map((p) => p.trim());
+  if (d.human !== undefined) c.human = d.human;
   if (tags.length > 0) c.tags = tags;
   st.cases.push({ c, locate, schemaName, fileOrder: st.files.indexOf(file) });
 }

@@ -101,6 +101,10 @@ export interface JudgeVerdict {
   reasoning?: string;
   /** Faithfulness: the answer's claims and whether the context supports each. */
   claims?: { claim: string; supported: boolean }[];
+  /** Policy: the rules the answer broke. */
+  violations?: string[];
+  /** How the reply was read (e.g. a 0–10 score rescaled), when not as asked. */
+  notes?: string[];
   error?: "judge_error";
   /** Why the judge failed (last parse or provider error). */
   errorDetail?: string;
@@ -262,4 +266,6 @@ export interface RunSummary {
   comparisons?: PairedComparison[];
   /** Why a run stopped early (e.g. --max-cost reached); resumable. */
   stopped?: string;
+  /** Suite cases left out of this run, and why (e.g. judge-only cases without a judge). */
+  skipped?: { caseIds: string[]; reason: string };
 }

@@ -56,19 +56,30 @@ export class LlmGenerator implements Generator {
     switch (request.task) {
       case "qa": {
         const messages = qaMessages(request);
-        const reply = await this.provider.chat(messages, { maxTokens });
-        return { ...parseQa(reply.text, request.context, this.options.fallbackMessage ?? FALLBACK_MESSAGE), usage: reply.usage, generator: this.id };
+        const reply = await this.provider.chat(messages, { maxTokens, sample: request.sample });
+        return {
+          ...parseQa(reply.text, request.context, this.options.fallbackMessage ?? FALLBACK_MESSAGE),
+          usage: reply.usage,
+          generator: this.id,
+          cached: reply.cached === true,
+        };
       }
       case "classify": {
         const labels = request.labels ?? [];
         if (labels.length === 0) throw new Error(`${this.id}: a classify request needs \`labels\``);
-        const reply = await this.provider.chat(classifyMessages(request, labels), { maxTokens });
+        const reply = await this.provider.chat(classifyMessages(request, labels), { maxTokens, sample: request.sample });
         const label = mapLabel(reply.text, labels);
-        return { text: label ?? reply.text, label, citations: [], abstained: false, usage: reply.usage, generator: this.id };
+        return { text: label ?? reply.text, label, citations: [], abstained: false, usage: reply.usage, generator: this.id, cached: reply.cached === true };
       }
       case "extract": {
         if (!request.jsonSchema) throw new Error(`${this.id}: an extract request needs \`jsonSchema\``);
-        const reply = await this.provider.chat(extractMessages(request, request.jsonSchema), { maxTokens, json: true });
+        // Structured output where the API has it (OpenAI json_schema, Anthropic forced tool call); the
+        // schema stays in the prompt too, for servers that ignore response_format.
+        const reply = await this.provider.chat(extractMessages(request, request.jsonSchema), {
+          maxTokens,
+          jsonSchema: { name: "extraction", schema: request.jsonSchema },
+          sample: request.sample,
+        });
         const json = parseJsonObject(reply.text);
         return {
           text: json === undefined ? reply.text : JSON.stringify(json),
@@ -77,6 +88,7 @@ export class LlmGenerator implements Generator {
           abstained: false,
           usage: reply.usage,
           generator: this.id,
+          cached: reply.cached === true,
         };
       }
       default:

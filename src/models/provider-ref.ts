@@ -8,9 +8,33 @@ import type { RagtuneConfig } from "../config/index.ts";
 export interface ResolvedProvider {
   name: string;
   model: string;
+  /** Protocol of the endpoint (`models.providers.<name>.kind`). */
+  kind: "openai" | "anthropic";
   baseUrl: string;
   apiKey: string | undefined;
+  /** The variable the key is read from, named in auth errors. */
+  apiKeyEnv: string;
   timeoutMs: number;
+  /** Retries, concurrency and rate limits of this endpoint. */
+  limits: ProviderLimitsConfig;
+}
+
+/** Retry and rate settings as configured (see resilience.ts for what they do). */
+export interface ProviderLimitsConfig {
+  maxRetries: number;
+  maxConcurrency: number;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+}
+
+/** The limit fields of a provider or `models.limits` entry. */
+export function limitsOf(config: Partial<ProviderLimitsConfig>): ProviderLimitsConfig {
+  return {
+    maxRetries: config.maxRetries ?? 4,
+    maxConcurrency: config.maxConcurrency ?? 4,
+    ...(config.requestsPerMinute !== undefined ? { requestsPerMinute: config.requestsPerMinute } : {}),
+    ...(config.tokensPerMinute !== undefined ? { tokensPerMinute: config.tokensPerMinute } : {}),
+  };
 }
 
 /**
@@ -37,10 +61,22 @@ export function resolveProviderRef(
         (known.length > 0 ? ` (configured providers: ${known.join(", ")})` : " (no providers are configured)"),
     );
   }
-  return { name, model, baseUrl: provider.baseUrl, apiKey: env[provider.apiKeyEnv] || undefined, timeoutMs: provider.timeoutMs };
+  // Configs built in code (not parsed) may lack the defaulted fields.
+  const kind = provider.kind ?? "openai";
+  const apiKeyEnv = provider.apiKeyEnv ?? (kind === "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY");
+  return {
+    name,
+    model,
+    kind,
+    baseUrl: provider.baseUrl,
+    apiKey: env[apiKeyEnv] || undefined,
+    apiKeyEnv,
+    timeoutMs: provider.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    limits: limitsOf(provider),
+  };
 }
 
-/** Endpoint settings of the built-in `openai:` and `ollama:` kinds. */
+/** Endpoint settings of the built-in `openai:`, `anthropic:` and `ollama:` kinds. */
 export interface Endpoint {
   baseUrl: string;
   apiKey: string | undefined;
@@ -49,6 +85,7 @@ export interface Endpoint {
 
 const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 const OLLAMA_DEFAULT_HOST = "http://localhost:11434";
+const ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com";
 const DEFAULT_TIMEOUT_MS = 60_000;
 
 /**
@@ -69,4 +106,17 @@ export function ollamaEndpoint(env: NodeJS.ProcessEnv): Endpoint {
   let url = (env.OLLAMA_HOST || OLLAMA_DEFAULT_HOST).trim().replace(/\/+$/, "");
   if (!/^https?:\/\//i.test(url)) url = `http://${url}`;
   return { baseUrl: url.endsWith("/v1") ? url : `${url}/v1`, apiKey: undefined, timeoutMs: DEFAULT_TIMEOUT_MS };
+}
+
+/**
+ * `anthropic:<model>`: ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY like the official SDK; fails now when
+ * no key is set for Anthropic itself (a custom base URL may be a keyless proxy or test server).
+ */
+export function anthropicEndpoint(what: string, id: string, env: NodeJS.ProcessEnv): Endpoint {
+  const baseUrl = env.ANTHROPIC_BASE_URL || ANTHROPIC_DEFAULT_BASE_URL;
+  const apiKey = env.ANTHROPIC_API_KEY || undefined;
+  if (!apiKey && baseUrl === ANTHROPIC_DEFAULT_BASE_URL) {
+    throw new Error(`${what} "${id}" needs an API key: set ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL for a proxy or local server).`);
+  }
+  return { baseUrl, apiKey, timeoutMs: DEFAULT_TIMEOUT_MS };
 }

@@ -9,7 +9,7 @@
  * - hybrid:       fine-tuned model + retrieval (idem).
  */
 import type { Chunk } from "../ingest/index.ts";
-import type { ContextChunk, GenerateResult, LabelSpec, TaskKind } from "../models/index.ts";
+import type { ContextChunk, GenerateResult, Generator, LabelSpec, TaskKind } from "../models/index.ts";
 import type { Hit } from "../retrieve/index.ts";
 import { chunkFilterPredicate, type ChunkFilter } from "../store/index.ts";
 import type { VariantName } from "../config/index.ts";
@@ -26,6 +26,8 @@ export interface VariantInput {
   input: string;
   labels?: LabelSpec[];
   jsonSchema?: Record<string, unknown>;
+  /** Repeat index under --repeats (0-based): repeated calls are separate cache entries. */
+  sample?: number;
 }
 
 export interface VariantOutput {
@@ -126,9 +128,9 @@ export interface BuiltVariants {
   notConfigured: { name: VariantName; reason: string }[];
 }
 
-export function buildVariants(project: Project, names: VariantName[]): BuiltVariants {
+/** `generator` overrides the project's (the dry-run estimate passes a recording one). */
+export function buildVariants(project: Project, names: VariantName[], generator: Generator = project.generator()): BuiltVariants {
   const { config } = project;
-  const generator = project.generator();
   const system = config.models.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
   const minConfidence = config.answer.minConfidence;
   const filter = configFilter(config.retrieval);
@@ -136,7 +138,16 @@ export function buildVariants(project: Project, names: VariantName[]): BuiltVari
   const notConfigured: BuiltVariants["notConfigured"] = [];
 
   const timedGenerate = async (input: VariantInput, context: ContextChunk[]) =>
-    generator.generate({ task: input.task, input: input.input, context, labels: input.labels, jsonSchema: input.jsonSchema, system, minConfidence });
+    generator.generate({
+      task: input.task,
+      input: input.input,
+      context,
+      labels: input.labels,
+      jsonSchema: input.jsonSchema,
+      system,
+      minConfidence,
+      sample: input.sample,
+    });
 
   for (const name of names) {
     if (name === "prompt-only") {

@@ -11,7 +11,9 @@ import { createRetrievalPipeline, type RetrievalPipeline } from "../retrieve/pip
 import { createReranker } from "../retrieve/rerank/index.ts";
 import { DenseRetriever, chunksForIds, embedPending } from "../retrieve/dense.ts";
 import { chooseVectorIndex, HnswVectorIndex } from "../retrieve/ann.ts";
-import { createGenerator, type Generator, type Embedder } from "../models/index.ts";
+import { createGenerator, type ChatProvider, type Generator, type Embedder } from "../models/index.ts";
+import { createChatProvider } from "../models/registry.ts";
+import { ResponseCache } from "../models/cache.ts";
 import { createEmbedder } from "../models/embedders/index.ts";
 import type { Chunk } from "../ingest/index.ts";
 
@@ -33,12 +35,20 @@ export interface Project {
   retrieval(): Promise<RetrievalPipeline>;
   /** The configured generator (or the `--model` override). */
   generator(): Generator;
+  /** The judge model as a chat provider (`models.judge` or the `--judge` override); undefined when none. */
+  judge(): ChatProvider | undefined;
+  /** The response cache (undefined when disabled by `cache.enabled: false` or `--no-cache`). */
+  cache(): ResponseCache | undefined;
   close(): void;
 }
 
 export interface OpenProjectOptions {
   /** Override `models.generator` (the `--model` flag). */
   model?: string;
+  /** Override `models.judge` (the `--judge` flag). */
+  judge?: string;
+  /** Bypass the response cache for this process (the `--no-cache` flag). */
+  noCache?: boolean;
 }
 
 export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = {}): Project {
@@ -50,6 +60,8 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
   let pipeline: Promise<RetrievalPipeline> | undefined;
   let pipelineGeneration = -1;
   let generator: Generator | undefined;
+  let judge: ChatProvider | undefined | null = null;
+  let cache: ResponseCache | undefined | null = null;
   let embedder: Embedder | undefined | null = null;
 
   const project: Project = {
@@ -81,8 +93,19 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
       return pipeline;
     },
     generator() {
-      generator ??= createGenerator(options.model ?? config.models.generator, config.models, config.answer);
+      generator ??= createGenerator(options.model ?? config.models.generator, config.models, config.answer, process.env, { cache: project.cache(), baseDir: root });
       return generator;
+    },
+    judge() {
+      if (judge === null) {
+        const id = options.judge ?? config.models.judge;
+        judge = id ? createChatProvider(id, config.models, process.env, { cache: project.cache(), baseDir: root }) : undefined;
+      }
+      return judge ?? undefined;
+    },
+    cache() {
+      if (cache === null) cache = config.cache.enabled && !options.noCache ? new ResponseCache(resolve(root, config.cache.dir)) : undefined;
+      return cache ?? undefined;
     },
     close() {
       store.close();

@@ -2,7 +2,8 @@
  * report.json: one self-contained document per run — what was measured, what is recommended and
  * why — so dashboards and CI can read a run without the cases file. Field names are stable.
  */
-import { FAILURE_CAUSES, type CaseResult, type FailureCause, type RunSummary, type VariantSummary } from "../evaluate/types.ts";
+import { FAILURE_CAUSES, type CaseResult, type FailureCause, type Interval, type PairedComparison, type RunSummary, type VariantSummary } from "../evaluate/types.ts";
+import { STATS_DEFAULTS, byCase, hasRepeats } from "../evaluate/significance.ts";
 import type { TaskKind } from "../models/index.ts";
 import type { RagtuneConfig } from "../config/schema.ts";
 import type { Architecture, Decision, VariantCost } from "../decide/types.ts";
@@ -15,7 +16,10 @@ export const EXAMPLES_PER_CAUSE = 3;
 const INPUT_EXCERPT = 200;
 const OUTPUT_EXCERPT = 280;
 
-export type ReportConfig = Pick<RagtuneConfig, "constraints" | "pricing">;
+/** `evaluate` is optional: it only names the statistics settings in the report (defaults otherwise). */
+export type ReportConfig = Pick<RagtuneConfig, "constraints" | "pricing"> & {
+  evaluate?: Partial<Pick<RagtuneConfig["evaluate"], "alpha" | "bootstrapSamples" | "seed">>;
+};
 
 export interface FailureExample {
   caseId: string;
@@ -59,6 +63,14 @@ export interface ReportVariant {
   perQueryUsd: number | null;
   monthlyUsd: number | null;
   context?: VariantSummary["context"];
+  /** Bootstrap intervals of passRate and the metrics ("passRate", "passRate.qa", …), when the run computed them. */
+  ci?: Record<string, Interval>;
+  /** With repeats: pass^N and agreement (VariantSummary.repeats), plus failed calls over all repeats. */
+  repeats?: NonNullable<VariantSummary["repeats"]> & { failedRuns: number };
+  /** LLM judging of this variant (VariantSummary.judge). */
+  judge?: VariantSummary["judge"];
+  /** Model calls served from / missing the response cache; null when the run did not record it. */
+  cache: { hits: number; misses: number } | null;
 }
 
 export interface ReportJson {
@@ -103,6 +115,20 @@ export interface ReportJson {
   /** The retrieval pipeline used by rag/hybrid, in words. */
   retrievalPipeline: string | null;
   complete: boolean;
+  /** Why the run stopped early (e.g. --max-cost); null when it ran to the end. */
+  stopped: string | null;
+  /** Total cost of the run at each model's own price (generation + judging; cached calls cost 0). */
+  costUsd: number;
+  /** Response cache over the whole run; null when the run did not record it. */
+  cache: { hits: number; misses: number } | null;
+  /** Repeats per case (--repeats); 1 when not repeated. */
+  repeats: number;
+  /** Judge model and judges, when LLM judging ran. */
+  judge: RunSummary["judge"] | null;
+  /** Paired comparisons between variants (empty for runs that predate them). */
+  comparisons: PairedComparison[];
+  /** Settings the intervals and tests are read with. */
+  statistics: { alpha: number; bootstrapSamples: number; seed: number };
   /** variant → cause → up to EXAMPLES_PER_CAUSE examples. */
   failureExamples: Record<string, Partial<Record<FailureCause, FailureExample[]>>>;
 }
@@ -166,9 +192,15 @@ function reportVariant(v: VariantSummary, cases: CaseResult[], decision: Decisio
 
   const byTask: ReportVariant["byTask"] = {};
   const tasks = new Set<TaskKind>([...(Object.keys(summary.suite.byTask) as TaskKind[]), ...mine.map((c) => c.task)]);
+  const repeated = hasRepeats(mine);
   for (const t of tasks) {
     const ofTask = mine.filter((c) => c.task === t);
-    if (ofTask.length) {
+    if (ofTask.length && repeated) {
+      // Each case's repeats averaged first (as in the summary): cases are distinct cases.
+      const shares = [...byCase(ofTask).values()].map((rs) => rs.filter((c) => c.passed).length / rs.length);
+      const sum = shares.reduce((a, b) => a + b, 0);
+      byTask[t] = { cases: shares.length, passed: Math.round(sum), passRate: sum / shares.length };
+    } else if (ofTask.length) {
       const passed = ofTask.filter((c) => c.passed).length;
       byTask[t] = { cases: ofTask.length, passed, passRate: passed / ofTask.length };
     } else {
@@ -220,7 +252,21 @@ function reportVariant(v: VariantSummary, cases: CaseResult[], decision: Decisio
     perQueryUsd: cost?.perQueryUsd ?? null,
     monthlyUsd: cost?.monthlyUsd ?? null,
     ...(v.context ? { context: v.context } : {}),
+    ...(v.ci ? { ci: v.ci } : {}),
+    ...(v.repeats
+      ? { repeats: { ...v.repeats, failedRuns: mine.length ? mine.filter((c) => !c.passed).length : Math.round((1 - v.passRate) * v.cases * v.repeats.n) } }
+      : {}),
+    ...(v.judge ? { judge: v.judge } : {}),
+    cache: v.cache ?? null,
   };
+}
+
+/** The run's cache: as recorded, else summed over the variants that recorded one. */
+function runCache(summary: RunSummary): ReportJson["cache"] {
+  if (summary.cache) return summary.cache;
+  const recorded = summary.variants.filter((v) => v.cache);
+  if (!recorded.length) return null;
+  return { hits: recorded.reduce((a, v) => a + v.cache!.hits, 0), misses: recorded.reduce((a, v) => a + v.cache!.misses, 0) };
 }
 
 function failureExamples(summary: RunSummary, cases: CaseResult[]): ReportJson["failureExamples"] {
@@ -288,6 +334,17 @@ export function buildReport(
     retrievalK: summary.retrievalK,
     retrievalPipeline: summary.retrieval ?? null,
     complete: summary.complete,
+    stopped: summary.stopped ?? null,
+    costUsd: summary.costUsd ?? summary.variants.reduce((a, v) => a + v.costUsd + (v.judge?.costUsd ?? 0), 0),
+    cache: runCache(summary),
+    repeats: summary.repeats ?? Math.max(1, ...summary.variants.map((v) => v.repeats?.n ?? 1)),
+    judge: summary.judge ?? null,
+    comparisons: summary.comparisons ?? [],
+    statistics: {
+      alpha: config.evaluate?.alpha ?? STATS_DEFAULTS.alpha,
+      bootstrapSamples: config.evaluate?.bootstrapSamples ?? STATS_DEFAULTS.bootstrapSamples,
+      seed: config.evaluate?.seed ?? STATS_DEFAULTS.seed,
+    },
     failureExamples: failureExamples(summary, inRun),
   };
 }

@@ -5,6 +5,7 @@ import { FAILURE_CAUSES, type FailureCause } from "../evaluate/types.ts";
 import type { TaskKind } from "../models/index.ts";
 import type { Architecture } from "../decide/types.ts";
 import { fmtCount, usd } from "../decide/cost.ts";
+import type { Interval, PairedComparison } from "../evaluate/types.ts";
 import type { ReportJson, ReportVariant } from "./json.ts";
 
 const LABEL: Record<Architecture, string> = {
@@ -34,6 +35,26 @@ function table(head: string[], rows: string[][], align?: ("l" | "r")[]): string 
 
 function pct(x: number | null | undefined): string {
   return x === null || x === undefined || Number.isNaN(x) ? "–" : `${(x * 100).toFixed(x === 1 || x === 0 ? 0 : 1)}%`;
+}
+
+/** A percentage bound without the % sign: "44.6", "0", "100". */
+function pctBound(x: number): string {
+  return (x * 100).toFixed(x === 1 || x === 0 ? 0 : 1);
+}
+
+/** " [44.6–60.9]" after a percentage, or nothing when no interval was computed. */
+function ci(i: Interval | undefined): string {
+  return i ? ` [${pctBound(i.low)}–${pctBound(i.high)}]` : "";
+}
+
+/** Signed number with a real minus sign. */
+function signed(x: number, digits: number): string {
+  const s = Math.abs(x).toFixed(digits);
+  return Number(s) === 0 ? s : `${x < 0 ? "−" : "+"}${s}`;
+}
+
+function pValue(p: number): string {
+  return p < 0.001 ? "< 0.001" : p.toFixed(p < 0.1 ? 3 : 2);
 }
 
 function num(x: number | null | undefined, digits = 2): string {
@@ -66,23 +87,111 @@ function verdict(r: ReportJson): string {
 
 function variantTable(r: ReportJson): string {
   const tasks = TASKS.filter((t) => r.variants.some((v) => v.byTask[t]));
-  const head = ["Variant", "Generator", "Pass rate", ...tasks.map((t) => `${t} pass`), "Fallback rate", "p50", "p95", "Cost/query", "Monthly (projected)"];
+  const head = ["Variant", "Generator", "Pass rate", ...tasks.map((t) => `${t} pass`), "Fallback rate", "p50", "p95", "Cost/query", "Monthly (projected)", "Run cost"];
   const rows = r.variants.map((v) => [
     v.name,
     `\`${v.generator}\``,
-    `${pct(v.passRate)} (${v.passed}/${v.cases})`,
-    ...tasks.map((t) => (v.byTask[t] ? `${pct(v.byTask[t]!.passRate)} (${v.byTask[t]!.passed}/${v.byTask[t]!.cases})` : "–")),
+    `${pct(v.passRate)}${ci(v.ci?.passRate)} (${v.passed}/${v.cases})`,
+    ...tasks.map((t) => (v.byTask[t] ? `${pct(v.byTask[t]!.passRate)}${ci(v.ci?.[`passRate.${t}`])} (${v.byTask[t]!.passed}/${v.byTask[t]!.cases})` : "–")),
     pct(v.fallbackRate),
     ms(v.latencyMs.p50),
     ms(v.latencyMs.p95),
     money(v.perQueryUsd),
     money(v.monthlyUsd),
+    money(v.costUsd),
   ]);
   const out = [table(head, rows, ["l", "l"])];
+  if (r.variants.some((v) => v.ci?.passRate)) {
+    out.push(
+      "",
+      `Pass rates in brackets: ${Math.round((1 - r.statistics.alpha) * 100)}% bootstrap intervals over cases (${fmtCount(r.statistics.bootstrapSamples)} resamples, seed ${r.statistics.seed}; docs/statistics.md).`,
+    );
+  }
   if (r.notConfigured.length) {
     out.push("", ...r.notConfigured.map((n) => `- **${n.name}** — not run: ${n.reason}`));
   }
+  out.push("", runLine(r));
+  const cache = cacheLine(r);
+  if (cache) out.push("", cache);
+  if (r.stopped) out.push("", `> **Stopped early:** ${quote(r.stopped)} (resume with \`ragtune eval --resume\`).`);
   return out.join("\n");
+}
+
+/** Total cost of the run, split into the variants' own cost and judging. */
+function runLine(r: ReportJson): string {
+  const judging = r.variants.reduce((a, v) => a + (v.judge?.costUsd ?? 0), 0);
+  const parts = r.variants.map((v) => `${v.name} ${usd(v.costUsd)}`);
+  if (judging > 0 || r.judge) parts.push(`judging ${usd(judging)}`);
+  return `Run cost (at each model's own price): **${usd(r.costUsd)}** — ${parts.join(", ")}.`;
+}
+
+function cacheLine(r: ReportJson): string | undefined {
+  if (!r.cache) return undefined;
+  const { hits, misses } = r.cache;
+  const calls = hits + misses;
+  if (calls === 0) return undefined;
+  const tail = misses === 0 ? " — cached re-run: cost $0." : hits > 0 ? ` (${pct(hits / calls)} of calls served from the cache cost nothing).` : ".";
+  return `Response cache: ${fmtCount(hits)} hit${hits === 1 ? "" : "s"}, ${fmtCount(misses)} miss${misses === 1 ? "" : "es"}${tail}`;
+}
+
+function comparisonLine(c: PairedComparison): string[] {
+  const points = c.metric === "passRate";
+  const diff = points ? `${signed(c.diff * 100, 1)} points` : signed(c.diff, 3);
+  const interval = c.ci ? (points ? `[${signed(c.ci.low * 100, 1)}, ${signed(c.ci.high * 100, 1)}]` : `[${signed(c.ci.low, 3)}, ${signed(c.ci.high, 3)}]`) : "–";
+  const test = c.test === "mcnemar-exact" ? `McNemar exact${c.discordant ? ` (${c.discordant.onlyA} vs ${c.discordant.onlyB} discordant)` : ""}` : "paired bootstrap";
+  return [`${c.b} vs ${c.a}`, points ? "pass rate" : c.metric, test, String(c.n), diff, interval, pValue(c.pValue), c.significant ? "**significant**" : "not significant"];
+}
+
+function differencesSection(r: ReportJson): string {
+  const level = Math.round((1 - r.statistics.alpha) * 100);
+  return [
+    `Each row pairs two variants on the cases both ran; the difference is the first minus the second. Pass/fail: exact McNemar test on the cases only one of them passed ` +
+      `(with repeats: paired bootstrap on each case's pass share); scores: paired bootstrap (${fmtCount(r.statistics.bootstrapSamples)} resamples, seed ${r.statistics.seed}). ` +
+      `**Not significant** means p ≥ ${r.statistics.alpha}: a difference this size could be chance, so do not choose between those two on this run alone — add cases or repeats. ` +
+      "The verdict follows the test; with few discordant cases the bootstrap interval can be narrower than the exact test warrants.",
+    "",
+    table(["Comparison", "Metric", "Test", "Cases", "Difference", `${level}% CI`, "p", "Verdict"], r.comparisons.map(comparisonLine), ["l", "l", "l"]),
+  ].join("\n");
+}
+
+function repeatsSection(r: ReportJson): string {
+  const rows = r.variants
+    .filter((v) => v.repeats)
+    .map((v) => [v.name, String(v.repeats!.n), `${pct(v.passRate)}${ci(v.ci?.passRate)}`, pct(v.repeats!.passAll), pct(v.repeats!.agreement), String(v.repeats!.failedRuns)]);
+  return [
+    "Every case ran several times. Pass rate is the mean over cases of each case's pass share; pass^N is the share of cases that passed every repeat; " +
+      "agreement the share whose verdicts were all the same. Low agreement means verdicts flip between runs (sampling or judge noise).",
+    "",
+    table(["Variant", "Repeats", "Pass rate (mean)", "pass^N", "Agreement", "Failed runs"], rows, ["l"]),
+  ].join("\n");
+}
+
+function judgeSection(r: ReportJson): string {
+  const judged = r.variants.filter((v) => v.judge);
+  const names = [...new Set(judged.flatMap((v) => Object.keys(v.judge!.byJudge)))].sort();
+  const rows = judged.map((v) => {
+    const j = v.judge!;
+    const errors = Object.values(j.byJudge).reduce((a, x) => a + (x?.errors ?? 0), 0);
+    const h = j.humanAgreement;
+    return [
+      v.name,
+      ...names.map((n) => {
+        const x = j.byJudge[n as keyof typeof j.byJudge];
+        return x ? `${x.passed}/${x.judged}${x.errors ? ` (${x.errors} error${x.errors === 1 ? "" : "s"})` : ""}` : "–";
+      }),
+      String(errors),
+      j.unsupportedClaimRate === undefined ? "–" : pct(j.unsupportedClaimRate),
+      h ? `${num(h.kappa)} (agreement ${pct(h.agreement)}, n = ${h.n})` : "–",
+      usd(j.costUsd),
+    ];
+  });
+  const models = [...new Set([r.judge?.model, ...judged.map((v) => v.judge!.model)].filter((m): m is string => !!m))];
+  return [
+    `Judge model: ${models.map((m) => `\`${m}\``).join(", ") || "–"}. Cells are passed/judged; a judge_error is a verdict the judge could not give (counted as a failure, never a pass). ` +
+      "κ is Cohen's kappa between case verdicts and the suite's `human:` labels (1 perfect, 0 chance).",
+    "",
+    table(["Variant", ...names.map((n) => `${n}`), "judge_error", "Unsupported claims", "κ vs humans", "Judge cost"], rows, ["l"]),
+  ].join("\n");
 }
 
 function retrievalTable(r: ReportJson): string {
@@ -97,7 +206,8 @@ function retrievalTable(r: ReportJson): string {
 
 function failureTable(r: ReportJson): string {
   const rows = r.variants.map((v) => {
-    const failed = v.cases - v.passed;
+    // With repeats causes are counted over every run, so the share is of failed runs.
+    const failed = v.repeats ? v.repeats.failedRuns : v.cases - v.passed;
     return [
       v.name,
       String(failed),
@@ -179,6 +289,9 @@ export function renderMarkdown(r: ReportJson): string {
     retrievalTable(r),
     ...(r.retrievalPipeline ? ["", `Retrieval pipeline: \`${r.retrievalPipeline}\`.`] : []),
     "",
+    ...(r.comparisons.length ? ["## Differences between variants", "", differencesSection(r), ""] : []),
+    ...(r.variants.some((v) => v.repeats) ? ["## Repeats", "", repeatsSection(r), ""] : []),
+    ...(r.variants.some((v) => v.judge) ? ["## LLM judges", "", judgeSection(r), ""] : []),
     "## Failure distribution",
     "",
     "Failures per cause, with each cause's share of the variant's failures. Knowledge causes (missing_knowledge, stale_knowledge, wrong_retrieval, hallucination) are fixed by context; " +

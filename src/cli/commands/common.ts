@@ -2,10 +2,10 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config/index.ts";
 import { openProject, type Project } from "../../pipeline/index.ts";
 
-/** Open the project named by the global --config flag (and an optional --model override). */
-export function projectFrom(cmd: Command, model?: string): Project {
+/** Open the project named by the global --config flag (and optional --model / --judge / --no-cache). */
+export function projectFrom(cmd: Command, model?: string, extra: { judge?: string; noCache?: boolean } = {}): Project {
   const { config } = cmd.optsWithGlobals() as { config?: string };
-  return openProject(loadConfig(config), { model });
+  return openProject(loadConfig(config), { model, ...extra });
 }
 
 /** Flags that narrow retrieval, shared by search, ask and eval. */

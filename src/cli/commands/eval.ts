@@ -10,6 +10,11 @@ import type { VariantName } from "../../config/index.ts";
 import { loadConfig } from "../../config/index.ts";
 import { InputError, JobFailure } from "../../util/errors.ts";
 import { table, pct, usd, dim, progress, progressDone, green, red } from "../output.ts";
+import type { Project } from "../../pipeline/index.ts";
+import type { Suite } from "../../evaluate/types.ts";
+import { estimateRun, type CallEstimate } from "../../evaluate/estimate.ts";
+import { assertNotSelfJudge } from "../../evaluate/judges/index.ts";
+import { ResponseCache } from "../../models/cache.ts";
 import { join } from "node:path";
 
 interface EvalOpts extends FilterFlags {
@@ -18,17 +23,25 @@ interface EvalOpts extends FilterFlags {
   tags?: string[];
   resume?: string;
   model?: string;
+  judge?: string;
+  allowSelfJudge?: boolean;
+  repeats?: number;
+  dryRun?: boolean;
+  maxCost?: number;
+  /** commander's --no-cache sets cache: false. */
+  cache?: boolean;
   gate?: string[];
   json?: boolean;
 }
 
 export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
   const gates = parseGates(opts.gate ?? []);
-  const project = projectFrom(cmd, opts.model);
+  const project = projectFrom(cmd, opts.model, { judge: opts.judge, noCache: opts.cache === false });
   try {
     // Filters change what rag retrieves and what long-context packs; the run's config snapshot records them.
     applyFilterFlags(project, opts);
     const suite = loadSuite(resolve(project.root, opts.suite ?? project.config.suite));
+    if (opts.dryRun) return await dryRun(project, suite, opts);
     const resumeDir = opts.resume ? resolveRunDir(project.root, project.config, opts.resume) : undefined;
     const { runDir, summary } = await runEval({
       project,
@@ -36,9 +49,12 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
       variants: opts.variants as VariantName[] | undefined,
       tags: opts.tags,
       resumeDir,
+      repeats: opts.repeats,
+      allowSelfJudge: opts.allowSelfJudge,
+      maxCostUsd: opts.maxCost,
       onProgress: opts.json
         ? undefined
-        : (e) => progress(`eval ${e.done}/${e.total} ${e.variant} ${e.caseId} ${e.passed ? "pass" : "fail"}`),
+        : (e) => progress(`eval ${e.done}/${e.total} ${e.variant} ${e.caseId}${e.repeat ? ` #${e.repeat + 1}` : ""} ${e.passed ? "pass" : "fail"} · $${e.costUsd.toFixed(4)}`),
     });
     progressDone();
     if (opts.json) printJson({ runDir, ...summary });
@@ -47,10 +63,80 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
       console.log(dim(`\nrun recorded in ${relative(process.cwd(), runDir) || runDir}`));
       console.log(dim(`next: ragtune decide ${summary.runId}   ·   ragtune report ${summary.runId}`));
     }
+    if (summary.stopped) console.error(red(`run stopped: ${summary.stopped}`));
     checkGates(gates, summary);
+    if (summary.stopped) throw new JobFailure(`run incomplete: ${summary.stopped}`);
   } finally {
     project.close();
   }
+}
+
+/** `--dry-run`: the estimate only; no model is called and no run folder is written. */
+async function dryRun(project: Project, suite: Suite, opts: EvalOpts): Promise<void> {
+  const judge = project.judge();
+  if (judge) assertNotSelfJudge(judge.id, [project.generator().id], opts.allowSelfJudge ?? false);
+  const cases = opts.tags?.length ? suite.cases.filter((c) => c.tags?.some((t) => opts.tags!.includes(t))) : suite.cases;
+  const estimate = await estimateRun({
+    project,
+    suite,
+    variants: (opts.variants as VariantName[] | undefined) ?? project.config.variants,
+    cases,
+    repeats: opts.repeats ?? project.config.evaluate.repeats,
+    judge: judge && { id: judge.id, judges: project.config.evaluate.judges },
+  });
+  const cap = opts.maxCost ?? project.config.evaluate.maxCostUsd;
+  if (opts.json) {
+    const call = (e: CallEstimate) => ({ calls: e.calls, inputTokens: e.inputTokens, outputTokens: e.outputTokens, costUsd: e.costUsd, maxCostUsd: e.maxCostUsd });
+    printJson({
+      dryRun: true,
+      generator: estimate.generator,
+      judge: estimate.judge ?? null,
+      repeats: estimate.repeats,
+      cases: estimate.cases,
+      variants: estimate.variants.map((v) => ({ name: v.name, ...call(v), projectedCostUsd: v.projectedCostUsd, ...(v.judge ? { judge: call(v.judge) } : {}) })),
+      notConfigured: estimate.notConfigured,
+      totals: call(estimate.totals),
+      maxCostUsd: cap ?? null,
+      withinBudget: cap === undefined ? null : estimate.totals.costUsd <= cap,
+    });
+    return;
+  }
+  console.log(`dry run — no model is called · generator: ${estimate.generator}${estimate.judge ? ` · judge: ${estimate.judge}` : ""} · ${estimate.cases} cases × ${estimate.repeats} repeat(s)`);
+  const rows = estimate.variants.map((v) => [
+    v.name,
+    v.calls + (v.judge?.calls ?? 0),
+    v.inputTokens + (v.judge?.inputTokens ?? 0),
+    v.outputTokens + (v.judge?.outputTokens ?? 0),
+    usd(v.costUsd + (v.judge?.costUsd ?? 0)),
+    usd(v.maxCostUsd + (v.judge?.maxCostUsd ?? 0)),
+  ]);
+  const t = estimate.totals;
+  rows.push(["total", t.calls, t.inputTokens, t.outputTokens, usd(t.costUsd), usd(t.maxCostUsd)]);
+  console.log(table(["variant", "calls", "input tokens", "output tokens (est.)", "cost (est.)", "worst case"], rows));
+  for (const n of estimate.notConfigured) console.log(dim(`${n.name}: not configured — ${n.reason}`));
+  console.log(dim("input tokens are counted from the real prompts; output tokens are estimated (docs/evaluation.md); worst case = every reply at max tokens"));
+  if (cap !== undefined) {
+    const ok = t.costUsd <= cap;
+    console.log(`${ok ? green("within") : red("over")} --max-cost $${cap}`);
+  }
+}
+
+export async function cacheStatsCommand(opts: { json?: boolean }, cmd: Command): Promise<void> {
+  const { config: configFlag } = cmd.optsWithGlobals() as { config?: string };
+  const loaded = loadConfig(configFlag);
+  const dir = resolve(loaded.root, loaded.config.cache.dir);
+  const size = ResponseCache.size(dir);
+  if (opts.json) return printJson({ dir, enabled: loaded.config.cache.enabled, ...size });
+  console.log(`${dir}: ${size.entries} cached responses, ${(size.bytes / 1024).toFixed(1)} KiB${loaded.config.cache.enabled ? "" : " (cache disabled in config)"}`);
+}
+
+export async function cacheClearCommand(_opts: unknown, cmd: Command): Promise<void> {
+  const { config: configFlag } = cmd.optsWithGlobals() as { config?: string };
+  const loaded = loadConfig(configFlag);
+  const dir = resolve(loaded.root, loaded.config.cache.dir);
+  const before = ResponseCache.size(dir);
+  ResponseCache.clear(dir);
+  console.log(`cleared ${before.entries} cached responses from ${dir}`);
 }
 
 export function printSummary(summary: RunSummary): void {
@@ -64,18 +150,41 @@ export function printSummary(summary: RunSummary): void {
       .map(([cause, n]) => `${cause.replace(/_/g, " ")} ${n}`)
       .join(", ");
     const hit = v.metrics["retrieval.hitAtK"];
+    const ci = v.ci?.passRate;
     return [
       v.name,
       `${v.passed}/${v.cases}`,
-      pct(v.passRate),
+      pct(v.passRate) + (ci ? dim(` [${(ci.low * 100).toFixed(1)}–${(ci.high * 100).toFixed(1)}]`) : ""),
       hit === undefined || Number.isNaN(hit) ? "–" : pct(hit),
       `${Math.round(v.latencyMs.p95)} ms`,
+      usd(v.costUsd + (v.judge?.costUsd ?? 0)),
       usd(v.perQuery.projectedCostUsd),
       failures || "–",
     ];
   });
-  console.log(table(["variant", "passed", "pass rate", `hit@${summary.retrievalK}`, "p95", "cost/query*", "top failure causes"], rows));
+  console.log(table(["variant", "passed", "pass rate [95% CI]", `hit@${summary.retrievalK}`, "p95", "cost", "cost/query*", "top failure causes"], rows));
   for (const n of summary.notConfigured) console.log(dim(`${n.name}: not configured — ${n.reason}`));
+  if (summary.skipped) console.log(dim(`${summary.skipped.caseIds.length} case(s) not run (${summary.skipped.caseIds.slice(0, 5).join(", ")}${summary.skipped.caseIds.length > 5 ? ", …" : ""}): ${summary.skipped.reason}`));
+  for (const v of summary.variants) {
+    if (v.repeats && v.repeats.n > 1) console.log(dim(`${v.name}: pass^${v.repeats.n} ${pct(v.repeats.passAll)}, agreement across repeats ${pct(v.repeats.agreement)}`));
+    const j = v.judge;
+    if (j) {
+      const errors = Object.values(j.byJudge).reduce((n, b) => n + (b?.errors ?? 0), 0);
+      const kappa = j.humanAgreement ? `, judge–human kappa ${j.humanAgreement.kappa.toFixed(2)} (n=${j.humanAgreement.n})` : "";
+      const unsupported = j.unsupportedClaimRate !== undefined ? `, unsupported claims ${pct(j.unsupportedClaimRate)}` : "";
+      console.log(dim(`${v.name}: judged by ${j.model}${unsupported}${kappa}${errors ? `, ${errors} judge_error` : ""}`));
+    }
+  }
+  for (const c of summary.comparisons ?? []) {
+    if (c.metric !== "passRate") continue;
+    const diff = `${c.diff >= 0 ? "+" : ""}${(c.diff * 100).toFixed(1)} pts`;
+    console.log(dim(`${c.b} vs ${c.a}: ${diff}, ${c.significant ? "significant" : "not significant"} (${c.test} p = ${c.pValue.toPrecision(2)}, n = ${c.n})`));
+  }
+  if (summary.cache && summary.cache.hits + summary.cache.misses > 0) {
+    const all = summary.cache.misses === 0;
+    console.log(dim(`cache: ${summary.cache.hits} hits, ${summary.cache.misses} misses${all ? " — fully cached re-run: cost $0" : ""}`));
+  }
+  if (summary.costUsd !== undefined) console.log(dim(`run cost: ${usd(summary.costUsd)} at the models' own prices`));
   console.log(dim("* projected at the reference model's prices (pricing.referenceModel)"));
 }
 
