@@ -312,3 +312,22 @@ test("cases only a judge can score are left out (and listed) when no judge is se
     await server.close();
   }
 });
+
+test("CLI: ask --stream with anthropic: (ANTHROPIC_BASE_URL) prints the streamed answer and its citations", async () => {
+  const server = await startLlmServer({ protocol: "anthropic", script: [{ stream: ["Annual plans can be refunded ", "within 30 days [1]."] }] });
+  const root = makeTinyProject();
+  try {
+    assert.equal((await run(["ingest"], root)).code, 0);
+    const env = { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: "sk-ant-test" };
+    const ask = await run(["ask", "Within how many days can I get a refund on an annual plan?", "--model", "anthropic:claude-sonnet-4", "--stream"], root, env);
+    assert.equal(ask.code, 0, ask.stderr);
+    assert.match(ask.stdout, /Annual plans can be refunded within 30 days \[1\]\./);
+    assert.match(ask.stdout, /\[1\] docs\/v[12]\/billing\.md/);
+    assert.match(ask.stdout, /answered by anthropic:claude-sonnet-4/);
+    assert.equal(server.requests[0].path, "/v1/messages");
+    assert.equal(server.requests[0].body.stream, true);
+    assert.equal(server.requests[0].headers["x-api-key"], "sk-ant-test");
+  } finally {
+    await server.close();
+  }
+});

@@ -66,7 +66,8 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
       .argument("<question>", "the question")
       .option("-k, --k <n>", "chunks to retrieve", toInt),
   )
-    .option("--model <id>", "generator override, e.g. offline:extractive, openai:gpt-4.1-mini, ollama:llama3.2")
+    .option("--model <id>", "generator override, e.g. offline:extractive, openai:gpt-4.1-mini, anthropic:claude-sonnet-4, ollama:llama3.2")
+    .option("--stream", "print the answer as the model streams it (LLM generators)")
     .option("--json", "machine-readable output")
     .action(askCommand);
 

@@ -48,6 +48,8 @@ export interface GenerateRequest {
   minConfidence?: number;
   /** Repeat index under `--repeats` (0-based), passed to the provider as `ChatOptions.sample`. */
   sample?: number;
+  /** qa: stream the answer; each text delta as it arrives (LLM generators; others ignore it). */
+  onText?: (delta: string) => void;
 }
 
 export interface Citation {

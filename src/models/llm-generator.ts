@@ -56,7 +56,11 @@ export class LlmGenerator implements Generator {
     switch (request.task) {
       case "qa": {
         const messages = qaMessages(request);
-        const reply = await this.provider.chat(messages, { maxTokens, sample: request.sample });
+        const reply = await this.provider.chat(messages, {
+          maxTokens,
+          sample: request.sample,
+          ...(request.onText ? { stream: true, onText: request.onText } : {}),
+        });
         return {
           ...parseQa(reply.text, request.context, this.options.fallbackMessage ?? FALLBACK_MESSAGE),
           usage: reply.usage,

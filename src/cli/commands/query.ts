@@ -9,6 +9,7 @@ interface QueryOpts extends FilterFlags {
   k?: number;
   json?: boolean;
   model?: string;
+  stream?: boolean;
 }
 
 function requireIndex(project: Project): void {
@@ -63,19 +64,30 @@ export async function askCommand(question: string, opts: QueryOpts, cmd: Command
     const hits = await retrieveForAnswer(project, question, opts.k ?? config.retrieval.k, filterOf(project, opts));
     const generator = project.generator();
     const started = performance.now();
+    // --stream prints the answer as it arrives; the final, parsed answer (citations) follows.
+    let streamed = false;
     const result = await generator.generate({
       task: "qa",
       input: question,
       context: hits.map((h) => toContextChunk(h.chunk, h.score)),
       system: config.models.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
       minConfidence: config.answer.minConfidence,
+      ...(opts.stream && !opts.json
+        ? {
+            onText: (delta: string) => {
+              streamed = true;
+              process.stdout.write(delta);
+            },
+          }
+        : {}),
     });
+    if (streamed) process.stdout.write("\n");
     const latencyMs = performance.now() - started;
     if (opts.json) {
       printJson({ question, ...result, latencyMs: Math.round(latencyMs), retrieved: hits.map((h) => ({ id: h.chunk.id, score: h.score })) });
       return;
     }
-    console.log(result.abstained ? yellow(result.text) : result.text);
+    if (!streamed || result.abstained) console.log(result.abstained ? yellow(result.text) : result.text);
     if (result.citations.length) {
       console.log("");
       for (const c of result.citations) {
