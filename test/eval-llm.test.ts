@@ -5,11 +5,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { makeTinyProject } from "./helpers/project.ts";
+import { runCli } from "./helpers/cli.ts";
 import { startLlmServer, type LlmServer, type ScriptedReply } from "./helpers/llm-server.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { openProject, type Project } from "../src/pipeline/index.ts";
@@ -21,7 +20,6 @@ import { estimateRun } from "../src/evaluate/estimate.ts";
 import { BUILTIN_PRICES } from "../src/models/prices.ts";
 import { JobFailure, InputError } from "../src/util/errors.ts";
 
-const BIN = fileURLToPath(new URL("../bin/ragtune.js", import.meta.url));
 
 /** A generator that answers by task, like a decent model would. */
 function generatorReply(_i: number, body: any): ScriptedReply {
@@ -53,16 +51,7 @@ async function setup(generatorUrl: string, extra = ""): Promise<{ root: string; 
   return { root, project };
 }
 
-function run(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: "1", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = runCli;
 
 const price = BUILTIN_PRICES["openai:gpt-4.1-mini"];
 const costOf = (input: number, output: number) => (input * price.inputPerMTok + output * price.outputPerMTok) / 1e6;

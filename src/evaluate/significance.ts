@@ -4,6 +4,7 @@
  * Cohen's kappa between a judge and human labels. Every function is pure; everything random is
  * drawn from a seeded PRNG, so the same run gives the same report. See docs/statistics.md.
  */
+import { mulberry32 } from "../util/rng.ts";
 import type { CaseResult, Interval, PairedComparison } from "./types.ts";
 
 export interface BootstrapOptions {
@@ -33,17 +34,7 @@ export function bootstrapOptions(o: StatsOptions = {}): Required<BootstrapOption
   };
 }
 
-/** mulberry32: a tiny 32-bit PRNG, uniform in [0, 1). Good enough for resampling; not crypto. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 /** Rounded so summaries diff cleanly between runs (float noise is not a change). */

@@ -7,8 +7,7 @@
  * so a wrong path fails at startup on any machine; the package is imported on the first call, with
  * an install hint when it is absent. Calls run one at a time on one context sequence.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { checkGgufFile } from "./embedders/gguf.ts";
 import type { ChatMessage, ChatOptions, ChatProvider, ChatResult } from "./index.ts";
 import { importOptional } from "./embedders/onnx.ts";
 import { countTokens } from "./tokens.ts";
@@ -43,21 +42,7 @@ export function parseLlamaCppRef(rest: string): { file: string; lora?: string } 
 
 /** Resolve and check a GGUF file; `what` names it in errors ("model", "LoRA adapter"). */
 export function checkGguf(what: string, file: string, baseDir = process.cwd()): string {
-  const path = resolve(baseDir, file);
-  if (!existsSync(path)) throw new Error(`llamacpp: ${what} file ${path} does not exist`);
-  if (!statSync(path).isFile()) throw new Error(`llamacpp: ${what} path ${path} is not a file; it must be a .gguf file`);
-  const head = Buffer.alloc(4);
-  const fd = openSync(path, "r");
-  let read: number;
-  try {
-    read = readSync(fd, head, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (head.subarray(0, read).toString("latin1") !== "GGUF") {
-    throw new Error(`llamacpp: ${what} file ${path} is not a GGUF file (it does not start with "GGUF"); convert it with llama.cpp's convert scripts`);
-  }
-  return path;
+  return checkGgufFile(file, baseDir, "llamacpp", what);
 }
 
 /** The parts of node-llama-cpp we use (v3 API). */

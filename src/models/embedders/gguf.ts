@@ -30,12 +30,16 @@ export interface GgufEmbedderOptions {
 
 const GGUF_MAGIC = "GGUF";
 
-/** Resolve and check the model file; returns its absolute path. */
-export function checkGgufFile(file: string, baseDir = process.cwd()): string {
+/**
+ * Resolve and check a GGUF file (exists, is a file, starts with the GGUF magic bytes); returns its
+ * absolute path. `who` prefixes errors ("gguf embedder", "llamacpp"), `what` names the file
+ * ("model", "LoRA adapter"). Shared by the GGUF embedder and the llamacpp: generator.
+ */
+export function checkGgufFile(file: string, baseDir = process.cwd(), who = "gguf embedder", what = "model"): string {
   const path = resolve(baseDir, file);
-  if (!existsSync(path)) throw new Error(`gguf embedder: model file ${path} does not exist`);
+  if (!existsSync(path)) throw new Error(`${who}: ${what} file ${path} does not exist`);
   const stat = statSync(path);
-  if (!stat.isFile()) throw new Error(`gguf embedder: ${path} is not a file; gguf:<file> needs the path of a .gguf model file`);
+  if (!stat.isFile()) throw new Error(`${who}: ${path} is not a file; it must be the path of a .gguf ${what} file`);
   const head = Buffer.alloc(4);
   const fd = openSync(path, "r");
   let read: number;
@@ -48,7 +52,7 @@ export function checkGgufFile(file: string, baseDir = process.cwd()): string {
   if (magic !== GGUF_MAGIC) {
     const hex = [...head.subarray(0, read)].map((b) => b.toString(16).padStart(2, "0")).join(" ") || "nothing (empty file)";
     const old = ["ggml", "ggmf", "ggjt", "lmgg", "fmgg", "tjgg"].includes(magic) ? " — an old GGML-format model; convert it to GGUF with llama.cpp" : "";
-    throw new Error(`gguf embedder: ${path} is not a GGUF file (starts with ${hex}, expected the magic bytes 47 47 55 46 "GGUF")${old}`);
+    throw new Error(`${who}: ${path} is not a GGUF file (starts with ${hex}, expected the magic bytes 47 47 55 46 "GGUF")${old}`);
   }
   return path;
 }
