@@ -5,6 +5,9 @@
 import { Command, CommanderError, Option } from "commander";
 import { ingestCommand } from "./commands/ingest.ts";
 import { searchCommand, askCommand } from "./commands/query.ts";
+import { registerDataset } from "./commands/dataset.ts";
+import { registerFinetune, registerFinetuneTrain } from "./commands/finetune.ts";
+import { registerModels } from "./commands/models.ts";
 import { cacheClearCommand, cacheStatsCommand, evalCommand, runsCommand } from "./commands/eval.ts";
 import { decideCommand, reportCommand } from "./commands/decide.ts";
 import { initCommand } from "./commands/init.ts";
@@ -125,12 +128,16 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
 
   program
     .command("demo")
-    .description("copy the bundled example project, then ingest → eval → decide → report, offline")
+    .description("copy the bundled example project, then ingest → fine-tune → eval → decide → report, offline")
     .option("--out <dir>", "folder for the demo project (default: ./ragtune-demo, or -2, -3 … if taken)")
     .option("--json", "print the recommendation as JSON")
     .action(demoCommand);
 
   registerBench(program);
+  registerDataset(program);
+  registerFinetune(program);
+  registerFinetuneTrain(program);
+  registerModels(program);
 
   return program;
 }

@@ -224,6 +224,27 @@ const Evaluate = z
   })
   .strict();
 
+const FinetuneDataset = z
+  .object({
+    task: z.enum(["classify", "qa", "extract"]).describe("What the examples teach: classify (input → label), qa (question → answer), extract (text → JSON)."),
+    file: z.string().describe("Labelled CSV or JSONL file, relative to the project."),
+    inputField: z.string().default("input").describe("Column / key holding the input text."),
+    outputField: z.string().default("output").describe("Column / key holding the expected output (label, answer or JSON)."),
+    trainer: z
+      .enum(["classifier", "memoriser", "openai", "command"])
+      .optional()
+      .describe("Trainer (default: classifier for classify, memoriser for qa; openai or command for anything else)."),
+    settings: z.record(z.string(), z.unknown()).default({}).describe("Trainer settings, recorded with the model."),
+  })
+  .strict();
+
+const Finetune = z
+  .object({
+    datasets: z.array(FinetuneDataset).default([]).describe("Labelled data `ragtune finetune train` (and the demo) trains on, one model per entry."),
+    decontaminate: z.boolean().default(true).describe("Drop training examples that duplicate (or nearly duplicate) eval suite inputs, so fine-tuned variants are never scored on their training data."),
+  })
+  .strict();
+
 const Constraints = z
   .object({
     knowledgeChange: z
@@ -273,6 +294,7 @@ export const ConfigSchema = z
     models: Models.default(Models.parse({})),
     longContext: LongContext.default(LongContext.parse({})),
     cache: Cache.default(Cache.parse({})),
+    finetune: Finetune.default(Finetune.parse({})),
     evaluate: Evaluate.default(Evaluate.parse({})),
     suite: z.string().default("suite.yaml").describe("Path of the evaluation suite (YAML or JSONL)."),
     variants: z

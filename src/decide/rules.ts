@@ -358,6 +358,29 @@ export function promptOnlySuffices(ev: Evidence): Verdict | undefined {
   return { architecture: "prompt-only", rule: "prompt-only-suffices", purpose: "none", rationale: lines };
 }
 
+/**
+ * Whether a measured variant (`better`) gains enough over `than` to be worth its training: at least
+ * THRESHOLDS.measuredGain points, or — when the run carries a paired comparison of the two — any
+ * gain that is significant (McNemar p < alpha on the same cases). A 4.9-point gain that is
+ * significant is real; a 6-point gain that is not may be noise, and then it is said.
+ */
+export function measuredGain(ev: Evidence, than: string, better: string): { qualifies: boolean; text: string } {
+  const a = ev.get(than)!.summary.passRate;
+  const b = ev.get(better)!.summary.passRate;
+  const points = (b - a) * 100;
+  const diff = `${points >= 0 ? "+" : ""}${points.toFixed(1)} points`;
+  const c = ev.summary.comparisons?.find((x) => x.metric === "passRate" && ((x.a === than && x.b === better) || (x.a === better && x.b === than)));
+  if (c) {
+    const gain = c.a === than ? c.diff : -c.diff;
+    const p = `McNemar p = ${c.pValue.toPrecision(2)}, n = ${c.n}`;
+    if (gain > 0 && c.significant) return { qualifies: true, text: `${diff}, significant (${p})` };
+    if (b - a >= THRESHOLDS.measuredGain) return { qualifies: false, text: `${diff} but not significant (${p})` };
+    return { qualifies: false, text: `${diff}, not significant (${p})` };
+  }
+  if (b - a >= THRESHOLDS.measuredGain) return { qualifies: true, text: `${diff} (≥ ${Math.round(THRESHOLDS.measuredGain * 100)} points)` };
+  return { qualifies: false, text: `${diff}, not ≥ ${Math.round(THRESHOLDS.measuredGain * 100)} points` };
+}
+
 /** (f) Knowledge failures that retrieval fixes AND behaviour failures that remain with retrieval. */
 export function hybridForKnowledgeAndBehaviour(ev: Evidence): Verdict | undefined {
   const base = ev.base;
@@ -378,8 +401,9 @@ export function hybridForKnowledgeAndBehaviour(ev: Evidence): Verdict | undefine
   const citationsAndFormat = ev.constraints.citationsRequired && strict > 0 && strict / rag.failed >= THRESHOLDS.citationsFormatShare;
   if (!significant && !citationsAndFormat) return undefined;
   const hybrid = ev.get("hybrid");
-  if (hybrid && hybrid.summary.passRate < rag.summary.passRate + THRESHOLDS.measuredGain) {
-    ev.notes.push(`hybrid was measured and passes ${pct(hybrid.summary.passRate)}, not ≥ ${Math.round(THRESHOLDS.measuredGain * 100)} points above rag's ${pct(rag.summary.passRate)}, so it is not recommended for the behaviour failures.`);
+  const hybridTest = hybrid ? measuredGain(ev, rag.name, hybrid.name) : undefined;
+  if (hybrid && !hybridTest!.qualifies) {
+    ev.notes.push(`hybrid was measured and passes ${pct(hybrid.summary.passRate)}: ${hybridTest!.text} over rag's ${pct(rag.summary.passRate)}, so it is not recommended for the behaviour failures.`);
     return undefined;
   }
   const lines = [
@@ -388,7 +412,7 @@ export function hybridForKnowledgeAndBehaviour(ev: Evidence): Verdict | undefine
     `${behaviour} of rag's ${rag.failed} remaining failures (${pct(ev.share(rag, "behaviour"))}) are behaviour (${listDetail(rag.detail.behaviour)}): retrieval does not fix them, fine-tuning on labelled examples does.`,
   ];
   if (ev.constraints.citationsRequired) lines.push("Citations are required, so answers must come from retrieved passages; fine-tuning alone cannot cite.");
-  if (hybrid) lines.push(`hybrid was measured: ${passes(hybrid)} vs rag ${pct(rag.summary.passRate)}.`);
+  if (hybrid) lines.push(`hybrid was measured: ${passes(hybrid)} vs rag ${pct(rag.summary.passRate)} (${hybridTest!.text}).`);
   lines.push(`${ev.constraints.labelledExamples} labelled examples are available for fine-tuning.`);
   return { architecture: "hybrid", rule: "hybrid-for-knowledge-and-behaviour", purpose: "behaviour", rationale: lines };
 }
@@ -549,8 +573,9 @@ export function fineTuneForBehaviour(ev: Evidence): Verdict | undefined {
   }
   const ft = ev.get("fine-tuned");
   if (ft) {
-    if (ft.summary.passRate < base.summary.passRate + THRESHOLDS.measuredGain) {
-      ev.notes.push(`fine-tuned was measured and passes ${pct(ft.summary.passRate)}, not ≥ ${Math.round(THRESHOLDS.measuredGain * 100)} points above ${base.name}'s ${pct(base.summary.passRate)}, so fine-tuning is not recommended.`);
+    const test = measuredGain(ev, base.name, ft.name);
+    if (!test.qualifies) {
+      ev.notes.push(`fine-tuned was measured and passes ${pct(ft.summary.passRate)}: ${test.text} over ${base.name}'s ${pct(base.summary.passRate)}, so fine-tuning is not recommended.`);
       return undefined;
     }
     lines.push(`fine-tuned was measured: ${passes(ft)} vs ${base.name} ${pct(base.summary.passRate)}.`);

@@ -387,7 +387,9 @@ function summarise(
     },
     retrievalK: project.config.retrieval.k,
     variants: variants.map((v) => {
-      const summary = summariseVariant(v.name, snapshot.generator, results.filter((r) => r.variant === v.name), {}, statsOptions);
+      // fine-tuned / hybrid name the promoted models they used on top of the base generator.
+      const generator = v.models ? `${v.models}; other tasks: ${snapshot.generator}` : snapshot.generator;
+      const summary = summariseVariant(v.name, generator, results.filter((r) => r.variant === v.name), {}, statsOptions);
       if (v.packing) {
         summary.context = {
           budgetTokens: v.packing.budgetTokens,

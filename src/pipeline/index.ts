@@ -18,6 +18,7 @@ import { countTokens } from "../models/index.ts";
 import { compareVersionsDesc } from "../retrieve/versions.ts";
 import { configFilter } from "../retrieve/pipeline.ts";
 import { longContextBudget } from "../models/limits.ts";
+import { describeFineTuned, FineTunedGenerator, loadFineTunedModels } from "./finetuned.ts";
 
 export { openProject, openProjectFromPath, type Project } from "./project.ts";
 
@@ -47,6 +48,8 @@ export interface Variant {
   run(input: VariantInput): Promise<VariantOutput>;
   /** Long-context packing facts, for the summary. */
   packing?: PackingInfo;
+  /** fine-tuned / hybrid: the promoted models used, in words. */
+  models?: string;
 }
 
 export interface PackingInfo {
@@ -191,10 +194,46 @@ export function buildVariants(project: Project, names: VariantName[], generator:
         },
       });
     } else {
-      notConfigured.push({
-        name,
-        reason: "no trained model is registered for this project; the variant is not run and never simulated",
-      });
+      // fine-tuned / hybrid: the promoted models on top of the base generator (pipeline/finetuned.ts).
+      const records = project.promotedModels();
+      if (records.length === 0) {
+        notConfigured.push({
+          name,
+          reason: "no trained model is promoted for this project (`ragtune finetune train`); the variant is not run and never simulated",
+        });
+        continue;
+      }
+      const models = loadFineTunedModels(records, (id) => project.generatorFor(id), project.root);
+      const ft = new FineTunedGenerator(generator, models, name, config.answer.fallbackMessage);
+      const generate = (input: VariantInput, context: ContextChunk[]) =>
+        ft.generate({ task: input.task, input: input.input, context, labels: input.labels, jsonSchema: input.jsonSchema, system, minConfidence, sample: input.sample });
+      if (name === "fine-tuned") {
+        variants.push({
+          name,
+          usesContext: false,
+          usesRetrieval: false,
+          models: describeFineTuned(models),
+          async run(input) {
+            const result = await generate(input, []);
+            return { result, context: [], retrieved: [], contextTokens: 0, truncated: false };
+          },
+        });
+      } else {
+        const k = config.retrieval.k;
+        variants.push({
+          name,
+          usesContext: true,
+          usesRetrieval: true,
+          models: describeFineTuned(models),
+          async run(input) {
+            const hits = input.task === "extract" ? [] : await retrieveForAnswer(project, input.input, k, filter);
+            const context = hits.map((h) => toContextChunk(h.chunk, h.score));
+            const result = await generate(input, context);
+            const contextTokens = context.reduce((n, c) => n + countTokens(c.text), 0);
+            return { result, context, retrieved: hits, contextTokens, truncated: false };
+          },
+        });
+      }
     }
   }
   return { variants, notConfigured };

@@ -14,6 +14,8 @@ import { chooseVectorIndex, HnswVectorIndex } from "../retrieve/ann.ts";
 import { createGenerator, type ChatProvider, type Generator, type Embedder } from "../models/index.ts";
 import { createChatProvider } from "../models/registry.ts";
 import { ResponseCache } from "../models/cache.ts";
+import { ModelRegistry, TRAINING_TASKS } from "../finetune/registry.ts";
+import type { ModelRecord } from "../finetune/index.ts";
 import { createEmbedder } from "../models/embedders/index.ts";
 import type { Chunk } from "../ingest/index.ts";
 
@@ -39,6 +41,10 @@ export interface Project {
   judge(): ChatProvider | undefined;
   /** The response cache (undefined when disabled by `cache.enabled: false` or `--no-cache`). */
   cache(): ResponseCache | undefined;
+  /** The promoted fine-tuned model of each task, from the model registry in the index (none → []). */
+  promotedModels(): ModelRecord[];
+  /** A generator for a model id with the project's providers, limits and cache (fine-tuned models served by id). */
+  generatorFor(id: string): Generator;
   close(): void;
 }
 
@@ -102,6 +108,17 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
         judge = id ? createChatProvider(id, config.models, process.env, { cache: project.cache(), baseDir: root }) : undefined;
       }
       return judge ?? undefined;
+    },
+    promotedModels() {
+      const registry = new ModelRegistry(indexFile);
+      try {
+        return TRAINING_TASKS.map((t) => registry.promoted(t)).filter((r): r is ModelRecord => r !== undefined);
+      } finally {
+        registry.close();
+      }
+    },
+    generatorFor(id) {
+      return createGenerator(id, config.models, config.answer, process.env, { cache: project.cache(), baseDir: root });
     },
     cache() {
       if (cache === null) cache = config.cache.enabled && !options.noCache ? new ResponseCache(resolve(root, config.cache.dir)) : undefined;

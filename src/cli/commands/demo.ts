@@ -11,6 +11,8 @@ import { runIngest, printIngestStats } from "./ingest.ts";
 import { printSummary } from "./eval.ts";
 import { printDecision } from "./decide.ts";
 import { printJson } from "./common.ts";
+import { printTrainOutcome } from "./finetune.ts";
+import { trainAndRegister } from "../../finetune/train.ts";
 import { bold, dim, progress, progressDone } from "../output.ts";
 import { InputError } from "../../util/errors.ts";
 
@@ -41,7 +43,27 @@ export async function demoCommand(opts: { out?: string; json?: boolean }): Promi
     const stats = await runIngest(project, !opts.json);
     if (!opts.json) printIngestStats(stats);
 
-    log(bold("\n2. evaluate"));
+    log(bold("\n2. fine-tune"));
+    // Every declared dataset is trained and gated like `ragtune finetune train`. The QA memoriser is
+    // refused by the gate (memorising does not generalise to unseen questions — the point it makes);
+    // the demo promotes it anyway, recorded as forced, so fine-tuned and hybrid show what knowledge
+    // fine-tuning does on the suite: answers what it has seen, cannot cite, goes stale.
+    const trained = [];
+    for (const d of project.config.finetune.datasets) {
+      const outcome = await trainAndRegister(project, {
+        task: d.task,
+        trainer: d.trainer,
+        settings: d.settings,
+        dataset: { name: d.task, files: [{ path: join(project.root, d.file), task: d.task, inputField: d.inputField, outputField: d.outputField, displayName: d.file }] },
+        decontaminate: project.config.finetune.decontaminate,
+        promote: d.task === "qa" ? "force" : "gate",
+        forceReason: "demo: show what fine-tuning for knowledge does (the gate refuses it on held-out questions)",
+      });
+      trained.push(outcome);
+      if (!opts.json) printTrainOutcome(outcome);
+    }
+
+    log(bold("\n3. evaluate"));
     const suite = loadSuite(resolve(project.root, project.config.suite));
     const { runDir, summary, cases } = await runEval({
       project,
@@ -51,15 +73,23 @@ export async function demoCommand(opts: { out?: string; json?: boolean }): Promi
     progressDone();
     if (!opts.json) printSummary(summary);
 
-    log(bold("\n3. decide"));
+    log(bold("\n4. decide"));
     const decision = decide(summary, cases, project.config);
     if (!opts.json) printDecision(decision, summary.generator);
 
-    log(bold("\n4. report"));
+    log(bold("\n5. report"));
     writeReport(runDir, buildReport(summary, cases, decision, project.config));
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     if (opts.json) {
-      printJson({ out, runDir, runId: summary.runId, generator: summary.generator, recommendation: decision, seconds: Number(seconds) });
+      printJson({
+        out,
+        runDir,
+        runId: summary.runId,
+        generator: summary.generator,
+        models: trained.map((t) => ({ id: t.record.id, task: t.record.task, trainer: t.record.trainer, promoted: t.promoted, forced: Boolean(t.record.forced), gate: t.gate })),
+        recommendation: decision,
+        seconds: Number(seconds),
+      });
       return;
     }
     const rel = (p: string) => relative(process.cwd(), p) || p;

@@ -1,0 +1,244 @@
+/**
+ * `ragtune dataset build`: collect training examples (eval-run failures, labelled files, served
+ * logs), clean, decontaminate against the project's suite, split, write the data card and the
+ * exports. Thin: parse flags, call src/finetune/dataset, print.
+ */
+import { existsSync } from "node:fs";
+import { relative, resolve } from "node:path";
+import { Option, type Command } from "commander";
+import { loadConfig, type LoadedConfig } from "../../config/index.ts";
+import { resolveRunDir } from "../../evaluate/runs.ts";
+import { loadSuite } from "../../evaluate/suite.ts";
+import type { TrainingTask } from "../../finetune/index.ts";
+import {
+  buildDataset,
+  EXPORT_FORMATS,
+  parseSplit,
+  TRAINING_TASKS,
+  writeDataset,
+  type BuildOptions,
+  type DatasetBuild,
+  type ExportFormat,
+} from "../../finetune/dataset/index.ts";
+import { InputError } from "../../util/errors.ts";
+import { bold, dim, green, table, yellow } from "../output.ts";
+import { printJson } from "./common.ts";
+
+interface DatasetBuildOpts {
+  run?: string[];
+  file?: string[];
+  task?: string[];
+  inputField?: string[];
+  outputField?: string[];
+  systemField?: string[];
+  logs?: string[];
+  correctedOnly?: boolean;
+  includePassed?: boolean;
+  nearDup?: number | false;
+  pii?: boolean;
+  minTokens?: number;
+  maxTokens?: number;
+  conflicts?: "drop" | "keep" | "majority";
+  split?: [number, number, number];
+  seed?: number;
+  /** true (project suite), a suite path, or false (--no-decontaminate). */
+  decontaminate?: boolean | string;
+  format?: ExportFormat[];
+  baseModel?: string;
+  name?: string;
+  out?: string;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function intArg(flag: string, min: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InputError(`${flag}: expected an integer ≥ ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+export function registerDataset(program: Command): void {
+  const dataset = program.command("dataset").description("fine-tuning datasets: build, clean, split, data card, exports");
+  dataset
+    .command("build")
+    .description("collect examples (eval failures, labelled files, served logs) → clean → decontaminate → split → card → exports")
+    .option("--run <id...>", "eval runs to take failed cases from (id, folder or 'latest')")
+    .option("--include-passed", "also take cases the run passed")
+    .option("--file <path>", "labelled CSV or JSONL file (repeatable)", collect)
+    .option("--task <task>", `task of each --file, in order, or one for all (${TRAINING_TASKS.join("|")}); also the task of --logs entries without one`, collect)
+    .option("--input-field <name>", "input column/key of each --file, in order, or one for all (default: input)", collect)
+    .option("--output-field <name>", "output column/key of each --file, in order, or one for all (default: output)", collect)
+    .option("--system-field <name>", "optional system-prompt column/key of each --file", collect)
+    .option("--logs <path>", "served log JSONL {input, output, correction?} (repeatable); a correction wins", collect)
+    .option("--corrected-only", "from logs, only entries a user corrected")
+    .option("--near-dup <jaccard>", "near-duplicate Jaccard threshold in (0, 1], or 'off' (default 0.8)", nearDupArg)
+    .option("--pii", "replace emails, phone numbers and Luhn-valid card numbers with placeholders")
+    .option("--min-tokens <n>", "drop examples under this many tokens (default 1)", intArg("--min-tokens", 0))
+    .option("--max-tokens <n>", "drop examples over this many tokens; also the export limit and sequence_len (default 2048)", intArg("--max-tokens", 1))
+    .addOption(new Option("--conflicts <mode>", "same input with different outputs: drop (default), keep, majority").choices(["drop", "keep", "majority"]))
+    .option("--split <train,val,test>", "split proportions (default 80,10,10)", parseSplit)
+    .option("--seed <n>", "split seed (default 42)", intArg("--seed", 0))
+    .option("--decontaminate [suite]", "drop examples that copy eval inputs (default on: the project's suite; or this suite file)")
+    .option("--no-decontaminate", "keep examples even when they copy eval inputs")
+    .option("--format <list>", `exports, comma-separated: ${EXPORT_FORMATS.join(",")} (default openai)`, formatArg)
+    .option("--base-model <id>", "base_model written into axolotl.yaml (default: a placeholder)")
+    .option("--name <name>", "dataset name (default: the task, or 'mixed')")
+    .option("--out <dir>", "output folder (default .ragtune/datasets/<name> in the project)")
+    .option("--json", "machine-readable output")
+    .action(datasetBuildCommand);
+}
+
+function nearDupArg(v: string): number | false {
+  if (v === "off" || v === "0") return false;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InputError(`--near-dup: expected a Jaccard threshold in (0, 1] or 'off', got '${v}'`);
+  return n;
+}
+
+function formatArg(v: string): ExportFormat[] {
+  const list = v.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const f of list) if (!(EXPORT_FORMATS as readonly string[]).includes(f)) throw new InputError(`--format: unknown format '${f}' (use ${EXPORT_FORMATS.join(", ")})`);
+  return list as ExportFormat[];
+}
+
+/** The i-th value of a per-file flag: one value applies to every file; otherwise one per file. */
+function perFile(values: string[] | undefined, flag: string, files: number, i: number, fallback?: string): string | undefined {
+  if (!values || values.length === 0) return fallback;
+  if (values.length === 1) return values[0];
+  if (values.length !== files) throw new InputError(`${flag}: give one value for all --file or one per --file (${files}), got ${values.length}`);
+  return values[i];
+}
+
+function asTask(v: string | undefined, what: string): TrainingTask {
+  if (!v) throw new InputError(`${what}: --task is required (${TRAINING_TASKS.join("|")})`);
+  if (!(TRAINING_TASKS as readonly string[]).includes(v)) throw new InputError(`--task: unknown task '${v}' (use ${TRAINING_TASKS.join(", ")})`);
+  return v as TrainingTask;
+}
+
+export async function datasetBuildCommand(opts: DatasetBuildOpts, cmd: Command): Promise<void> {
+  const { config: configFlag } = cmd.optsWithGlobals() as { config?: string };
+  let loaded: LoadedConfig | undefined;
+  let configError: unknown;
+  try {
+    loaded = loadConfig(configFlag);
+  } catch (e) {
+    // A project is needed only for runs, the default decontamination suite and the default out dir.
+    if (configFlag) throw e;
+    configError = e;
+  }
+  const needProject = (why: string): LoadedConfig => {
+    if (loaded) return loaded;
+    throw configError instanceof Error ? new InputError(`${configError.message} (needed for ${why})`) : new InputError(`no project config (needed for ${why})`);
+  };
+
+  const files = opts.file ?? [];
+  const build: BuildOptions = {
+    runs: (opts.run ?? []).map((ref) => {
+      const p = needProject("--run");
+      return resolveRunDir(p.root, p.config, ref);
+    }),
+    run: { includePassed: opts.includePassed },
+    files: files.map((path, i) => ({
+      path: resolve(path),
+      displayName: path,
+      task: asTask(perFile(opts.task, "--task", files.length, i), `--file ${path}`),
+      inputField: perFile(opts.inputField, "--input-field", files.length, i, "input"),
+      outputField: perFile(opts.outputField, "--output-field", files.length, i, "output"),
+      systemField: perFile(opts.systemField, "--system-field", files.length, i),
+    })),
+    logs: (opts.logs ?? []).map((path) => ({
+      path: resolve(path),
+      task: opts.task?.length === 1 ? asTask(opts.task[0], `--logs ${path}`) : undefined,
+      correctedOnly: opts.correctedOnly,
+    })),
+    clean: {
+      nearDup: opts.nearDup === false ? false : { threshold: opts.nearDup ?? 0.8 },
+      pii: opts.pii,
+      minTokens: opts.minTokens,
+      maxTokens: opts.maxTokens,
+      conflicts: opts.conflicts,
+    },
+    split: { ratios: opts.split, seed: opts.seed },
+  };
+  if (build.runs!.length === 0 && files.length === 0 && build.logs!.length === 0) {
+    throw new InputError("nothing to build from: give --run, --file or --logs");
+  }
+  if (opts.decontaminate !== false) {
+    const explicit = typeof opts.decontaminate === "string";
+    let suitePath: string;
+    if (explicit) suitePath = resolve(opts.decontaminate as string);
+    else {
+      const p = needProject("decontamination against the project's suite (or pass --no-decontaminate)");
+      suitePath = resolve(p.root, p.config.suite);
+    }
+    if (!existsSync(suitePath)) {
+      if (explicit) throw new InputError(`--decontaminate: suite not found: ${suitePath}`);
+      throw new InputError(`the project's suite ${suitePath} does not exist; pass --decontaminate FILE or --no-decontaminate`);
+    }
+    const suite = loadSuite(suitePath);
+    build.decontaminate = { inputs: suite.cases.map((c) => c.input), label: relative(process.cwd(), suitePath) || suitePath };
+  }
+
+  if (opts.name !== undefined && (/[/\\]|^\.\.?$/.test(opts.name) || !opts.name.trim())) throw new InputError(`--name: '${opts.name}' is not a folder name`);
+  build.name = opts.name;
+  const result = buildDataset(build);
+  const root = loaded?.root ?? process.cwd();
+  const outDir = resolve(opts.out ?? resolve(root, ".ragtune", "datasets", result.name));
+  const formats = opts.format ?? ["openai"];
+  const written = writeDataset(outDir, result, formats, { maxTokens: opts.maxTokens, axolotl: { baseModel: opts.baseModel } });
+
+  if (opts.json) {
+    printJson({
+      name: result.name,
+      outDir,
+      hash: result.hash,
+      sources: result.sources,
+      steps: result.steps,
+      conflicts: result.conflicts,
+      splits: result.card.splits,
+      card: result.card,
+      notes: result.notes,
+      files: written.map((f) => relative(outDir, f)),
+    });
+    return;
+  }
+  printHuman(result, outDir, written);
+}
+
+function printHuman(result: DatasetBuild, outDir: string, written: string[]): void {
+  for (const s of result.sources) {
+    console.log(`${s.kind} ${s.path}: ${s.examples} example(s)${s.skipped.length ? dim(` · ${s.skipped.length} skipped (${s.skipped[0].reason}${s.skipped.length > 1 ? ", …" : ""})`) : ""}`);
+  }
+  console.log("");
+  const detail = (s: DatasetBuild["steps"][number]) => {
+    const parts: string[] = [];
+    if (s.changed) parts.push(`${s.changed} changed`);
+    for (const [k, v] of Object.entries(s.counts ?? {})) if (v) parts.push(`${k} ${v}`);
+    return parts.join(", ");
+  };
+  console.log(table(["step", "in", "out", "removed", "details"], result.steps.map((s) => [s.step, s.in, s.out, s.removed, detail(s)])));
+  for (const s of result.steps) {
+    for (const x of s.samples.slice(0, 2)) {
+      if (s.removed === 0 && s.step !== "pii") continue;
+      console.log(dim(`  ${s.step}: ${x.id} — ${x.reason}${x.keptId ? ` (kept ${x.keptId})` : ""}: ${JSON.stringify(x.input.slice(0, 80))}`));
+    }
+  }
+  if (result.conflicts.length) {
+    console.log(yellow(`\n${result.conflicts.length} conflicting input(s) — the same input with different outputs (review them; see report.json):`));
+    for (const c of result.conflicts.slice(0, 5)) {
+      console.log(`  ${JSON.stringify(c.input.slice(0, 80))}: ${c.outputs.map((o) => `${JSON.stringify(o.output.slice(0, 40))} ×${o.ids.length}`).join(" vs ")}`);
+    }
+  }
+  const card = result.card;
+  console.log(`\n${bold(`data card: ${card.name}`)} · train ${card.splits.train} · validation ${card.splits.validation} · test ${card.splits.test}`);
+  for (const t of card.tasks) {
+    const balance = t.labels ? ` · ${t.labels.length} labels, imbalance ${t.imbalanceRatio}:1` : "";
+    console.log(`  ${t.task}: ${t.total} examples${balance} · tokens p50 ${t.tokens.total.p50}, max ${t.tokens.total.max}`);
+    console.log(`  ${t.adequacy.adequate ? green("adequate") : yellow("not adequate")}: ${t.adequacy.note}`);
+  }
+  for (const n of result.notes) console.log(yellow(`note: ${n}`));
+  console.log(dim(`\nhash ${result.hash.slice(0, 16)}… · ${written.length} files in ${relative(process.cwd(), outDir) || outDir}`));
+}
