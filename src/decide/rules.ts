@@ -358,6 +358,13 @@ export function promptOnlySuffices(ev: Evidence): Verdict | undefined {
   return { architecture: "prompt-only", rule: "prompt-only-suffices", purpose: "none", rationale: lines };
 }
 
+/** " (the promoted models were trained on classify 336, qa 54 examples)" when the run used fine-tuned models. */
+function trainedOn(ev: Evidence): string {
+  const models = ev.summary.finetunedModels?.filter((m) => m.examples !== undefined) ?? [];
+  if (models.length === 0) return "";
+  return ` (the promoted models were trained on ${models.map((m) => `${m.task} ${m.examples}${m.forced ? " [forced past its gate]" : ""}`).join(", ")} examples)`;
+}
+
 /**
  * Whether a measured variant (`better`) gains enough over `than` to be worth its training: at least
  * THRESHOLDS.measuredGain points, or — when the run carries a paired comparison of the two — any
@@ -413,7 +420,7 @@ export function hybridForKnowledgeAndBehaviour(ev: Evidence): Verdict | undefine
   ];
   if (ev.constraints.citationsRequired) lines.push("Citations are required, so answers must come from retrieved passages; fine-tuning alone cannot cite.");
   if (hybrid) lines.push(`hybrid was measured: ${passes(hybrid)} vs rag ${pct(rag.summary.passRate)} (${hybridTest!.text}).`);
-  lines.push(`${ev.constraints.labelledExamples} labelled examples are available for fine-tuning.`);
+  lines.push(`${ev.constraints.labelledExamples} labelled examples are available for fine-tuning${trainedOn(ev)}.`);
   return { architecture: "hybrid", rule: "hybrid-for-knowledge-and-behaviour", purpose: "behaviour", rationale: lines };
 }
 
@@ -580,7 +587,7 @@ export function fineTuneForBehaviour(ev: Evidence): Verdict | undefined {
     }
     lines.push(`fine-tuned was measured: ${passes(ft)} vs ${base.name} ${pct(base.summary.passRate)}.`);
   }
-  lines.push(`${ev.constraints.labelledExamples} labelled examples are available; fine-tuning teaches format, tone, policy and label consistency, which do not go stale when documents change.`);
+  lines.push(`${ev.constraints.labelledExamples} labelled examples are available${trainedOn(ev)}; fine-tuning teaches format, tone, policy and label consistency, which do not go stale when documents change.`);
   // A fine-tuned model alone cannot cite; with citations required the answer must also come through retrieval.
   if (ev.constraints.citationsRequired && ev.get("rag")) {
     lines.push("Citations are required, so the fine-tuned model should answer from retrieved passages: hybrid.");

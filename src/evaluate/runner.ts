@@ -247,6 +247,18 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
   summary.repeats = repeats;
   if (judge) summary.judge = { model: judge.provider.id, judges: judge.judges };
   if (skipped) summary.skipped = skipped;
+  if (variants.some((v) => v.models)) {
+    summary.finetunedModels = project.promotedModels().map((r) => ({
+      id: r.id,
+      task: r.task,
+      trainer: r.trainer,
+      baseModel: r.baseModel,
+      datasetHash: r.datasetHash,
+      ...(typeof r.metrics.examples === "number" ? { examples: r.metrics.examples } : {}),
+      ...(r.gate ? { gate: r.gate.reason } : {}),
+      ...(r.forced ? { forced: r.forced.reason } : {}),
+    }));
+  }
   if (stopped) {
     summary.stopped = stopped;
     summary.complete = false;

@@ -266,6 +266,8 @@ export interface RunSummary {
   comparisons?: PairedComparison[];
   /** Why a run stopped early (e.g. --max-cost reached); resumable. */
   stopped?: string;
+  /** The promoted fine-tuned models the fine-tuned / hybrid variants used (from the model registry). */
+  finetunedModels?: { id: string; task: string; trainer: string; baseModel: string; datasetHash: string; examples?: number; gate?: string; forced?: string }[];
   /** Suite cases left out of this run, and why (e.g. judge-only cases without a judge). */
   skipped?: { caseIds: string[]; reason: string };
 }

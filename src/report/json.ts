@@ -96,6 +96,8 @@ export interface ReportJson {
   };
   variants: ReportVariant[];
   notConfigured: RunSummary["notConfigured"];
+  /** Fine-tuned models behind the fine-tuned / hybrid variants ([] when none ran). */
+  finetunedModels: NonNullable<RunSummary["finetunedModels"]>;
   failureShares: Decision["failureShares"];
   /** Decision costs; fixedMonthlyUsd/measured/basis are present when produced by decide/cost.ts. */
   costs: (VariantCost & { fixedMonthlyUsd?: number; measured?: boolean; basis?: string })[];
@@ -317,6 +319,7 @@ export function buildReport(
     },
     variants: summary.variants.map((v) => reportVariant(v, inRun, decision, summary)),
     notConfigured: summary.notConfigured,
+    finetunedModels: summary.finetunedModels ?? [],
     failureShares: decision.failureShares,
     costs: decision.costs,
     breakEven: decision.breakEven,

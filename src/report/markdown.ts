@@ -107,6 +107,17 @@ function variantTable(r: ReportJson): string {
       `Pass rates in brackets: ${Math.round((1 - r.statistics.alpha) * 100)}% bootstrap intervals over cases (${fmtCount(r.statistics.bootstrapSamples)} resamples, seed ${r.statistics.seed}; docs/statistics.md).`,
     );
   }
+  if (r.finetunedModels.length) {
+    out.push(
+      "",
+      "Fine-tuned models used by fine-tuned / hybrid (promoted in the model registry; other tasks use the base generator):",
+      ...r.finetunedModels.map(
+        (m) =>
+          `- **${m.task}**: \`${m.id}\` (${m.trainer}${m.baseModel !== "none" ? ` on ${m.baseModel}` : ""}${m.examples !== undefined ? `, ${m.examples} training examples` : ""}, dataset \`${m.datasetHash.slice(0, 12)}\`)` +
+          (m.forced ? ` — promoted by force: ${m.forced}; gate: ${m.gate ?? "none"}` : ""),
+      ),
+    );
+  }
   if (r.notConfigured.length) {
     out.push("", ...r.notConfigured.map((n) => `- **${n.name}** — not run: ${n.reason}`));
   }
