@@ -27,20 +27,38 @@ answer:
   minConfidence: 0.35   # below this the reader abstains with a fallback + escalation message
 
 models:
-  generator: offline:extractive   # no key, no network. Or: openai:gpt-4.1-mini, ollama:llama3.2,
-                                  # openai-compatible:<provider>/<model> with providers below
+  generator: offline:extractive   # no key, no network. Or: openai:gpt-4.1-mini, anthropic:claude-sonnet-4,
+                                  # ollama:llama3.2, openai-compatible:<provider>/<model>, llamacpp:<file.gguf>
+  # judge: openai:gpt-4.1         # LLM judges (docs/judges.md); never the model under test
   # providers:
   #   local:
+  #     kind: openai              # openai | anthropic (the protocol the endpoint speaks)
   #     baseUrl: http://localhost:8000/v1
   #     apiKeyEnv: LOCAL_API_KEY
+  #     maxConcurrency: 4         # requests in flight; also requestsPerMinute / tokensPerMinute
+  #     maxRetries: 4             # 429/5xx/timeouts, backoff + jitter, honouring Retry-After
+
+# cache:
+#   enabled: true                 # model responses cached on disk: a re-run costs nothing
+# evaluate:
+#   repeats: 1                    # runs per case (pass^N and agreement when > 1)
+#   maxCostUsd: 5                 # refuse or stop a run that would cost more
 
 longContext:
   budgetTokens: auto    # long-context packs the corpus up to the model's context window (or a number of tokens)
 
 suite: suite.yaml
 
-# Variants compared by \`ragtune eval\`. fine-tuned and hybrid run once a model is trained.
+# Variants compared by \`ragtune eval\`. fine-tuned and hybrid run once a model is promoted.
 variants: [prompt-only, long-context, rag, fine-tuned, hybrid]
+
+# Labelled data for \`ragtune finetune train\` (docs/finetune.md): one model per entry.
+# finetune:
+#   datasets:
+#     - task: classify            # classify | qa | extract
+#       file: tickets.csv
+#       inputField: text
+#       outputField: queue
 
 # Facts about your situation that the recommendation weighs.
 constraints:

@@ -869,11 +869,18 @@ function whatWouldChange(ev: Evidence, v: Verdict): string[] {
     case "hybrid": {
       if (rag && ragCost) {
         const hy = ev.cost("hybrid");
-        out.push(
-          `If the ${rag.groups.behaviour} behaviour failure${rag.groups.behaviour === 1 ? "" : "s"} left on rag ${rag.groups.behaviour === 1 ? "was" : "were"} acceptable, rag alone would do at ${usd(ragCost.monthlyUsd)}/month${
-            hy ? ` (hybrid ${usd(hy.monthlyUsd)}/month)` : ""
-          } and pass ${pct(rag.summary.passRate)}.`,
-        );
+        const failures = `${rag.groups.behaviour} behaviour failure${rag.groups.behaviour === 1 ? "" : "s"} left on rag ${rag.groups.behaviour === 1 ? "was" : "were"}`;
+        if (hy && hy.monthlyUsd <= ragCost.monthlyUsd) {
+          // A trained classifier answers some cases without an LLM call, so hybrid can cost less than rag.
+          out.push(
+            `hybrid also costs less than rag here (${usd(hy.monthlyUsd)} vs ${usd(ragCost.monthlyUsd)}/month): only if the ${failures} acceptable and ` +
+              `maintaining trained models (retraining, the promotion gate) cost more than ${usd(ragCost.monthlyUsd - hy.monthlyUsd)}/month would rag alone (${pct(rag.summary.passRate)}) be the better choice.`,
+          );
+        } else {
+          out.push(
+            `If the ${failures} acceptable, rag alone would do at ${usd(ragCost.monthlyUsd)}/month${hy ? ` (hybrid ${usd(hy.monthlyUsd)}/month)` : ""} and pass ${pct(rag.summary.passRate)}.`,
+          );
+        }
       }
       break;
     }

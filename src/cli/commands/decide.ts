@@ -4,6 +4,7 @@ import { join, resolve, relative } from "node:path";
 import { loadConfig } from "../../config/index.ts";
 import { readCaseResults, readSummary, resolveRunDir } from "../../evaluate/runs.ts";
 import { decide, type Decision } from "../../decide/index.ts";
+import type { RunSummary } from "../../evaluate/types.ts";
 import { buildReport, writeReport } from "../../report/index.ts";
 import { printJson } from "./common.ts";
 import { bold, dim, green } from "../output.ts";
@@ -19,7 +20,14 @@ export async function decideCommand(run: string | undefined, opts: { json?: bool
   const { loaded, summary, cases } = loadRun(cmd, run);
   const decision = decide(summary, cases, loaded.config);
   if (opts.json) return printJson({ runId: summary.runId, generator: summary.generator, ...decision });
-  printDecision(decision, summary.generator);
+  printDecision(decision, generatorsOf(summary));
+}
+
+/** The generator, plus the fine-tuned models behind fine-tuned / hybrid when they ran. */
+export function generatorsOf(summary: RunSummary): string {
+  const models = summary.finetunedModels ?? [];
+  if (models.length === 0) return summary.generator;
+  return `${summary.generator}; fine-tuned / hybrid also used ${models.map((m) => `${m.trainer} ${m.id} (${m.task})`).join(", ")}`;
 }
 
 export function printDecision(decision: Decision, generator: string): void {

@@ -9,7 +9,7 @@ import { decide } from "../../decide/index.ts";
 import { buildReport, writeReport } from "../../report/index.ts";
 import { runIngest, printIngestStats } from "./ingest.ts";
 import { printSummary } from "./eval.ts";
-import { printDecision } from "./decide.ts";
+import { generatorsOf, printDecision } from "./decide.ts";
 import { printJson } from "./common.ts";
 import { printTrainOutcome } from "./finetune.ts";
 import { trainAndRegister } from "../../finetune/train.ts";
@@ -75,7 +75,7 @@ export async function demoCommand(opts: { out?: string; json?: boolean }): Promi
 
     log(bold("\n4. decide"));
     const decision = decide(summary, cases, project.config);
-    if (!opts.json) printDecision(decision, summary.generator);
+    if (!opts.json) printDecision(decision, generatorsOf(summary));
 
     log(bold("\n5. report"));
     writeReport(runDir, buildReport(summary, cases, decision, project.config));
