@@ -320,3 +320,17 @@ test("CLI: ask --stream with anthropic: (ANTHROPIC_BASE_URL) prints the streamed
     await server.close();
   }
 });
+
+test("CLI: --dry-run needs no API key (it creates no client) and prices the real prompts", async () => {
+  const root = makeTinyProject();
+  assert.equal((await run(["ingest"], root)).code, 0);
+  const dry = await run(["eval", "--model", "openai:gpt-4.1-mini", "--dry-run", "--json", "--variants", "rag"], root, { OPENAI_API_KEY: "", OPENAI_BASE_URL: "" });
+  assert.equal(dry.code, 0, dry.stderr);
+  const out = JSON.parse(dry.stdout);
+  assert.equal(out.generator, "openai:gpt-4.1-mini");
+  assert.ok(out.totals.costUsd > 0 && out.totals.maxCostUsd >= out.totals.costUsd);
+  // The real run still refuses without a key, clearly.
+  const real = await run(["eval", "--model", "openai:gpt-4.1-mini", "--variants", "rag"], root, { OPENAI_API_KEY: "", OPENAI_BASE_URL: "" });
+  assert.equal(real.code, 2);
+  assert.match(real.stderr, /OPENAI_API_KEY/);
+});

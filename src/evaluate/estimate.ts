@@ -90,9 +90,16 @@ export function expectedOutputTokens(c: SuiteCase, suite: Suite): number {
 /** A provider that answers nothing: it records the prompt size of each call. */
 class RecordingProvider implements ChatProvider {
   readonly id = "dry-run";
+  /** Prompt tokens and calls since the last `reset` (a case answered by a trained in-process model makes none). */
   lastInputTokens = 0;
+  calls = 0;
+  reset(): void {
+    this.lastInputTokens = 0;
+    this.calls = 0;
+  }
   async chat(messages: ChatMessage[], options: ChatOptions = {}): Promise<ChatResult> {
-    this.lastInputTokens = messages.reduce((n, m) => n + countTokens(m.content) + 4, 0);
+    this.calls++;
+    this.lastInputTokens += messages.reduce((n, m) => n + countTokens(m.content) + 4, 0);
     const text = options.jsonSchema || options.json ? "{}" : "I don't know";
     return { text, usage: { inputTokens: this.lastInputTokens, outputTokens: 0 }, model: "dry-run" };
   }
@@ -112,7 +119,8 @@ function add(into: CallEstimate, from: CallEstimate): void {
 export async function estimateRun(options: EstimateOptions): Promise<RunEstimate> {
   const { project, suite, cases, repeats } = options;
   const { config } = project;
-  const generatorId = project.generator().id;
+  // The id only: estimating needs no API key and creates no client.
+  const generatorId = project.generatorId();
   const recorder = new RecordingProvider();
   const recording = new LlmGenerator(recorder, { id: generatorId });
   const { variants, notConfigured } = buildVariants(project, options.variants, recording);
@@ -130,12 +138,14 @@ export async function estimateRun(options: EstimateOptions): Promise<RunEstimate
     const judged = zero();
     let projected = 0;
     for (const c of cases) {
+      recorder.reset();
       await variant.run({ task: c.task, input: c.input, labels: c.task === "classify" ? suite.labels : undefined, jsonSchema: c.json_schema });
+      const calls = recorder.calls;
       const input = recorder.lastInputTokens;
-      const output = expectedOutputTokens(c, suite);
-      const maxOutput = MAX_OUTPUT_TOKENS[c.task];
+      const output = calls === 0 ? 0 : expectedOutputTokens(c, suite) * calls;
+      const maxOutput = calls === 0 ? 0 : MAX_OUTPUT_TOKENS[c.task] * calls;
       const one: CallEstimate = {
-        calls: 1,
+        calls,
         inputTokens: input,
         outputTokens: output,
         maxOutputTokens: maxOutput,

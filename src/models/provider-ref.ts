@@ -4,6 +4,7 @@
  * (e.g. "BAAI/bge-m3", "meta-llama/Llama-3.1-8B").
  */
 import type { RagtuneConfig } from "../config/index.ts";
+import { InputError } from "../util/errors.ts";
 
 export interface ResolvedProvider {
   name: string;
@@ -56,7 +57,7 @@ export function resolveProviderRef(
   const provider = models.providers[name];
   if (!provider) {
     const known = Object.keys(models.providers);
-    throw new Error(
+    throw new InputError(
       `${what} "${id}" needs a provider named "${name}": add models.providers.${name} (baseUrl, apiKeyEnv, timeoutMs) to ragtune.yaml` +
         (known.length > 0 ? ` (configured providers: ${known.join(", ")})` : " (no providers are configured)"),
     );
@@ -96,7 +97,7 @@ export function openaiEndpoint(what: string, id: string, env: NodeJS.ProcessEnv)
   const baseUrl = env.OPENAI_BASE_URL || OPENAI_DEFAULT_BASE_URL;
   const apiKey = env.OPENAI_API_KEY || undefined;
   if (!apiKey && baseUrl === OPENAI_DEFAULT_BASE_URL) {
-    throw new Error(`${what} "${id}" needs an API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server).`);
+    throw new InputError(`${what} "${id}" needs an API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server).`);
   }
   return { baseUrl, apiKey, timeoutMs: DEFAULT_TIMEOUT_MS };
 }
@@ -116,7 +117,7 @@ export function anthropicEndpoint(what: string, id: string, env: NodeJS.ProcessE
   const baseUrl = env.ANTHROPIC_BASE_URL || ANTHROPIC_DEFAULT_BASE_URL;
   const apiKey = env.ANTHROPIC_API_KEY || undefined;
   if (!apiKey && baseUrl === ANTHROPIC_DEFAULT_BASE_URL) {
-    throw new Error(`${what} "${id}" needs an API key: set ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL for a proxy or local server).`);
+    throw new InputError(`${what} "${id}" needs an API key: set ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL for a proxy or local server).`);
   }
   return { baseUrl, apiKey, timeoutMs: DEFAULT_TIMEOUT_MS };
 }

@@ -7,6 +7,7 @@
  * ResilientProvider (retries, concurrency and rate limits, shared per endpoint) → CachedProvider
  * (when a response cache is given). See docs/providers.md.
  */
+import { InputError } from "../util/errors.ts";
 import type { RagtuneConfig } from "../config/schema.ts";
 import type { ChatProvider, Generator } from "./index.ts";
 import { AnthropicProvider } from "./anthropic.ts";
@@ -61,7 +62,7 @@ function unsupported(what: string, id: string, reason: string): Error {
   const forms = GENERATOR_KINDS.filter((k) => what === "Generator" || k.form !== "offline:extractive")
     .map((k) => `  ${k.form}`)
     .join("\n");
-  return new Error(`Unsupported ${what.toLowerCase()} "${id}": ${reason}. Supported forms:\n${forms}`);
+  return new InputError(`Unsupported ${what.toLowerCase()} "${id}": ${reason}. Supported forms:\n${forms}`);
 }
 
 interface Raw {

@@ -37,6 +37,8 @@ export interface Project {
   retrieval(): Promise<RetrievalPipeline>;
   /** The configured generator (or the `--model` override). */
   generator(): Generator;
+  /** Its id, without creating it (a dry run needs no API key). */
+  generatorId(): string;
   /** The judge model as a chat provider (`models.judge` or the `--judge` override); undefined when none. */
   judge(): ChatProvider | undefined;
   /** The response cache (undefined when disabled by `cache.enabled: false` or `--no-cache`). */
@@ -101,6 +103,9 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
     generator() {
       generator ??= createGenerator(options.model ?? config.models.generator, config.models, config.answer, process.env, { cache: project.cache(), baseDir: root });
       return generator;
+    },
+    generatorId() {
+      return (options.model ?? config.models.generator).trim();
     },
     judge() {
       if (judge === null) {

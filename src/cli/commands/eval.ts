@@ -73,8 +73,8 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
 
 /** `--dry-run`: the estimate only; no model is called and no run folder is written. */
 async function dryRun(project: Project, suite: Suite, opts: EvalOpts): Promise<void> {
-  const judge = project.judge();
-  if (judge) assertNotSelfJudge(judge.id, [project.generator().id], opts.allowSelfJudge ?? false);
+  const judgeId = opts.judge ?? project.config.models.judge;
+  if (judgeId) assertNotSelfJudge(judgeId, [project.generatorId()], opts.allowSelfJudge ?? false);
   const cases = opts.tags?.length ? suite.cases.filter((c) => c.tags?.some((t) => opts.tags!.includes(t))) : suite.cases;
   const estimate = await estimateRun({
     project,
@@ -82,7 +82,7 @@ async function dryRun(project: Project, suite: Suite, opts: EvalOpts): Promise<v
     variants: (opts.variants as VariantName[] | undefined) ?? project.config.variants,
     cases,
     repeats: opts.repeats ?? project.config.evaluate.repeats,
-    judge: judge && { id: judge.id, judges: project.config.evaluate.judges },
+    judge: judgeId ? { id: judgeId, judges: project.config.evaluate.judges } : undefined,
   });
   const cap = opts.maxCost ?? project.config.evaluate.maxCostUsd;
   if (opts.json) {
