@@ -156,7 +156,7 @@ test("CSV reader: quotes, doubled quotes, embedded newlines, CRLF, BOM; errors n
     ],
   );
   assert.throws(() => parseCsv('text,label\n"a\nb",x\nonly-one-field\n', "f.csv"), /f\.csv:4: 1 fields, the header has 2/);
-  assert.throws(() => parseCsv('text,label\n"never closed,x\n', "f.csv"), /f\.csv:2: a quoted field is never closed/);
+  assert.throws(() => parseCsv('text,label\n"never closed,x\n', "f.csv"), /f\.csv:2: unterminated quoted field/);
   assert.throws(() => parseCsv('text,label\n"a"b,x\n', "f.csv"), /f\.csv:2: unexpected character/);
   assert.throws(() => labelledExamples(parseCsv("text,label\nhi,\n", "e.csv"), "text", "label"), /e\.csv:2: field 'label' is missing or empty/);
   assert.throws(

@@ -14,6 +14,7 @@ import { InputError } from "../util/errors.ts";
 import { percentile } from "../evaluate/stats.ts";
 import { classificationMetrics as classificationMetricsOf, TextClassifier, type ClassifierOptions, type LabelledText } from "./classifier/model.ts";
 import { promptBaseline } from "./baseline.ts";
+import { parseCsv as parseCsvRecords } from "./dataset/sources.ts";
 
 /** One parsed record with the line (1-based) it starts on. */
 export interface Row {
@@ -28,80 +29,20 @@ export interface Table {
   rows: Row[];
 }
 
-/** Parse RFC 4180 CSV text. Every record must have as many fields as the header. */
+/**
+ * CSV text as a table: the first record is the header, every other record must have as many fields
+ * (RFC 4180 parsing — quotes, embedded newlines, BOM, file:line errors — is dataset/sources.ts's).
+ */
 export function parseCsv(text: string, file = "<csv>"): Table {
-  const records: { line: number; cells: string[] }[] = [];
-  let cells: string[] = [];
-  let cell = "";
-  let line = 1;
-  let recordLine = 1;
-  let i = 0;
-  let quoted = false;
-  let fieldStarted = false;
-  if (text.charCodeAt(0) === 0xfeff) i = 1; // BOM
-  const endRecord = () => {
-    cells.push(cell);
-    if (!(cells.length === 1 && cells[0] === "" && !fieldStarted)) records.push({ line: recordLine, cells });
-    cells = [];
-    cell = "";
-    fieldStarted = false;
-  };
-  while (i < text.length) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          cell += '"';
-          i += 2;
-          continue;
-        }
-        quoted = false;
-        i++;
-        const next = text[i];
-        if (next !== undefined && next !== "," && next !== "\n" && next !== "\r")
-          throw new InputError(`${file}:${line}: unexpected character ${JSON.stringify(next)} after a closing quote (a quote inside a quoted field is written "")`);
-        continue;
-      }
-      if (ch === "\n") line++;
-      cell += ch;
-      i++;
-      continue;
-    }
-    if (ch === '"') {
-      if (cell !== "") throw new InputError(`${file}:${line}: a quote in the middle of an unquoted field; quote the whole field and write "" for a quote`);
-      quoted = true;
-      fieldStarted = true;
-      i++;
-      continue;
-    }
-    if (ch === ",") {
-      cells.push(cell);
-      cell = "";
-      fieldStarted = true;
-      i++;
-      continue;
-    }
-    if (ch === "\r" || ch === "\n") {
-      endRecord();
-      i += ch === "\r" && text[i + 1] === "\n" ? 2 : 1;
-      line++;
-      recordLine = line;
-      continue;
-    }
-    cell += ch;
-    fieldStarted = true;
-    i++;
-  }
-  if (quoted) throw new InputError(`${file}:${recordLine}: a quoted field is never closed (missing ")`);
-  if (cell !== "" || cells.length > 0 || fieldStarted) endRecord();
+  const records = parseCsvRecords(text, file);
   if (records.length === 0) throw new InputError(`${file}: empty file (expected a header row)`);
-  const columns = records[0].cells.map((c) => c.trim());
+  const columns = records[0].fields.map((c) => c.trim());
   const rows: Row[] = [];
   for (const r of records.slice(1)) {
-    if (r.cells.length !== columns.length)
-      throw new InputError(`${file}:${r.line}: ${r.cells.length} fields, the header has ${columns.length} (${columns.join(", ")})`);
+    if (r.fields.length !== columns.length)
+      throw new InputError(`${file}:${r.line}: ${r.fields.length} fields, the header has ${columns.length} (${columns.join(", ")})`);
     const fields: Record<string, string> = {};
-    columns.forEach((c, k) => (fields[c] = r.cells[k]));
+    columns.forEach((c, k) => (fields[c] = r.fields[k]));
     rows.push({ line: r.line, fields });
   }
   return { file, columns, rows };
