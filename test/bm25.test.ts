@@ -2,22 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Chunk } from "../src/ingest/index.ts";
 import { Bm25Index } from "../src/retrieve/index.ts";
+import { testChunk } from "./helpers/chunks.ts";
 
-function chunk(id: string, text: string, extra: Partial<Chunk> = {}): Chunk {
-  return {
-    id,
-    path: extra.path ?? `docs/${id}.md`,
-    ordinal: 0,
-    title: extra.title ?? "",
-    headingPath: extra.headingPath ?? [],
-    text,
-    lineStart: 1,
-    lineEnd: 1,
-    version: extra.version ?? "",
-    tokens: 0,
-    meta: {},
-  };
-}
+const chunk = testChunk;
 
 // Bodies tokenize to A = [refund, polici, refund, window] (4 tokens),
 // B = [ship, window, is, five, day] (5; stop words are indexed) and C = [refund] (1).

@@ -12,22 +12,10 @@ import { embeddingInput, openVectorStore } from "../src/store/vectors.ts";
 import { DenseRetriever, embedPending, ExactVectorIndex, exactTopK } from "../src/retrieve/dense.ts";
 import { chooseVectorIndex, HnswVectorIndex, measureAnnRecall } from "../src/retrieve/ann.ts";
 import type { Hit, VectorSearcher } from "../src/retrieve/index.ts";
+import { testChunk } from "./helpers/chunks.ts";
 
 function chunk(path: string, ordinal: number, text: string, extra: Partial<Chunk> = {}): Chunk {
-  return {
-    id: `${path}#${ordinal}`,
-    path,
-    ordinal,
-    title: `T ${path}`,
-    headingPath: [`H${ordinal}`],
-    text,
-    lineStart: 1,
-    lineEnd: 2,
-    version: "",
-    tokens: 5,
-    meta: {},
-    ...extra,
-  };
+  return testChunk(`${path}#${ordinal}`, text, { path, ordinal, title: `T ${path}`, headingPath: [`H${ordinal}`], lineEnd: 2, tokens: 5, ...extra });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,20 +3,9 @@ import assert from "node:assert/strict";
 import type { Chunk } from "../src/ingest/index.ts";
 import type { Hit } from "../src/retrieve/index.ts";
 import { reciprocalRankFusion, weightedScoreFusion } from "../src/retrieve/fusion.ts";
+import { testChunk } from "./helpers/chunks.ts";
 
-const chunk = (id: string): Chunk => ({
-  id,
-  path: `${id}.md`,
-  ordinal: 0,
-  title: id,
-  headingPath: [],
-  text: id,
-  lineStart: 1,
-  lineEnd: 1,
-  version: "",
-  tokens: 1,
-  meta: {},
-});
+const chunk = (id: string): Chunk => testChunk(id, id, { path: `${id}.md`, title: id, tokens: 1 });
 const list = (...entries: [string, number][]): Hit[] => entries.map(([id, score], i) => ({ chunk: chunk(id), score, rank: i + 1 }));
 const ids = (hits: Hit[]) => hits.map((h) => h.chunk.id);
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} ≠ ${b}`);

@@ -17,21 +17,9 @@ import {
 import { HttpReranker } from "../src/retrieve/rerank/http.ts";
 import { OnnxReranker, validateOnnxFolder, type TransformersModule } from "../src/retrieve/rerank/onnx.ts";
 import { contentTokens } from "../src/retrieve/tokenize.ts";
+import { testChunk } from "./helpers/chunks.ts";
 
-const chunk = (id: string, text: string, extra: Partial<Chunk> = {}): Chunk => ({
-  id,
-  path: `docs/${id}.md`,
-  ordinal: 0,
-  title: "",
-  headingPath: [],
-  text,
-  lineStart: 1,
-  lineEnd: 1,
-  version: "",
-  tokens: 0,
-  meta: {},
-  ...extra,
-});
+const chunk = testChunk;
 const hits = (...chunks: [Chunk, number][]): Hit[] => chunks.map(([c, score], i) => ({ chunk: c, score, rank: i + 1 }));
 const ids = (h: Hit[]) => h.map((x) => x.chunk.id);
 

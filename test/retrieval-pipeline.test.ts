@@ -8,25 +8,13 @@ import { reciprocalRankFusion, weightedScoreFusion } from "../src/retrieve/fusio
 import { createRetrievalPipeline, type DenseSearcher, type LexicalSearcher, type PrfOptions } from "../src/retrieve/pipeline.ts";
 import { OfflineReranker } from "../src/retrieve/rerank/offline.ts";
 import type { ChunkFilter } from "../src/store/index.ts";
+import { testChunk } from "./helpers/chunks.ts";
 
 type Retrieval = RagtuneConfig["retrieval"];
 const DEFAULTS: Retrieval = ConfigSchema.parse({ sources: [{ include: "docs/**/*.md" }] }).retrieval;
 const config = (over: Partial<Retrieval> = {}): Retrieval => ({ ...DEFAULTS, collapseVersions: false, ...over });
 
-const chunk = (id: string, text: string, extra: Partial<Chunk> = {}): Chunk => ({
-  id,
-  path: `docs/${id}.md`,
-  ordinal: 0,
-  title: id,
-  headingPath: [],
-  text,
-  lineStart: 1,
-  lineEnd: 1,
-  version: "",
-  tokens: 0,
-  meta: {},
-  ...extra,
-});
+const chunk = (id: string, text: string, extra: Partial<Chunk> = {}): Chunk => testChunk(id, text, { title: id, ...extra });
 const ids = (hits: Hit[]) => hits.map((h) => h.chunk.id);
 
 const corpus: Chunk[] = [
