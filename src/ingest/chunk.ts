@@ -297,6 +297,17 @@ function spanIndex(text: string) {
   return { n, P, at, lowerBound };
 }
 
+/**
+ * The trimmed window from span `a` to span `cut`, with `cut` lowered until the trimmed text's exact
+ * token count fits `max`: span counts are exact for the untrimmed slice, but trimming can
+ * re-tokenize the edges. Shared by tokenWindows and fixedWindows.
+ */
+function fitWindow(text: string, at: (i: number) => number, a: number, cut: number, max: number): { window: { start: number; end: number }; cut: number } {
+  let window = trimWindow(text, at(a), at(cut));
+  while (cut > a + 1 && tokenCount(text.slice(window.start, window.end)) > max) window = trimWindow(text, at(a), at(--cut));
+  return { window, cut };
+}
+
 export function tokenWindows(text: string, max: number, overlap: number): { start: number; end: number }[] {
   const { n, P, at, lowerBound } = spanIndex(text);
 
@@ -318,12 +329,9 @@ export function tokenWindows(text: string, max: number, overlap: number): { star
         }
       }
     }
-    // Span counts are exact for the untrimmed slice; re-check the trimmed text to be safe.
-    let w = trimWindow(text, at(a), at(cut));
-    while (cut > a + 1 && tokenCount(text.slice(w.start, w.end)) > max) {
-      cut--;
-      w = trimWindow(text, at(a), at(cut));
-    }
+    const fitted = fitWindow(text, at, a, cut, max);
+    const w = fitted.window;
+    cut = fitted.cut;
     out.push(w);
     if (cut >= n) break;
     if (overlap <= 0) {
@@ -790,10 +798,7 @@ export function fixedWindows(text: string, max: number, overlap: number): { star
   const out: { start: number; end: number }[] = [];
   let a = 0;
   while (a < n) {
-    let b = Math.max(lowerBound(P[a] + max + 1, a) - 1, a + 1);
-    let w = trimWindow(text, at(a), at(b));
-    // Trimming can re-tokenize the edges: re-check the exact count.
-    while (b > a + 1 && tokenCount(text.slice(w.start, w.end)) > max) w = trimWindow(text, at(a), at(--b));
+    const { window: w, cut: b } = fitWindow(text, at, a, Math.max(lowerBound(P[a] + max + 1, a) - 1, a + 1), max);
     if (w.end > w.start) out.push(w);
     if (b >= n) break;
     a = overlap > 0 ? Math.max(lowerBound(P[b] - overlap, a + 1), a + 1) : b;
