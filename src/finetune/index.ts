@@ -83,19 +83,12 @@ export interface Trainer {
   train(data: Pick<DatasetSplits, "train" | "validation">, options: TrainOptions): Promise<TrainedArtifact>;
 }
 
-/** A model in the registry. */
-export interface ModelRecord {
-  /** e.g. `m-20261121-1712-3f2a`. */
+/** A model in the registry: the trainer's artifact plus its identity, data and promotion state. */
+export interface ModelRecord extends TrainedArtifact {
+  /** e.g. `m-20261121-171200-3f2a`. */
   id: string;
-  trainer: string;
-  task: TrainingTask;
-  baseModel: string;
   /** Content hash of the training data (train + validation splits). */
   datasetHash: string;
-  config: Record<string, unknown>;
-  metrics: Record<string, number>;
-  artifact: string;
-  generatorId?: string;
   /** The model promoted when this one was trained (what it must beat). */
   parent?: string;
   createdAt: string;

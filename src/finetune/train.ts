@@ -131,19 +131,7 @@ export async function trainAndRegister(project: Project, request: TrainRequest):
 
   // 3. held-out predictions: candidate, prompt baseline, promoted model.
   const truth = held.map((e) => e.output);
-  const candidateRecord: ModelRecord = {
-    id: "candidate",
-    trainer: artifact.trainer,
-    task,
-    baseModel: artifact.baseModel,
-    datasetHash: build.hash,
-    config: artifact.config,
-    metrics: artifact.metrics,
-    artifact: artifact.artifact,
-    generatorId: artifact.generatorId,
-    createdAt: new Date().toISOString(),
-    status: "candidate",
-  };
+  const candidateRecord: ModelRecord = { ...artifact, id: "candidate", datasetHash: build.hash, createdAt: new Date().toISOString(), status: "candidate" };
   const base = project.generator();
   const predictWith = async (record: ModelRecord): Promise<string[]> => {
     const models = loadFineTunedModels([record], (id) => project.generatorFor(id), root);

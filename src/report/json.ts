@@ -37,14 +37,8 @@ export interface TaskPass {
   passRate: number;
 }
 
-export interface ReportVariant {
-  name: string;
-  generator: string;
-  cases: number;
-  passed: number;
-  passRate: number;
-  /** The evaluator's aggregates, verbatim. */
-  metrics: Record<string, number>;
+/** The evaluator's per-variant summary fields (metrics verbatim), plus report-only views. */
+export interface ReportVariant extends Pick<VariantSummary, "name" | "generator" | "cases" | "passed" | "passRate" | "metrics"> {
   /** Every cause, zero-filled, so tables and charts have fixed columns. */
   failures: Record<FailureCause, number>;
   /** Failures by what fixes them (see docs/decision.md): context, fine-tuning, a stronger model. */
