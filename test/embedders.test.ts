@@ -1,7 +1,5 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +17,7 @@ import {
   GGUF_MISSING_PACKAGE,
 } from "../src/models/embedders/index.ts";
 import { ProviderError } from "../src/models/openai-compatible.ts";
+import { JsonTestServer, type ScriptedJsonReply } from "./helpers/json-server.ts";
 
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
 const norm = (a: Float32Array) => Math.sqrt(dot(a, a));
@@ -90,61 +89,15 @@ test("createEmbedder: none, hashing forms, and clear errors listing the supporte
 // OpenAI-compatible /embeddings against a local server
 // ---------------------------------------------------------------------------------------------
 
-interface Recorded {
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: any;
-}
-interface ReplySpec {
-  status?: number;
-  body: string | object;
-  headers?: Record<string, string>;
-  delayMs?: number;
-}
-type Reply = ReplySpec | ((req: Recorded) => ReplySpec);
-
-let server: Server;
-let port: number;
-let requests: Recorded[] = [];
-let replies: Reply[] = [];
-let fallback: Reply | undefined;
-
-before(async () => {
-  server = createServer((req, res) => {
-    let data = "";
-    req.on("data", (c) => (data += c));
-    req.on("end", () => {
-      const recorded = { url: req.url ?? "", headers: req.headers, body: data ? JSON.parse(data) : undefined };
-      requests.push(recorded);
-      const next = replies.shift() ?? fallback ?? { status: 500, body: "no scripted reply" };
-      const reply: ReplySpec = typeof next === "function" ? next(recorded) : next;
-      const send = () => {
-        if (res.destroyed) return;
-        res.writeHead(reply.status ?? 200, { "content-type": "application/json", ...reply.headers });
-        res.end(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body));
-      };
-      if (reply.delayMs) setTimeout(send, reply.delayMs).unref();
-      else send();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  port = (server.address() as AddressInfo).port;
-});
-
-after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
-
-function script(...next: Reply[]): void {
-  requests = [];
-  replies = next;
-  fallback = undefined;
-}
+const http = new JsonTestServer();
+const requests = http.requests;
+const script = (...next: ScriptedJsonReply[]) => http.script(...next);
+before(() => http.start());
+after(() => http.close());
 
 /** A fake embedding model: vector = [length of text, number of spaces, 1] (not normalised). */
 const fakeVector = (text: string) => [text.length, text.split(" ").length - 1, 1];
-const echo: Reply = (req) => ({
+const echo: ScriptedJsonReply = (req) => ({
   body: { object: "list", model: req.body.model, data: req.body.input.map((t: string, index: number) => ({ object: "embedding", index, embedding: fakeVector(t) })) },
 });
 
@@ -156,8 +109,8 @@ const close = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.len
 
 test("openai embeddings: batches, asks for floats, sends auth, normalises, learns dimensions", async () => {
   script();
-  fallback = echo;
-  const e = new OpenAIEmbedder({ id: "openai-compatible:local/m", baseUrl: `http://127.0.0.1:${port}/v1/`, model: "m", apiKey: "sk-test", batchSize: 2 });
+  http.fallback = echo;
+  const e = new OpenAIEmbedder({ id: "openai-compatible:local/m", baseUrl: `http://127.0.0.1:${http.port}/v1/`, model: "m", apiKey: "sk-test", batchSize: 2 });
   assert.equal(e.dimensions, 0);
   const texts = ["a", "bb cc", "ddd", "e f g", "hello"];
   const vectors = await e.embed(texts, "document");
@@ -173,8 +126,8 @@ test("openai embeddings: batches, asks for floats, sends auth, normalises, learn
   texts.forEach((t, i) => assert.ok(close(vectors[i], unit(fakeVector(t))), t));
   // Default batch size is 64.
   script();
-  fallback = echo;
-  await new OpenAIEmbedder({ id: "x", baseUrl: `http://127.0.0.1:${port}/v1`, model: "m" }).embed(Array.from({ length: 130 }, (_, i) => `t${i}`), "query");
+  http.fallback = echo;
+  await new OpenAIEmbedder({ id: "x", baseUrl: `http://127.0.0.1:${http.port}/v1`, model: "m" }).embed(Array.from({ length: 130 }, (_, i) => `t${i}`), "query");
   assert.deepEqual(requests.map((r) => r.body.input.length), [64, 64, 2]);
   assert.equal(requests[0].headers.authorization, undefined, "no key → no header");
 });
@@ -182,7 +135,7 @@ test("openai embeddings: batches, asks for floats, sends auth, normalises, learn
 test("openai embeddings: reordered data by index, base64 vectors, empty input, prefixes", async () => {
   const b64 = (v: number[]) => Buffer.from(new Float32Array(v).buffer).toString("base64");
   script({ body: { data: [{ index: 1, embedding: [0, 2] }, { index: 0, embedding: b64([3, 4]) }] } });
-  const e = new OpenAIEmbedder({ id: "x", baseUrl: `http://127.0.0.1:${port}/v1`, model: "m", queryPrefix: "search_query: " });
+  const e = new OpenAIEmbedder({ id: "x", baseUrl: `http://127.0.0.1:${http.port}/v1`, model: "m", queryPrefix: "search_query: " });
   const [first, second] = await e.embed(["q1", ""], "query");
   assert.ok(close(first, [0.6, 0.8]));
   assert.ok(close(second, [0, 1]));
@@ -195,7 +148,7 @@ test("openai embeddings: reordered data by index, base64 vectors, empty input, p
 
 test("openai embeddings: non-2xx → ProviderError with status; retryable statuses retried; malformed answers", async () => {
   script({ status: 401, body: { error: { message: "Incorrect API key provided" } } });
-  const e = new OpenAIEmbedder({ id: "openai:text-embedding-3-small", baseUrl: `http://127.0.0.1:${port}/v1`, model: "m", retryDelayMs: 1 });
+  const e = new OpenAIEmbedder({ id: "openai:text-embedding-3-small", baseUrl: `http://127.0.0.1:${http.port}/v1`, model: "m", retryDelayMs: 1 });
   const error = await e.embed(["x"], "query").catch((x: unknown) => x);
   assert.ok(error instanceof ProviderError);
   assert.equal(error.status, 401);
@@ -211,7 +164,7 @@ test("openai embeddings: non-2xx → ProviderError with status; retryable status
   assert.equal(requests.length, 3, "1 try + maxRetries (2)");
 
   script({ body: { data: [] } }, { body: "<html>" }, { body: { data: [{ embedding: ["a"] }] } });
-  const fresh = new OpenAIEmbedder({ id: "x", baseUrl: `http://127.0.0.1:${port}/v1`, model: "m", maxRetries: 0 });
+  const fresh = new OpenAIEmbedder({ id: "x", baseUrl: `http://127.0.0.1:${http.port}/v1`, model: "m", maxRetries: 0 });
   await assert.rejects(fresh.embed(["x"], "query"), /0 embeddings for 1 inputs/);
   await assert.rejects(fresh.embed(["x"], "query"), /not JSON/);
   await assert.rejects(fresh.embed(["x"], "query"), /embedding is not a list of numbers/);
@@ -223,17 +176,17 @@ test("openai embeddings: non-2xx → ProviderError with status; retryable status
 
 test("openai embeddings: timeout", async () => {
   script({ body: { data: [{ embedding: [1] }] }, delayMs: 1000 });
-  const e = new OpenAIEmbedder({ id: "x", baseUrl: `http://127.0.0.1:${port}/v1`, model: "m", timeoutMs: 100, maxRetries: 0 });
+  const e = new OpenAIEmbedder({ id: "x", baseUrl: `http://127.0.0.1:${http.port}/v1`, model: "m", timeoutMs: 100, maxRetries: 0 });
   await assert.rejects(e.embed(["x"], "query"), (x: unknown) => x instanceof ProviderError && /timed out after 100 ms/.test(x.message));
 });
 
 test("createEmbedder wires openai / ollama / openai-compatible to the right URL and key", async () => {
   const cases: [string, ReturnType<typeof models>, NodeJS.ProcessEnv, string, string | undefined][] = [
-    ["openai:emb-small", models(), { OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`, OPENAI_API_KEY: "sk-o" }, "/v1/embeddings", "Bearer sk-o"],
-    ["ollama:nomic-embed-text", models(), { OLLAMA_HOST: `127.0.0.1:${port}` }, "/v1/embeddings", undefined],
+    ["openai:emb-small", models(), { OPENAI_BASE_URL: `http://127.0.0.1:${http.port}/v1`, OPENAI_API_KEY: "sk-o" }, "/v1/embeddings", "Bearer sk-o"],
+    ["ollama:nomic-embed-text", models(), { OLLAMA_HOST: `127.0.0.1:${http.port}` }, "/v1/embeddings", undefined],
     [
       "openai-compatible:vllm/BAAI/bge-m3",
-      models({ providers: { vllm: { baseUrl: `http://127.0.0.1:${port}/api/v1`, apiKeyEnv: "VLLM_KEY" } } }),
+      models({ providers: { vllm: { baseUrl: `http://127.0.0.1:${http.port}/api/v1`, apiKeyEnv: "VLLM_KEY" } } }),
       { VLLM_KEY: "k-v" },
       "/api/v1/embeddings",
       "Bearer k-v",

@@ -1,61 +1,23 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { OpenAICompatibleProvider, ProviderError } from "../src/models/openai-compatible.ts";
 import { LlmGenerator, PROMPTS } from "../src/models/llm-generator.ts";
 import { FALLBACK_MESSAGE, countTokens, type ChatProvider, type ContextChunk } from "../src/models/index.ts";
 import { isStrictCompatible, sseEvents } from "../src/models/openai-compatible.ts";
 import { parseRetryAfter } from "../src/models/errors.ts";
 import { startLlmServer, type LlmServerOptions } from "./helpers/llm-server.ts";
-
-interface Recorded {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: any;
-}
-interface Reply {
-  status?: number;
-  body: string | object;
-  delayMs?: number;
-}
+import { JsonTestServer, type ScriptedJsonReply } from "./helpers/json-server.ts";
 
 // One local server for the file; each test scripts the next reply(ies) and inspects the requests.
-let server: Server;
+const http = new JsonTestServer();
+const requests = http.requests;
+const script = (...next: ScriptedJsonReply[]) => http.script(...next);
 let baseUrl: string;
-let requests: Recorded[] = [];
-let replies: Reply[] = [];
-
 before(async () => {
-  server = createServer((req, res) => {
-    let data = "";
-    req.on("data", (c) => (data += c));
-    req.on("end", () => {
-      requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: data ? JSON.parse(data) : undefined });
-      const reply = replies.shift() ?? { status: 500, body: "no scripted reply" };
-      const send = () => {
-        if (res.destroyed) return;
-        res.writeHead(reply.status ?? 200, { "content-type": "application/json" });
-        res.end(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body));
-      };
-      if (reply.delayMs) setTimeout(send, reply.delayMs).unref();
-      else send();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  await http.start();
+  baseUrl = `http://127.0.0.1:${http.port}/v1`;
 });
-
-after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
-
-function script(...next: Reply[]): void {
-  requests = [];
-  replies = next;
-}
+after(() => http.close());
 
 const completion = (content: string, usage?: { prompt_tokens: number; completion_tokens: number }) => ({
   id: "cmpl-1",
