@@ -33,8 +33,7 @@ import { setFlagsFromString } from "node:v8";
 import type { Chunk } from "../ingest/index.ts";
 import type { Hit, SearchOptions } from "../retrieve/index.ts";
 import { Bm25Index } from "../retrieve/bm25.ts";
-import { createRetrievalPipeline } from "../retrieve/pipeline.ts";
-import { createReranker } from "../retrieve/rerank/index.ts";
+import { assembleRetrievalPipeline } from "../retrieve/pipeline.ts";
 import { DenseRetriever } from "../retrieve/dense.ts";
 import { chooseVectorIndex } from "../retrieve/ann.ts";
 import { embeddingInput } from "../store/vectors.ts";
@@ -123,21 +122,7 @@ export const buildRagtuneRetriever: RagtuneRetrieverFactory = async (chunks, set
       dense = new DenseRetriever(embedder, chooseVectorIndex(retrieval.ann, retrieval.annThreshold, chunks, matrix, dims));
     }
   }
-  const byPath = new Map<string, Chunk[]>();
-  for (const c of chunks) {
-    const list = byPath.get(c.path);
-    if (list) list.push(c);
-    else byPath.set(c.path, [c]);
-  }
-  const reranker = createReranker(retrieval.rerank, models, process.env, { root, idf: (t) => lexical.idf(t) });
-  const pipeline = createRetrievalPipeline({
-    lexical,
-    dense,
-    reranker,
-    chunksOfPath: (path) => byPath.get(path) ?? [],
-    config: retrieval,
-    embedder: models.embedder,
-  });
+  const pipeline = assembleRetrievalPipeline({ lexical, dense, chunks, retrieval, models, root });
   return { name: pipeline.name, search: (query, options) => pipeline.retrieve(query, options) };
 };
 

@@ -7,8 +7,7 @@ import { loadConfig, type LoadedConfig, type RagtuneConfig } from "../config/ind
 import { openStore, type Store } from "../store/index.ts";
 import { openVectorStore } from "../store/vectors.ts";
 import { Bm25Index } from "../retrieve/index.ts";
-import { createRetrievalPipeline, type RetrievalPipeline } from "../retrieve/pipeline.ts";
-import { createReranker } from "../retrieve/rerank/index.ts";
+import { assembleRetrievalPipeline, type RetrievalPipeline } from "../retrieve/pipeline.ts";
 import { DenseRetriever, chunksForIds, embedPending } from "../retrieve/dense.ts";
 import { chooseVectorIndex, HnswVectorIndex } from "../retrieve/ann.ts";
 import { createGenerator, type ChatProvider, type Generator, type Embedder } from "../models/index.ts";
@@ -17,7 +16,6 @@ import { ResponseCache } from "../models/cache.ts";
 import { ModelRegistry, TRAINING_TASKS } from "../finetune/registry.ts";
 import type { ModelRecord } from "../finetune/index.ts";
 import { createEmbedder } from "../models/embedders/index.ts";
-import type { Chunk } from "../ingest/index.ts";
 
 export interface Project {
   config: RagtuneConfig;
@@ -140,12 +138,6 @@ async function buildRetrieval(project: Project): Promise<RetrievalPipeline> {
   const { config, root } = project;
   const lexical = project.retriever();
   const chunks = project.store.chunks();
-  const byPath = new Map<string, Chunk[]>();
-  for (const c of chunks) {
-    const list = byPath.get(c.path);
-    if (list) list.push(c);
-    else byPath.set(c.path, [c]);
-  }
   let dense: DenseRetriever | undefined;
   const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
   if (embedder) {
@@ -173,15 +165,7 @@ async function buildRetrieval(project: Project): Promise<RetrievalPipeline> {
       vectors.close();
     }
   }
-  const reranker = createReranker(config.retrieval.rerank, config.models, process.env, { root, idf: (t) => lexical.idf(t) });
-  return createRetrievalPipeline({
-    lexical,
-    dense,
-    reranker,
-    chunksOfPath: (path) => byPath.get(path) ?? [],
-    config: config.retrieval,
-    embedder: config.models.embedder,
-  });
+  return assembleRetrievalPipeline({ lexical, dense, chunks, retrieval: config.retrieval, models: config.models, root });
 }
 
 export function openProjectFromPath(configPath?: string, options: OpenProjectOptions = {}): Project {

@@ -20,6 +20,7 @@ import { reciprocalRankFusion, weightedScoreFusion } from "./fusion.ts";
 import type { Hit, Reranker } from "./index.ts";
 import { expandToParents as defaultExpandToParents } from "./small-to-big.ts";
 import { collapseVersions } from "./versions.ts";
+import { createReranker } from "./rerank/index.ts";
 
 /** Pseudo-relevance feedback settings passed to the lexical retriever. */
 export interface PrfOptions {
@@ -150,4 +151,36 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
       return hits.slice(0, k).map((h, i) => ({ chunk: h.chunk, score: h.score, rank: i + 1 }));
     },
   };
+}
+
+/**
+ * The answering pipeline as the config declares it over a lexical index and an optional dense
+ * retriever: the configured reranker (the offline one with the index's idf), small-to-big parents
+ * looked up by path among `chunks`. One assembly for projects and the benchmark, so the benchmark
+ * measures exactly what `ragtune ask` runs.
+ */
+export function assembleRetrievalPipeline(parts: {
+  lexical: LexicalSearcher & { idf(term: string): number };
+  dense?: DenseSearcher;
+  chunks: readonly Chunk[];
+  retrieval: RagtuneConfig["retrieval"];
+  models: Pick<RagtuneConfig["models"], "providers" | "embedder">;
+  /** Folder local reranker models resolve against. */
+  root?: string;
+}): RetrievalPipeline {
+  const byPath = new Map<string, Chunk[]>();
+  for (const c of parts.chunks) {
+    const list = byPath.get(c.path);
+    if (list) list.push(c);
+    else byPath.set(c.path, [c]);
+  }
+  const { lexical } = parts;
+  return createRetrievalPipeline({
+    lexical,
+    dense: parts.dense,
+    reranker: createReranker(parts.retrieval.rerank, parts.models, process.env, { root: parts.root, idf: (t) => lexical.idf(t) }),
+    chunksOfPath: (path) => byPath.get(path) ?? [],
+    config: parts.retrieval,
+    embedder: parts.models.embedder,
+  });
 }
