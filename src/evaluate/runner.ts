@@ -142,7 +142,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
     runDir = createRunDir(runsDir(project.root, config), snapshot);
   }
 
-  const { variants, notConfigured } = buildVariants(project, snapshot.variants as VariantName[]);
+  const { variants, notConfigured, finetuned } = buildVariants(project, snapshot.variants as VariantName[]);
   const judgeProvider = project.judge();
   let cases = options.tags?.length
     ? suite.cases.filter((c) => c.tags?.some((t) => options.tags!.includes(t)))
@@ -247,8 +247,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
   summary.repeats = repeats;
   if (judge) summary.judge = { model: judge.provider.id, judges: judge.judges };
   if (skipped) summary.skipped = skipped;
-  if (variants.some((v) => v.models)) {
-    summary.finetunedModels = project.promotedModels().map((r) => ({
+  if (finetuned.length > 0) {
+    summary.finetunedModels = finetuned.map((r) => ({
       id: r.id,
       task: r.task,
       trainer: r.trainer,

@@ -18,7 +18,8 @@ import { countTokens } from "../models/index.ts";
 import { compareVersionsDesc } from "../retrieve/versions.ts";
 import { configFilter } from "../retrieve/pipeline.ts";
 import { longContextBudget } from "../models/limits.ts";
-import { describeFineTuned, FineTunedGenerator, loadFineTunedModels } from "./finetuned.ts";
+import { describeFineTuned, FineTunedGenerator, loadFineTunedModels, type FineTunedModels } from "./finetuned.ts";
+import type { ModelRecord } from "../finetune/index.ts";
 
 export { openProject, openProjectFromPath, type Project } from "./project.ts";
 
@@ -129,6 +130,8 @@ export async function retrieveForAnswer(project: Project, query: string, k: numb
 export interface BuiltVariants {
   variants: Variant[];
   notConfigured: { name: VariantName; reason: string }[];
+  /** The promoted models behind fine-tuned / hybrid (empty when neither was built). */
+  finetuned: ModelRecord[];
 }
 
 /** `generator` overrides the project's (the dry-run estimate passes a recording one). */
@@ -152,6 +155,8 @@ export function buildVariants(project: Project, names: VariantName[], generator:
       sample: input.sample,
     });
 
+  let promoted: ModelRecord[] | undefined;
+  let loaded: FineTunedModels | undefined;
   for (const name of names) {
     if (name === "prompt-only") {
       variants.push({
@@ -195,7 +200,9 @@ export function buildVariants(project: Project, names: VariantName[], generator:
       });
     } else {
       // fine-tuned / hybrid: the promoted models on top of the base generator (pipeline/finetuned.ts).
-      const records = project.promotedModels();
+      // Read the registry and load the artifacts once for both fine-tuned and hybrid.
+      promoted ??= project.promotedModels();
+      const records = promoted;
       if (records.length === 0) {
         notConfigured.push({
           name,
@@ -203,7 +210,7 @@ export function buildVariants(project: Project, names: VariantName[], generator:
         });
         continue;
       }
-      const models = loadFineTunedModels(records, (id) => project.generatorFor(id), project.root);
+      const models = (loaded ??= loadFineTunedModels(records, (id) => project.generatorFor(id), project.root));
       const ft = new FineTunedGenerator(generator, models, name, config.answer.fallbackMessage);
       const generate = (input: VariantInput, context: ContextChunk[]) =>
         ft.generate({ task: input.task, input: input.input, context, labels: input.labels, jsonSchema: input.jsonSchema, system, minConfidence, sample: input.sample });
@@ -236,5 +243,5 @@ export function buildVariants(project: Project, names: VariantName[], generator:
       }
     }
   }
-  return { variants, notConfigured };
+  return { variants, notConfigured, finetuned: loaded ? promoted ?? [] : [] };
 }
