@@ -13,3 +13,13 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Fisher–Yates shuffle of the first `n` items of `a`, in place, drawing from `rand`. */
+export function shuffle<T>(a: { [i: number]: T; length: number }, rand: () => number, n = a.length): void {
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}

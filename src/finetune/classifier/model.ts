@@ -13,7 +13,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { mulberry32 } from "../../util/rng.ts";
+import { mulberry32, shuffle } from "../../util/rng.ts";
 import { DEFAULT_FEATURE_OPTIONS, Vectorizer, type FeatureOptions, type SparseMatrix, type SparseVector } from "./features.ts";
 
 /** Everything the classifier can be told. Every default was chosen on held-out splits of training data. */
@@ -437,15 +437,6 @@ export function stratifiedSplit<T extends { label: string }>(items: readonly T[]
   const b: T[] = [];
   items.forEach((e, i) => (held.has(i) ? b : a).push(e));
   return [a, b];
-}
-
-function shuffle(a: number[] | Int32Array, rand: () => number, n = a.length): void {
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
 }
 
 function scoreOne(x: SparseVector, weights: Weights, L: number): Float64Array {

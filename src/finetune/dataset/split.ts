@@ -12,7 +12,7 @@
  * Within each split examples keep their input order.
  */
 import type { DatasetSplits, TrainingExample } from "../index.ts";
-import { mulberry32 } from "../../util/rng.ts";
+import { mulberry32, shuffle } from "../../util/rng.ts";
 import { inputKey } from "./clean.ts";
 import { InputError } from "../../util/errors.ts";
 
@@ -102,13 +102,6 @@ export function cutCounts(n: number, p: [number, number, number], spread: boolea
 function assign(group: TrainingExample[], counts: [number, number, number], parts: [TrainingExample[], TrainingExample[], TrainingExample[]]): void {
   let i = 0;
   for (let s = 0; s < 3; s++) for (let c = 0; c < counts[s]; c++) parts[s].push(group[i++]);
-}
-
-function shuffle<T>(a: T[], rng: () => number): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
 }
 
 /** A uniform value in [0, 1) from the example's normalised input and the seed. */
