@@ -14,7 +14,7 @@ import { InputError } from "../util/errors.ts";
 import { percentile } from "../evaluate/stats.ts";
 import { classificationMetrics as classificationMetricsOf, TextClassifier, type ClassifierOptions, type LabelledText } from "./classifier/model.ts";
 import { promptBaseline } from "./baseline.ts";
-import { parseCsv as parseCsvRecords } from "./dataset/sources.ts";
+import { csvTable, jsonlTable, type LabelledTable } from "./dataset/sources.ts";
 
 /** One parsed record with the line (1-based) it starts on. */
 export interface Row {
@@ -29,56 +29,29 @@ export interface Table {
   rows: Row[];
 }
 
-/**
- * CSV text as a table: the first record is the header, every other record must have as many fields
- * (RFC 4180 parsing — quotes, embedded newlines, BOM, file:line errors — is dataset/sources.ts's).
- */
-export function parseCsv(text: string, file = "<csv>"): Table {
-  const records = parseCsvRecords(text, file);
-  if (records.length === 0) throw new InputError(`${file}: empty file (expected a header row)`);
-  const columns = records[0].fields.map((c) => c.trim());
-  const rows: Row[] = [];
-  for (const r of records.slice(1)) {
-    if (r.fields.length !== columns.length)
-      throw new InputError(`${file}:${r.line}: ${r.fields.length} fields, the header has ${columns.length} (${columns.join(", ")})`);
+/** As strings: classification reads text and labels (numbers and booleans are stringified, other values dropped). */
+function stringTable(t: LabelledTable): Table {
+  const rows = t.rows.map(({ line, values }) => {
     const fields: Record<string, string> = {};
-    columns.forEach((c, k) => (fields[c] = r.fields[k]));
-    rows.push({ line: r.line, fields });
-  }
-  return { file, columns, rows };
-}
-
-/** Parse JSONL: one JSON object per non-blank line; values are kept as strings (numbers/booleans stringified). */
-export function parseJsonl(text: string, file = "<jsonl>"): Table {
-  const rows: Row[] = [];
-  const columns: string[] = [];
-  const seen = new Set<string>();
-  const lines = text.split(/\r?\n/);
-  lines.forEach((raw, k) => {
-    const line = k + 1;
-    if (raw.trim() === "") return;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (err) {
-      throw new InputError(`${file}:${line}: invalid JSON (${(err as Error).message})`);
-    }
-    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) throw new InputError(`${file}:${line}: expected a JSON object per line`);
-    const fields: Record<string, string> = {};
-    for (const [key, v] of Object.entries(obj as Record<string, unknown>)) {
-      if (!seen.has(key)) {
-        seen.add(key);
-        columns.push(key);
-      }
+    for (const [key, v] of Object.entries(values)) {
       if (typeof v === "string") fields[key] = v;
       else if (typeof v === "number" || typeof v === "boolean") fields[key] = String(v);
     }
-    rows.push({ line, fields });
+    return { line, fields };
   });
-  return { file, columns, rows };
+  return { file: t.file, columns: t.columns, rows };
 }
 
-/** Read a CSV or JSONL file into a table. */
+/** CSV text as a table (header row; every record as many fields as the header) — dataset/sources.ts parses it. */
+export function parseCsv(text: string, file = "<csv>"): Table {
+  return stringTable(csvTable(text, file));
+}
+
+/** JSONL as a table: one JSON object per non-blank line. */
+export function parseJsonl(text: string, file = "<jsonl>"): Table {
+  return stringTable(jsonlTable(text, file));
+}
+
 export function readTable(file: string): Table {
   let text: string;
   try {

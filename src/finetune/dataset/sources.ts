@@ -187,6 +187,52 @@ export interface LabelledFileOptions {
   displayName?: string;
 }
 
+/** A labelled file as rows of named values, each with the line it starts on. */
+export interface LabelledTable {
+  file: string;
+  /** The CSV header, or the union of the JSONL objects' keys in first-seen order. */
+  columns: string[];
+  /** Line of the CSV header (1 for JSONL). */
+  headerLine: number;
+  /** CSV values are strings; JSONL values are as parsed. */
+  rows: { line: number; values: Record<string, unknown> }[];
+}
+
+/** CSV with a header row; every record must have as many fields as the header. */
+export function csvTable(text: string, file: string): LabelledTable {
+  const records = parseCsv(text, file);
+  if (records.length === 0) throw new InputError(`${file}: empty CSV (expected a header row)`);
+  const columns = records[0].fields.map((h) => h.trim());
+  const rows = records.slice(1).map((r) => {
+    if (r.fields.length !== columns.length) {
+      throw new InputError(`${file}:${r.line}: ${r.fields.length} fields, the header has ${columns.length} (${columns.join(", ")})`);
+    }
+    return { line: r.line, values: Object.fromEntries(columns.map((c, k) => [c, r.fields[k]])) };
+  });
+  return { file, columns, headerLine: records[0].line, rows };
+}
+
+/** JSONL: one JSON object per non-blank line (a leading BOM is dropped); errors name file:line. */
+export function jsonlTable(text: string, file: string): LabelledTable {
+  const columns: string[] = [];
+  const seen = new Set<string>();
+  const rows: LabelledTable["rows"] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    if (i === 0 && raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
+    if (!raw.trim()) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (e) {
+      throw new InputError(`${file}:${i + 1}: invalid JSON: ${(e as Error).message}`);
+    }
+    if (!value || typeof value !== "object" || Array.isArray(value)) throw new InputError(`${file}:${i + 1}: expected a JSON object per line`);
+    for (const key of Object.keys(value)) if (!seen.has(key)) seen.add(key), columns.push(key);
+    rows.push({ line: i + 1, values: value as Record<string, unknown> });
+  });
+  return { file, columns, headerLine: 1, rows };
+}
+
 /** Examples from a labelled CSV or JSONL file (by extension: `.csv`, `.jsonl`/`.ndjson`). */
 export function readLabelledFile(path: string, options: LabelledFileOptions): TrainingExample[] {
   if (!TRAINING_TASKS.includes(options.task)) throw new InputError(`unknown task '${options.task}' (use ${TRAINING_TASKS.join(", ")})`);
@@ -196,45 +242,25 @@ export function readLabelledFile(path: string, options: LabelledFileOptions): Tr
   const ext = extname(path).toLowerCase();
   const inputField = options.inputField ?? "input";
   const outputField = options.outputField ?? "output";
-  const rows: { line: number; get: (field: string) => unknown; has: (field: string) => boolean }[] = [];
+  let table: LabelledTable;
   if (ext === ".csv") {
-    const records = parseCsv(text, name);
-    if (records.length === 0) throw new InputError(`${name}: empty CSV (expected a header row)`);
-    const header = records[0].fields.map((h) => h.trim());
+    table = csvTable(text, name);
     for (const f of [inputField, outputField, ...(options.systemField ? [options.systemField] : [])]) {
-      if (!header.includes(f)) throw new InputError(`${name}:${records[0].line}: no column '${f}' in the header (columns: ${header.join(", ")})`);
-    }
-    for (const r of records.slice(1)) {
-      if (r.fields.length !== header.length) {
-        throw new InputError(`${name}:${r.line}: ${r.fields.length} fields, the header has ${header.length}`);
-      }
-      rows.push({ line: r.line, get: (f) => r.fields[header.indexOf(f)], has: (f) => header.includes(f) });
+      if (!table.columns.includes(f)) throw new InputError(`${name}:${table.headerLine}: no column '${f}' in the header (columns: ${table.columns.join(", ")})`);
     }
   } else if (ext === ".jsonl" || ext === ".ndjson") {
-    text.split(/\r?\n/).forEach((raw, i) => {
-      if (i === 0 && raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
-      if (!raw.trim()) return;
-      let value: unknown;
-      try {
-        value = JSON.parse(raw);
-      } catch (e) {
-        throw new InputError(`${name}:${i + 1}: invalid JSON: ${(e as Error).message}`);
-      }
-      if (!value || typeof value !== "object" || Array.isArray(value)) throw new InputError(`${name}:${i + 1}: expected a JSON object per line`);
-      const obj = value as Record<string, unknown>;
-      rows.push({ line: i + 1, get: (f) => obj[f], has: (f) => f in obj });
-    });
+    table = jsonlTable(text, name);
   } else {
     throw new InputError(`${name}: unsupported labelled file '${ext || "(no extension)"}' (use .csv or .jsonl)`);
   }
-  return rows.map((row) => {
+  return table.rows.map((row) => {
     const where = `${name}:${row.line}`;
     const field = (f: string, required: boolean): string | undefined => {
-      if (!row.has(f) || row.get(f) === undefined || row.get(f) === null) {
+      const v = row.values[f];
+      if (v === undefined || v === null) {
         if (required) throw new InputError(`${where}: missing field '${f}'`);
         return undefined;
       }
-      const v = row.get(f);
       const s = typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : JSON.stringify(v);
       if (s.trim() === "") {
         if (required) throw new InputError(`${where}: field '${f}' is empty`);
