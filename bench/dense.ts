@@ -35,6 +35,7 @@ import { HnswVectorIndex, measureAnnRecall } from "../src/retrieve/ann.ts";
 import { openStore } from "../src/store/index.ts";
 import { embeddingInput, openVectorStore } from "../src/store/vectors.ts";
 import { mulberry32 } from "./lib/rng.ts";
+import { beirChunk } from "../src/bench/retrieval.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const HOTPOT = resolve(ROOT, "../shared/datasets/hotpotqa-dev500");
@@ -64,10 +65,6 @@ const results: Record<string, unknown> = {
 // 1. hashing embedder on HotpotQA
 // ---------------------------------------------------------------------------------------------
 
-function asChunk(doc: { id: string; title: string; text: string }): Chunk {
-  return { id: doc.id, path: doc.id, ordinal: 0, title: doc.title, headingPath: [], text: doc.text, lineStart: 1, lineEnd: 1, version: "", tokens: 0, meta: {} };
-}
-
 function rrf(lists: string[][], k = 60, depth = 100): string[] {
   const score = new Map<string, number>();
   for (const list of lists) list.slice(0, depth).forEach((id, rank) => score.set(id, (score.get(id) ?? 0) + 1 / (k + rank + 1)));
@@ -80,7 +77,7 @@ async function hotpot(): Promise<unknown> {
     return { skipped: `${HOTPOT} not found` };
   }
   const data = loadBeir(HOTPOT);
-  const chunks = data.corpus.map(asChunk);
+  const chunks = data.corpus.map(beirChunk);
   console.log(`\nhotpotqa-dev500: ${chunks.length} docs, ${data.queries.length} queries (title + text embedded; exact search)`);
 
   const bm25 = new Bm25Index(chunks, { k1: 1.2, b: 0.75, headingBoost: 0.5 });
@@ -201,7 +198,7 @@ function ann(): unknown {
       // every 10th cluster (10%, correlated with position — most queries have none nearby).
       const pick = mulberry32(7);
       const chunks: Chunk[] = Array.from({ length: n }, (_, i) => ({
-        ...asChunk({ id: `c${i}`, title: "", text: "" }),
+        ...beirChunk({ id: `c${i}`, title: "", text: "" }),
         version: pick() < 0.1 ? "v1" : "v2",
         meta: { tags: clusterOf(i) % 10 === 0 ? ["near"] : [] },
       }));
@@ -253,7 +250,7 @@ async function store(): Promise<unknown> {
   for (let d = 0; d < n / perDoc; d++) {
     const path = `docs/d${d}.md`;
     const chunks: Chunk[] = Array.from({ length: perDoc }, (_, i) => ({
-      ...asChunk({ id: `${path}#${i}`, title: `Doc ${d}`, text: `Section ${i} of document ${d}: synthetic text about topic ${(d * 7 + i) % 113} and item ${i * d}.` }),
+      ...beirChunk({ id: `${path}#${i}`, title: `Doc ${d}`, text: `Section ${i} of document ${d}: synthetic text about topic ${(d * 7 + i) % 113} and item ${i * d}.` }),
       path,
       ordinal: i,
       headingPath: [`Part ${i}`],

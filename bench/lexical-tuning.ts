@@ -37,6 +37,7 @@ import { Bm25Index, type Bm25IndexOptions, type PrfOptions } from "../src/retrie
 import { analyzeChunks, type LexicalCorpus } from "../src/retrieve/lexical-cache.ts";
 import { collapseVersions } from "../src/retrieve/versions.ts";
 import { openStore } from "../src/store/index.ts";
+import { beirChunk } from "../src/bench/retrieval.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DATASETS = resolve(ROOT, "../shared/datasets");
@@ -66,15 +67,11 @@ interface EvalSet {
   folded?: EvalSet;
 }
 
-function chunkOf(id: string, title: string, text: string, path = id): Chunk {
-  return { id, path, ordinal: 0, title, headingPath: [], text, lineStart: 1, lineEnd: 1, version: "", tokens: 0, meta: {} };
-}
-
 function beirSet(name: string, ds: BeirDataset): EvalSet {
   return {
     name,
     primary: "ndcg10",
-    chunks: ds.corpus.map((d) => chunkOf(d.id, d.title, d.text)),
+    chunks: ds.corpus.map(beirChunk),
     queries: ds.queries,
     depth: 100,
     score(runs) {

@@ -29,7 +29,6 @@ import { evaluateRun, loadBeir, type BeirDataset, type RankingMetrics } from "..
 import { loadConfig } from "../src/config/index.ts";
 import { loadSuite } from "../src/evaluate/suite.ts";
 import { retrievalScores } from "../src/evaluate/scorers.ts";
-import type { Chunk } from "../src/ingest/index.ts";
 import { ingestProject } from "../src/ingest/index.ts";
 import { Bm25Index } from "../src/retrieve/bm25.ts";
 import type { Hit } from "../src/retrieve/index.ts";
@@ -43,6 +42,7 @@ import {
 } from "../src/retrieve/rerank/offline.ts";
 import { openStore } from "../src/store/index.ts";
 import { loadClapnqPool } from "./lib/clapnq.ts";
+import { beirChunk } from "../src/bench/retrieval.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const HOTPOTQA = resolve(ROOT, "../shared/datasets/hotpotqa-dev500");
@@ -83,10 +83,6 @@ function variants(): { name: string; weights: Weights }[] {
 // 1–2. BEIR-layout sets: HotpotQA, ClapNQ passage pool
 // ---------------------------------------------------------------------------------------------
 
-
-function beirChunk(d: { id: string; title: string; text: string }): Chunk {
-  return { id: d.id, path: d.id, ordinal: 0, title: d.title, headingPath: [], text: d.text, lineStart: 1, lineEnd: 1, version: "", tokens: 0, meta: {} };
-}
 
 function runBeir(ds: BeirDataset) {
   const t0 = performance.now();
