@@ -230,7 +230,10 @@ export class ResilientProvider implements ChatProvider {
   }
 
   async chat(messages: ChatMessage[], options: ChatOptions = {}): Promise<ChatResult> {
-    const estimate = messages.reduce((sum, m) => sum + countTokens(m.content), 0) + (options.maxTokens ?? this.options.defaultMaxTokens ?? 1024);
+    // Counting a long prompt's tokens is not free: only a token-rate limit needs the estimate.
+    const estimate = this.state.tokens
+      ? messages.reduce((sum, m) => sum + countTokens(m.content), 0) + (options.maxTokens ?? this.options.defaultMaxTokens ?? 1024)
+      : 0;
     const maxAttempts = this.limits.maxRetries + 1;
     // A retried stream replays its start: pass on only text beyond what the caller already got.
     let emitted = "";
