@@ -164,7 +164,8 @@ export async function trainAndRegister(project: Project, request: TrainRequest):
 
     // 4. register with the evidence; 5. promote by the gate (or by force), or not at all.
     const record = registry.register(
-      { ...artifact, metrics: { ...artifact.metrics, heldOutAccuracy: accuracy(candidate, truth, task), baselineAccuracy: accuracy(baseline, truth, task), heldOut: held.length } },
+      // The gate scored the candidate and the baseline (references[0]) on the held-out split already.
+      { ...artifact, metrics: { ...artifact.metrics, heldOutAccuracy: gate.comparisons[0].candidateAccuracy, baselineAccuracy: gate.comparisons[0].referenceAccuracy, heldOut: held.length } },
       { datasetHash: build.hash, parent: current?.id, gate },
     );
     const mode = request.promote ?? "gate";
@@ -180,10 +181,4 @@ export async function trainAndRegister(project: Project, request: TrainRequest):
   } finally {
     registry.close();
   }
-}
-
-function accuracy(predictions: string[], truth: string[], task: TrainingTask): number {
-  if (truth.length === 0) return 0;
-  const ok = task === "qa" ? answerMatches : exactMatch;
-  return predictions.filter((p, i) => ok(p, truth[i])).length / truth.length;
 }
