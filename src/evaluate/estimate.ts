@@ -19,15 +19,13 @@
  */
 import type { ChatMessage, ChatOptions, ChatProvider, ChatResult } from "../models/index.ts";
 import { countTokens } from "../models/tokens.ts";
-import { LlmGenerator } from "../models/llm-generator.ts";
+import { DEFAULT_MAX_TOKENS, LlmGenerator } from "../models/llm-generator.ts";
 import { costUsd, priceFor } from "../models/prices.ts";
 import { buildVariants, type Project } from "../pipeline/index.ts";
 import type { VariantName } from "../config/index.ts";
 import type { JudgeName, Suite, SuiteCase } from "./types.ts";
 import { applicableJudges } from "./judges/index.ts";
 
-/** Max output tokens per task of LlmGenerator (its defaults). */
-export const MAX_OUTPUT_TOKENS = { qa: 512, classify: 32, extract: 1024 } as const;
 /** Tokens of a judge prompt besides the judged text (instructions, schema, rubric framing). */
 export const JUDGE_SCAFFOLD_TOKENS = 350;
 /** Typical judge verdict lengths (faithfulness lists claims). */
@@ -77,14 +75,14 @@ export interface EstimateOptions {
 export function expectedOutputTokens(c: SuiteCase, suite: Suite): number {
   if (c.task === "classify") {
     const longest = Math.max(0, ...suite.labels.map((l) => countTokens(l.name)));
-    return Math.min(MAX_OUTPUT_TOKENS.classify, longest + 2);
+    return Math.min(DEFAULT_MAX_TOKENS.classify, longest + 2);
   }
   if (c.task === "extract") {
-    return Math.min(MAX_OUTPUT_TOKENS.extract, c.expected_json ? Math.ceil(1.3 * countTokens(JSON.stringify(c.expected_json))) + 10 : 200);
+    return Math.min(DEFAULT_MAX_TOKENS.extract, c.expected_json ? Math.ceil(1.3 * countTokens(JSON.stringify(c.expected_json))) + 10 : 200);
   }
   const answers = [...(c.answer ?? []), ...(c.contains ?? [])];
   const longest = Math.max(0, ...answers.map((a) => countTokens(a)));
-  return Math.min(MAX_OUTPUT_TOKENS.qa, 60 + 2 * longest);
+  return Math.min(DEFAULT_MAX_TOKENS.qa, 60 + 2 * longest);
 }
 
 /** A provider that answers nothing: it records the prompt size of each call. */
@@ -143,7 +141,7 @@ export async function estimateRun(options: EstimateOptions): Promise<RunEstimate
       const calls = recorder.calls;
       const input = recorder.lastInputTokens;
       const output = calls === 0 ? 0 : expectedOutputTokens(c, suite) * calls;
-      const maxOutput = calls === 0 ? 0 : MAX_OUTPUT_TOKENS[c.task] * calls;
+      const maxOutput = calls === 0 ? 0 : DEFAULT_MAX_TOKENS[c.task] * calls;
       const one: CallEstimate = {
         calls,
         inputTokens: input,

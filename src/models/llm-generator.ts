@@ -38,7 +38,8 @@ export interface LlmGeneratorOptions {
   maxTokens?: Partial<Record<GenerateRequest["task"], number>>;
 }
 
-const DEFAULT_MAX_TOKENS = { qa: 512, classify: 32, extract: 1024 } as const;
+/** Max output tokens per task when `maxTokens` does not say (also the dry run's worst case). */
+export const DEFAULT_MAX_TOKENS = { qa: 512, classify: 32, extract: 1024 } as const;
 
 export class LlmGenerator implements Generator {
   readonly id: string;
