@@ -29,6 +29,7 @@ import { fetchFailure, httpError, ProviderError } from "../../models/errors.ts";
 import { backoffDelay, realClock } from "../../models/resilience.ts";
 import { resolveProviderRef } from "../../models/provider-ref.ts";
 import { InputError, JobFailure } from "../../util/errors.ts";
+import { toOpenAI } from "../dataset/export.ts";
 import type { DatasetSplits, TrainedArtifact, Trainer, TrainerEvent, TrainingExample, TrainingTask, TrainOptions } from "../index.ts";
 
 /** Default system prompts of the chat export, per task (an example's own `system` wins). */
@@ -38,13 +39,9 @@ export const DEFAULT_SYSTEM_PROMPTS: Record<TrainingTask, string> = {
   extract: "Extract the requested fields from the user's text. Answer with JSON only.",
 };
 
-/** One example as an OpenAI chat fine-tuning line (no trailing newline). */
+/** One example as an OpenAI chat fine-tuning line (no trailing newline): the dataset exporter's record. */
 export function chatLine(example: TrainingExample, system: string | undefined = DEFAULT_SYSTEM_PROMPTS[example.task]): string {
-  const messages: { role: string; content: string }[] = [];
-  const sys = example.system ?? system;
-  if (sys) messages.push({ role: "system", content: sys });
-  messages.push({ role: "user", content: example.input }, { role: "assistant", content: example.output });
-  return JSON.stringify({ messages });
+  return JSON.stringify(toOpenAI(example, system === undefined ? false : { classify: system, qa: system, extract: system }));
 }
 
 /** Examples as chat JSONL (one line each, newline-terminated). */
