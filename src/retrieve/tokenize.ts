@@ -257,26 +257,28 @@ function emitWord(raw: string, compound: boolean, stop: { has(word: string): boo
 // with digits or non-ASCII letters is returned unchanged, since the rules are English-specific.
 // ---------------------------------------------------------------------------------------------
 
-const EXCEPTIONS1: Record<string, string> = {
-  skis: "ski",
-  skies: "sky",
-  dying: "die",
-  lying: "lie",
-  tying: "tie",
-  idly: "idl",
-  gently: "gentl",
-  ugly: "ugli",
-  early: "earli",
-  only: "onli",
-  singly: "singl",
-  sky: "sky",
-  news: "news",
-  howe: "howe",
-  atlas: "atlas",
-  cosmos: "cosmos",
-  bias: "bias",
-  andes: "andes",
-};
+// A Map, not an object literal: a lookup keyed by document words must not find Object.prototype
+// members ("constructor", "toString"…), which once turned a token into a function.
+const EXCEPTIONS1: ReadonlyMap<string, string> = new Map([
+  ["skis", "ski"],
+  ["skies", "sky"],
+  ["dying", "die"],
+  ["lying", "lie"],
+  ["tying", "tie"],
+  ["idly", "idl"],
+  ["gently", "gentl"],
+  ["ugly", "ugli"],
+  ["early", "earli"],
+  ["only", "onli"],
+  ["singly", "singl"],
+  ["sky", "sky"],
+  ["news", "news"],
+  ["howe", "howe"],
+  ["atlas", "atlas"],
+  ["cosmos", "cosmos"],
+  ["bias", "bias"],
+  ["andes", "andes"],
+]);
 
 const EXCEPTIONS2 = new Set(["inning", "outing", "canning", "herring", "earring", "proceed", "exceed", "succeed"]);
 
@@ -356,7 +358,7 @@ function hasVowel(w: string, end: number): boolean {
 /** Porter2 stem of a lower-case word. Deterministic; words of ≤ 2 letters are unchanged. */
 export function stem(word: string): string {
   if (word.length <= 2 || !PLAIN_WORD.test(word)) return word;
-  const exception = EXCEPTIONS1[word];
+  const exception = EXCEPTIONS1.get(word);
   if (exception !== undefined) return exception;
 
   // Prelude: mark consonant-y (initial, or after a vowel) as 'Y'.
