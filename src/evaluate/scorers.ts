@@ -6,6 +6,7 @@ import Ajv2020Module from "ajv/dist/2020.js";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import type { RetrievalScores, ScoreResult, SuiteCase } from "./types.ts";
 import { answerTokens, containsTokenSequence, normalizeText, snippet, tokenF1 } from "./normalize.ts";
+import { getOwn, setOwn } from "../util/own.ts";
 
 export const DEFAULT_F1_THRESHOLD = 0.6;
 
@@ -211,7 +212,7 @@ function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical).map((x) => JSON.stringify(x)).sort();
   if (typeof v === "object") {
     const o: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) o[k] = canonical((v as Record<string, unknown>)[k]);
+    for (const k of Object.keys(v as object).sort()) setOwn(o, k, canonical((v as Record<string, unknown>)[k]));
     return o;
   }
   return String(v);
@@ -228,11 +229,11 @@ export function scoreExpectedJson(expected: Record<string, unknown>, out: Scorab
   if (json === NOT_JSON) return fail("expected_json", 0, "output is not JSON");
   const obj = json !== null && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
   const keys = Object.keys(expected);
-  const wrong = keys.filter((k) => !jsonValuesEqual(expected[k], obj[k]));
+  const wrong = keys.filter((k) => !jsonValuesEqual(expected[k], getOwn(obj, k)));
   const value = keys.length === 0 ? 1 : (keys.length - wrong.length) / keys.length;
   if (wrong.length === 0) return pass("expected_json", 1);
   const detail = wrong
-    .map((k) => `${k}: expected ${JSON.stringify(expected[k])}, got ${obj[k] === undefined ? "nothing" : JSON.stringify(obj[k])}`)
+    .map((k) => `${k}: expected ${JSON.stringify(expected[k])}, got ${getOwn(obj, k) === undefined ? "nothing" : JSON.stringify(getOwn(obj, k))}`)
     .join("; ");
   return fail("expected_json", value, `wrong fields: ${detail}`);
 }

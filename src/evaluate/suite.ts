@@ -156,12 +156,12 @@ const TopSchema = z
 
 const CASE_FIELDS = Object.keys(CaseSchema.shape);
 const TOP_FIELDS = Object.keys(TopSchema.shape);
-const KNOWN_KEYS: Record<string, string[]> = {
-  "": CASE_FIELDS,
-  tone: ["must_include", "must_not_include", "rubric"],
-  defaults: ["task", "tags"],
-  labels: ["name", "description"],
-};
+const KNOWN_KEYS: ReadonlyMap<string, string[]> = new Map([
+  ["", CASE_FIELDS],
+  ["tone", ["must_include", "must_not_include", "rubric"]],
+  ["defaults", ["task", "tags"]],
+  ["labels", ["name", "description"]],
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Loading
@@ -413,7 +413,7 @@ function reportZodIssue(
   const path = iss.path as PropertyKey[];
   if (iss.code === "unrecognized_keys") {
     const parentKey = path.filter((p) => typeof p === "string").join(".");
-    const known = parentKey === "" ? topKeys : KNOWN_KEYS[parentKey] ?? KNOWN_KEYS[String(path[0])] ?? [];
+    const known = parentKey === "" ? topKeys : KNOWN_KEYS.get(parentKey) ?? KNOWN_KEYS.get(String(path[0])) ?? [];
     for (const key of iss.keys) {
       const hint = didYouMean(key, known);
       addIssue(st, file, {

@@ -15,6 +15,7 @@ import { percentile } from "../evaluate/stats.ts";
 import { classificationMetrics as classificationMetricsOf, TextClassifier, type ClassifierOptions, type LabelledText } from "./classifier/model.ts";
 import { promptBaseline } from "./baseline.ts";
 import { csvTable, jsonlTable, type LabelledTable } from "./dataset/sources.ts";
+import { getOwn, setOwn } from "../util/own.ts";
 
 /** One parsed record with the line (1-based) it starts on. */
 export interface Row {
@@ -34,8 +35,8 @@ function stringTable(t: LabelledTable): Table {
   const rows = t.rows.map(({ line, values }) => {
     const fields: Record<string, string> = {};
     for (const [key, v] of Object.entries(values)) {
-      if (typeof v === "string") fields[key] = v;
-      else if (typeof v === "number" || typeof v === "boolean") fields[key] = String(v);
+      if (typeof v === "string") setOwn(fields, key, v);
+      else if (typeof v === "number" || typeof v === "boolean") setOwn(fields, key, String(v));
     }
     return { line, fields };
   });
@@ -83,8 +84,8 @@ export function labelledExamples(table: Table, textField: string, labelField: st
   if (table.rows.length > 0 && !columns.includes(labelField)) throw missing(labelField, "label");
   const out: LabelledText[] = [];
   for (const r of table.rows) {
-    const text = r.fields[textField];
-    const label = r.fields[labelField];
+    const text = getOwn(r.fields, textField);
+    const label = getOwn(r.fields, labelField);
     if (text === undefined || text.trim() === "") throw new InputError(`${file}:${r.line}: field '${textField}' is missing or empty`);
     if (label === undefined || label.trim() === "") throw new InputError(`${file}:${r.line}: field '${labelField}' is missing or empty`);
     out.push({ text, label: label.trim() });

@@ -19,6 +19,7 @@
  */
 import { contentTokens, tokenize } from "../retrieve/tokenize.ts";
 import { labelNameText } from "./offline-classify.ts";
+import { setOwn } from "../util/own.ts";
 
 type Schema = Record<string, unknown>;
 
@@ -53,7 +54,7 @@ export function extractBySchema(text: string, schema: Schema): Record<string, un
   for (const [name, raw] of Object.entries(properties)) {
     if (!isObject(raw)) continue;
     const value = extractProperty(name, raw, context);
-    if (value !== undefined) out[name] = value;
+    if (value !== undefined) setOwn(out, name, value);
   }
   return out;
 }

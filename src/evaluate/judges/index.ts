@@ -14,6 +14,7 @@ import { JUDGE_NAMES, type JudgeName } from "../../config/schema.ts";
 import type { CaseResult, JudgeVerdict, ScoreResult, Suite, SuiteCase } from "../types.ts";
 import { InputError } from "../../util/errors.ts";
 import { snippet } from "../normalize.ts";
+import { getOwn } from "../../util/own.ts";
 
 // ---------------------------------------------------------------------------------------------
 // What each judge returns
@@ -315,7 +316,7 @@ export function readScore(v: unknown, notes: string[]): number | undefined {
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 const lowerKeys = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k.trim().toLowerCase(), v]));
-const firstDefined = (o: Record<string, unknown>, keys: string[]) => keys.map((k) => o[k]).find((v) => v !== undefined);
+const firstDefined = (o: Record<string, unknown>, keys: string[]) => keys.map((k) => getOwn(o, k)).find((v) => v !== undefined);
 
 /**
  * Map the common ways judges deviate from the schema onto it (key case, `reason` for `reasoning`,

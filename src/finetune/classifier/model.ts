@@ -15,6 +15,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32, shuffle } from "../../util/rng.ts";
 import { DEFAULT_FEATURE_OPTIONS, Vectorizer, type FeatureOptions, type SparseMatrix, type SparseVector } from "./features.ts";
+import { setOwn } from "../../util/own.ts";
 
 /** Everything the classifier can be told. Every default was chosen on held-out splits of training data. */
 export interface ClassifierOptions extends FeatureOptions {
@@ -407,7 +408,7 @@ export function classificationMetrics(gold: readonly string[], predicted: readon
     const precision = t + (fp.get(l) ?? 0) === 0 ? 0 : t / (t + (fp.get(l) ?? 0));
     const recall = t + (fn.get(l) ?? 0) === 0 ? 0 : t / (t + (fn.get(l) ?? 0));
     const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-    perLabel[l] = { precision, recall, f1, support: support.get(l) ?? 0 };
+    setOwn(perLabel, l, { precision, recall, f1, support: support.get(l) ?? 0 });
     f1Sum += f1;
   }
   return { accuracy: gold.length ? correct / gold.length : 0, macroF1: labels.length ? f1Sum / labels.length : 0, perLabel };

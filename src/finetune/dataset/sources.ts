@@ -11,6 +11,7 @@ import type { SuiteCase } from "../../evaluate/types.ts";
 import { readCaseResults, readSnapshot } from "../../evaluate/runs.ts";
 import { loadSuite } from "../../evaluate/suite.ts";
 import { InputError } from "../../util/errors.ts";
+import { getOwn } from "../../util/own.ts";
 
 export const TRAINING_TASKS: readonly TrainingTask[] = ["classify", "qa", "extract"];
 
@@ -256,7 +257,7 @@ export function readLabelledFile(path: string, options: LabelledFileOptions): Tr
   return table.rows.map((row) => {
     const where = `${name}:${row.line}`;
     const field = (f: string, required: boolean): string | undefined => {
-      const v = row.values[f];
+      const v = getOwn(row.values, f);
       if (v === undefined || v === null) {
         if (required) throw new InputError(`${where}: missing field '${f}'`);
         return undefined;

@@ -8,6 +8,7 @@
  */
 import { DEFAULT_CLASSIFIER_OPTIONS, TextClassifier, type ClassifierOptions, type LabelledText } from "../classifier/model.ts";
 import type { DatasetSplits, TrainedArtifact, Trainer, TrainingExample, TrainOptions } from "../index.ts";
+import { hasOwn } from "../../util/own.ts";
 
 export class ClassifierTrainer implements Trainer {
   readonly kind = "classifier";
@@ -69,7 +70,7 @@ export function parseSettings(settings: Record<string, unknown>): ClassifierOpti
       out.seed = value;
       continue;
     }
-    if (!(key in DEFAULT_CLASSIFIER_OPTIONS))
+    if (!hasOwn(DEFAULT_CLASSIFIER_OPTIONS, key))
       throw new Error(`classifier settings: unknown setting '${key}' (known: ${[...Object.keys(DEFAULT_CLASSIFIER_OPTIONS), "seed"].join(", ")})`);
     const def = DEFAULT_CLASSIFIER_OPTIONS[key as keyof ClassifierOptions];
     if (key === "charNgrams") {

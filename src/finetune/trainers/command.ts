@@ -28,6 +28,7 @@ import { checkGgufFile } from "../../models/embedders/gguf.ts";
 import { InputError, JobFailure } from "../../util/errors.ts";
 import type { DatasetSplits, TrainedArtifact, Trainer, TrainerEvent, TrainingTask, TrainOptions } from "../index.ts";
 import { taskOf, toChatJsonl } from "./openai.ts";
+import { hasOwn, setOwn } from "../../util/own.ts";
 
 export const DEFAULT_ARTIFACT_GLOBS = ["**/*.gguf", "**/adapter_model.safetensors"];
 export const LOG_TAIL_LINES = 20;
@@ -67,7 +68,7 @@ export function shellQuote(value: string): string {
 
 /** Replace `{name}` placeholders; unknown placeholders are left alone (they may be the tool's own). */
 export function fillPlaceholders(template: string, values: Record<string, string>, quote: (v: string) => string = (v) => v): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? quote(values[name]) : whole));
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (hasOwn(values, name) ? quote(values[name]) : whole));
 }
 
 const METRIC_RE = /['"]?\b(loss|train_loss|eval_loss|val_loss|valid_loss|learning_rate|lr|grad_norm|epoch|accuracy|eval_accuracy)\b['"]?\s*[:=]\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)/g;
@@ -253,7 +254,7 @@ export class CommandTrainer implements Trainer {
         if (tail.length > LOG_TAIL_LINES) tail.shift();
         emit({ type: "log", message: line });
         for (const m of metricsInLine(line)) {
-          metrics[m.name] = m.value;
+          setOwn(metrics, m.name, m.value);
           emit({ type: "metric", ...m });
         }
       };

@@ -31,6 +31,7 @@ import { resolveProviderRef } from "../../models/provider-ref.ts";
 import { InputError, JobFailure } from "../../util/errors.ts";
 import { toOpenAI } from "../dataset/export.ts";
 import type { DatasetSplits, TrainedArtifact, Trainer, TrainerEvent, TrainingExample, TrainingTask, TrainOptions } from "../index.ts";
+import { setOwn } from "../../util/own.ts";
 
 /** Default system prompts of the chat export, per task (an example's own `system` wins). */
 export const DEFAULT_SYSTEM_PROMPTS: Record<TrainingTask, string> = {
@@ -354,7 +355,7 @@ export class OpenAIFineTuneTrainer implements Trainer {
       const step = typeof e.data.step === "number" ? e.data.step : undefined;
       for (const [name, value] of Object.entries(e.data)) {
         if (name === "step" || typeof value !== "number" || !Number.isFinite(value)) continue;
-        this.lastMetrics[name] = value;
+        setOwn(this.lastMetrics, name, value);
         emit({ type: "metric", name, value, ...(step !== undefined ? { step } : {}) });
       }
       return;
