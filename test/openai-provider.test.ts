@@ -113,8 +113,8 @@ test("LlmGenerator qa: numbered context prompt and [n] citations", async () => {
   assert.match(user.content, /Question: How long do refunds take\?/);
   assert.equal(result.text, "Refunds take 5 days [1]. Email billing [2][1], or see [7].");
   assert.deepEqual(result.citations, [
-    { marker: 1, chunkId: "docs/billing.md#0", path: "docs/billing.md", headingPath: ["Billing", "Refunds"], lineStart: 3, lineEnd: 9 },
-    { marker: 2, chunkId: "docs/contact.md#1", path: "docs/contact.md", headingPath: ["Contact"], lineStart: 20, lineEnd: 24 },
+    { marker: 1, chunkId: "docs/billing.md#0", path: "docs/billing.md", headingPath: ["Billing", "Refunds"], lineStart: 3, lineEnd: 9, version: "" },
+    { marker: 2, chunkId: "docs/contact.md#1", path: "docs/contact.md", headingPath: ["Contact"], lineStart: 20, lineEnd: 24, version: "" },
   ]);
   assert.equal(result.abstained, false);
   assert.deepEqual(result.usage, { inputTokens: 100, outputTokens: 12 });

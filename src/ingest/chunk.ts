@@ -17,7 +17,7 @@
  */
 import { decode, encodeGenerator } from "gpt-tokenizer";
 import { countTokens, textPieces } from "../models/tokens.ts";
-import type { Chunk, ChunkingOptions, ChunkingStrategy, LoadedDocument, Section } from "./index.ts";
+import type { Chunk, ChunkingOptions, ChunkingStrategy, ChunkSpan, LoadedDocument, Section } from "./index.ts";
 
 /** Every value of `ChunkingOptions.strategy`. */
 export const CHUNKING_STRATEGIES: readonly ChunkingStrategy[] = ["headings", "paragraphs", "sentences", "fixed"];
@@ -32,6 +32,8 @@ interface Part {
   start: number;
   /** Separator placed before this part ("" for the first). */
   sep: string;
+  /** Heading path of the section the part belongs to (its heading line or its body). */
+  headingPath: string[];
 }
 
 /** Consecutive sections that end up in one chunk (or one run of windows). */
@@ -57,7 +59,7 @@ const newlines = (s: string) => {
 };
 
 /** Drop blank lines around a part, moving its line range along when the mapping is exact. */
-function makePart(text: string, lineStart: number, lineEnd: number, sep: string): Omit<Part, "start"> | undefined {
+function makePart(text: string, lineStart: number, lineEnd: number, sep: string, headingPath: string[]): Omit<Part, "start"> | undefined {
   lineEnd = Math.max(lineStart, lineEnd);
   const exact = newlines(text) === lineEnd - lineStart;
   // Manual scans rather than regexes: /\s+$/-style patterns backtrack quadratically on long runs.
@@ -69,7 +71,7 @@ function makePart(text: string, lineStart: number, lineEnd: number, sep: string)
     lineStart += newlines(text.slice(0, a));
     lineEnd = lineStart + newlines(body);
   }
-  return { text: body, lineStart, lineEnd, exact, sep };
+  return { text: body, lineStart, lineEnd, exact, sep, headingPath };
 }
 
 function buildBlock(block: Block): BuiltBlock {
@@ -88,13 +90,13 @@ function buildBlock(block: Block): BuiltBlock {
     if (i > lead && levelOf(s) > 0) {
       const heading = (s.heading ?? s.headingPath[s.headingPath.length - 1] ?? "").trim();
       const line = s.headingLine ?? s.lineStart;
-      const part = heading ? makePart(heading, line, line + newlines(heading), sep) : undefined;
+      const part = heading ? makePart(heading, line, line + newlines(heading), sep, s.headingPath) : undefined;
       if (part) {
         raw.push(part);
         sep = "\n";
       }
     }
-    const body = makePart(s.text, s.lineStart, s.lineEnd, sep);
+    const body = makePart(s.text, s.lineStart, s.lineEnd, sep, i === lead ? headingPath : s.headingPath);
     if (body) raw.push(body);
   });
   const parts: Part[] = [];
@@ -106,6 +108,20 @@ function buildBlock(block: Block): BuiltBlock {
     text += p.text;
   }
   return { headingPath, members, text, parts, tokens: tokenCount(text) };
+}
+
+/** The spans of block text [start, end): one per part it overlaps, offsets relative to `start`. */
+function blockSpans(block: BuiltBlock, lineAt: (offset: number) => number, start: number, end: number): ChunkSpan[] {
+  const spans: ChunkSpan[] = [];
+  for (const p of block.parts) {
+    const from = Math.max(p.start, start);
+    const to = Math.min(p.start + p.text.length, end);
+    if (to <= from) continue;
+    const span: ChunkSpan = { offset: from - start, headingPath: [...p.headingPath], lineStart: lineAt(from), lineEnd: lineAt(to - 1), exact: p.exact };
+    spans.push(span);
+  }
+  if (spans.length > 0) spans[0].offset = 0;
+  return spans;
 }
 
 /** Maps block-text offsets back to 1-based source lines. */
@@ -398,6 +414,7 @@ export function chunkDocument(doc: LoadedDocument, ctx: { path: string; version:
       version: ctx.version,
       tokens: tokenCount(text),
       meta: { ...doc.meta },
+      spans: blockSpans(block, lineAt, start, end),
     });
   };
   for (const block of blocks) {
@@ -442,6 +459,8 @@ interface FlatLine {
   section: number;
   heading: boolean;
   blank: boolean;
+  /** `line` is the exact source line (false: a proportional estimate). */
+  exact: boolean;
 }
 
 interface FlatDoc {
@@ -456,8 +475,8 @@ function flatten(doc: LoadedDocument): FlatDoc {
   const lines: FlatLine[] = [];
   let offset = 0;
   let prev: { line: number; exact: boolean } | undefined;
-  const push = (text: string, line: number, section: number, heading: boolean) => {
-    lines.push({ start: offset, line, section, heading, blank: text.trim() === "" });
+  const push = (text: string, line: number, section: number, heading: boolean, exact: boolean) => {
+    lines.push({ start: offset, line, section, heading, blank: text.trim() === "", exact });
     texts.push(text);
     offset += text.length + 1;
   };
@@ -467,9 +486,9 @@ function flatten(doc: LoadedDocument): FlatDoc {
       // Between exactly placed lines the gap is blank source lines: put them all back so chunk
       // text mirrors the source. Elsewhere one blank line marks the break.
       const blanks = gap > 0 ? (exact && prev.exact ? gap : 1) : 0;
-      for (let k = 1; k <= blanks; k++) push("", Math.min(prev.line + k, line), section, false);
+      for (let k = 1; k <= blanks; k++) push("", Math.min(prev.line + k, line), section, false, exact && prev.exact);
     }
-    push(text, line, section, heading);
+    push(text, line, section, heading, exact);
     prev = { line, exact };
   };
   doc.sections.forEach((s, si) => {
@@ -498,6 +517,26 @@ function lineIndexAt(flat: FlatDoc, offset: number): number {
     else hi = mid - 1;
   }
   return lo;
+}
+
+/**
+ * The spans of flat text [start, end), offsets relative to `start`: a new span where the section
+ * changes, where exact lines stop following each other, or where exactness changes.
+ */
+function flatSpans(flat: FlatDoc, start: number, end: number): ChunkSpan[] {
+  const spans: ChunkSpan[] = [];
+  let section = -1;
+  for (let i = lineIndexAt(flat, start); i < flat.lines.length && flat.lines[i].start < end; i++) {
+    const line = flat.lines[i];
+    const last = spans[spans.length - 1];
+    if (last && line.section === section && line.exact === last.exact && (!line.exact || line.line === last.lineEnd + 1)) {
+      last.lineEnd = Math.max(last.lineEnd, line.line);
+      continue;
+    }
+    section = line.section;
+    spans.push({ offset: Math.max(line.start, start) - start, headingPath: [...flat.paths[line.section]], lineStart: line.line, lineEnd: line.line, exact: line.exact });
+  }
+  return spans;
 }
 
 const lineEndOffset = (flat: FlatDoc, i: number) => (i + 1 < flat.lines.length ? flat.lines[i + 1].start - 1 : flat.text.length);
@@ -836,6 +875,7 @@ function chunkFlat(doc: LoadedDocument, ctx: { path: string; version: string }, 
       version: ctx.version,
       tokens: tokenCount(body),
       meta: { ...doc.meta },
+      spans: flatSpans(flat, start, end),
     });
   }
   return chunks;

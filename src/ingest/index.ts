@@ -76,27 +76,7 @@ export interface Loader {
   load(input: LoaderInput): LoadedDocument | Promise<LoadedDocument>;
 }
 
-/** A retrievable unit stored in the index. */
-export interface Chunk {
-  /** Stable id: `<source path>#<ordinal>`; unchanged while the file is unchanged. */
-  id: string;
-  /** Source path relative to the project root, forward slashes. */
-  path: string;
-  /** Ordinal of the chunk inside its document (0-based). */
-  ordinal: number;
-  /** Document title. */
-  title: string;
-  headingPath: string[];
-  text: string;
-  lineStart: number;
-  lineEnd: number;
-  /** Version label of the source that produced it (from config `sources[].version`), or "". */
-  version: string;
-  /** Token count of `text` (cl100k-compatible tokenizer). */
-  tokens: number;
-  /** Free metadata from the document (front matter) — e.g. updated date, tags. */
-  meta: Record<string, unknown>;
-}
+export type { Chunk, ChunkSpan } from "../core/chunk.ts";
 
 /**
  * How a document is cut into chunks (see chunk.ts for the details of each):

@@ -15,7 +15,7 @@ import { extensionOf, loaderFor, loaders } from "./loaders/registry.ts";
  * Bump when a loader or the chunker produces different chunks for the same input: it is part of
  * the chunking hash, so existing indexes are re-chunked instead of mixing old and new output.
  */
-export const PIPELINE_VERSION = 2;
+export const PIPELINE_VERSION = 3;
 
 export interface IngestSource {
   include: string | string[];

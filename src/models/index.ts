@@ -12,6 +12,8 @@
  * `registry.ts`.
  */
 
+import type { ChunkSpan } from "../core/chunk.ts";
+
 export type TaskKind = "qa" | "classify" | "extract";
 
 /** A chunk handed to a generator, numbered [1..n] in the prompt. */
@@ -25,6 +27,8 @@ export interface ContextChunk {
   text: string;
   /** Retrieval score, if the chunk came from retrieval (used by the extractive reader). */
   score?: number;
+  /** Sections and source lines of the stretches of `text` (see `Chunk.spans`), for citations. */
+  spans?: ChunkSpan[];
 }
 
 export interface LabelSpec {
@@ -57,9 +61,15 @@ export interface Citation {
   marker: number;
   chunkId: string;
   path: string;
+  /** Heading path of the section the cited sentence is in (not the chunk's first heading). */
   headingPath: string[];
+  /** Source lines of the cited sentence (the chunk's lines when it cannot be located). */
   lineStart: number;
   lineEnd: number;
+  /** Version label of the cited document ("" when unversioned). */
+  version?: string;
+  /** The cited text as it appears in the source (markdown kept: code spans, placeholders), when known. */
+  quote?: string;
 }
 
 export interface Usage {

@@ -3,6 +3,7 @@
  * extract, calls the model, and parses its reply into citations, a label or JSON.
  */
 import type { ChatMessage, ChatProvider, Citation, ContextChunk, GenerateRequest, GenerateResult, Generator, LabelSpec } from "./index.ts";
+import { locateClaim } from "./citations.ts";
 import { FALLBACK_MESSAGE } from "./index.ts";
 
 /** Every prompt text the LLM generator sends, in one place so they can be reviewed and tuned. */
@@ -159,13 +160,21 @@ export function parseQa(
   if (isIDontKnow(reply)) return { text: fallbackMessage, citations: [], abstained: true };
   const citations: Citation[] = [];
   const seen = new Set<number>();
+  let claimStart = 0;
   // Accept [1], [1, 2] and [1][2]; numbers outside 1..context.length are ignored.
   for (const group of reply.matchAll(/\[(\d+(?:\s*,\s*\d+)*)\]/g)) {
+    // The claim a marker supports: the text since the previous marker or sentence end.
+    const before = reply.slice(claimStart, group.index);
+    const sentenceStart = Math.max(before.lastIndexOf(". "), before.lastIndexOf("\n")) + 1;
+    const claim = before.slice(sentenceStart).trim() || before.trim();
+    claimStart = group.index! + group[0].length;
     for (const n of group[1].split(",").map((s) => Number(s.trim()))) {
       if (seen.has(n) || n < 1 || n > context.length) continue;
       seen.add(n);
       const c = context[n - 1];
-      citations.push({ marker: n, chunkId: c.id, path: c.path, headingPath: c.headingPath, lineStart: c.lineStart, lineEnd: c.lineEnd });
+      // The model cites passages; the citation names the section of the passage line the claim rests on.
+      const where = locateClaim(c, claim) ?? { headingPath: c.headingPath, lineStart: c.lineStart, lineEnd: c.lineEnd };
+      citations.push({ marker: n, chunkId: c.id, path: c.path, ...where, version: c.version });
     }
   }
   return { text: reply.trim(), citations, abstained: false };

@@ -81,6 +81,7 @@ export function toContextChunk(chunk: Chunk, score?: number): ContextChunk {
     version: chunk.version,
     text: chunk.text,
     score,
+    ...(chunk.spans ? { spans: chunk.spans } : {}),
   };
 }
 

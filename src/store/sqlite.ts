@@ -5,7 +5,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Chunk } from "../ingest/index.ts";
+import type { Chunk, ChunkSpan } from "../ingest/index.ts";
 import { ChunkAnalyzer, encodeTerms, LEXICAL_ANALYZER, type LexicalStatsSource, type StoredLexicalRow } from "../retrieve/lexical-cache.ts";
 import type { ChunkFilter, IngestBatch, Store, StoredDocument } from "./index.ts";
 
@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS chunks (
   line_end     INTEGER NOT NULL,
   version      TEXT NOT NULL,
   tokens       INTEGER NOT NULL,
-  meta         TEXT NOT NULL
+  meta         TEXT NOT NULL,
+  spans        TEXT NOT NULL DEFAULT '[]'
 );
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_path_ordinal ON chunks(path, ordinal);
 CREATE INDEX IF NOT EXISTS chunks_version ON chunks(version);
@@ -77,6 +78,7 @@ interface ChunkRow {
   version: string;
   tokens: number;
   meta: string;
+  spans: string;
 }
 
 interface LexicalRow extends ChunkRow {
@@ -96,7 +98,7 @@ interface DocumentRow {
   ingested_at: string;
 }
 
-const CHUNK_COLUMNS = "id, path, ordinal, title, heading_path, text, line_start, line_end, version, tokens, meta";
+const CHUNK_COLUMNS = "id, path, ordinal, title, heading_path, text, line_start, line_end, version, tokens, meta, spans";
 
 function toChunk(r: ChunkRow): Chunk {
   return {
@@ -111,6 +113,7 @@ function toChunk(r: ChunkRow): Chunk {
     version: r.version,
     tokens: r.tokens,
     meta: JSON.parse(r.meta) as Record<string, unknown>,
+    ...(r.spans && r.spans !== "[]" ? { spans: JSON.parse(r.spans) as ChunkSpan[] } : {}),
   };
 }
 
@@ -149,6 +152,10 @@ function checkOrInit(db: Database.Database, file: string): void {
   }
   db.exec("PRAGMA journal_mode = WAL");
   if (!tables.includes("chunk_terms") || !tables.includes("lexical_terms")) db.exec(LEXICAL_SCHEMA);
+  // Indexes written before chunk spans existed gain the column; their chunks get spans when the
+  // next ingest re-chunks them (PIPELINE_VERSION), and read as having none until then.
+  const columns = (db.prepare("PRAGMA table_info(chunks)").all() as { name: string }[]).map((c) => c.name);
+  if (!columns.includes("spans")) db.exec("ALTER TABLE chunks ADD COLUMN spans TEXT NOT NULL DEFAULT '[]'");
 }
 
 /** The SQLite store also persists BM25 term statistics (see retrieve/lexical-cache.ts). */
@@ -179,7 +186,7 @@ export function openStore(file: string): SqliteStore {
        ON CONFLICT(path) DO UPDATE SET hash = excluded.hash, version = excluded.version, title = excluded.title,
          bytes = excluded.bytes, chunks = excluded.chunks, ingested_at = excluded.ingested_at`,
     ),
-    insertChunk: db.prepare(`INSERT INTO chunks (${CHUNK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertChunk: db.prepare(`INSERT INTO chunks (${CHUNK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     deleteDoc: db.prepare("DELETE FROM documents WHERE path = ?"),
     setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
     getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
@@ -254,7 +261,7 @@ export function openStore(file: string): SqliteStore {
         if (c.path !== doc.path) throw new Error(`chunk ${c.id} has path ${c.path} but belongs to document ${doc.path}`);
         stmt.insertChunk.run(
           c.id, c.path, c.ordinal, c.title, JSON.stringify(c.headingPath), c.text,
-          c.lineStart, c.lineEnd, c.version, c.tokens, JSON.stringify(c.meta ?? {}),
+          c.lineStart, c.lineEnd, c.version, c.tokens, JSON.stringify(c.meta ?? {}), JSON.stringify(c.spans ?? []),
         );
         writeTerms(c);
       }

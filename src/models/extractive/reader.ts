@@ -1,0 +1,361 @@
+/**
+ * `offline:extractive` — a Generator that needs no model. For `qa` it quotes the context sentence
+ * that answers the question, with an [n] citation, or abstains; `classify` and `extract` are
+ * delegated to the lexical baselines in offline-classify.ts / offline-extract.ts.
+ *
+ * ## How a qa answer is chosen
+ *
+ * The context is split into units: paragraph sentences, list items, table rows (the header row
+ * counts as their heading), code lines. The question is split into sentences too; the ones that ask
+ * (end in "?" or start with a question word) are its focus, the others are preamble ("I deleted a
+ * card by mistake.") whose terms weigh PREAMBLE_WEIGHT. Terms are stemmed content words
+ * (`contentTokens`), minus question filler ("how long", "what's", "please").
+ *
+ * 1. Coverage. A unit covers a term fully when its text contains it and at HEADING_CREDIT when
+ *    only its headings do (chunk heading path, headings inside the chunk, the table header):
+ *
+ *      coverage(u) = Σ_t focus(t)·credit(u,t) / Σ_t focus(t)   over the terms the context mentions
+ *
+ *    Terms count by focus only. We tried in-context idf (a term in few units weighs more): over
+ *    5–40 sentences it is too noisy, and uniform weights picked better sentences on both benches.
+ * 2. Answer type. Patterns on the asking sentence say what kind of sentence answers it: "how many /
+ *    maximum / price" → a number; "how long" → a duration; "when / what time" → a date or time;
+ *    "which key / setting / header" → a code span, bold or quoted UI text, or an identifier;
+ *    "which plans / apps" → a list or several names; "who" → names; "where" → names or UI paths;
+ *    "why" → because/so that; "what is" → a definition; yes/no → a negation or "only/must/always".
+ *    A unit that fits gets ×(1 + TYPE_BOOST·strength(type)·fit), but only if its text shares a
+ *    term with the question — otherwise every sentence with a number would answer every "how many".
+ *    Strengths (TYPE_STRENGTH) reflect how reliably the cue marks the answer: a number for "how
+ *    many" is near-certain; a capitalised word for "who" is weak evidence.
+ * 3. The rest of the score:
+ *
+ *      score(u) = (coverage(u) + BIGRAM·phrases(u)) · length(u) · type(u) · generic(u)
+ *                 + CHUNK_SUPPORT·coverage(u's chunk) + RANK_BONUS / (1 + retrieval rank of u's chunk)
+ *
+ *    phrases = share of the question's adjacent term pairs that occur within three words of each
+ *    other in the unit; length penalises fragments (< 4 tokens ×0.6, < 6 ×0.85) and run-ons (> 80
+ *    tokens); generic = GENERIC_PENALTY when every term the unit matches is already in its chunk's
+ *    heading path (an intro sentence that only names the page topic); the chunk term lets a
+ *    sentence in a passage that covers the whole question beat a stray match elsewhere; the rank
+ *    bonus applies only when chunks carry retrieval scores.
+ *
+ * ## Confidence and abstention
+ *
+ *      sentence support S = Σ_t focus(t)·credit(best,t) / Σ_t focus(t)      over all question terms
+ *      context support  C = Σ_t focus(t)·[some unit's text contains t] / Σ_t focus(t)
+ *      support            = (S + C) / 2 · (best unit fits no expected type ? 1 − TYPE_MISS·strength : 1)
+ *      confidence         = support ^ CALIBRATION
+ *
+ * S is how much of the question the quoted sentence itself supports; C is how much of it the
+ * documents mention at all (a question about "Bitcoin" when the context never says the word). A
+ * "how many" question whose best sentence has no number loses 30% of its support. The exponent is
+ * a monotone calibration only: on both benches answering pays off once about half the question is
+ * supported, and 0.5^1.5 ≈ 0.35, so the 0.35 default stays the break-even point. The reader
+ * abstains below `minConfidence` (or when no unit covers any question term).
+ *
+ * The answer is the best unit plus, up to `maxSentences`, a unit that covers a question term the
+ * answer misses entirely and scores at least SECOND_SENTENCE_RATIO of the best, with or without the
+ * answer-type factor (which may belong to the other half of a two-part question).
+ *
+ * Measured with `node --import tsx bench/reader.ts` (demo suite + CLAP NQ dev).
+ *
+ * Not done, on purpose: vocabulary of any particular corpus; preferring the newest `version` when
+ * two versions of a page say different things (that is what version filters and the
+ * stale_knowledge diagnosis are for).
+ */
+import { FALLBACK_MESSAGE } from "../index.ts";
+import type { Citation, ContextChunk, GenerateRequest, GenerateResult, Generator } from "../index.ts";
+import { classifyLexical } from "../offline-classify.ts";
+import { extractBySchema } from "../offline-extract.ts";
+import { countTokens } from "../tokens.ts";
+import { tokenize } from "../../retrieve/tokenize.ts";
+import { TYPE_STRENGTH, typeFit } from "./answer-types.ts";
+import { analyzeQuestion, type QuestionAnalysis } from "./question.ts";
+import { splitUnits, type Unit } from "./units.ts";
+
+export interface ExtractiveReaderOptions {
+  /** Abstain below this confidence (0..1); a request's `minConfidence` overrides it. */
+  minConfidence: number;
+  /** Most sentences quoted in one answer. */
+  maxSentences: number;
+  fallbackMessage?: string;
+}
+
+// Weights, chosen on the demo suite and CLAP NQ dev together (bench/reader.ts); see the notes above.
+const HEADING_CREDIT = 0.6;
+const BIGRAM = 0.1;
+const CHUNK_SUPPORT = 0.15;
+const RANK_BONUS = 0.05;
+const GENERIC_PENALTY = 0.85;
+const TYPE_BOOST = 1.5;
+const TYPE_MISS = 0.5;
+const SECOND_SENTENCE_RATIO = 0.6;
+/** confidence = support^CALIBRATION: puts the measured break-even (support ≈ 0.5) at the 0.35 default. */
+const CALIBRATION = 1.5;
+
+interface Scored {
+  unit: Unit;
+  order: number;
+  /** Share of the question (terms the context mentions) the unit covers. */
+  coverage: number;
+  /** Strength-weighted answer-type fit, 0 when the question has no type or the unit fits none. */
+  fit: number;
+  score: number;
+  /** The score without the answer-type factor, which belongs to one part of a two-part question. */
+  base: number;
+}
+
+export class ExtractiveReader implements Generator {
+  readonly id = "offline:extractive";
+  private readonly options: ExtractiveReaderOptions;
+
+  constructor(options: ExtractiveReaderOptions) {
+    this.options = options;
+  }
+
+  async generate(request: GenerateRequest): Promise<GenerateResult> {
+    switch (request.task) {
+      case "qa":
+        return this.answer(request);
+      case "classify":
+        return this.classify(request);
+      case "extract":
+        return this.extract(request);
+      default:
+        throw new Error(`offline:extractive: unsupported task ${String((request as { task: unknown }).task)}`);
+    }
+  }
+
+  private inputTokens(request: GenerateRequest): number {
+    return countTokens(request.input) + request.context.reduce((sum, c) => sum + countTokens(c.text), 0);
+  }
+
+  private answer(request: GenerateRequest): GenerateResult {
+    const minConfidence = request.minConfidence ?? this.options.minConfidence;
+    const inputTokens = this.inputTokens(request);
+    const abstain = (confidence: number): GenerateResult => {
+      const text = this.options.fallbackMessage ?? FALLBACK_MESSAGE;
+      return {
+        text,
+        citations: [],
+        abstained: true,
+        confidence,
+        usage: { inputTokens, outputTokens: countTokens(text) },
+        generator: this.id,
+      };
+    };
+
+    const question = analyzeQuestion(request.input);
+    const units = dedupe(request.context.flatMap((chunk, i) => cachedUnits(chunk, i)));
+    if (question.terms.size === 0 || units.length === 0) return abstain(0);
+    const { scored, confidence, credit } = rankUnits(question, units, request.context);
+    const best = scored[0];
+    if (confidence < minConfidence || best.coverage === 0) return abstain(confidence);
+
+    const selected = [best.unit];
+    for (const candidate of scored.slice(1)) {
+      if (selected.length >= Math.max(1, this.options.maxSentences)) break;
+      // Close to the best either with or without the answer-type factor, which may belong to the
+      // other part of a two-part question ("Which email …, and how many seats …?").
+      if (candidate.score < SECOND_SENTENCE_RATIO * best.score && candidate.base < SECOND_SENTENCE_RATIO * best.base) continue;
+      // Only a sentence that covers a question term the answer misses entirely adds anything.
+      const addsTerm = [...question.terms.keys()].some((t) => credit(candidate.unit, t) > 0 && selected.every((u) => credit(u, t) === 0));
+      if (addsTerm) selected.push(candidate.unit);
+    }
+
+    // Markers are numbered by first appearance, one per section of a chunk: each citation names
+    // the heading and lines of the sentences it quotes.
+    const citationOf = new Map<string, Citation>();
+    const citations: Citation[] = [];
+    const parts = selected.map((unit) => {
+      const key = `${unit.chunk}\u0000${unit.headingPath.join("\u0000")}`;
+      let citation = citationOf.get(key);
+      if (citation === undefined) {
+        const c = request.context[unit.chunk];
+        citation = {
+          marker: citations.length + 1,
+          chunkId: c.id,
+          path: c.path,
+          headingPath: [...unit.headingPath],
+          lineStart: unit.lineStart,
+          lineEnd: unit.lineEnd,
+          version: c.version,
+          quote: unit.quote,
+        };
+        citationOf.set(key, citation);
+        citations.push(citation);
+      } else {
+        citation.lineStart = Math.min(citation.lineStart, unit.lineStart);
+        citation.lineEnd = Math.max(citation.lineEnd, unit.lineEnd);
+        citation.quote = `${citation.quote} … ${unit.quote}`;
+      }
+      return `${unit.quote} [${citation.marker}]`;
+    });
+    const text = parts.join(" ");
+    return {
+      text,
+      citations,
+      abstained: false,
+      confidence,
+      usage: { inputTokens, outputTokens: countTokens(text) },
+      generator: this.id,
+    };
+  }
+
+  private classify(request: GenerateRequest): GenerateResult {
+    const labels = request.labels ?? [];
+    if (labels.length === 0) throw new Error("offline:extractive: a classify request needs `labels`");
+    const result = classifyLexical(request.input, labels);
+    const text = result.label ?? "";
+    return {
+      text,
+      label: result.label,
+      citations: [],
+      abstained: false,
+      confidence: result.confidence,
+      usage: { inputTokens: this.inputTokens(request), outputTokens: countTokens(text) },
+      generator: this.id,
+    };
+  }
+
+  private extract(request: GenerateRequest): GenerateResult {
+    if (!request.jsonSchema) throw new Error("offline:extractive: an extract request needs `jsonSchema`");
+    const json = extractBySchema(request.input, request.jsonSchema);
+    const text = JSON.stringify(json);
+    return {
+      text,
+      json,
+      citations: [],
+      abstained: false,
+      usage: { inputTokens: this.inputTokens(request), outputTokens: countTokens(text) },
+      generator: this.id,
+    };
+  }
+}
+
+/** Scores every unit (best first) and the confidence that the best one answers; see the notes on top. */
+function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextChunk[]) {
+  const credit = (u: Unit, t: string): number => (u.terms.has(t) ? 1 : u.headingTerms.has(t) ? HEADING_CREDIT : 0);
+  // Terms the context never mentions cannot tell units apart; they only lower the confidence.
+  const weight = new Map<string, number>();
+  for (const [t, focus] of question.terms) if (units.some((u) => credit(u, t) > 0)) weight.set(t, focus);
+  const present = [...weight.values()].reduce((a, b) => a + b, 0);
+  const coverageOf = (u: Unit): number => {
+    if (present === 0) return 0;
+    let sum = 0;
+    for (const [t, w] of weight) sum += w * credit(u, t);
+    return sum / present;
+  };
+
+  const byChunk = context.map((): Unit[] => []);
+  for (const u of units) byChunk[u.chunk].push(u);
+  const chunkCoverage = byChunk.map((own) => {
+    if (own.length === 0 || present === 0) return 0;
+    let sum = 0;
+    for (const [t, w] of weight) {
+      let best = 0;
+      for (const u of own) best = Math.max(best, credit(u, t));
+      sum += w * best;
+    }
+    return sum / present;
+  });
+  // A unit's topic is its own section's heading path.
+  const topicTerms = new Map<Unit, Set<string>>();
+  const topicOf = (u: Unit): Set<string> => {
+    let t = topicTerms.get(u);
+    if (!t) topicTerms.set(u, (t = new Set(tokenize(u.headingPath.join(" ")))));
+    return t;
+  };
+  const rankBonus = retrievalRankBonus(context);
+  const phraseShare = (u: Unit): number => {
+    if (question.bigrams.length === 0) return 0;
+    let hits = 0;
+    for (const [a, b] of question.bigrams) {
+      for (let i = 0; i < u.sequence.length; i++) {
+        if (u.sequence[i] === a && u.sequence.slice(i + 1, i + 4).includes(b)) {
+          hits++;
+          break;
+        }
+      }
+    }
+    return hits / question.bigrams.length;
+  };
+
+  const scored: Scored[] = units.map((unit, order) => {
+    const coverage = coverageOf(unit);
+    const matched = [...weight.keys()].filter((t) => unit.terms.has(t));
+    const newNames = new Set(unit.cues.names.filter((t) => !question.terms.has(t))).size;
+    let fit = 0;
+    for (const type of question.types) fit = Math.max(fit, TYPE_STRENGTH[type] * typeFit(type, unit.cues, newNames));
+    const typeFactor = matched.length > 0 ? 1 + TYPE_BOOST * fit : 1;
+    const generic = matched.length > 0 && matched.every((t) => topicOf(unit).has(t)) ? GENERIC_PENALTY : 1;
+    const lexical = (coverage + BIGRAM * phraseShare(unit)) * lengthFactor(unit) * generic;
+    const passage = CHUNK_SUPPORT * chunkCoverage[unit.chunk] + rankBonus[unit.chunk];
+    return { unit, order, coverage, fit, score: lexical * typeFactor + passage, base: lexical + passage };
+  });
+  scored.sort((a, b) => b.score - a.score || a.order - b.order);
+
+  const best = scored[0];
+  let total = 0;
+  let sentenceSupport = 0;
+  let contextSupport = 0;
+  for (const [t, focus] of question.terms) {
+    total += focus;
+    sentenceSupport += focus * credit(best.unit, t);
+    if (units.some((u) => u.terms.has(t))) contextSupport += focus;
+  }
+  let strength = 0;
+  for (const type of question.types) strength = Math.max(strength, TYPE_STRENGTH[type]);
+  const typeMiss = best.fit === 0 ? 1 - TYPE_MISS * strength : 1;
+  const support = total > 0 ? ((sentenceSupport + contextSupport) / (2 * total)) * typeMiss : 0;
+  return { scored, confidence: support ** CALIBRATION, credit };
+}
+
+/** "Label: value" — a list item or line that states one setting's property. */
+const LABELLED_VALUE_RE = /^[\p{L}][\p{L}\p{N} _-]{0,30}:\s+\S/u;
+
+function lengthFactor(unit: Unit): number {
+  const len = unit.length;
+  if (len > 80) return Math.max(0.5, 80 / len);
+  if (unit.kind !== "text") return len < 2 ? 0.7 : 1;
+  // "Default: `true`", "Type: number": a labelled value is short by nature, not a fragment.
+  if (len < 6 && LABELLED_VALUE_RE.test(unit.plain) && (unit.cues.marked > 0 || unit.cues.number || unit.cues.identifier)) return 1;
+  if (len < 4) return 0.6;
+  if (len < 6) return 0.85;
+  return 1;
+}
+
+/** Bonus per context index by retrieval-score rank; none when the chunks carry no scores. */
+function retrievalRankBonus(context: ContextChunk[]): number[] {
+  const bonus = new Array<number>(context.length).fill(0);
+  const ranked = context.map((c, i) => ({ i, score: c.score })).filter((c) => typeof c.score === "number");
+  ranked.sort((a, b) => (b.score as number) - (a.score as number) || a.i - b.i);
+  ranked.forEach((c, rank) => (bonus[c.i] = RANK_BONUS / (1 + rank)));
+  return bonus;
+}
+
+// Long-context requests hand the reader the same few hundred chunk objects for every question;
+// splitting them is most of the work, so units are kept per chunk object (and its text).
+const UNIT_CACHE = new WeakMap<ContextChunk, { text: string; headingPath: string; units: Unit[] }>();
+
+function cachedUnits(chunk: ContextChunk, chunkIndex: number): Unit[] {
+  const headingPath = chunk.headingPath.join("\u0000");
+  let entry = UNIT_CACHE.get(chunk);
+  if (!entry || entry.text !== chunk.text || entry.headingPath !== headingPath) {
+    entry = { text: chunk.text, headingPath, units: splitUnits(chunk, chunkIndex) };
+    UNIT_CACHE.set(chunk, entry);
+  }
+  return entry.units[0]?.chunk === chunkIndex ? entry.units : entry.units.map((u) => ({ ...u, chunk: chunkIndex }));
+}
+
+/** Overlapping chunk windows repeat sentences; keep the first (best-ranked) copy. */
+function dedupe(units: Unit[]): Unit[] {
+  const seen = new Set<string>();
+  return units.filter((u) => {
+    const key = u.quote.toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
