@@ -193,7 +193,7 @@ test("composition order: candidates → rerank → collapse versions → small-t
     got.map((h) => h.rank),
     [1, 2],
   );
-  assert.equal(pipeline.name, `${index.name} → rerank(prefer-v1, top 10) → collapse-versions → small-to-big`);
+  assert.equal(pipeline.name, `${index.name} → rerank(prefer-v1, top 10) → prefer-newest-version → small-to-big`);
 
   // Small-to-big needs chunksOfPath; without it the stage is skipped.
   const noParents = createRetrievalPipeline({ lexical: index, config: cfg });

@@ -16,7 +16,13 @@ const Source = z
     version: z
       .string()
       .default("")
-      .describe("Version label stored on every chunk from these files, e.g. 'v2'. Used by filters and stale-knowledge checks."),
+      .describe("Version label stored on every chunk from these files, e.g. 'v2'. Used by filters, version preference and stale-knowledge checks."),
+    current: z
+      .boolean()
+      .default(false)
+      .describe(
+        "This source holds the current version: its label ranks newest, whatever the labels say (e.g. `docs/` labelled 'next' next to 'v8'). See `versionOrder` for the full order.",
+      ),
   })
   .strict();
 
@@ -288,6 +294,12 @@ export const ConfigSchema = z
     $schema: z.string().optional(),
     name: z.string().default("ragtune-project").describe("Project name shown in reports."),
     sources: z.array(Source).min(1).describe("Document sources to ingest."),
+    versionOrder: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "Version labels, newest first (e.g. ['v8', 'v7', 'v5']). Retrieval keeps the newest copy of a section, the reader answers from it, long-context packs it first. Default: labels of `current: true` sources first, then natural order — 'current'/'latest'/'stable' first, then by number (v10 > v9 > 2.x), then other words, then 'legacy'/'archived'/'deprecated'.",
+      ),
     chunking: Chunking.default(Chunking.parse({})),
     retrieval: Retrieval.default(Retrieval.parse({})),
     answer: Answer.default(Answer.parse({})),

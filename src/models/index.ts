@@ -29,6 +29,11 @@ export interface ContextChunk {
   score?: number;
   /** Sections and source lines of the stretches of `text` (see `Chunk.spans`), for citations. */
   spans?: ChunkSpan[];
+  /**
+   * Position of `version` in the project's version order, 0 = newest; absent when the project
+   * has fewer than two versions or the chunk is unlabelled.
+   */
+  versionRank?: number;
 }
 
 export interface LabelSpec {
@@ -50,6 +55,11 @@ export interface GenerateRequest {
   system?: string;
   /** Abstain when confidence is below this (0..1). Only meaningful for generators that score. */
   minConfidence?: number;
+  /**
+   * Version labels the question names ("in v7 …"): answer from them rather than the newest.
+   * Absent: when context versions disagree, the newest (`ContextChunk.versionRank` 0) answers.
+   */
+  preferVersions?: string[];
   /** Repeat index under `--repeats` (0-based), passed to the provider as `ChatOptions.sample`. */
   sample?: number;
   /** qa: stream the answer; each text delta as it arrives (LLM generators; others ignore it). */

@@ -15,11 +15,12 @@ import { chunkFilterPredicate, type ChunkFilter } from "../store/index.ts";
 import type { VariantName } from "../config/index.ts";
 import type { Project } from "./project.ts";
 import { countTokens } from "../models/index.ts";
-import { compareVersionsDesc } from "../retrieve/versions.ts";
+import { versionsNamed, type VersionOrder } from "../core/versions.ts";
 import { configFilter } from "../retrieve/pipeline.ts";
 import { longContextBudget } from "../models/limits.ts";
 import { describeFineTuned, FineTunedGenerator, loadFineTunedModels, type FineTunedModels } from "./finetuned.ts";
 import type { ModelRecord } from "../finetune/index.ts";
+import { compareNaturalDesc } from "../core/versions.ts";
 
 export { openProject, openProjectFromPath, type Project } from "./project.ts";
 
@@ -71,7 +72,9 @@ export const DEFAULT_SYSTEM_PROMPT = [
   "Never invent prices, limits, dates or settings. Be courteous and neutral.",
 ].join(" ");
 
-export function toContextChunk(chunk: Chunk, score?: number): ContextChunk {
+/** A chunk as generator context; with `versions`, its place in the version order (when there are ≥ 2 versions). */
+export function toContextChunk(chunk: Chunk, score?: number, versions?: VersionOrder): ContextChunk {
+  const versionRank = versions && versions.labels.length > 1 && chunk.version ? versions.rank(chunk.version) : undefined;
   return {
     id: chunk.id,
     path: chunk.path,
@@ -82,6 +85,7 @@ export function toContextChunk(chunk: Chunk, score?: number): ContextChunk {
     text: chunk.text,
     score,
     ...(chunk.spans ? { spans: chunk.spans } : {}),
+    ...(versionRank !== undefined ? { versionRank } : {}),
   };
 }
 
@@ -89,12 +93,8 @@ export function toContextChunk(chunk: Chunk, score?: number): ContextChunk {
  * Pack chunks into a token budget: newest version first (so truncation drops archived docs before
  * current ones), then by path and ordinal. Returns the packed chunks and what was dropped.
  */
-export function packCorpus(chunks: Chunk[], budgetTokens: number): { packed: Chunk[]; info: PackingInfo } {
-  const versionOrder = [...new Set(chunks.map((c) => c.version))].sort(compareVersionsDesc);
-  const rank = new Map(versionOrder.map((v, i) => [v, i]));
-  const ordered = [...chunks].sort(
-    (a, b) => rank.get(a.version)! - rank.get(b.version)! || a.path.localeCompare(b.path) || a.ordinal - b.ordinal,
-  );
+export function packCorpus(chunks: Chunk[], budgetTokens: number, versions?: VersionOrder): { packed: Chunk[]; info: PackingInfo } {
+  const ordered = [...chunks].sort((a, b) => versionPackingOrder(a.version, b.version, versions) || a.path.localeCompare(b.path) || a.ordinal - b.ordinal);
   const packed: Chunk[] = [];
   let used = 0;
   let corpusTokens = 0;
@@ -123,10 +123,40 @@ export function packCorpus(chunks: Chunk[], budgetTokens: number): { packed: Chu
 /** The metadata filter declared in `retrieval.{versions, paths, tags}` (undefined when none). */
 export { configFilter as retrievalFilter } from "../retrieve/pipeline.ts";
 
+/** Newest version first; unlabelled documents after the versioned ones. */
+function versionPackingOrder(a: string, b: string, versions?: VersionOrder): number {
+  if (a === b) return 0;
+  if (a === "") return 1;
+  if (b === "") return -1;
+  return versions ? versions.compare(a, b) : compareNaturalDesc(a, b);
+}
+
+/** The version labels `question` names, among the project's ("in v7 …", "pnpm 9.x"). */
+export function namedVersions(project: Project, question: string): string[] {
+  const labels = project.versions().labels;
+  return labels.length > 1 ? versionsNamed(question, labels, project.config.name) : [];
+}
+
 /** Retrieval as every answering path uses it (rag, hybrid, `ask`, the server): the project's pipeline. */
 export async function retrieveForAnswer(project: Project, query: string, k: number, filter?: ChunkFilter): Promise<Hit[]> {
-  return (await project.retrieval()).retrieve(query, { k, filter });
+  return (await project.retrieval()).retrieve(query, { k, filter, preferVersions: namedVersions(project, query) });
 }
+
+/** What a generator answers from: the retrieved hits as context, and the versions the question names. */
+export interface AnswerContext {
+  hits: Hit[];
+  context: ContextChunk[];
+  preferVersions: string[];
+}
+
+export async function answerContext(project: Project, query: string, k: number, filter?: ChunkFilter): Promise<AnswerContext> {
+  const preferVersions = namedVersions(project, query);
+  const hits = await (await project.retrieval()).retrieve(query, { k, filter, preferVersions });
+  const versions = project.versions();
+  return { hits, context: hits.map((h) => toContextChunk(h.chunk, h.score, versions)), preferVersions };
+}
+
+const NO_CONTEXT: Pick<AnswerContext, "hits" | "context"> = { hits: [], context: [] };
 
 export interface BuiltVariants {
   variants: Variant[];
@@ -144,6 +174,11 @@ export function buildVariants(project: Project, names: VariantName[], generator:
   const variants: Variant[] = [];
   const notConfigured: BuiltVariants["notConfigured"] = [];
 
+  const versions = project.versions();
+  const preferOf = (input: VariantInput) => {
+    const named = input.task === "qa" ? namedVersions(project, input.input) : [];
+    return named.length > 0 ? { preferVersions: named } : {};
+  };
   const timedGenerate = async (input: VariantInput, context: ContextChunk[]) =>
     generator.generate({
       task: input.task,
@@ -154,6 +189,7 @@ export function buildVariants(project: Project, names: VariantName[], generator:
       system,
       minConfidence,
       sample: input.sample,
+      ...preferOf(input),
     });
 
   let promoted: ModelRecord[] | undefined;
@@ -171,9 +207,9 @@ export function buildVariants(project: Project, names: VariantName[], generator:
       });
     } else if (name === "long-context") {
       const budget = longContextBudget(config.longContext.budgetTokens, config.longContext.outputReserveTokens, generator.id);
-      const { packed, info } = packCorpus(project.store.chunks().filter(chunkFilterPredicate(filter)), budget.tokens);
+      const { packed, info } = packCorpus(project.store.chunks().filter(chunkFilterPredicate(filter)), budget.tokens, versions);
       info.budgetSource = budget.source;
-      const context = packed.map((c) => toContextChunk(c));
+      const context = packed.map((c) => toContextChunk(c, undefined, versions));
       variants.push({
         name,
         usesContext: true,
@@ -192,8 +228,7 @@ export function buildVariants(project: Project, names: VariantName[], generator:
         usesRetrieval: true,
         async run(input) {
           // Extraction works on the input document itself; retrieved help pages add only tokens.
-          const hits = input.task === "extract" ? [] : await retrieveForAnswer(project, input.input, k, filter);
-          const context = hits.map((h) => toContextChunk(h.chunk, h.score));
+          const { hits, context } = input.task === "extract" ? NO_CONTEXT : await answerContext(project, input.input, k, filter);
           const result = await timedGenerate(input, context);
           const contextTokens = context.reduce((n, c) => n + countTokens(c.text), 0);
           return { result, context, retrieved: hits, contextTokens, truncated: false };
@@ -214,7 +249,7 @@ export function buildVariants(project: Project, names: VariantName[], generator:
       const models = (loaded ??= loadFineTunedModels(records, (id) => project.generatorFor(id), project.root));
       const ft = new FineTunedGenerator(generator, models, name, config.answer.fallbackMessage);
       const generate = (input: VariantInput, context: ContextChunk[]) =>
-        ft.generate({ task: input.task, input: input.input, context, labels: input.labels, jsonSchema: input.jsonSchema, system, minConfidence, sample: input.sample });
+        ft.generate({ task: input.task, input: input.input, context, labels: input.labels, jsonSchema: input.jsonSchema, system, minConfidence, sample: input.sample, ...preferOf(input) });
       if (name === "fine-tuned") {
         variants.push({
           name,
@@ -234,8 +269,7 @@ export function buildVariants(project: Project, names: VariantName[], generator:
           usesRetrieval: true,
           models: describeFineTuned(models),
           async run(input) {
-            const hits = input.task === "extract" ? [] : await retrieveForAnswer(project, input.input, k, filter);
-            const context = hits.map((h) => toContextChunk(h.chunk, h.score));
+            const { hits, context } = input.task === "extract" ? NO_CONTEXT : await answerContext(project, input.input, k, filter);
             const result = await generate(input, context);
             const contextTokens = context.reduce((n, c) => n + countTokens(c.text), 0);
             return { result, context, retrieved: hits, contextTokens, truncated: false };

@@ -16,6 +16,7 @@ import { ResponseCache } from "../models/cache.ts";
 import { ModelRegistry, TRAINING_TASKS } from "../finetune/registry.ts";
 import type { ModelRecord } from "../finetune/index.ts";
 import { createEmbedder } from "../models/embedders/index.ts";
+import { versionOrder, type VersionOrder } from "../core/versions.ts";
 
 export interface Project {
   config: RagtuneConfig;
@@ -33,6 +34,8 @@ export interface Project {
    * as configured; rebuilt when the store changes. Dense vectors missing for new chunks are computed first.
    */
   retrieval(): Promise<RetrievalPipeline>;
+  /** The version order of the project's labels (config `versionOrder` / `current`, else natural). */
+  versions(): VersionOrder;
   /** The configured generator (or the `--model` override). */
   generator(): Generator;
   /** Its id, without creating it (a dry run needs no API key). */
@@ -69,6 +72,8 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
   let judge: ChatProvider | undefined | null = null;
   let cache: ResponseCache | undefined | null = null;
   let embedder: Embedder | undefined | null = null;
+  let versions: VersionOrder | undefined;
+  let versionsGeneration = -1;
 
   const project: Project = {
     config,
@@ -97,6 +102,19 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
         pipelineGeneration = gen;
       }
       return pipeline;
+    },
+    versions() {
+      const gen = store.generation();
+      if (!versions || gen !== versionsGeneration) {
+        const labels = new Set([...config.sources.map((s) => s.version), ...store.documents().map((d) => d.version)]);
+        versions = versionOrder({
+          labels,
+          declared: config.versionOrder,
+          current: config.sources.filter((s) => s.current).map((s) => s.version),
+        });
+        versionsGeneration = gen;
+      }
+      return versions;
     },
     generator() {
       generator ??= createGenerator(options.model ?? config.models.generator, config.models, config.answer, process.env, { cache: project.cache(), baseDir: root });
@@ -165,7 +183,7 @@ async function buildRetrieval(project: Project): Promise<RetrievalPipeline> {
       vectors.close();
     }
   }
-  return assembleRetrievalPipeline({ lexical, dense, chunks, retrieval: config.retrieval, models: config.models, root });
+  return assembleRetrievalPipeline({ lexical, dense, chunks, retrieval: config.retrieval, models: config.models, root, versions: project.versions() });
 }
 
 export function openProjectFromPath(configPath?: string, options: OpenProjectOptions = {}): Project {

@@ -5,7 +5,9 @@
  *                   retrievers fetch `fusion.candidates` hits and are fused (RRF or weighted)
  *   2. rerank       the top `rerankCandidates` are reordered by the reranker (if any); the rest
  *                   keep their order below them
- *   3. collapse     near-duplicates across version labels keep only the newest (`collapseVersions`)
+ *   3. versions     copies of one section in several version labels keep only the preferred one:
+ *                   the newest by the project's version order, or the versions the question
+ *                   names (`preferNewestVersions`; off with `collapseVersions: false`)
  *   4. small-to-big each hit is replaced by its parent section (`smallToBig`, needs `chunksOfPath`)
  *   5. top k        ranked 1..k
  *
@@ -19,7 +21,8 @@ import { InputError } from "../util/errors.ts";
 import { reciprocalRankFusion, weightedScoreFusion } from "./fusion.ts";
 import type { Hit, Reranker } from "./index.ts";
 import { expandToParents as defaultExpandToParents } from "./small-to-big.ts";
-import { collapseVersions } from "./versions.ts";
+import { preferNewestVersions, specificHeadings, type HeadingSpecificity } from "./versions.ts";
+import { NATURAL_VERSION_ORDER, type VersionOrder } from "../core/versions.ts";
 import { createReranker } from "./rerank/index.ts";
 
 /** Pseudo-relevance feedback settings passed to the lexical retriever. */
@@ -57,12 +60,27 @@ export interface RetrievalPipelineDeps {
   config: RagtuneConfig["retrieval"];
   /** Embedder id for the error message when a dense retriever is missing (`models.embedder`). */
   embedder?: string;
+  /** The project's version order (default: natural order of the labels). */
+  versions?: VersionOrder;
+  /** Section headings that identify a section across versions (`specificHeadings` of the corpus). */
+  specificHeadings?: HeadingSpecificity;
+}
+
+export interface RetrieveOptions {
+  k: number;
+  filter?: ChunkFilter;
+  /**
+   * Version labels the question names ("in v7 …"): their chunks join the candidates (a second,
+   * filtered search) and their copy of a section is preferred over the newest. A preference, not
+   * a filter: other versions still answer what the named one does not cover.
+   */
+  preferVersions?: readonly string[];
 }
 
 export interface RetrievalPipeline {
   /** The configuration in words, e.g. "hybrid(rrf 60: bm25(…) + hashing:384) → rerank(offline) → collapse-versions". */
   readonly name: string;
-  retrieve(query: string, options: { k: number; filter?: ChunkFilter }): Promise<Hit[]>;
+  retrieve(query: string, options: RetrieveOptions): Promise<Hit[]>;
 }
 
 /** The filter implied by `retrieval.versions/paths/tags`, or undefined when none is set. */
@@ -112,7 +130,7 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
     stages.push(`hybrid(${how}: ${lexicalName} + ${denseName})`);
   }
   if (reranker) stages.push(`rerank(${reranker.id}, top ${config.rerankCandidates})`);
-  if (config.collapseVersions) stages.push("collapse-versions");
+  if (config.collapseVersions) stages.push("prefer-newest-version");
   if (expanding) stages.push("small-to-big");
   const name = stages.join(" → ");
 
@@ -128,13 +146,28 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
     return fused.slice(0, depth);
   }
 
+  const versions = deps.versions ?? NATURAL_VERSION_ORDER;
+  /** The candidates of the named versions merged into the unfiltered ones, best score first. */
+  async function withNamedVersions(query: string, depth: number, filter: ChunkFilter | undefined, named: readonly string[], hits: Hit[]): Promise<Hit[]> {
+    const allowed = filter?.versions ? named.filter((v) => filter.versions!.includes(v)) : [...named];
+    if (allowed.length === 0) return hits;
+    const extra = await candidates(query, depth, { ...filter, versions: allowed });
+    const seen = new Set(hits.map((h) => h.chunk.id));
+    const merged = [...hits, ...extra.filter((h) => !seen.has(h.chunk.id))];
+    // Scores come from the same retriever over the same index, so they order the union.
+    return merged.sort((a, b) => b.score - a.score);
+  }
+
   return {
     name,
     async retrieve(query, options) {
       const k = Math.floor(options.k);
       if (!(k > 0)) return [];
       const filter = options.filter ?? configFilter(config);
-      let hits = await candidates(query, candidateDepth(k, config, reranker !== undefined, expanding), filter);
+      const depth = candidateDepth(k, config, reranker !== undefined, expanding);
+      let hits = await candidates(query, depth, filter);
+      const named = config.collapseVersions ? (options.preferVersions ?? []) : [];
+      if (named.length > 0) hits = await withNamedVersions(query, depth, filter, named, hits);
       if (reranker && hits.length > 0) {
         const head = hits.slice(0, config.rerankCandidates);
         const reranked = await reranker.rerank(query, head, head.length);
@@ -143,8 +176,8 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
       // Only the head can reach the top k: 3k candidates leave ≥ 1.5k distinct ones even when every
       // hit has a twin in another version (the pairwise check is quadratic, so the tail is not scanned).
       if (config.collapseVersions) {
-        const head = expanding ? hits : hits.slice(0, k * 3);
-        hits = collapseVersions(head, head.length);
+        // The preferred copy of a top hit may rank anywhere among the candidates: all are searched.
+        hits = preferNewestVersions(hits, expanding ? hits.length : k * 3, { order: versions, named, specific: deps.specificHeadings });
       }
       // Ranks 1..n in the current order: small-to-big orders hits by rank.
       if (expanding) hits = expand(hits.map((h, i) => ({ ...h, rank: i + 1 })), deps.chunksOfPath!);
@@ -167,6 +200,7 @@ export function assembleRetrievalPipeline(parts: {
   models: Pick<RagtuneConfig["models"], "providers" | "embedder">;
   /** Folder local reranker models resolve against. */
   root?: string;
+  versions?: VersionOrder;
 }): RetrievalPipeline {
   const byPath = new Map<string, Chunk[]>();
   for (const c of parts.chunks) {
@@ -182,5 +216,7 @@ export function assembleRetrievalPipeline(parts: {
     chunksOfPath: (path) => byPath.get(path) ?? [],
     config: parts.retrieval,
     embedder: parts.models.embedder,
+    versions: parts.versions,
+    specificHeadings: parts.retrieval.collapseVersions ? specificHeadings(parts.chunks) : undefined,
   });
 }

@@ -8,7 +8,7 @@ import { tokenize } from "../../retrieve/tokenize.ts";
 /** What a unit is: prose sentence, table row or code line. */
 export type UnitKind = "text" | "row" | "code";
 
-export type AnswerType = "quantity" | "duration" | "time" | "identifier" | "list" | "person" | "place" | "reason" | "definition" | "procedure" | "yesno";
+export type AnswerType = "quantity" | "duration" | "time" | "identifier" | "default" | "list" | "person" | "place" | "reason" | "definition" | "procedure" | "yesno";
 
 /** How much a fitting unit is boosted (1 + TYPE_BOOST·strength·fit), and a miss costs confidence (TYPE_MISS·strength). */
 export const TYPE_STRENGTH: Record<AnswerType, number> = {
@@ -16,6 +16,7 @@ export const TYPE_STRENGTH: Record<AnswerType, number> = {
   duration: 0.6,
   time: 0.5,
   identifier: 0.5,
+  default: 0.6,
   list: 0.5,
   person: 0.3,
   place: 0.3,
@@ -33,6 +34,9 @@ export const ANSWER_TYPE_PATTERNS: [AnswerType, RegExp][] = [
   ],
   ["duration", /\bhow\s+(?:long|soon|quickly|fast)\b/],
   ["time", /^when\b|\bwhen\s+(?:is|was|were|are|does|do|did|will|can|should)\b|\b(?:what|which)\s+(?:time|date|day|days|year|month|hour)\b/],
+  // "What is the default …", "what does X default to", "is X enabled by default?": technical
+  // docs state defaults in a labelled line ("Default: `true`") or a "defaults to …" sentence.
+  ["default", /\bdefault(?:s|ed)?\b/],
   [
     "identifier",
     /\b(?:which|what)(?:\s+(?:is|are|was|were|'s))?(?:\s+(?:the|a|an|its|their))?(?:\s+[\w-]+)?\s+(?:key|keys|shortcut|shortcuts|command|commands|header|headers|setting|settings|option|options|field|flag|variable|parameter|button|menu|endpoint|url|address|path|file|filename|name|code|role|permission|scope|scopes|credential|token|value|syntax|port|tab|page|status|method|version)\b/,
@@ -87,6 +91,9 @@ const POLARITY_RE =
 const IDENTIFIER_RE =
   /(?<![\p{L}\p{N}])(?:[A-Za-z][\w]*[-_][\w-]*\w|[a-z]+[A-Z]\w*|[A-Z]{2,}[A-Z0-9]*|[A-Z](?=\s*(?:$|[,.;:+|)]|\s(?:to|for|on|key)\b))|https?:\/\/\S+|\/[\w/{}:.-]+|\w+\.\w{2,}\/\S*)/u;
 
+const DEFAULT_RE = /\bdefault(?:s|ed)?\b(?:\s+value)?\s*(?:is|to|:|=|of|\()|\bby\s+default\b|\bdefault(?:s|ed)?\s*$/i;
+const VALUE_WORD_RE = /\b(?:true|false|null|none|undefined|enabled|disabled|on|off|yes|no|empty)\b/i;
+
 /** Question-independent cues of one unit, computed when the unit is split. */
 export interface UnitCues {
   number: boolean;
@@ -103,6 +110,8 @@ export interface UnitCues {
   definition: boolean;
   instruction: boolean;
   polarity: boolean;
+  /** States a default value: "Default: `x`", "defaults to 5", "(default: none)". */
+  defaultValue: boolean;
 }
 
 export function unitCues(quote: string, marked: number, kind: UnitKind): UnitCues {
@@ -128,6 +137,7 @@ export function unitCues(quote: string, marked: number, kind: UnitKind): UnitCue
     definition: DEFINITION_RE.test(quote),
     instruction: INSTRUCTION_RE.test(quote) || marked > 0,
     polarity: POLARITY_RE.test(quote),
+    defaultValue: DEFAULT_RE.test(quote) && (marked > 0 || /\d/.test(quote) || VALUE_WORD_RE.test(quote) || /["'`]/.test(quote)),
   };
 }
 
@@ -156,5 +166,7 @@ export function typeFit(type: AnswerType, c: UnitCues, newNames: number): number
       return c.instruction ? 1 : 0;
     case "yesno":
       return c.polarity ? 1 : 0;
+    case "default":
+      return c.defaultValue ? 1 : 0;
   }
 }

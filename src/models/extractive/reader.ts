@@ -69,6 +69,7 @@ import { classifyLexical } from "../offline-classify.ts";
 import { extractBySchema } from "../offline-extract.ts";
 import { countTokens } from "../tokens.ts";
 import { tokenize } from "../../retrieve/tokenize.ts";
+import { sectionKey } from "../../core/versions.ts";
 import { TYPE_STRENGTH, typeFit } from "./answer-types.ts";
 import { analyzeQuestion, type QuestionAnalysis } from "./question.ts";
 import { splitUnits, type Unit } from "./units.ts";
@@ -90,6 +91,8 @@ const GENERIC_PENALTY = 0.85;
 const TYPE_BOOST = 1.5;
 const TYPE_MISS = 0.5;
 const SECOND_SENTENCE_RATIO = 0.6;
+/** Score factor of a sentence from an older version than the newest (or named) one in the context. */
+const OLDER_VERSION_FACTOR = 0.7;
 /** confidence = support^CALIBRATION: puts the measured break-even (support ≈ 0.5) at the 0.35 default. */
 const CALIBRATION = 1.5;
 
@@ -148,7 +151,7 @@ export class ExtractiveReader implements Generator {
     const question = analyzeQuestion(request.input);
     const units = dedupe(request.context.flatMap((chunk, i) => cachedUnits(chunk, i)));
     if (question.terms.size === 0 || units.length === 0) return abstain(0);
-    const { scored, confidence, credit } = rankUnits(question, units, request.context);
+    const { scored, confidence, credit } = rankUnits(question, units, request.context, request.preferVersions);
     const best = scored[0];
     if (confidence < minConfidence || best.coverage === 0) return abstain(confidence);
 
@@ -234,7 +237,9 @@ export class ExtractiveReader implements Generator {
 }
 
 /** Scores every unit (best first) and the confidence that the best one answers; see the notes on top. */
-function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextChunk[]) {
+function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextChunk[], preferVersions?: readonly string[]) {
+  const preferredChunk = preferredVersionChunks(context, preferVersions);
+  const versionFactor = preferredChunk.map((p) => (p ? 1 : OLDER_VERSION_FACTOR));
   const credit = (u: Unit, t: string): number => (u.terms.has(t) ? 1 : u.headingTerms.has(t) ? HEADING_CREDIT : 0);
   // Terms the context never mentions cannot tell units apart; they only lower the confidence.
   const weight = new Map<string, number>();
@@ -291,9 +296,11 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
     const generic = matched.length > 0 && matched.every((t) => topicOf(unit).has(t)) ? GENERIC_PENALTY : 1;
     const lexical = (coverage + BIGRAM * phraseShare(unit)) * lengthFactor(unit) * generic;
     const passage = CHUNK_SUPPORT * chunkCoverage[unit.chunk] + rankBonus[unit.chunk];
-    return { unit, order, coverage, fit, score: lexical * typeFactor + passage, base: lexical + passage };
+    const v = versionFactor[unit.chunk];
+    return { unit, order, coverage, fit, score: (lexical * typeFactor + passage) * v, base: (lexical + passage) * v };
   });
   scored.sort((a, b) => b.score - a.score || a.order - b.order);
+  preferSectionOfPreferredVersion(scored, preferredChunk);
 
   const best = scored[0];
   let total = 0;
@@ -313,6 +320,34 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
 
 /** "Label: value" — a list item or line that states one setting's property. */
 const LABELLED_VALUE_RE = /^[\p{L}][\p{L}\p{N} _-]{0,30}:\s+\S/u;
+
+/**
+ * Per context chunk: whether it is of the preferred version — the versions the question names if
+ * the context has them, else the newest present. All true when the context holds one version;
+ * unlabelled chunks are always preferred.
+ */
+function preferredVersionChunks(context: ContextChunk[], preferVersions?: readonly string[]): boolean[] {
+  const ranks = new Set(context.map((c) => c.versionRank).filter((r): r is number => r !== undefined));
+  if (ranks.size < 2) return context.map(() => true);
+  const named = new Set((preferVersions ?? []).filter((v) => context.some((c) => c.version === v)));
+  const newest = Math.min(...ranks);
+  return context.map((c) => c.versionRank === undefined || (named.size > 0 ? named.has(c.version) : c.versionRank === newest));
+}
+
+/**
+ * When versions disagree, the preferred version answers: if the best unit comes from another
+ * version and the preferred version's copy of the same section is in the context, that copy's
+ * best unit (covering some of the question) moves to the front. Sections are matched by their
+ * last heading, case and punctuation ignored (`auto-install-peers` = `autoInstallPeers`).
+ */
+function preferSectionOfPreferredVersion(scored: Scored[], preferredChunk: boolean[]): void {
+  const top = scored[0];
+  if (!top || preferredChunk[top.unit.chunk]) return;
+  const key = sectionKey(top.unit.headingPath[top.unit.headingPath.length - 1] ?? "");
+  if (!key) return;
+  const i = scored.findIndex((s) => preferredChunk[s.unit.chunk] && s.coverage > 0 && sectionKey(s.unit.headingPath[s.unit.headingPath.length - 1] ?? "") === key);
+  if (i > 0) scored.unshift(...scored.splice(i, 1));
+}
 
 function lengthFactor(unit: Unit): number {
   const len = unit.length;
