@@ -172,6 +172,7 @@ async function runCorpus(name: string, opts: ReturnType<typeof parseArgs>): Prom
       chunks: stats?.chunks,
       skipped: stats?.skipped ?? [],
       ms: stats?.ms ?? ing.ms,
+      wallMs: ing.ms,
       ...(ing.status === 0 ? {} : { error: lastLines(ing.stderr || ing.stdout) }),
     };
     for (const l of ingestLines(result.ingest)) console.log(l);
@@ -193,7 +194,7 @@ async function runCorpus(name: string, opts: ReturnType<typeof parseArgs>): Prom
     for (const n of summary?.notConfigured ?? []) console.log(`  ${n.name}: not configured — ${n.reason}`);
     if (!summary?.runDir) return result;
 
-    const rows = readCaseRows(summary.runDir).filter((r) => (r.repeat ?? 0) === 0);
+    const rows = readCaseRows(resolve(dir, summary.runDir)).filter((r) => (r.repeat ?? 0) === 0);
     const read = sourceReader(dir);
     for (const v of opts.variants) {
       const mine = rows.filter((r) => r.variant === v);

@@ -18,13 +18,16 @@ export interface IngestSummary {
   documents?: number;
   chunks?: number;
   skipped: { path: string; reason: string }[];
+  /** ragtune's own ingest time (its stats), and the wall time of the child process. */
   ms: number;
+  wallMs?: number;
   error?: string;
 }
 
 export function ingestLines(i: IngestSummary): string[] {
   if (!i.ok) return [`ingest FAILED (exit ${i.exitCode}) after ${(i.ms / 1000).toFixed(1)} s: ${i.error ?? "no message"}`];
-  const lines = [`ingest: ${i.documents ?? "?"} documents, ${i.chunks ?? "?"} chunks, ${i.skipped.length} skipped, ${(i.ms / 1000).toFixed(1)} s`];
+  const wall = i.wallMs === undefined ? "" : ` (${(i.wallMs / 1000).toFixed(1)} s wall)`;
+  const lines = [`ingest: ${i.documents ?? "?"} documents, ${i.chunks ?? "?"} chunks, ${i.skipped.length} skipped, ${(i.ms / 1000).toFixed(1)} s${wall}`];
   const reasons = new Map<string, number>();
   for (const s of i.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1);
   for (const [reason, n] of reasons) lines.push(`  skipped ${n}: ${reason}`);
