@@ -60,10 +60,21 @@ export interface GenerateRequest {
    * Absent: when context versions disagree, the newest (`ContextChunk.versionRank` 0) answers.
    */
   preferVersions?: string[];
+  /**
+   * The whole corpus the context came from, for generators that weigh evidence (the offline
+   * reader): a question term that no document contains says the documents do not cover it.
+   */
+  corpus?: CorpusStats;
   /** Repeat index under `--repeats` (0-based), passed to the provider as `ChatOptions.sample`. */
   sample?: number;
   /** qa: stream the answer; each text delta as it arrives (LLM generators; others ignore it). */
   onText?: (delta: string) => void;
+}
+
+/** Corpus statistics over index terms (`tokenize` output: lower-cased, stemmed). */
+export interface CorpusStats {
+  /** Chunks that contain `term`. */
+  documentFrequency(term: string): number;
 }
 
 export interface Citation {
@@ -78,7 +89,7 @@ export interface Citation {
   lineEnd: number;
   /** Version label of the cited document ("" when unversioned). */
   version?: string;
-  /** The cited text as it appears in the source (markdown kept: code spans, placeholders), when known. */
+  /** The cited text as it appears in the source (markdown kept: code spans, placeholders), when known; several sentences quoted from one section are joined by " … ". */
   quote?: string;
 }
 

@@ -12,6 +12,15 @@
  * - `number`/`integer` → the number closest to words of the property name (`amount_usd` → near
  *   "amount" / "USD"), with a bonus for currency-marked numbers when the name is money-like.
  * - `*name*` strings → `From: Name <email>` header, "my name is …", or a signature line.
+ * - `*version*` strings → the version number nearest the name's qualifier (`node_version` → the
+ *   version after "node"), without a leading "v" unless the description asks for it as written;
+ *   a range prefix (^, ~, >=) is kept when the description says "range" or "as written".
+ * - `package` / `module` / `library` / `dependency` strings → the name written before a version
+ *   ("typescript 5.4.2", "fastify@4.28.1").
+ * - `url` / `route` / `path` / `endpoint` strings → a URL, else the first `/path/:param`.
+ * - `boolean` → true when the name's words occur (the head word among them) and are not negated.
+ * - numbers respect `minimum` / `maximum`; with no name word near any number, the one number in
+ *   range that is not part of a version or date.
  * - anything else → a `Label: value` line whose label words match the property name.
  *
  * A property that no rule finds is omitted rather than guessed. No synonyms or paraphrases are
@@ -71,11 +80,76 @@ function extractProperty(name: string, prop: Schema, text: TextIndex): unknown {
     return undefined;
   }
   if (types.includes("number") || types.includes("integer")) {
-    const n = numberNear(name, text, types.includes("integer") && !types.includes("number"));
+    const n = numberNear(name, text, types.includes("integer") && !types.includes("number"), rangeOf(prop));
     if (n !== undefined) return n;
+  }
+  if (types.includes("boolean")) {
+    const b = booleanFlag(name, text);
+    if (b !== undefined) return b;
   }
   if (types.includes("string")) return stringValue(name, prop, text);
   return undefined;
+}
+
+const VERSION_RE = /(?<![\w.])((?:\^|~|[<>]=?|=)?)(v?)(\d+(?:\.\d+){1,3}(?:-[0-9A-Za-z.-]+)?|\d+(?=\.x\b))(?![\w])/g;
+const PATH_RE = /(?<![\w/.:])\/(?:[\w.~%{}*@!$&'()+,;=:-]+\/?)*(?![\w])/g;
+const PACKAGE_RE = /^(?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/i;
+const NEGATION_RE = /\b(?:not|no|never|without|don'?t|doesn'?t|isn'?t)\s+(?:\w+\s+){0,4}$/i;
+
+/** Words of the property name that qualify it ("node" in node_version), stemmed. */
+function qualifierTerms(name: string, head: RegExp): string[] {
+  return contentTokens(labelNameText(name)).filter((t) => !head.test(t));
+}
+
+/** The version number nearest the property name's qualifier words (see the notes on top). */
+function versionNear(name: string, prop: Schema, text: TextIndex): string | undefined {
+  const description = typeof prop.description === "string" ? prop.description.toLowerCase() : "";
+  const keepRange = /range|as (?:the user )?wr[io]te|exactly as/.test(description);
+  const keepV = /leading v\b(?! *\))/.test(description) && !/no leading v|without (?:a |the )?leading v/.test(description);
+  const qualifiers = qualifierTerms(name, /^(?:version|ver|v)$/);
+  let best: { value: string; score: number } | undefined;
+  for (const m of text.raw.matchAll(VERSION_RE)) {
+    const [, range, v, number] = m;
+    const value = `${keepRange ? range : ""}${keepV ? v : ""}${number}`;
+    const at = text.wordIndexAt(m.index ?? 0);
+    let score = qualifiers.length === 0 ? 1 / (1 + at) : 0;
+    for (const q of qualifiers) {
+      // Qualifier words come before their version: "node v20", "fastify@4.28.1", "`pnpm -v` says 11.4.1".
+      const d = text.distanceBefore(q, at);
+      if (d <= 6) score += 1 / (1 + d);
+    }
+    if (score > 0 && (!best || score > best.score)) best = { value, score };
+  }
+  return best?.value;
+}
+
+/** The package name written just before a version ("lodash-es ^4.17.21", "fastify@4.28.1"). */
+function packageBeforeVersion(text: TextIndex): string | undefined {
+  for (const m of text.raw.matchAll(VERSION_RE)) {
+    const before = text.raw.slice(0, m.index).replace(/[@\s]+$/, "");
+    const word = /([@\w./-]+)$/.exec(before)?.[1];
+    if (word && PACKAGE_RE.test(word) && !/^(?:version|v|node|to|at|is|of|on|and|or)$/i.test(word) && !/^\d/.test(word)) return word;
+  }
+  return undefined;
+}
+
+/** True when the name's words occur, the head (last) word among them, and are not negated. */
+function booleanFlag(name: string, text: TextIndex): boolean | undefined {
+  const terms = contentTokens(labelNameText(name));
+  if (terms.length === 0) return undefined;
+  const head = terms[terms.length - 1];
+  const present = terms.filter((t) => text.positions.has(t));
+  if (!present.includes(head) || present.length * 2 < terms.length) return undefined;
+  const at = text.wordStartOffset(text.positions.get(head)!);
+  return NEGATION_RE.test(text.raw.slice(Math.max(0, at - 40), at)) ? false : true;
+}
+
+function rangeOf(prop: Schema): { min: number; max: number } {
+  const num = (v: unknown, fallback: number) => (typeof v === "number" && Number.isFinite(v) ? v : fallback);
+  return {
+    min: Math.max(num(prop.minimum, -Infinity), num(prop.exclusiveMinimum, -Infinity) + (typeof prop.exclusiveMinimum === "number" ? Number.EPSILON : 0)),
+    max: Math.min(num(prop.maximum, Infinity), num(prop.exclusiveMaximum, Infinity) - (typeof prop.exclusiveMaximum === "number" ? Number.EPSILON : 0)),
+  };
 }
 
 function stringValue(name: string, prop: Schema, text: TextIndex): string | undefined {
@@ -85,8 +159,20 @@ function stringValue(name: string, prop: Schema, text: TextIndex): string | unde
   if (format === "email" || (!format && /e-?mail/.test(lowerName))) return text.raw.match(EMAIL_RE)?.[0];
   if (format === "date") return firstDate(text.raw);
   if (format === "date-time") return text.raw.match(ISO_DATE_TIME_RE)?.[0];
-  if (format === "uri" || format === "url" || (!format && /url|link|website/.test(lowerName))) return text.raw.match(URL_RE)?.[0];
+  if (format === "uri" || format === "url") return text.raw.match(URL_RE)?.[0];
+  if (!format && /url|link|website|route|path|endpoint|uri/.test(lowerName)) {
+    const url = text.raw.match(URL_RE)?.[0];
+    if (url || /link|website/.test(lowerName)) return url;
+    // A route or path written without a host: "/api/users/:id".
+    return text.raw.match(PATH_RE)?.find((p) => p.length > 1)?.replace(/[.,;:]+$/, "");
+  }
   if (/phone|mobile|tel/.test(lowerName)) return text.raw.match(PHONE_RE)?.[0]?.trim();
+  if (/version|(?:^|_)ver(?:$|_)/.test(lowerName)) return versionNear(name, prop, text);
+  if (/package|module|library|dependency|(?:^|_)dep(?:$|_)|plugin/.test(lowerName)) {
+    const pkg = packageBeforeVersion(text);
+    if (pkg) return pkg;
+  }
+
   if (/name/.test(lowerName) && !NOT_A_PERSON.test(lowerName)) {
     const person = personName(text.raw);
     if (person) return person;
@@ -187,15 +273,22 @@ function matchEnum(values: unknown[], propertyName: string, text: TextIndex): un
   return best?.value;
 }
 
-function numberNear(propertyName: string, text: TextIndex, integer: boolean): number | undefined {
+function numberNear(propertyName: string, text: TextIndex, integer: boolean, range = { min: -Infinity, max: Infinity }): number | undefined {
   const nameTerms = contentTokens(labelNameText(propertyName));
   const moneyLike = nameTerms.some((t) => MONEY_WORDS.has(t));
   const percentLike = /percent|pct|rate|ratio|discount/i.test(propertyName);
   let best: { value: number; score: number } | undefined;
+  const inRange: number[] = [];
+  const bounded = Number.isFinite(range.min) && Number.isFinite(range.max);
+  // Numbers inside versions and dates ("5.2.1", "2024-03-01") are not quantities.
+  const versionSpans = Array.from(text.raw.matchAll(VERSION_RE), (m) => [m.index!, m.index! + m[0].length]);
   for (const m of text.raw.matchAll(NUMBER_RE)) {
     const [, symbol, whole, fraction, suffix] = m;
     const value = Number(whole.replace(/,/g, "") + (fraction ? `.${fraction}` : ""));
     if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) continue;
+    if (value < range.min || value > range.max) continue;
+    if (versionSpans.some(([a, b]) => m.index! >= a && m.index! < b)) continue;
+    inRange.push(value);
     const at = text.wordIndexAt(m.index ?? 0);
     let score = 0;
     for (const term of nameTerms) {
@@ -207,6 +300,8 @@ function numberNear(propertyName: string, text: TextIndex, integer: boolean): nu
     if (percentLike && suffix === "%") score += 1;
     if (score > 0 && (!best || score > best.score)) best = { value, score };
   }
+  // No name word near any number, but the schema bounds it (an HTTP status 100–599): the one fitting number.
+  if (!best && bounded && new Set(inRange).size === 1) return inRange[0];
   return best?.value;
 }
 
@@ -243,6 +338,18 @@ class TextIndex {
       else hi = mid;
     }
     return lo;
+  }
+
+  /** Character offset where word `i` starts. */
+  wordStartOffset(i: number): number {
+    return this.wordStarts[Math.min(i, this.wordStarts.length - 1)] ?? 0;
+  }
+
+  /** Distance in words back from `at` to the nearest occurrence of `term` at or before it (Infinity when none). */
+  distanceBefore(term: string, at: number): number {
+    let best = Infinity;
+    for (const p of this.occurrences.get(term) ?? []) if (p <= at) best = Math.min(best, at - p);
+    return best;
   }
 
   /** Distance in words from `at` to the nearest occurrence of `term` (Infinity when absent). */

@@ -9,7 +9,7 @@
  * - hybrid:       fine-tuned model + retrieval (idem).
  */
 import type { Chunk } from "../ingest/index.ts";
-import type { ContextChunk, GenerateResult, Generator, LabelSpec, TaskKind } from "../models/index.ts";
+import type { ContextChunk, CorpusStats, GenerateResult, Generator, LabelSpec, TaskKind } from "../models/index.ts";
 import type { Hit } from "../retrieve/index.ts";
 import { chunkFilterPredicate, type ChunkFilter } from "../store/index.ts";
 import type { VariantName } from "../config/index.ts";
@@ -142,6 +142,11 @@ export async function retrieveForAnswer(project: Project, query: string, k: numb
   return (await project.retrieval()).retrieve(query, { k, filter, preferVersions: namedVersions(project, query) });
 }
 
+/** Document frequencies of the project's index, for generators that weigh evidence. */
+export function corpusStats(project: Project): CorpusStats {
+  return { documentFrequency: (term) => project.retriever().df(term) };
+}
+
 /** What a generator answers from: the retrieved hits as context, and the versions the question names. */
 export interface AnswerContext {
   hits: Hit[];
@@ -175,6 +180,7 @@ export function buildVariants(project: Project, names: VariantName[], generator:
   const notConfigured: BuiltVariants["notConfigured"] = [];
 
   const versions = project.versions();
+  const corpus = corpusStats(project);
   const preferOf = (input: VariantInput) => {
     const named = input.task === "qa" ? namedVersions(project, input.input) : [];
     return named.length > 0 ? { preferVersions: named } : {};
@@ -189,6 +195,7 @@ export function buildVariants(project: Project, names: VariantName[], generator:
       system,
       minConfidence,
       sample: input.sample,
+      corpus,
       ...preferOf(input),
     });
 
@@ -249,7 +256,7 @@ export function buildVariants(project: Project, names: VariantName[], generator:
       const models = (loaded ??= loadFineTunedModels(records, (id) => project.generatorFor(id), project.root));
       const ft = new FineTunedGenerator(generator, models, name, config.answer.fallbackMessage);
       const generate = (input: VariantInput, context: ContextChunk[]) =>
-        ft.generate({ task: input.task, input: input.input, context, labels: input.labels, jsonSchema: input.jsonSchema, system, minConfidence, sample: input.sample, ...preferOf(input) });
+        ft.generate({ task: input.task, input: input.input, context, labels: input.labels, jsonSchema: input.jsonSchema, system, minConfidence, sample: input.sample, corpus, ...preferOf(input) });
       if (name === "fine-tuned") {
         variants.push({
           name,

@@ -2,7 +2,8 @@
  * Citation checks, independent of ragtune's chunker: find each cited quote in its source file and
  * compare the citation's heading path and line range with where the quote really is.
  *
- * A cited quote is the citation's `quote` field when the generator records one, else the answer text
+ * A cited quote is the citation's `quote` field when the generator records one (sentences quoted
+ * from one section are joined there with " … ": each is its own quote), else the answer text
  * between the previous citation marker (or the start) and this marker: the offline reader writes
  * `quote [1] quote [2]`. Each marker occurrence is one cited quote.
  *
@@ -79,7 +80,8 @@ export function citedQuotes(output: string, citations: CitationRecord[]): { cita
   const out: { citation: CitationRecord; quote: string }[] = [];
   const byMarker = new Map<number, CitationRecord>();
   for (const c of citations) {
-    if (typeof c.quote === "string" && c.quote.trim() !== "") out.push({ citation: c, quote: c.quote });
+    // Several sentences quoted from one section share a citation; its quote joins them with " … ".
+    if (typeof c.quote === "string" && c.quote.trim() !== "") for (const q of c.quote.split(" … ")) if (q.trim()) out.push({ citation: c, quote: q.trim() });
     else byMarker.set(c.marker, c);
   }
   if (byMarker.size === 0) return out;

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { projectFrom, printJson, applyFilterFlags, type FilterFlags } from "./common.ts";
-import { toContextChunk, DEFAULT_SYSTEM_PROMPT, retrieveForAnswer, retrievalFilter } from "../../pipeline/index.ts";
+import { DEFAULT_SYSTEM_PROMPT, answerContext, corpusStats, retrievalFilter } from "../../pipeline/index.ts";
 import { bold, dim, cyan, yellow } from "../output.ts";
 import { InputError } from "../../util/errors.ts";
 import type { Project } from "../../pipeline/index.ts";
@@ -61,7 +61,7 @@ export async function askCommand(question: string, opts: QueryOpts, cmd: Command
   try {
     requireIndex(project);
     const { config } = project;
-    const hits = await retrieveForAnswer(project, question, opts.k ?? config.retrieval.k, filterOf(project, opts));
+    const { hits, context, preferVersions } = await answerContext(project, question, opts.k ?? config.retrieval.k, filterOf(project, opts));
     const generator = project.generator();
     const started = performance.now();
     // --stream prints the answer as it arrives; the final, parsed answer (citations) follows.
@@ -69,7 +69,9 @@ export async function askCommand(question: string, opts: QueryOpts, cmd: Command
     const result = await generator.generate({
       task: "qa",
       input: question,
-      context: hits.map((h) => toContextChunk(h.chunk, h.score)),
+      context,
+      corpus: corpusStats(project),
+      ...(preferVersions.length > 0 ? { preferVersions } : {}),
       system: config.models.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
       minConfidence: config.answer.minConfidence,
       ...(opts.stream && !opts.json
@@ -92,7 +94,8 @@ export async function askCommand(question: string, opts: QueryOpts, cmd: Command
       console.log("");
       for (const c of result.citations) {
         const heading = c.headingPath.length ? ` › ${c.headingPath.join(" › ")}` : "";
-        console.log(`${dim(`[${c.marker}]`)} ${c.path}${heading} ${dim(`(lines ${c.lineStart}–${c.lineEnd})`)}`);
+        const version = c.version ? dim(` · ${c.version}${versionNote(project, c.version)}`) : "";
+        console.log(`${dim(`[${c.marker}]`)} ${c.path}${heading} ${dim(`(lines ${c.lineStart}–${c.lineEnd})`)}${version}`);
       }
     }
     const conf = result.confidence !== undefined ? `, confidence ${result.confidence.toFixed(2)}` : "";
@@ -100,6 +103,13 @@ export async function askCommand(question: string, opts: QueryOpts, cmd: Command
   } finally {
     project.close();
   }
+}
+
+/** "(newest)" or "(newest is v8)" when the project has several versions. */
+function versionNote(project: Project, version: string): string {
+  const order = project.versions();
+  if (order.labels.length < 2) return "";
+  return order.rank(version) === 0 ? " (newest)" : ` (newest is ${order.labels[0]})`;
 }
 
 function snippet(text: string, max = 160): string {

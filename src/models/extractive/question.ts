@@ -11,7 +11,7 @@ export const PREAMBLE_WEIGHT = 0.5;
 
 /** Question words that say what kind of answer is wanted, not what it is about. */
 export const QUESTION_FILLER: ReadonlySet<string> = new Set(
-  "please tell know explain describe would could also want need get happen happens exactly anyone someone possible whats whos wheres hows whens whys".split(
+  "please tell know explain describe would could also want need get happen happens exactly anyone someone anybody somebody nobody everybody everyone noone nothing something anything everything possible whats whos wheres hows whens whys".split(
     " ",
   ),
 );
@@ -25,6 +25,12 @@ export interface QuestionAnalysis {
   /** Adjacent content-term pairs of the asking sentences, for phrase matches. */
   bigrams: [string, string][];
   types: Set<AnswerType>;
+  /**
+   * Terms the question writes as names: capitalised inside a sentence, ALL CAPS, or with digits
+   * or inner capitals ("Helm", "PyPI", "gRPC", "S3"). When the documents never contain such a
+   * term, they do not talk about the thing asked — unlike a common word a user paraphrased.
+   */
+  names: Set<string>;
 }
 
 const ASKING_RE = /\?\s*$|^(?:who|whom|whose|what|what's|whats|which|when|where|why|how|is|are|was|were|can|could|does|do|did|will|would|should|has|have|may|must|shall)\b/i;
@@ -36,7 +42,14 @@ export function analyzeQuestion(question: string): QuestionAnalysis {
   const terms = new Map<string, number>();
   const bigrams: [string, string][] = [];
   const types = new Set<AnswerType>();
+  const names = new Set<string>();
   for (const sentence of sentences) {
+    sentence.split(/\s+/).forEach((word, i) => {
+      const w = word.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, "");
+      if (!w || QUESTION_FILLER.has(w.toLowerCase()) || w === "I") return;
+      const nameLike = (i > 0 && /^\p{Lu}/u.test(w)) || /^\p{Lu}{2,}$/u.test(w) || /\p{Ll}\p{Lu}/u.test(w) || (/\d/.test(w) && /\p{L}/u.test(w));
+      if (nameLike) for (const t of contentTokens(w)) names.add(t);
+    });
     const isFocus = focus.has(sentence);
     const toks = sentenceTerms(sentence);
     for (const t of toks) terms.set(t, Math.max(terms.get(t) ?? 0, isFocus ? 1 : PREAMBLE_WEIGHT));
@@ -54,7 +67,7 @@ export function analyzeQuestion(question: string): QuestionAnalysis {
   }
   // "How long" asks for a duration, which the quantity cue (any number) would blur.
   if (types.has("duration")) types.delete("quantity");
-  return { terms, bigrams, types };
+  return { terms, bigrams, types, names };
 }
 
 function sentenceTerms(sentence: string): string[] {

@@ -64,7 +64,7 @@
  * stale_knowledge diagnosis are for).
  */
 import { FALLBACK_MESSAGE } from "../index.ts";
-import type { Citation, ContextChunk, GenerateRequest, GenerateResult, Generator } from "../index.ts";
+import type { Citation, ContextChunk, CorpusStats, GenerateRequest, GenerateResult, Generator } from "../index.ts";
 import { classifyLexical } from "../offline-classify.ts";
 import { extractBySchema } from "../offline-extract.ts";
 import { countTokens } from "../tokens.ts";
@@ -93,6 +93,10 @@ const TYPE_MISS = 0.5;
 const SECOND_SENTENCE_RATIO = 0.6;
 /** Score factor of a sentence from an older version than the newest (or named) one in the context. */
 const OLDER_VERSION_FACTOR = 0.7;
+/** Support factor per name in the asking sentence that no document of the corpus contains. */
+const ABSENT_NAME_FACTOR = 0.6;
+/** Score factor of a code line when the question asks for no identifier or procedure. */
+const CODE_FACTOR = 0.75;
 /** confidence = support^CALIBRATION: puts the measured break-even (support ≈ 0.5) at the 0.35 default. */
 const CALIBRATION = 1.5;
 
@@ -151,7 +155,7 @@ export class ExtractiveReader implements Generator {
     const question = analyzeQuestion(request.input);
     const units = dedupe(request.context.flatMap((chunk, i) => cachedUnits(chunk, i)));
     if (question.terms.size === 0 || units.length === 0) return abstain(0);
-    const { scored, confidence, credit } = rankUnits(question, units, request.context, request.preferVersions);
+    const { scored, confidence, credit } = rankUnits(question, units, request.context, request.preferVersions, request.corpus);
     const best = scored[0];
     if (confidence < minConfidence || best.coverage === 0) return abstain(confidence);
 
@@ -192,7 +196,8 @@ export class ExtractiveReader implements Generator {
         citation.lineEnd = Math.max(citation.lineEnd, unit.lineEnd);
         citation.quote = `${citation.quote} … ${unit.quote}`;
       }
-      return `${unit.quote} [${citation.marker}]`;
+      const lead = unit === best.unit ? headingAnswer(unit, question, request.input) : undefined;
+      return `${lead ? `${lead}: ` : ""}${unit.quote} [${citation.marker}]`;
     });
     const text = parts.join(" ");
     return {
@@ -237,7 +242,7 @@ export class ExtractiveReader implements Generator {
 }
 
 /** Scores every unit (best first) and the confidence that the best one answers; see the notes on top. */
-function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextChunk[], preferVersions?: readonly string[]) {
+function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextChunk[], preferVersions?: readonly string[], corpus?: CorpusStats) {
   const preferredChunk = preferredVersionChunks(context, preferVersions);
   const versionFactor = preferredChunk.map((p) => (p ? 1 : OLDER_VERSION_FACTOR));
   const credit = (u: Unit, t: string): number => (u.terms.has(t) ? 1 : u.headingTerms.has(t) ? HEADING_CREDIT : 0);
@@ -294,7 +299,10 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
     for (const type of question.types) fit = Math.max(fit, TYPE_STRENGTH[type] * typeFit(type, unit.cues, newNames));
     const typeFactor = matched.length > 0 ? 1 + TYPE_BOOST * fit : 1;
     const generic = matched.length > 0 && matched.every((t) => topicOf(unit).has(t)) ? GENERIC_PENALTY : 1;
-    const lexical = (coverage + BIGRAM * phraseShare(unit)) * lengthFactor(unit) * generic;
+    // A code line answers "which command / key" and "how do I"; for other questions it is an
+    // example that merely repeats the question's words.
+    const code = unit.kind === "code" && !question.types.has("identifier") && !question.types.has("procedure") ? CODE_FACTOR : 1;
+    const lexical = (coverage + BIGRAM * phraseShare(unit)) * lengthFactor(unit) * generic * code;
     const passage = CHUNK_SUPPORT * chunkCoverage[unit.chunk] + rankBonus[unit.chunk];
     const v = versionFactor[unit.chunk];
     return { unit, order, coverage, fit, score: (lexical * typeFactor + passage) * v, base: (lexical + passage) * v };
@@ -314,9 +322,33 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
   let strength = 0;
   for (const type of question.types) strength = Math.max(strength, TYPE_STRENGTH[type]);
   const typeMiss = best.fit === 0 ? 1 - TYPE_MISS * strength : 1;
-  const support = total > 0 ? ((sentenceSupport + contextSupport) / (2 * total)) * typeMiss : 0;
+  // Terms of the asking sentence that no document of the corpus contains ("helm", "pypi"): the
+  // documents do not talk about what is asked, whatever else matches.
+  // A common word that is absent is more likely a paraphrase ("cap" for "limit"); only names count.
+  let absent = 0;
+  if (corpus) for (const [t, focus] of question.terms) if (focus === 1 && question.names.has(t) && corpus.documentFrequency(t) === 0) absent++;
+  const support = total > 0 ? ((sentenceSupport + contextSupport) / (2 * total)) * typeMiss * ABSENT_NAME_FACTOR ** absent : 0;
   return { scored, confidence: support ** CALIBRATION, credit };
 }
+
+/**
+ * Reference docs name the thing in the heading and describe it underneath (`### --update-checksums`
+ * "Refresh the locked tarball integrity values …"; `## ERR_PNPM_OUTDATED_LOCKFILE` "This error
+ * happens when …"). When the question asks which key, flag, code or setting, and the answering
+ * sentence sits under such a heading without naming it, the heading is the answer: it leads the
+ * quote, as code. Undefined otherwise.
+ */
+function headingAnswer(unit: Unit, question: QuestionAnalysis, input: string): string | undefined {
+  if (!question.types.has("identifier") && !question.types.has("default")) return undefined;
+  const heading = unit.headingPath[unit.headingPath.length - 1]?.trim();
+  if (!heading || heading.length > 60 || !IDENTIFIER_HEADING_RE.test(heading)) return undefined;
+  const key = sectionKey(heading);
+  if (!key || sectionKey(unit.plain).includes(key) || sectionKey(input).includes(key)) return undefined;
+  return `\`${heading}\``;
+}
+
+/** A heading that is a name in code: a flag, an error code, a dotted, snake, kebab or camelCase key. */
+const IDENTIFIER_HEADING_RE = /^(?:--?[\w-]+(?:[ ,=][-\w<>\[\] ,|=]*)?|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[\w$]+(?:[.-][\w$]+)+(?:\(\))?|[a-z]+(?:[A-Z][a-z0-9]*)+(?:\(\))?|[a-z]+_[a-z0-9_]+)$/;
 
 /** "Label: value" — a list item or line that states one setting's property. */
 const LABELLED_VALUE_RE = /^[\p{L}][\p{L}\p{N} _-]{0,30}:\s+\S/u;
