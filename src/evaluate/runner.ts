@@ -29,6 +29,7 @@ import {
   type RunSnapshot,
 } from "./runs.ts";
 import { InputError, JobFailure } from "../util/errors.ts";
+import { compareVersionsDesc } from "../retrieve/versions.ts";
 
 export const RAGTUNE_VERSION = "0.1.0";
 
@@ -74,6 +75,8 @@ interface CaseContext {
   suite: Suite;
   runId: string;
   corpusPaths: Set<string>;
+  /** The newest version label of the corpus: chunks of it are the current docs (stale-answer check). */
+  currentVersion?: string;
   judge?: { provider: ChatProvider; judges: JudgeName[]; price?: Price };
   ownPrice?: Price;
   refPrice?: Price;
@@ -188,6 +191,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
     suite,
     runId: snapshot.runId,
     corpusPaths: new Set(project.store.documents().map((d) => d.path)),
+    currentVersion: currentVersionOf(project.store.documents().map((d) => d.version)),
     judge,
     ownPrice: priceFor(generatorId, config.pricing.models),
     refPrice: priceFor(config.pricing.referenceModel, config.pricing.models),
@@ -317,7 +321,8 @@ async function runCase(ctx: CaseContext, variant: Variant, c: SuiteCase, repeat:
     passed,
     variant: { usesContext: variant.usesContext, usesRetrieval: variant.usesRetrieval },
     contextPaths: [...new Set(out.context.map((x) => x.path))],
-    contextChunks: out.context.map((x) => ({ id: x.id, path: x.path, headingPath: x.headingPath, text: x.text })),
+    contextChunks: out.context.map((x) => ({ id: x.id, path: x.path, headingPath: x.headingPath, text: x.text, version: x.version })),
+    currentVersion: ctx.currentVersion,
     retrieval,
     truncated: out.truncated,
     corpusPaths: ctx.corpusPaths,
@@ -423,6 +428,12 @@ function summarise(
       statsOptions,
     ),
   };
+}
+
+/** The newest label in natural version order ("v10" over "v9"); undefined for an unversioned corpus. */
+function currentVersionOf(versions: string[]): string | undefined {
+  const labels = [...new Set(versions)].filter((v) => v !== "").sort(compareVersionsDesc);
+  return labels[0];
 }
 
 function round(x: number): number {
