@@ -5,6 +5,7 @@
 import { ARCH_OF, THRESHOLDS, VARIANT_OF, type Evidence, type Verdict } from "./evidence.ts";
 import { breakEven, fmtCount, monthlyUsd, usd } from "./cost.ts";
 import { listDetail, pct, stable } from "./wording.ts";
+import { ceiling, ceilingLine, generatorLimit } from "./generator-limit.ts";
 
 export function whatWouldChange(ev: Evidence, v: Verdict): string[] {
   const out: string[] = [];
@@ -43,7 +44,7 @@ export function whatWouldChange(ev: Evidence, v: Verdict): string[] {
   // rag as the alternative.
   if (aboutKnowledge && arch !== "rag" && arch !== "hybrid" && rag && ragCost && rag !== base) {
     const blocked = ev.ruledOut.get("rag") ?? [];
-    if (blocked.some((b) => b.startsWith("externalDataStoreAllowed"))) {
+    if (blocked.some((b) => b.includes("externalDataStoreAllowed is false"))) {
       out.push(`If documents could be kept in an external store (externalDataStoreAllowed: true), rag would pass ${pct(rag.summary.passRate)} at ${usd(ragCost.monthlyUsd)}/month.`);
     }
     if (ragCost.withinBudget === false) {
@@ -106,13 +107,26 @@ export function whatWouldChange(ev: Evidence, v: Verdict): string[] {
       );
       break;
     }
-    case "stronger-model":
+    case "stronger-model": {
+      const g = v.rule === "stronger-model-for-context" ? generatorLimit(ev, "rag") : undefined;
+      if (g) {
+        const model = g.offline ? "a real model" : "a stronger generator";
+        const c = ceiling(g);
+        out.push(
+          `If ${model} on rag answers the ${c.gain} weak-reasoning case${c.gain === 1 ? "" : "s"} whose gold passage rag retrieved, rag is the architecture: it would pass ${c.text}.`,
+        );
+        out.push(
+          `If ${model} still fails most of them with the gold passage in context, decompose the task (find the passage, extract the value, then answer) or add worked examples to the prompt, and re-run.`,
+        );
+        break;
+      }
       out.push(
         `If a stronger generator still fails most of the ${base.groups.reasoning} weak-reasoning cases, split the task into steps or add worked examples to the prompt; if its remaining failures are knowledge failures, rag${
           ragCost ? ` (${usd(ragCost.monthlyUsd)}/month)` : ""
         }.`,
       );
       break;
+    }
     case "fine-tune":
       out.push(
         `If knowledge failures grew above ${pct(THRESHOLDS.significantShare)} of failures (now ${pct(ev.share(base, "knowledge"))}) and retrieval fixed them${
@@ -138,11 +152,16 @@ export function whatWouldChange(ev: Evidence, v: Verdict): string[] {
       }
       break;
     }
-    case "rag":
+    case "rag": {
+      const g = generatorLimit(ev, "rag");
       if (rag && rag.detail.knowledge.wrong_retrieval) {
-        out.push(`If retrieval improved (wrong_retrieval is ${rag.detail.knowledge.wrong_retrieval} of rag's ${rag.failed} failures), rag's ${pct(rag.summary.passRate)} would rise; nothing else would change the choice.`);
+        out.push(
+          `If retrieval improved (wrong_retrieval is ${rag.detail.knowledge.wrong_retrieval} of rag's ${rag.failed} failures), rag's ${pct(rag.summary.passRate)} would rise${g ? "" : "; nothing else would change the choice"}.`,
+        );
       }
+      if (g) out.push(`With ${g.offline ? "a real model" : "a stronger generator"}: ${ceilingLine(g)}`);
       break;
+    }
     default:
       break;
   }

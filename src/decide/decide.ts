@@ -11,6 +11,7 @@ import { RULES, bestMeasured } from "./rules.ts";
 import { confidenceOf, marginOf, unresolvedLead, unresolvedLeadLine, type UnresolvedLead } from "./confidence.ts";
 import { whatWouldChange } from "./changes.ts";
 import { costLine } from "./wording.ts";
+import { generatorLimitNotes } from "./generator-limit.ts";
 
 function shares(ev: Evidence): Decision["failureShares"] {
   const out: Decision["failureShares"] = {};
@@ -51,7 +52,7 @@ export function decide(summary: RunSummary, cases: CaseResult[], config: DecideC
     if (!v) continue;
     const blocked = ev.blockers(v.architecture, v.purpose);
     if (blocked.length) {
-      ev.reject(v.architecture, blocked, v.rule);
+      ev.reject(v.architecture, blocked, v.rule, v.purpose);
       continue;
     }
     verdict = v;
@@ -65,7 +66,7 @@ export function decide(summary: RunSummary, cases: CaseResult[], config: DecideC
   const doubt = measured ? unresolvedLead(summary, ev, verdict.architecture) : undefined;
   const confidence = confidenceOf({ n: ev.n, measured, margin, fallback, complete: summary.complete, ...(doubt ? { significant: false } : {}) });
 
-  const rationale = [...verdict.rationale, ...ev.notes];
+  const rationale = [...verdict.rationale, ...generatorLimitNotes(ev, verdict), ...ev.notes];
   if (!measured) {
     const name = VARIANT_OF[verdict.architecture];
     const nc = name ? summary.notConfigured.find((x) => x.name === name) : undefined;

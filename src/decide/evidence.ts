@@ -56,6 +56,13 @@ export const THRESHOLDS = {
   minLabels: 300,
   /** Pass-rate gap (points) over simpler options that counts as a clear margin. */
   clearMargin: 0.05,
+  /**
+   * The generator is the limit of a context variant when weak reasoning is at least `dominantShare`
+   * of its failures, at least this share of all cases, and the gold passage reached the generator
+   * (retrieved in the top k) in at least `goldReached` of those cases.
+   */
+  minReasoningRate: 0.05,
+  goldReached: 0.8,
   /** Cases per variant for high / medium confidence. */
   sampleHigh: 50,
   sampleMedium: 20,
@@ -131,6 +138,8 @@ export class Evidence {
   readonly costs: VariantCostDetail[];
   /** Options ruled out so far, with why (rules may consult it). */
   readonly ruledOut = new Map<Architecture, string[]>();
+  /** Which rule proposed each ruled-out option, and for which failures (for the fallback's wording). */
+  readonly proposals = new Map<Architecture, { rule: string; purpose: Purpose }>();
   /** Rationale lines recorded while rules ran (demotions, measured-but-not-better). */
   readonly notes: string[] = [];
   /** Cases per variant (the smallest measured variant). */
@@ -195,15 +204,15 @@ export class Evidence {
     const c = this.constraints;
     const out: string[] = [];
     if ((arch === "rag" || arch === "hybrid") && !c.externalDataStoreAllowed) {
-      out.push("externalDataStoreAllowed is false, so documents may not sit in an external/vector store at query time, which retrieval needs");
+      out.push(`constraints.externalDataStoreAllowed is false, so documents may not sit in an external/vector store at query time, which ${arch} needs for retrieval`);
     }
     if ((arch === "fine-tune" || arch === "hybrid") && c.labelledExamples < THRESHOLDS.minLabels) {
-      out.push(`only ${c.labelledExamples} labelled examples; fine-tuning needs ≥ ${THRESHOLDS.minLabels}`);
+      out.push(`only ${c.labelledExamples} labelled examples; fine-tuning needs ≥ ${THRESHOLDS.minLabels} (constraints.labelledExamples)`);
     }
     if (arch === "fine-tune" && purpose === "knowledge" && (c.knowledgeChange === "daily" || c.knowledgeChange === "weekly")) {
       const runs = c.knowledgeChange === "daily" ? 30 : 52 / 12;
       out.push(
-        `knowledge changes ${c.knowledgeChange}: fine-tuning bakes facts into the weights, so the model would be stale within a ${c.knowledgeChange === "daily" ? "day" : "week"} ` +
+        `knowledge changes ${c.knowledgeChange} (constraints.knowledgeChange): fine-tuning bakes facts into the weights, so the model would be stale within a ${c.knowledgeChange === "daily" ? "day" : "week"} ` +
           `and every change would need a new training run (${usd(this.config.pricing.fineTuneTrainingUsd)} each, ~${usd(this.config.pricing.fineTuneTrainingUsd * runs)}/month)`,
       );
     }
@@ -212,16 +221,17 @@ export class Evidence {
     if (cost && cost.withinBudget === false) {
       out.push(
         `${name} would cost ${usd(cost.monthlyUsd)}/month at ${fmtCount(c.queriesPerDay)} queries/day ` +
-          `(${usd(cost.perQueryUsd)}/query${cost.fixedMonthlyUsd ? ` + ${usd(cost.fixedMonthlyUsd)} fixed` : ""}), over the ${usd(c.monthlyBudgetUsd!)}/month budget`,
+          `(${usd(cost.perQueryUsd)}/query${cost.fixedMonthlyUsd ? ` + ${usd(cost.fixedMonthlyUsd)} fixed` : ""}), over the ${usd(c.monthlyBudgetUsd!)}/month budget (constraints.monthlyBudgetUsd)`,
       );
     }
     if (cost && cost.withinLatency === false) {
-      out.push(`${name} p95 latency is ${Math.round(cost.p95LatencyMs)} ms, over the ${c.p95LatencyMs} ms target`);
+      out.push(`${name} p95 latency is ${Math.round(cost.p95LatencyMs)} ms, over the ${c.p95LatencyMs} ms target (constraints.p95LatencyMs)`);
     }
     return out;
   }
 
-  reject(arch: Architecture, reasons: string[], rule?: string): void {
+  reject(arch: Architecture, reasons: string[], rule?: string, purpose?: Purpose): void {
+    if (rule && rule !== "best-measured" && purpose && !this.proposals.has(arch)) this.proposals.set(arch, { rule, purpose });
     const known = this.ruledOut.get(arch) ?? [];
     const fresh = reasons.filter((r) => !known.includes(r));
     if (!fresh.length) return;

@@ -6,6 +6,7 @@
 import type { Verdict } from "./evidence.ts";
 import { ARCH_OF, COMPLEXITY, STRICT_FORMAT, THRESHOLDS, type Evidence, type Group, type VariantEvidence } from "./evidence.ts";
 import { breakEven, fmtCount, usd } from "./cost.ts";
+import { isOfflineGenerator, offlineReaderLine, strongerModelForContext } from "./generator-limit.ts";
 import { costLine, fixLine, groupShareLine, listDetail, passes, pct, stable, truncationLine } from "./wording.ts";
 
 export {
@@ -225,14 +226,14 @@ export function knowledgeWithoutRetrieval(ev: Evidence): Verdict | undefined {
         if (cl) lines.push(`${cl}.`);
         return { architecture: "long-context", rule: "knowledge-without-retrieval", purpose: "knowledge", rationale: lines };
       }
-      ev.reject("long-context", blocked, "knowledge-without-retrieval");
+      ev.reject("long-context", blocked, "knowledge-without-retrieval", "knowledge");
     } else {
       lines.push(`long-context fixes only ${pct(fix.rate)} of them (${fix.fixed} of ${fix.total}).`);
     }
   }
   const blocked = ev.blockers("fine-tune", "knowledge");
   if (blocked.length) {
-    ev.reject("fine-tune", blocked, "knowledge-without-retrieval");
+    ev.reject("fine-tune", blocked, "knowledge-without-retrieval", "knowledge");
     return undefined;
   }
   const ft = ev.get("fine-tuned");
@@ -292,6 +293,7 @@ export function strongerModelForReasoning(ev: Evidence): Verdict | undefined {
     lines.push(`Context does not fix them: ${c.total - c.fixed} of ${c.total} (${pct(persist)}) still fail on ${ctx.name} (${passes(ctx)}).`);
   }
   lines.push("Neither retrieval nor fine-tuning on the same model adds reasoning ability: use a stronger generator (larger or reasoning model) and re-run the suite on it.");
+  if (isOfflineGenerator(ev.summary.generator)) lines.push(offlineReaderLine(ev.summary.generator, base.groups.reasoning));
   return { architecture: "stronger-model", rule: "stronger-model-for-reasoning", purpose: "reasoning", rationale: lines };
 }
 
@@ -301,10 +303,41 @@ export const RULES: ((ev: Evidence) => Verdict | undefined)[] = [
   hybridForKnowledgeAndBehaviour,
   longContextSmallStable,
   ragForKnowledge,
+  strongerModelForContext,
   knowledgeWithoutRetrieval,
   fineTuneForBehaviour,
   strongerModelForReasoning,
 ];
+
+const GROUP_NOUN: Record<Group, string> = { knowledge: "knowledge", behaviour: "behaviour", reasoning: "weak-reasoning" };
+
+/**
+ * Why no rule decided, naming the options the failures point to and what stopped each: the
+ * constraint (key and number) that ruled it out, or the measured fix rate below the bar.
+ */
+function whyFallback(ev: Evidence): string {
+  const base = ev.base;
+  const parts: string[] = [];
+  for (const [arch, { purpose, rule }] of ev.proposals) {
+    const reasons = ev.ruledOut.get(arch) ?? [];
+    const forWhat = purpose === "none" ? "" : ` for the ${base.groups[purpose]} ${GROUP_NOUN[purpose]} failures`;
+    parts.push(`${arch}${forWhat} (rule ${rule}) is ruled out: ${reasons.join("; ")}`);
+  }
+  const top = (["knowledge", "behaviour", "reasoning"] as Group[]).sort((a, b) => base.groups[b] - base.groups[a])[0];
+  if (top === "knowledge" && ev.share(base, "knowledge") >= THRESHOLDS.dominantShare) {
+    for (const name of ["rag", "long-context"]) {
+      const v = ev.get(name);
+      if (!v || v === base || ev.ruledOut.has(ARCH_OF[name])) continue;
+      const c = ev.carry(base, "knowledge", v);
+      if (c.rate < THRESHOLDS.fixes) parts.push(`${name} fixes only ${pct(c.rate)} of ${base.name}'s knowledge failures (${c.fixed} of ${c.total}; the bar is ${pct(THRESHOLDS.fixes)})`);
+    }
+  }
+  if (parts.length) return `No rule's choice holds: ${parts.join("; ")}`;
+  const share = ev.share(base, top);
+  return share >= THRESHOLDS.dominantShare
+    ? `No rule fits: ${GROUP_NOUN[top]} failures are ${pct(share)} of ${base.name}'s failures, but the conditions of the rules for them do not hold (docs/decision.md §3)`
+    : `No failure group reaches ${pct(THRESHOLDS.dominantShare)} of ${base.name}'s failures (the largest, ${GROUP_NOUN[top]}, is ${pct(share)})`;
+}
 
 /**
  * Fallback when no rule fits: the measured option with the best pass rate among those the
@@ -321,7 +354,10 @@ export function bestMeasured(ev: Evidence): Verdict {
   });
   const lines: string[] = [];
   const pool = feasible.length ? feasible : all;
-  if (!feasible.length) lines.push("No measured option meets every constraint; showing the best measured one regardless.");
+  if (!feasible.length) {
+    const why = all.map((v) => `${v.name}: ${(ev.ruledOut.get(ARCH_OF[v.name]) ?? ["not an architecture"])[0]}`).join("; ");
+    lines.push(`No measured option meets every constraint (${why}); showing the best measured one regardless.`);
+  }
   const best = Math.max(...pool.map((v) => v.summary.passRate));
   const tolerance = Math.max(0.03, 1 / Math.max(1, ev.n));
   const tied = pool.filter((v) => v.summary.passRate >= best - tolerance);
@@ -329,7 +365,7 @@ export function bestMeasured(ev: Evidence): Verdict {
   tied.sort((a, b) => monthly(a) - monthly(b) || COMPLEXITY.indexOf(ARCH_OF[a.name]) - COMPLEXITY.indexOf(ARCH_OF[b.name]));
   const pick = tied[0];
   lines.push(
-    `${ev.ruledOut.size ? "The options the failures point to are ruled out by the constraints (below)" : "No single failure group decides this run"}; ${passes(pick)}${
+    `${whyFallback(ev)}; ${passes(pick)}${
       tied.length > 1 ? `, within ${Math.round(tolerance * 100)} points of the best (${tied.map((v) => `${v.name} ${pct(v.summary.passRate)}`).join(", ")}) and the cheapest of them` : ", the best measured option allowed"
     }.`,
   );
