@@ -160,7 +160,14 @@ export function strongerModelForContext(ev: Evidence): Verdict | undefined {
     `Retrieval is what the knowledge failures need: ${groupShareLine(ev, base, "knowledge")}; rag fixes ${pct(fix.rate)} of them (${fix.fixed} of ${fix.total}) with this generator` +
       (moved > 0 ? `, and ${moved} of the ${fix.total - fix.fixed} it does not fix fail on rag as weak reasoning with the gold passage retrieved.` : "."),
   );
-  if (g.hitAtK !== undefined) lines.push(`rag's hit@${g.k} over every case with gold sources is ${pct(g.hitAtK)}; wrong_retrieval is ${rag.detail.knowledge.wrong_retrieval ?? 0} of its ${rag.failed} failures.`);
+  if (g.hitAtK !== undefined) {
+    const wrong = `wrong_retrieval is ${rag.detail.knowledge.wrong_retrieval ?? 0} of its ${rag.failed} failures`;
+    lines.push(
+      g.hitAtK < THRESHOLDS.goldReached
+        ? `Retrieval is a second limit: rag's hit@${g.k} over every case with gold sources is only ${pct(g.hitAtK)} (${wrong}), so improving retrieval is worth doing alongside the generator.`
+        : `rag's hit@${g.k} over every case with gold sources is ${pct(g.hitAtK)} (${wrong}): retrieval finds the passages.`,
+    );
+  }
   lines.push(ceilingLine(g));
   const favour: string[] = [];
   const c = ev.constraints;
