@@ -86,7 +86,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
       ),
     )
     .option("--tags <tags>", "only cases with any of these comma-separated tags", (v: string) => v.split(","))
-    .option("--resume <run>", "continue an interrupted run (id or folder)")
+    .option("--resume <run>", "continue an interrupted run (id or folder) against the index copy it pinned at start; refused, naming what changed, when that copy is gone and the index differs")
     .option("--model <id>", "generator override for every variant")
     .option("--judge <id>", "LLM judge model (overrides models.judge), e.g. openai:gpt-4.1")
     .option("--allow-self-judge", "permit judging with the model under test (refused by default)")

@@ -1,16 +1,15 @@
 /**
  * decide/ — turn a run's measurements and the project's constraints into a recommendation.
  *
- * rules.ts holds the policy (ordered rules, failure grouping, confidence); cost.ts the cost model
- * and break-even volumes. docs/decision.md explains both with worked examples.
+ * evidence.ts groups a run's failures and checks constraints; rules.ts holds the policy (ordered
+ * rules); decide.ts runs it; confidence.ts and changes.ts word the confidence and the flips;
+ * cost.ts is the cost model and break-even volumes. docs/decision.md explains them with examples.
  */
 export * from "./types.ts";
+export { decide } from "./decide.ts";
+export { RULES, bestMeasured } from "./rules.ts";
 export {
-  decide,
   failureGroup,
-  confidenceOf,
-  bestMeasured,
-  RULES,
   THRESHOLDS,
   Evidence,
   type DecideConfig,
@@ -18,8 +17,8 @@ export {
   type Purpose,
   type Verdict,
   type VariantEvidence,
-  type ConfidenceInputs,
-} from "./rules.ts";
+} from "./evidence.ts";
+export { confidenceOf, type ConfidenceInputs } from "./confidence.ts";
 export {
   breakEven,
   breakEvens,

@@ -17,14 +17,19 @@ import { containsNormalized, isJsonOutput, parseSource, sourceMatches } from "./
 
 export interface FailureInput {
   case: SuiteCase;
-  output: { text: string; abstained: boolean; label?: string; json?: unknown; citations: Pick<Citation, "chunkId">[] };
+  output: { text: string; abstained: boolean; label?: string; json?: unknown; citations: (Pick<Citation, "chunkId"> & Partial<Pick<Citation, "marker">>)[] };
   scores: ScoreResult[];
   passed: boolean;
   variant: { usesContext: boolean; usesRetrieval: boolean };
   /** Source paths present in the context the generator saw. */
   contextPaths: string[];
   /** The chunks the generator saw (retrieved or packed); empty for prompt-only / fine-tuned. */
-  contextChunks: { id: string; path: string; headingPath: string[]; text: string }[];
+  contextChunks: { id: string; path: string; headingPath: string[]; text: string; version?: string }[];
+  /**
+   * The corpus's current version label. A stale-looking value quoted from a chunk of this version
+   * is a misread of the current docs, not stale knowledge (see stale.ts).
+   */
+  currentVersion?: string;
   retrieval?: RetrievalScores;
   /** The long-context variant had to drop part of the corpus. */
   truncated: boolean;
@@ -135,15 +140,25 @@ const badFormat: Rule = (x, { score, failed }) => {
 };
 
 // 4. ----------------------------------------------------------------------------------------------
-/** stale_knowledge: the output states an answer from an older version of the docs, and not the current one. */
+/**
+ * stale_knowledge: the output *answers* with a value from an older version of the docs — in the
+ * sentence that answers the question, not in passing — without also giving the current one, and
+ * not quoted from a current-version chunk (rules in stale.ts).
+ */
 const staleKnowledge: Rule = (x) => {
   if (x.output.abstained) return undefined;
-  const s = staleness(x.output.text, x.case.stale_answers, x.case.answer);
+  const s = staleness(x.output.text, x.case.stale_answers, x.case.answer, {
+    question: x.case.input,
+    citations: x.output.citations,
+    contextChunks: x.contextChunks,
+    currentVersion: x.currentVersion,
+  });
   if (!s.stale || s.staleAnswer === undefined) return undefined;
+  const sentence = s.sentence ?? x.output.text;
   return {
     cause: "stale_knowledge",
     signal: "stale_answer_match",
-    evidence: `answer ${quoteAround(x.output.text, s.staleAnswer)} matches stale answer "${s.staleAnswer}" from an older version${expectedOf(x.case)}`,
+    evidence: `answer ${quoteAround(sentence, s.staleAnswer)} matches stale answer "${s.staleAnswer}" from an older version${expectedOf(x.case)}`,
   };
 };
 

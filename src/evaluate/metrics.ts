@@ -5,7 +5,6 @@
  */
 import type { Citation } from "../models/index.ts";
 import type { RetrievalScores } from "./types.ts";
-import { answerTokens, containsTokenSequence, normalizeText } from "./normalize.ts";
 import { contentTokens } from "../retrieve/tokenize.ts";
 
 /** Share of a sentence's content tokens that must occur in the supporting texts. */
@@ -94,28 +93,8 @@ export function isFallback(abstained: boolean): boolean {
   return abstained;
 }
 
-export interface StalenessResult {
-  stale: boolean;
-  /** The stale answer found in the output. */
-  staleAnswer?: string;
-}
-
-/**
- * Does `output` state an answer that was true in an older version (`staleAnswers`) without also
- * stating a current one (`currentAnswers`)? Token-sequence containment, so "$10" is not found in
- * "$100". Mentioning both ("was $10, now $12") is not stale.
- */
-export function staleness(output: string, staleAnswers: string[] | undefined, currentAnswers: string[] | undefined): StalenessResult {
-  if (!staleAnswers || staleAnswers.length === 0) return { stale: false };
-  const out = answerTokens(output);
-  const hasCurrent = (currentAnswers ?? []).some((a) => {
-    const t = answerTokens(a);
-    return containsTokenSequence(out, t) || normalizeText(a) === normalizeText(output);
-  });
-  if (hasCurrent) return { stale: false };
-  const hit = staleAnswers.find((a) => containsTokenSequence(out, answerTokens(a)));
-  return hit === undefined ? { stale: false } : { stale: true, staleAnswer: hit };
-}
+/** Stale answers are checked as answers, not as words anywhere in the output: see stale.ts. */
+export { staleness, type StalenessResult, type StalenessOptions } from "./stale.ts";
 
 /**
  * The support check of one answer, as both the failure labeller and the run record use it:

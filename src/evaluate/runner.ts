@@ -4,7 +4,8 @@
  * skips the (case, variant) pairs already recorded.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { buildVariants, type Project, type Variant } from "../pipeline/index.ts";
 import { priceFor, costUsd, type Price } from "../models/prices.ts";
 import type { ChatProvider } from "../models/index.ts";
@@ -19,16 +20,19 @@ import { answerSupport } from "./metrics.ts";
 import { summariseVariant } from "./stats.ts";
 import {
   appendCaseResult,
-  createRunDir,
   newRunId,
   readCaseResults,
   readSnapshot,
   repairCaseLog,
   runsDir,
+  writeSnapshot,
   writeSummary,
   type RunSnapshot,
 } from "./runs.ts";
+import { pinForResume, pinNewRun, releaseSnapshot, SNAPSHOT_FILE, type PinnedIndex } from "./snapshot.ts";
+import type { IndexIdentity } from "../store/index.ts";
 import { InputError, JobFailure } from "../util/errors.ts";
+import { compareVersionsDesc } from "../retrieve/versions.ts";
 
 export const RAGTUNE_VERSION = "0.1.0";
 
@@ -61,6 +65,8 @@ export interface RunEvalResult {
   cases: CaseResult[];
   /** The pre-run estimate (what --dry-run prints), made when a cost cap applies. */
   estimate?: RunEstimate;
+  /** The index the run read (its pinned copy), and the live index's identity when that differs (a resume after an ingest). */
+  index?: IndexIdentity & { live?: IndexIdentity };
 }
 
 /** A provider error that retrying will not fix (auth, validation): the run stops, resumable. */
@@ -74,6 +80,8 @@ interface CaseContext {
   suite: Suite;
   runId: string;
   corpusPaths: Set<string>;
+  /** The newest version label of the corpus: chunks of it are the current docs (stale-answer check). */
+  currentVersion?: string;
   judge?: { provider: ChatProvider; judges: JudgeName[]; price?: Price };
   ownPrice?: Price;
   refPrice?: Price;
@@ -89,59 +97,99 @@ function corpusFingerprint(project: Project): string {
 }
 
 export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
-  const { project, suite } = options;
-  const { config } = project;
-  const generatorId = project.generator().id;
+  const { suite } = options;
+  const live = options.project;
+  const { config } = live;
+  const generatorId = live.generator().id;
   const variantNames = options.variants ?? config.variants;
   const suiteHash = fingerprint(readFileSync(suite.path, "utf8") + JSON.stringify(suite.cases.map((c) => c.id)));
-  const corpusHash = corpusFingerprint(project);
 
-  if (project.store.documents().length === 0) {
+  if (live.store.documents().length === 0) {
     throw new InputError("the index is empty — run `ragtune ingest` first");
   }
 
+  // From here on the run reads one index: its own copy (evaluate/snapshot.ts), never the live one.
   let runDir: string;
   let snapshot: RunSnapshot;
   let previous: CaseResult[] = [];
+  let pinned: PinnedIndex;
   if (options.resumeDir) {
     runDir = options.resumeDir;
     snapshot = readSnapshot(runDir);
     if (snapshot.suiteHash !== suiteHash) {
       throw new InputError(`cannot resume ${snapshot.runId}: the suite changed since the run started (start a new run instead)`);
     }
-    if (snapshot.corpusHash !== corpusHash) {
-      throw new InputError(`cannot resume ${snapshot.runId}: the index changed since the run started (start a new run instead)`);
-    }
     if (snapshot.generator !== generatorId) {
       throw new InputError(`cannot resume ${snapshot.runId}: it used generator ${snapshot.generator}, not ${generatorId}`);
     }
-    const judgeId = project.judge()?.id;
+    const judgeId = live.judge()?.id;
     if ((snapshot.judge ?? undefined) !== judgeId) {
       throw new InputError(`cannot resume ${snapshot.runId}: it was judged by ${snapshot.judge ?? "no judge"}, not ${judgeId ?? "no judge"}`);
     }
     if (options.repeats !== undefined && options.repeats !== (snapshot.repeats ?? 1)) {
       throw new InputError(`cannot resume ${snapshot.runId}: it runs ${snapshot.repeats ?? 1} repeat(s), not ${options.repeats}`);
     }
+    pinned = pinForResume(live, runDir, snapshot.runId, snapshot.index, { corpusHash: snapshot.corpusHash, fingerprintOf: corpusFingerprint });
+    if (!snapshot.index) {
+      // A run from before index snapshots, whose documents are unchanged: record what it now reads.
+      snapshot.index = { ...pinned.identity, file: SNAPSHOT_FILE };
+      writeSnapshot(runDir, snapshot);
+    }
     repairCaseLog(runDir);
     previous = readCaseResults(runDir);
   } else {
+    const runId = newRunId();
+    runDir = join(runsDir(live.root, config), runId);
+    mkdirSync(runDir, { recursive: true });
+    try {
+      pinned = await pinNewRun(live, runDir);
+    } catch (err) {
+      rmSync(runDir, { recursive: true, force: true });
+      throw err;
+    }
     snapshot = {
-      runId: newRunId(),
+      runId,
       createdAt: new Date().toISOString(),
       ragtuneVersion: RAGTUNE_VERSION,
-      configPath: project.configPath,
+      configPath: live.configPath,
       config,
       suitePath: suite.path,
       suiteHash,
-      corpusHash,
+      corpusHash: corpusFingerprint(pinned.project),
+      index: { ...pinned.identity, file: SNAPSHOT_FILE },
       generator: generatorId,
       variants: variantNames,
       repeats: options.repeats ?? config.evaluate.repeats,
-      judge: project.judge()?.id,
+      judge: live.judge()?.id,
     };
-    runDir = createRunDir(runsDir(project.root, config), snapshot);
+    writeSnapshot(runDir, snapshot);
   }
 
+  try {
+    const result = await runPinned(options, pinned.project, runDir, snapshot, previous, generatorId);
+    result.index = { ...pinned.identity, ...(pinned.liveIdentity ? { live: pinned.liveIdentity } : {}) };
+    if (result.summary.complete) {
+      // The copy exists so the run can resume against its version; a complete run needs it no more.
+      pinned.project.close();
+      releaseSnapshot(runDir, snapshot.index?.file);
+    }
+    return result;
+  } finally {
+    pinned.project.close();
+  }
+}
+
+/** The run itself, reading only `project` (the run's pinned copy of the index). */
+async function runPinned(
+  options: RunEvalOptions,
+  project: Project,
+  runDir: string,
+  snapshot: RunSnapshot,
+  previous: CaseResult[],
+  generatorId: string,
+): Promise<RunEvalResult> {
+  const { suite } = options;
+  const { config } = project;
   const { variants, notConfigured, finetuned } = buildVariants(project, snapshot.variants as VariantName[]);
   const judgeProvider = project.judge();
   let cases = options.tags?.length
@@ -188,6 +236,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
     suite,
     runId: snapshot.runId,
     corpusPaths: new Set(project.store.documents().map((d) => d.path)),
+    currentVersion: currentVersionOf(project.store.documents().map((d) => d.version)),
     judge,
     ownPrice: priceFor(generatorId, config.pricing.models),
     refPrice: priceFor(config.pricing.referenceModel, config.pricing.models),
@@ -264,6 +313,10 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
     summary.complete = false;
   }
   if (variants.some((v) => v.usesRetrieval)) summary.retrieval = (await project.retrieval()).name;
+  if (snapshot.index) {
+    const { generation, fingerprint: fp, documents, chunks } = snapshot.index;
+    summary.index = { generation, fingerprint: fp, documents, chunks };
+  }
   writeSummary(runDir, summary);
   return { runDir, summary, cases: results, estimate };
 }
@@ -271,6 +324,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
 async function runCase(ctx: CaseContext, variant: Variant, c: SuiteCase, repeat: number): Promise<CaseResult> {
   const { project, suite } = ctx;
   const { config } = project;
+  // Which index served this case: the generation of the store the variant reads (the run's copy).
+  const indexGeneration = project.store.generation();
   const started = performance.now();
   const out = await variant.run({
     task: c.task,
@@ -317,7 +372,8 @@ async function runCase(ctx: CaseContext, variant: Variant, c: SuiteCase, repeat:
     passed,
     variant: { usesContext: variant.usesContext, usesRetrieval: variant.usesRetrieval },
     contextPaths: [...new Set(out.context.map((x) => x.path))],
-    contextChunks: out.context.map((x) => ({ id: x.id, path: x.path, headingPath: x.headingPath, text: x.text })),
+    contextChunks: out.context.map((x) => ({ id: x.id, path: x.path, headingPath: x.headingPath, text: x.text, version: x.version })),
+    currentVersion: ctx.currentVersion,
     retrieval,
     truncated: out.truncated,
     corpusPaths: ctx.corpusPaths,
@@ -353,6 +409,7 @@ async function runCase(ctx: CaseContext, variant: Variant, c: SuiteCase, repeat:
     projectedCostUsd: ctx.refPrice ? costUsd(result.usage, ctx.refPrice) : 0,
     generator: result.generator,
     tags: c.tags ?? [],
+    indexGeneration,
   };
   if (repeat > 0) record.repeat = repeat;
   if (result.cached !== undefined) record.cached = result.cached;
@@ -423,6 +480,12 @@ function summarise(
       statsOptions,
     ),
   };
+}
+
+/** The newest label in natural version order ("v10" over "v9"); undefined for an unversioned corpus. */
+function currentVersionOf(versions: string[]): string | undefined {
+  const labels = [...new Set(versions)].filter((v) => v !== "").sort(compareVersionsDesc);
+  return labels[0];
 }
 
 function round(x: number): number {

@@ -1,6 +1,9 @@
 /**
  * runs/<id>/ — everything a run did, so it can be resumed, compared and reported:
- *   config.json   config snapshot + suite/corpus fingerprints + generator id
+ *   config.json   config snapshot + suite/corpus fingerprints + generator id + the pinned index's identity
+ *   index.db      the run's copy of the index, read by the whole run; deleted when the run completes
+ *                 (evaluate/snapshot.ts)
+ *   index-manifest.json  the documents of that copy, to name what changed when a resume is refused
  *   cases.jsonl   one CaseResult per line, appended as cases finish (a crash loses at most the line in flight)
  *   summary.json  RunSummary, written atomically when the run completes
  */
@@ -11,6 +14,7 @@ import type { CaseResult, RunSummary } from "./types.ts";
 import type { RagtuneConfig } from "../config/index.ts";
 import { InputError } from "../util/errors.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import type { RunIndex } from "./snapshot.ts";
 
 export interface RunSnapshot {
   runId: string;
@@ -21,6 +25,8 @@ export interface RunSnapshot {
   suitePath: string;
   suiteHash: string;
   corpusHash: string;
+  /** The index the run reads (generation + content fingerprint) and its copy in the run folder; absent in older runs. */
+  index?: RunIndex;
   generator: string;
   variants: string[];
   /** Runs of each case (--repeats); absent in runs made before repeats existed = 1. */
@@ -64,6 +70,12 @@ export function createRunDir(dir: string, snapshot: RunSnapshot): string {
   mkdirSync(runDir, { recursive: true });
   writeFileAtomic(join(runDir, "config.json"), JSON.stringify(snapshot, null, 2) + "\n");
   return runDir;
+}
+
+/** Rewrite config.json (atomically). */
+export function writeSnapshot(runDir: string, snapshot: RunSnapshot): void {
+  mkdirSync(runDir, { recursive: true });
+  writeFileAtomic(join(runDir, "config.json"), JSON.stringify(snapshot, null, 2) + "\n");
 }
 
 export function readSnapshot(runDir: string): RunSnapshot {

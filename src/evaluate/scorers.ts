@@ -29,9 +29,47 @@ const fail = (name: string, value: number, detail: string): ScoreResult => ({ na
 // ---------------------------------------------------------------------------------------------
 // answer
 
+/** How an expected answer matched a text (see `matchAnswer`). */
+export interface AnswerMatch {
+  kind: "exact" | "contains" | "f1";
+  answer: string;
+  /** 1 for exact/containment, else the token F1. */
+  f1: number;
+}
+
 /**
- * Passes if any expected answer matches the output: normalised exact, contiguous token-sequence
- * containment ("$12" in "costs $12 per user", not in "$120"), or token-F1 ≥ threshold.
+ * The `answer` scorer's matching rule, for any text: the first expected answer that equals the
+ * text (normalised), occurs in it as a contiguous token sequence ("$12" in "costs $12 per user",
+ * not in "$120"), or reaches token-F1 ≥ threshold (best F1 wins). Undefined when none does.
+ * Shared with the stale-answer check, so "states this answer" means one thing.
+ */
+export function matchAnswer(expected: string[], text: string, threshold = DEFAULT_F1_THRESHOLD): AnswerMatch | undefined {
+  const r = bestAnswerMatch(expected, text);
+  return r.match ?? (r.best >= threshold && r.best > 0 ? { kind: "f1", answer: r.bestAnswer, f1: r.best } : undefined);
+}
+
+function bestAnswerMatch(expected: string[], text: string): { match?: AnswerMatch; best: number; bestAnswer: string } {
+  const outNorm = normalizeText(text);
+  const outTokens = answerTokens(text);
+  let best = 0;
+  let bestAnswer = expected[0] ?? "";
+  for (const answer of expected) {
+    const goldTokens = answerTokens(answer);
+    if (goldTokens.length === 0) continue;
+    if (normalizeText(answer) === outNorm) return { match: { kind: "exact", answer, f1: 1 }, best: 1, bestAnswer: answer };
+    if (containsTokenSequence(outTokens, goldTokens)) return { match: { kind: "contains", answer, f1: 1 }, best: 1, bestAnswer: answer };
+    const f1 = tokenF1(outTokens, goldTokens);
+    if (f1 > best) {
+      best = f1;
+      bestAnswer = answer;
+    }
+  }
+  return { best, bestAnswer };
+}
+
+/**
+ * Passes if any expected answer matches the output (`matchAnswer`): normalised exact,
+ * contiguous token-sequence containment, or token-F1 ≥ threshold.
  * value = best F1 (1 for exact/containment). Abstaining fails unless the case must abstain.
  */
 export function scoreAnswer(expected: string[], out: ScorableOutput, opts: ScoreOptions & { mustAbstain?: boolean } = {}): ScoreResult {
@@ -39,21 +77,9 @@ export function scoreAnswer(expected: string[], out: ScorableOutput, opts: Score
   if (out.abstained) {
     return opts.mustAbstain ? pass("answer", 1, "abstained, as the case requires") : fail("answer", 0, "abstained instead of answering");
   }
-  const outNorm = normalizeText(out.text);
-  const outTokens = answerTokens(out.text);
-  let best = 0;
-  let bestAnswer = expected[0] ?? "";
-  for (const answer of expected) {
-    const goldTokens = answerTokens(answer);
-    if (goldTokens.length === 0) continue;
-    if (normalizeText(answer) === outNorm) return pass("answer", 1, `exact match "${snippet(answer, 60)}"`);
-    if (containsTokenSequence(outTokens, goldTokens)) return pass("answer", 1, `contains "${snippet(answer, 60)}"`);
-    const f1 = tokenF1(outTokens, goldTokens);
-    if (f1 > best) {
-      best = f1;
-      bestAnswer = answer;
-    }
-  }
+  const { match, best, bestAnswer } = bestAnswerMatch(expected, out.text);
+  if (match?.kind === "exact") return pass("answer", 1, `exact match "${snippet(match.answer, 60)}"`);
+  if (match?.kind === "contains") return pass("answer", 1, `contains "${snippet(match.answer, 60)}"`);
   const detail = `best token-F1 ${best.toFixed(2)} against "${snippet(bestAnswer, 60)}" (threshold ${threshold})`;
   return best >= threshold ? pass("answer", best, detail) : fail("answer", best, detail);
 }

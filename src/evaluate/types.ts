@@ -176,6 +176,8 @@ export interface CaseResult {
   judgeCostUsd?: number;
   /** The human label of the case, copied for calibration. */
   human?: "pass" | "fail";
+  /** Generation of the index that served this case: the run's pinned copy, the same for every case of a run. */
+  indexGeneration?: number;
 }
 
 /** A 95% (1 − alpha) interval. */
@@ -248,6 +250,8 @@ export interface RunSummary {
   generator: string;
   suite: { path: string; cases: number; byTask: Partial<Record<TaskKind, number>> };
   corpus: { documents: number; chunks: number; tokens: number; versions: string[] };
+  /** The index snapshot the whole run read (runs/<id>/config.json `index`). */
+  index?: { generation: number; fingerprint: string; documents: number; chunks: number };
   retrievalK: number;
   /** The retrieval pipeline used by rag/hybrid, in words (e.g. "bm25(k1=…) → rerank(offline) → collapse-versions"). */
   retrieval?: string;

@@ -40,6 +40,11 @@ export interface Project {
   generator(): Generator;
   /** Its id, without creating it (a dry run needs no API key). */
   generatorId(): string;
+  /**
+   * The same project (config object, model overrides) reading another index file, e.g. a run's
+   * pinned snapshot (evaluate/snapshot.ts). Close it separately.
+   */
+  withIndex(indexFile: string): Project;
   /** The judge model as a chat provider (`models.judge` or the `--judge` override); undefined when none. */
   judge(): ChatProvider | undefined;
   /** The response cache (undefined when disabled by `cache.enabled: false` or `--no-cache`). */
@@ -58,11 +63,13 @@ export interface OpenProjectOptions {
   judge?: string;
   /** Bypass the response cache for this process (the `--no-cache` flag). */
   noCache?: boolean;
+  /** Read this index file instead of `storeDir/index.db` (a run's pinned snapshot). */
+  indexFile?: string;
 }
 
 export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = {}): Project {
   const { config, root } = loaded;
-  const indexFile = join(resolve(root, config.storeDir), "index.db");
+  const indexFile = options.indexFile ?? join(resolve(root, config.storeDir), "index.db");
   const store = openStore(indexFile);
   let index: Bm25Index | undefined;
   let indexGeneration = -1;
@@ -122,6 +129,9 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
     },
     generatorId() {
       return (options.model ?? config.models.generator).trim();
+    },
+    withIndex(file) {
+      return openProject(loaded, { ...options, indexFile: file });
     },
     judge() {
       if (judge === null) {

@@ -40,6 +40,40 @@ export interface Store {
   close(): void;
 }
 
+/**
+ * What a run pins and records of the index it read: the generation counter at that moment and a
+ * content fingerprint (documents' paths, hashes and version labels, the chunking settings, the
+ * chunk count). Two indexes with the same fingerprint answer the same way.
+ */
+export interface IndexIdentity {
+  generation: number;
+  fingerprint: string;
+  documents: number;
+  chunks: number;
+}
+
+/** One document of an index as its identity sees it (a run's manifest, to name what changed). */
+export interface ManifestEntry {
+  path: string;
+  hash: string;
+  version: string;
+}
+
+/** A store that can report its identity and write a consistent copy of itself (the SQLite store). */
+export interface SnapshotSource {
+  /** Identity and document manifest, read in one transaction (consistent with each other). */
+  identity(): { identity: IndexIdentity; manifest: ManifestEntry[]; chunkingHash: string | undefined };
+  /**
+   * Write a consistent copy of the whole index (chunks, term statistics, vectors, model registry)
+   * to `file`, which must not exist. A concurrent ingest neither blocks it nor leaks into it.
+   */
+  snapshotTo(file: string): void;
+}
+
+export function hasSnapshots(store: object): store is SnapshotSource {
+  return typeof (store as Partial<SnapshotSource>).snapshotTo === "function" && typeof (store as Partial<SnapshotSource>).identity === "function";
+}
+
 export interface ChunkFilter {
   /** Keep only chunks whose version label is one of these. */
   versions?: string[];

@@ -7,7 +7,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Chunk, ChunkSpan } from "../ingest/index.ts";
 import { ChunkAnalyzer, encodeTerms, LEXICAL_ANALYZER, type LexicalStatsSource, type StoredLexicalRow } from "../retrieve/lexical-cache.ts";
-import type { ChunkFilter, IngestBatch, Store, StoredDocument } from "./index.ts";
+import type { ChunkFilter, IndexIdentity, IngestBatch, ManifestEntry, SnapshotSource, Store, StoredDocument } from "./index.ts";
+import { createHash } from "node:crypto";
 
 /** Bump when the table layout changes; older binaries refuse newer files instead of corrupting them. */
 export const SCHEMA_VERSION = 1;
@@ -159,7 +160,18 @@ function checkOrInit(db: Database.Database, file: string): void {
 }
 
 /** The SQLite store also persists BM25 term statistics (see retrieve/lexical-cache.ts). */
-export type SqliteStore = Store & LexicalStatsSource;
+export type SqliteStore = Store & LexicalStatsSource & SnapshotSource;
+
+/**
+ * The content fingerprint of an index (see IndexIdentity): sha256 of the sorted manifest, the
+ * chunking settings' hash and the chunk count, first 16 hex digits.
+ */
+export function indexFingerprint(manifest: ManifestEntry[], chunkingHash: string | undefined, chunks: number): string {
+  const h = createHash("sha256");
+  for (const d of [...manifest].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) h.update(`${d.path}\u0000${d.hash}\u0000${d.version}\n`);
+  h.update(`chunking\u0000${chunkingHash ?? ""}\nchunks\u0000${chunks}\n`);
+  return h.digest("hex").slice(0, 16);
+}
 
 export function openStore(file: string): SqliteStore {
   const memory = file === ":memory:" || file === "";
@@ -249,6 +261,16 @@ export function openStore(file: string): SqliteStore {
   };
   const refreshLexicalTx = db.transaction(refreshLexical);
   const filtered = new Map<string, Database.Statement>();
+  const countChunks = db.prepare("SELECT count(*) AS n FROM chunks");
+  // One (deferred, read-only) transaction: the counter, the manifest and the count see one commit.
+  const readIdentity = db.transaction(() => {
+    const generation = Number((stmt.getMeta.get("generation") as { value: string } | undefined)?.value ?? 0);
+    const manifest = (stmt.documents.all() as DocumentRow[]).map((d) => ({ path: d.path, hash: d.hash, version: d.version }));
+    const chunkingHash = (stmt.getMeta.get("chunking_hash") as { value: string } | undefined)?.value;
+    const chunks = (countChunks.get() as { n: number }).n;
+    const identity: IndexIdentity = { generation, fingerprint: indexFingerprint(manifest, chunkingHash, chunks), documents: manifest.length, chunks };
+    return { identity, manifest, chunkingHash };
+  });
 
   const apply = db.transaction((batch: IngestBatch) => {
     for (const { doc, chunks } of batch.upserts) {
@@ -346,6 +368,14 @@ export function openStore(file: string): SqliteStore {
     },
     generation() {
       return Number((stmt.getMeta.get("generation") as { value: string } | undefined)?.value ?? 0);
+    },
+    identity() {
+      return readIdentity();
+    },
+    snapshotTo(file) {
+      if (memory) throw new Error("an in-memory index cannot be snapshotted to a file");
+      // VACUUM INTO reads one consistent snapshot (a WAL reader: concurrent ingests are not blocked).
+      db.prepare("VACUUM INTO ?").run(file);
     },
     close() {
       if (db.open) db.close();

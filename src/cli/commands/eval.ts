@@ -43,7 +43,7 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
     const suite = loadSuite(resolve(project.root, opts.suite ?? project.config.suite));
     if (opts.dryRun) return await dryRun(project, suite, opts);
     const resumeDir = opts.resume ? resolveRunDir(project.root, project.config, opts.resume) : undefined;
-    const { runDir, summary } = await runEval({
+    const { runDir, summary, index } = await runEval({
       project,
       suite,
       variants: opts.variants as VariantName[] | undefined,
@@ -57,6 +57,12 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
         : (e) => progress(`eval ${e.done}/${e.total} ${e.variant} ${e.caseId}${e.repeat ? ` #${e.repeat + 1}` : ""} ${e.passed ? "pass" : "fail"} · $${e.costUsd.toFixed(4)}`),
     });
     progressDone();
+    if (index?.live) {
+      // A resume after an ingest: the run continued on its own copy, as it started.
+      console.error(
+        dim(`resumed on the run's pinned index (generation ${index.generation}, fingerprint ${index.fingerprint}); the live index has changed since (generation ${index.live.generation}, fingerprint ${index.live.fingerprint})`),
+      );
+    }
     if (opts.json) printJson({ runDir, ...summary });
     else {
       printSummary(summary);
@@ -141,6 +147,7 @@ export async function cacheClearCommand(_opts: unknown, cmd: Command): Promise<v
 
 export function printSummary(summary: RunSummary): void {
   console.log(`generator: ${summary.generator} · suite: ${summary.suite.cases} cases · corpus: ${summary.corpus.documents} documents, ${summary.corpus.chunks} chunks`);
+  if (summary.index) console.log(dim(`index: generation ${summary.index.generation}, fingerprint ${summary.index.fingerprint} (pinned for the whole run)`));
   if (summary.retrieval) console.log(dim(`retrieval: ${summary.retrieval}`));
   const rows = summary.variants.map((v) => {
     const failures = Object.entries(v.failures)
