@@ -32,7 +32,6 @@ import {
 import { pinForResume, pinNewRun, releaseSnapshot, SNAPSHOT_FILE, type PinnedIndex } from "./snapshot.ts";
 import type { IndexIdentity } from "../store/index.ts";
 import { InputError, JobFailure } from "../util/errors.ts";
-import { compareVersionsDesc } from "../retrieve/versions.ts";
 
 export const RAGTUNE_VERSION = "0.1.0";
 
@@ -236,7 +235,8 @@ async function runPinned(
     suite,
     runId: snapshot.runId,
     corpusPaths: new Set(project.store.documents().map((d) => d.path)),
-    currentVersion: currentVersionOf(project.store.documents().map((d) => d.version)),
+    // The project's version order (config `versionOrder` / `current`, else natural order).
+    currentVersion: project.versions().labels[0],
     judge,
     ownPrice: priceFor(generatorId, config.pricing.models),
     refPrice: priceFor(config.pricing.referenceModel, config.pricing.models),
@@ -483,11 +483,6 @@ function summarise(
 }
 
 /** The newest label in natural version order ("v10" over "v9"); undefined for an unversioned corpus. */
-function currentVersionOf(versions: string[]): string | undefined {
-  const labels = [...new Set(versions)].filter((v) => v !== "").sort(compareVersionsDesc);
-  return labels[0];
-}
-
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }

@@ -81,8 +81,9 @@ export function citedQuotes(output: string, citations: CitationRecord[]): { cita
   const byMarker = new Map<number, CitationRecord>();
   for (const c of citations) {
     // Several sentences quoted from one section share a citation; its quote joins them with " … ".
-    if (typeof c.quote === "string" && c.quote.trim() !== "") for (const q of c.quote.split(" … ")) if (q.trim()) out.push({ citation: c, quote: q.trim() });
-    else byMarker.set(c.marker, c);
+    if (typeof c.quote === "string" && c.quote.trim() !== "") {
+      for (const q of c.quote.split(" … ")) if (q.trim()) out.push({ citation: c, quote: q.trim() });
+    } else byMarker.set(c.marker, c);
   }
   if (byMarker.size === 0) return out;
   let from = 0;
