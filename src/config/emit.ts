@@ -6,7 +6,8 @@ import { z } from "zod";
 import { ConfigSchema } from "./schema.ts";
 
 export function configJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  // Draft 7: the newest draft yaml-language-server (the editors' YAML support) reads.
+  const schema = z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any", target: "draft-7" }) as Record<string, unknown>;
   // No $id: the schema is not published at a URL. `ragtune init` points configs at the copy inside
   // the installed package (a file that exists on the user's machine).
   return {
