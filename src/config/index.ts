@@ -181,8 +181,15 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigProblem {
       return { path, message: `${describe(value)} is not one of: ${allowed.join(", ")}${hint ? ` (did you mean '${hint}'?)` : ""}` };
     }
     case "invalid_union": {
-      const branches = [...new Set(issue.errors.map((branch) => branch.map((i) => describeIssue(i, valueAt(raw, issue.path)).message.replace(/, got .*$/, "")).join("; ")))];
-      return { path, message: `${branches.join(" — or — ")}; ${got}` };
+      // What each alternative expects, e.g. "expected number or one of: auto; got 'lots'".
+      const expects = issue.errors.map((branch) =>
+        branch
+          .map((i) =>
+            i.code === "invalid_type" ? (i.expected === "array" ? "a list" : i.expected === "int" ? "an integer" : i.expected) : i.code === "invalid_value" ? `one of: ${i.values.map(String).join(", ")}` : i.message,
+          )
+          .join(", "),
+      );
+      return { path, message: `expected ${[...new Set(expects)].join(" or ")}; ${got}` };
     }
     case "invalid_key": {
       const key = String(issue.path[issue.path.length - 1] ?? "");
