@@ -54,6 +54,8 @@ const ROWS: Row[] = [
   { args: ["eval", "--suite", "tagged-suite.yaml", "--tags", "billing", "--variants", "rag", "--gate", "rag=0", "--json"], code: 0, stdout: /"cases": 1\b/ },
   { args: ["eval", "--dry-run", "--variants", "rag,prompt-only", "--max-cost", "$1"], code: 0, stdout: /within --max-cost/ },
   { args: ["decide", "latest", "--json"], code: 0 },
+  // A model named like an Object.prototype member is just an unknown model (no key needed for a dry run).
+  { args: ["eval", "--dry-run", "--variants", "long-context", "--model", "openai:constructor"], code: 0, stdout: /generator: openai:constructor/ },
 
   // global
   { args: ["-c", "nope.yaml", "runs"], error: /--config: config file not found: .*nope\.yaml/ },

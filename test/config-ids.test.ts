@@ -74,3 +74,18 @@ test("provider names are looked up as own names only: Object.prototype members a
     }
   }
 });
+
+test("price and context-window tables keyed by model ids find nothing for Object.prototype names", async () => {
+  const { contextWindow, longContextBudget } = await import("../src/models/limits.ts");
+  const { modelName, priceFor } = await import("../src/models/prices.ts");
+  for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"]) {
+    for (const id of [`openai:${name}`, `ollama:${name}`, `openai-compatible:local/${name}`, name]) {
+      assert.equal(typeof modelName(id), "string", id);
+      assert.equal(contextWindow(id), undefined, id);
+      assert.equal(longContextBudget("auto", 4096, id).tokens, 32_000, id);
+      if (!id.startsWith("ollama:")) assert.equal(priceFor(id, Object.create(null)), undefined, id);
+      assert.equal(priceFor(id, {}), id.startsWith("ollama:") ? priceFor("ollama:x") : undefined, `${id} with a plain {} of overrides`);
+    }
+  }
+  assert.deepEqual(priceFor("openai:gpt-4.1-mini"), { inputPerMTok: 0.4, outputPerMTok: 1.6 }, "real ids still priced");
+});

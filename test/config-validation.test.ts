@@ -184,9 +184,10 @@ test("user-keyed maps are null-prototype: 'constructor' and friends are ordinary
       "finetune:\n  datasets:\n    - task: classify\n      file: t.csv\n      settings: {valueOf: 3}",
     ].join("\n") + "\n",
   );
-  assert.equal(c.models.providers.constructor.baseUrl, "http://127.0.0.1:1/v1");
-  assert.equal(c.pricing.models.toString.outputPerMTok, 2);
-  assert.equal(c.finetune.datasets[0].settings.valueOf, 3);
+  const key = (k: string) => k; // a plain string, as user text is
+  assert.equal(c.models.providers[key("constructor")].baseUrl, "http://127.0.0.1:1/v1");
+  assert.equal(c.pricing.models[key("toString")].outputPerMTok, 2);
+  assert.equal(c.finetune.datasets[0].settings[key("valueOf")], 3);
   const empty = parseConfig("sources:\n  - include: a\n");
   for (const name of ["constructor", "toString", "hasOwnProperty", "valueOf", "__proto__", "isPrototypeOf"]) {
     assert.equal(Object.hasOwn(empty.models.providers, name), false);
