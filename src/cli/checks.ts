@@ -75,7 +75,7 @@ export function checkFilters(store: Store, loaded: Pick<LoadedConfig, "where" | 
     flag ? new InputError(`${flag}: ${message}`) : configKeyError(loaded, ["retrieval", key], `'${value}': ${message}`);
   const docs = store.documents();
   if (sources.versions) {
-    const known = [...new Set(docs.map((d) => d.version))].filter(Boolean).sort();
+    const known = [...new Set(docs.map((d) => d.version))].filter(Boolean).sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
     for (const v of sources.versions.values) {
       if (!docs.some((d) => d.version === v)) {
         throw name(
