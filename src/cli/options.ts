@@ -12,13 +12,18 @@ import { resolve } from "node:path";
 import { didYouMean } from "../util/errors.ts";
 import { folderProblem } from "../config/paths.ts";
 
+/** Commander reports it as `option '…' argument '…' is invalid. <message>`; exit code 2 (bad usage). */
+export function invalid(message: string): InvalidArgumentError {
+  return Object.assign(new InvalidArgumentError(message), { exitCode: 2 });
+}
+
 const fmt = (n: number) => (Number.isInteger(n) && Math.abs(n) >= 10_000 ? n.toLocaleString("en-US") : String(n));
 
 /** An integer from `min` to `max`. */
 export function intArg(min: number, max: number) {
   return (v: string): number => {
     const n = v.trim() === "" ? NaN : Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${fmt(min)} to ${fmt(max)}.`);
+    if (!Number.isInteger(n) || n < min || n > max) throw invalid(`expected an integer from ${fmt(min)} to ${fmt(max)}.`);
     return n;
   };
 }
@@ -28,7 +33,7 @@ export function usdArg(max = 10_000_000) {
   return (v: string): number => {
     const s = v.trim().replace(/^\$/, "");
     const n = s === "" ? NaN : Number(s);
-    if (!Number.isFinite(n) || n < 0 || n > max) throw new InvalidArgumentError(`expected an amount in USD from 0 to ${fmt(max)}, e.g. 5 or $0.50.`);
+    if (!Number.isFinite(n) || n < 0 || n > max) throw invalid(`expected an amount in USD from 0 to ${fmt(max)}, e.g. 5 or $0.50.`);
     return n;
   };
 }
@@ -41,7 +46,7 @@ export function hintFor(name: string, known: readonly string[]): string {
 
 /** `unknown <noun> 'x' (did you mean 'y'?); expected one of: a, b, c.` */
 function unknownName(noun: string, value: string, allowed: readonly string[]): InvalidArgumentError {
-  return new InvalidArgumentError(`unknown ${noun} '${value}'${hintFor(value, allowed)}; expected one of: ${allowed.join(", ")}.`);
+  return invalid(`unknown ${noun} '${value}'${hintFor(value, allowed)}; expected one of: ${allowed.join(", ")}.`);
 }
 
 /** One of `allowed`, with a did-you-mean hint; `noun` names what it is ("task", "trainer"). */
@@ -71,13 +76,13 @@ const splitList = (v: string) =>
 export function listArg(allowed?: readonly string[], noun = "value") {
   return (v: string, previous?: string[]): string[] => {
     const items = splitList(v);
-    if (items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list${allowed ? ` of: ${allowed.join(", ")}` : ""}.`);
+    if (items.length === 0) throw invalid(`expected a comma-separated list${allowed ? ` of: ${allowed.join(", ")}` : ""}.`);
     const all = [...(Array.isArray(previous) ? previous : []), ...items];
     if (allowed) {
       for (const item of items) if (!allowed.includes(item)) throw unknownName(noun, item, allowed);
     }
     const dup = all.find((x, i) => all.indexOf(x) !== i);
-    if (dup !== undefined) throw new InvalidArgumentError(`'${dup}' is listed twice.`);
+    if (dup !== undefined) throw invalid(`'${dup}' is listed twice.`);
     return all;
   };
 }
@@ -85,7 +90,7 @@ export function listArg(allowed?: readonly string[], noun = "value") {
 /** A value that is not empty or blank; repeated flags accumulate when `repeatable`. */
 export function textArg(what = "a value") {
   return (v: string): string => {
-    if (v.trim() === "") throw new InvalidArgumentError(`expected ${what}, got an empty string.`);
+    if (v.trim() === "") throw invalid(`expected ${what}, got an empty string.`);
     return v;
   };
 }
@@ -109,8 +114,8 @@ function kindOf(path: string): "file" | "folder" | "other" | "missing" {
 export function existingFileArg(v: string): string {
   const abs = resolve(v);
   const kind = kindOf(abs);
-  if (kind === "missing") throw new InvalidArgumentError(`file not found: ${abs}.`);
-  if (kind !== "file") throw new InvalidArgumentError(`${abs} is ${kind === "folder" ? "a folder" : "not a regular file"}; expected a file.`);
+  if (kind === "missing") throw invalid(`file not found: ${abs}.`);
+  if (kind !== "file") throw invalid(`${abs} is ${kind === "folder" ? "a folder" : "not a regular file"}; expected a file.`);
   return v;
 }
 
@@ -123,15 +128,15 @@ export function existingFilesArg(v: string, previous?: string[]): string[] {
 export function existingFolderArg(v: string): string {
   const abs = resolve(v);
   const kind = kindOf(abs);
-  if (kind === "missing") throw new InvalidArgumentError(`folder not found: ${abs}.`);
-  if (kind !== "folder") throw new InvalidArgumentError(`${abs} is a file; expected a folder.`);
+  if (kind === "missing") throw invalid(`folder not found: ${abs}.`);
+  if (kind !== "folder") throw invalid(`${abs} is a file; expected a folder.`);
   return v;
 }
 
 /** A folder that exists or can be created (no file in the way). */
 export function outFolderArg(v: string): string {
-  if (v.trim() === "") throw new InvalidArgumentError("expected a folder, got an empty string.");
+  if (v.trim() === "") throw invalid("expected a folder, got an empty string.");
   const problem = folderProblem(resolve(v));
-  if (problem) throw new InvalidArgumentError(`${problem}.`);
+  if (problem) throw invalid(`${problem}.`);
   return v;
 }

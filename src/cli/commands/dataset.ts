@@ -5,10 +5,10 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
 import { configKeyError, loadConfig, type LoadedConfig } from "../../config/index.ts";
 import { resolveRunFlag } from "../checks.ts";
-import { choiceArg, choiceListArg, existingFilesArg, intArg, listArg, outFolderArg, textArg, textListArg } from "../options.ts";
+import { choiceArg, choiceListArg, existingFilesArg, intArg, invalid, listArg, outFolderArg, textArg, textListArg } from "../options.ts";
 import { loadSuite } from "../../evaluate/suite.ts";
 import type { TrainingTask } from "../../finetune/index.ts";
 import {
@@ -89,7 +89,7 @@ export function registerDataset(program: Command): void {
 function nearDupArg(v: string): number | false {
   if (v === "off" || v === "0") return false;
   const n = v.trim() === "" ? NaN : Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError("expected a Jaccard threshold in (0, 1] or 'off'.");
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw invalid("expected a Jaccard threshold in (0, 1] or 'off'.");
   return n;
 }
 
