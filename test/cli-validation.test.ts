@@ -40,10 +40,11 @@ function fixture() {
   const noSuite = makeTinyProject();
   writeFileSync(join(noSuite, "ragtune.yaml"), readFileSync(join(noSuite, "ragtune.yaml"), "utf8").replace("suite: suite.yaml", "suite: missing-suite.yaml"));
   const missingDataset = makeTinyProject("finetune:\n  datasets:\n    - task: classify\n      file: no-such-tickets.csv\n");
-  return { root, beir, badFilter, noSuite, missingDataset };
+  const onlyFinetuned = makeTinyProject("variants: [fine-tuned, hybrid]\n");
+  return { root, beir, badFilter, noSuite, missingDataset, onlyFinetuned };
 }
 
-const { root, beir, badFilter, noSuite, missingDataset } = fixture();
+const { root, beir, badFilter, noSuite, missingDataset, onlyFinetuned } = fixture();
 const opt = (flag: string, value: string, rest: string) => new RegExp(`option '${flag}[^']*' argument '${value}' is invalid\\. ${rest}`);
 
 const ROWS: Row[] = [
@@ -129,6 +130,8 @@ const ROWS: Row[] = [
   { args: ["search", "refund"], cwd: badFilter, error: /ragtune\.yaml:\d+: retrieval\.versions: 'v9': no indexed document has the version label 'v9'/ },
   { args: ["ingest"], cwd: noSuite, code: 0 },
   { args: ["eval"], cwd: noSuite, error: /ragtune\.yaml:\d+: suite: suite file not found: .*missing-suite\.yaml/ },
+  { args: ["ingest"], cwd: onlyFinetuned, code: 0 },
+  { args: ["eval"], cwd: onlyFinetuned, error: /ragtune\.yaml:\d+: variants: fine-tuned and hybrid need a promoted fine-tuned model .* \(fine-tuned, hybrid cannot run\)/ },
   { args: ["finetune", "train"], cwd: missingDataset, error: /ragtune\.yaml:\d+: finetune\.datasets\.0\.file: file not found: .*no-such-tickets\.csv/ },
 
   // cache, runs

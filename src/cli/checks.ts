@@ -137,13 +137,16 @@ export function suitePath(loaded: LoadedConfig, flag: string | undefined): strin
   return path;
 }
 
-/** The project's promoted models, for a `--variants fine-tuned|hybrid` request. */
-export function checkVariantsRunnable(project: Project, variants: readonly string[] | undefined): void {
-  const wanted = (variants ?? []).filter((v) => v === "fine-tuned" || v === "hybrid");
-  if (wanted.length === 0) return;
-  if (project.promotedModels().length === 0) {
-    throw new InputError(
-      `--variants: ${wanted.join(" and ")} ${wanted.length > 1 ? "need" : "needs"} a promoted fine-tuned model and this project has none — run \`ragtune finetune train\` first (or leave ${wanted.join("/")} out)`,
-    );
-  }
+/**
+ * fine-tuned and hybrid run only with a promoted model. Asked for by `--variants`, one that cannot
+ * run is an error; listed in the config's `variants` (the default lists all five), it is reported
+ * as not configured — unless no listed variant can run, which would record an empty run.
+ */
+export function checkVariantsRunnable(project: Project, loaded: Pick<LoadedConfig, "where" | "path">, flag: readonly string[] | undefined): void {
+  const variants = flag ?? project.config.variants;
+  const needModel = variants.filter((v) => v === "fine-tuned" || v === "hybrid");
+  if (needModel.length === 0 || project.promotedModels().length > 0) return;
+  const why = `${needModel.join(" and ")} ${needModel.length > 1 ? "need" : "needs"} a promoted fine-tuned model and this project has none — run \`ragtune finetune train\` first`;
+  if (flag) throw new InputError(`--variants: ${why} (or leave ${needModel.join("/")} out)`);
+  if (needModel.length === variants.length) throw configKeyError(loaded, ["variants"], `${why}, or list another variant (${variants.join(", ")} cannot run)`);
 }

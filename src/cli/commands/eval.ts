@@ -45,7 +45,7 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
     applyFilterFlags(project, opts, loaded);
     const suite = loadSuite(suitePath(loaded, opts.suite));
     checkSuiteTags(opts.tags, suite);
-    checkVariantsRunnable(project, opts.variants);
+    checkVariantsRunnable(project, loaded, opts.resume ? undefined : opts.variants);
     if (opts.allowSelfJudge && !(opts.judge ?? project.config.models.judge)) {
       throw new InputError("--allow-self-judge needs a judge: pass --judge <id> or set models.judge (without one nothing is judged)");
     }
