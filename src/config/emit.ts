@@ -6,10 +6,12 @@ import { z } from "zod";
 import { ConfigSchema } from "./schema.ts";
 
 export function configJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  // Draft 7: the newest draft yaml-language-server (the editors' YAML support) reads.
+  const schema = z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any", target: "draft-7" }) as Record<string, unknown>;
+  // No $id: the schema is not published at a URL. `ragtune init` points configs at the copy inside
+  // the installed package (a file that exists on the user's machine).
   return {
     ...schema,
-    $id: "https://unpkg.com/ragtune/schema/ragtune.schema.json",
     title: "ragtune.yaml",
     description: "ragtune project configuration",
   };
@@ -26,6 +28,8 @@ type JsonSchema = {
   description?: string;
   minimum?: number;
   maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
 };
 
 export function configMarkdown(): string {
@@ -51,8 +55,36 @@ export function configMarkdown(): string {
     "# Configuration reference (`ragtune.yaml`)",
     "",
     "Generated from `src/config/schema.ts` by `npm run schema` — do not edit by hand.",
-    "Editors that understand JSON Schema can validate the file with `schema/ragtune.schema.json`.",
-    "Relative paths resolve from the folder holding `ragtune.yaml`. Unknown keys are errors (with a did-you-mean hint).",
+    "Editors that understand JSON Schema can validate the file with `schema/ragtune.schema.json`",
+    "(`ragtune init` writes a `# yaml-language-server: $schema=` comment pointing at the copy in the installed package).",
+    "Relative paths resolve from the folder holding `ragtune.yaml`.",
+    "",
+    "## How values are checked",
+    "",
+    "Every command loads and checks the whole file first. A bad value stops the command with exit code 2 and",
+    "one line per problem naming the file, the line and the key, e.g.",
+    "`ragtune.yaml:14: evaluate.bootstrapSamples: must be at most 100,000, got 1000000000000`. Nothing is",
+    "written or removed before the config is valid.",
+    "",
+    "- **Unknown keys** are errors, with a did-you-mean hint; so is `__proto__` as a key anywhere.",
+    "- **Numbers** have a lower and an upper bound (the range column below); integers must be integers.",
+    "- **Enumerations** list what is allowed, with a did-you-mean hint.",
+    "- **Model ids** (`models.generator`, `models.judge`, `models.embedder`, `retrieval.rerank`,",
+    "  `pricing.referenceModel`, the keys of `pricing.models` that contain `:`) must use a known kind;",
+    "  `openai-compatible:<provider>/<model>` must name a provider declared under `models.providers`",
+    "  (did-you-mean over the declared names). Model files and API keys are checked when a model is first used.",
+    "  `pricing.referenceModel` must have a price (built in, or under `pricing.models`).",
+    "- **Cross-field rules**: `chunking.overlapTokens` < `chunking.maxTokens`, `chunking.minTokens` ≤",
+    "  `chunking.maxTokens`; `retrieval.mode: dense | hybrid` needs `models.embedder`; a fine-tuning dataset's",
+    "  `trainer` must learn its `task` (classifier: classify, memoriser: qa; extract needs openai or command);",
+    "  `variants` and `evaluate.judges` list each name once.",
+    "- **Paths**: `storeDir`, `runsDir` and `cache.dir` must be folders or not exist yet (a file in the way is",
+    "  an error); `suite` and `finetune.datasets[].file` must be files when they exist. A missing suite is",
+    "  reported by `ragtune eval`, a missing dataset file by `ragtune finetune train`, each naming the key.",
+    "- **Names** in `models.providers` are letters, digits, `.`, `_` and `-`; `apiKeyEnv` is an environment",
+    "  variable name; `baseUrl` is an http(s) URL; strings that name something must not be empty.",
+    "",
+    "## Keys",
     "",
     "| key | type | default | meaning |",
     "|---|---|---|---|",
@@ -67,8 +99,9 @@ function typeOf(s: JsonSchema): string {
   if (s.type === "array") return `${s.items ? typeOf(s.items) : "any"}[]`;
   if (s.type === "object" && s.additionalProperties && typeof s.additionalProperties === "object") return `map of ${typeOf(s.additionalProperties)}`;
   // Zod reports "no upper bound" as MAX_SAFE_INTEGER; show it as open-ended.
-  const max = s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER ? s.maximum : undefined;
-  const range = s.minimum !== undefined || max !== undefined ? ` (${s.minimum ?? ""}–${max ?? ""})` : "";
+  const max = s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER ? s.maximum : s.exclusiveMaximum !== undefined ? `<${s.exclusiveMaximum}` : undefined;
+  const min = s.minimum ?? (s.exclusiveMinimum !== undefined ? `>${s.exclusiveMinimum}` : undefined);
+  const range = min !== undefined || max !== undefined ? ` (${min ?? ""}–${max ?? ""})` : "";
   return `${Array.isArray(s.type) ? s.type.join("\\|") : (s.type ?? "any")}${range}`;
 }
 

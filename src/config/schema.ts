@@ -3,6 +3,30 @@
  * emits `schema/ragtune.schema.json` from it so editors can complete and validate the file.
  */
 import { z } from "zod";
+import { didYouMean } from "../util/errors.ts";
+import { modelIdProblem, PROVIDER_NAME, type IdRole } from "./ids.ts";
+import { priceFor } from "../models/prices.ts";
+
+/** A non-empty string (whitespace-only counts as empty), at most `max` characters. */
+const text = (max = 1_000) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => s.trim().length > 0, { message: "must not be empty" });
+
+/**
+ * A map keyed by user text, as a null-prototype object: a key such as 'constructor' or
+ * 'toString' finds only what the user wrote, never an Object.prototype member.
+ */
+function userMap<V extends z.ZodType>(value: V, key: z.ZodType<string> = z.string()) {
+  return z
+    .record(key, value)
+    .default({})
+    .transform((r) => Object.assign(Object.create(null), r) as Record<string, z.output<V>>);
+}
+
+/** USD amounts: none of ours is above ten million. */
+const usd = () => z.number().min(0).max(10_000_000);
 
 export const VARIANT_NAMES = ["prompt-only", "long-context", "rag", "fine-tuned", "hybrid"] as const;
 export type VariantName = (typeof VARIANT_NAMES)[number];
@@ -10,11 +34,12 @@ export type VariantName = (typeof VARIANT_NAMES)[number];
 const Source = z
   .object({
     include: z
-      .union([z.string(), z.array(z.string())])
+      .union([text(), z.array(text()).min(1)])
       .describe("Glob(s) relative to the project folder, e.g. 'docs/v2/**/*.md'."),
-    exclude: z.array(z.string()).default([]).describe("Globs to leave out."),
+    exclude: z.array(text()).default([]).describe("Globs to leave out."),
     version: z
       .string()
+      .max(100)
       .default("")
       .describe("Version label stored on every chunk from these files, e.g. 'v2'. Used by filters, version preference and stale-knowledge checks."),
     current: z
@@ -35,34 +60,42 @@ const Chunking = z
         "How documents are split: 'paragraphs' (default: blank-line blocks — lists, tables, code fences kept whole — packed up to maxTokens, each chunk labelled with its heading path), 'headings' (one chunk per heading section, long ones windowed), 'sentences' (sentences packed up to maxTokens), 'fixed' (plain token windows). Chosen by measurement: see docs/retrieval.md.",
       ),
     maxTokens: z.number().int().min(16).max(8192).default(300).describe("Max tokens per chunk."),
-    overlapTokens: z.number().int().min(0).default(40).describe("Tokens shared by consecutive windows of one long section."),
+    overlapTokens: z.number().int().min(0).max(4096).default(40).describe("Tokens shared by consecutive windows of one long section (smaller than maxTokens)."),
     headingDepth: z.number().int().min(1).max(6).default(3).describe("Headings at this depth or shallower start a new section."),
-    minTokens: z.number().int().min(0).default(24).describe("Sections shorter than this are merged into the next section."),
-    maxFileBytes: z.number().int().min(1).default(5_000_000).describe("Files larger than this are skipped with a warning."),
+    minTokens: z.number().int().min(0).max(8192).default(24).describe("Sections shorter than this are merged into the next section (at most maxTokens)."),
+    maxFileBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(500_000_000)
+      .default(5_000_000)
+      .describe("Files larger than this are skipped with a warning (at most 500 MB: ingest holds a file in memory while it is parsed)."),
   })
   .strict()
-  .refine((c) => c.overlapTokens < c.maxTokens, { message: "overlapTokens must be smaller than maxTokens", path: ["overlapTokens"] });
+  .refine((c) => c.overlapTokens < c.maxTokens, { message: "overlapTokens must be smaller than maxTokens", path: ["overlapTokens"] })
+  .refine((c) => c.minTokens <= c.maxTokens, { message: "minTokens must not be larger than maxTokens", path: ["minTokens"] });
 
 const Retrieval = z
   .object({
     k: z.number().int().min(1).max(200).default(5).describe("Chunks retrieved per question (and the k of hit@k / recall@k)."),
-    k1: z.number().min(0).default(1.5).describe("BM25 term-frequency saturation (default chosen on HotpotQA, ClapNQ and the demo suite: bench/lexical-tuning.ts)."),
+    k1: z.number().min(0).max(10).default(1.5).describe("BM25 term-frequency saturation (default chosen on HotpotQA, ClapNQ and the demo suite: bench/lexical-tuning.ts)."),
     b: z.number().min(0).max(1).default(0.75).describe("BM25 length normalisation."),
     headingBoost: z
       .number()
       .min(0)
+      .max(100)
       .default(10)
       .describe("Weight of the title + heading-path field relative to the body (BM25F). Titles name what a chunk is about; 10 was best on average over three evaluation sets."),
     versions: z
-      .array(z.string())
+      .array(text(100))
       .optional()
       .describe("Search only chunks with these version labels (e.g. ['v2']). Default: all versions."),
     paths: z
-      .array(z.string())
+      .array(text())
       .optional()
       .describe("Search only chunks whose source path matches one of these globs (e.g. ['docs/v2/billing/**']). Default: all paths."),
     tags: z
-      .array(z.string())
+      .array(text(200))
       .optional()
       .describe("Search only chunks whose document front matter `tags` include one of these. Default: no tag filter."),
     mode: z
@@ -72,8 +105,8 @@ const Retrieval = z
     prf: z
       .object({
         enabled: z.boolean().default(false).describe("RM3-style pseudo-relevance feedback: expand the query with terms from the top documents."),
-        docs: z.number().int().min(1).default(10).describe("Feedback documents."),
-        terms: z.number().int().min(1).default(20).describe("Expansion terms added to the query."),
+        docs: z.number().int().min(1).max(100).default(10).describe("Feedback documents."),
+        terms: z.number().int().min(1).max(200).default(20).describe("Expansion terms added to the query."),
         weight: z.number().min(0).max(1).default(0.9).describe("Weight of the original query (1 − weight goes to expansion terms)."),
       })
       .strict()
@@ -82,20 +115,27 @@ const Retrieval = z
     fusion: z
       .object({
         method: z.enum(["rrf", "weighted"]).default("rrf").describe("rrf = reciprocal rank fusion; weighted = min-max normalised score fusion."),
-        rrfK: z.number().min(1).default(60).describe("RRF constant k in 1/(k + rank)."),
+        rrfK: z.number().min(1).max(1000).default(60).describe("RRF constant k in 1/(k + rank)."),
         lexicalWeight: z.number().min(0).max(1).default(0.5).describe("Weight of the lexical scores in weighted fusion (dense gets 1 − this)."),
-        candidates: z.number().int().min(1).default(100).describe("Candidates taken from each retriever before fusion."),
+        candidates: z.number().int().min(1).max(2000).default(100).describe("Candidates taken from each retriever before fusion."),
       })
       .strict()
       .default({ method: "rrf", rrfK: 60, lexicalWeight: 0.5, candidates: 100 })
       .describe("How lexical and dense results are combined in hybrid mode."),
     rerank: z
       .string()
+      .max(1_000)
       .default("offline")
       .describe(
         "Reranker: 'offline' (default: BM25 score + query coverage, proximity, heading/title and phrase matches; measured +0.08 nDCG@10 on HotpotQA, +0.05 recall@5 on the demo), 'none', 'onnx:<folder>' (a local cross-encoder), 'cohere:<model>' or 'jina:<model>' (HTTP APIs; base URL and key env in models.providers).",
       ),
-    rerankCandidates: z.number().int().min(1).default(30).describe("Hits passed to the reranker."),
+    rerankCandidates: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(30)
+      .describe("Hits passed to the reranker (API rerankers are billed per candidate)."),
     smallToBig: z
       .boolean()
       .default(false)
@@ -104,7 +144,7 @@ const Retrieval = z
       .enum(["auto", "on", "off"])
       .default("auto")
       .describe("Approximate nearest-neighbour index for dense search: 'auto' uses it above annThreshold chunks, exact search below."),
-    annThreshold: z.number().int().min(1).default(50_000).describe("Chunk count above which 'auto' switches to ANN."),
+    annThreshold: z.number().int().min(1).max(100_000_000).default(50_000).describe("Chunk count above which 'auto' switches to ANN."),
     collapseVersions: z
       .boolean()
       .default(true)
@@ -123,7 +163,7 @@ const Answer = z
       .default(0.35)
       .describe("Abstain (fallback + escalation) when the reader's confidence is below this."),
     maxSentences: z.number().int().min(1).max(10).default(2).describe("Sentences the extractive reader may cite in one answer."),
-    fallbackMessage: z.string().optional().describe("Text returned when abstaining. Default: a standard 'I don't know' + escalation message."),
+    fallbackMessage: text(2_000).optional().describe("Text returned when abstaining. Default: a standard 'I don't know' + escalation message."),
   })
   .strict();
 
@@ -133,11 +173,22 @@ const Limits = {
     .number()
     .int()
     .min(0)
+    .max(20)
     .default(4)
     .describe("Retries on 429, 5xx, timeouts and network errors (exponential backoff with jitter, honouring Retry-After). Auth and validation errors are never retried."),
-  maxConcurrency: z.number().int().min(1).default(4).describe("Requests in flight at once to this provider."),
-  requestsPerMinute: z.number().min(0).optional().describe("Request rate limit (token bucket); unset = unlimited."),
-  tokensPerMinute: z.number().min(0).optional().describe("Token rate limit (input + estimated output tokens per minute); unset = unlimited."),
+  maxConcurrency: z.number().int().min(1).max(256).default(4).describe("Requests in flight at once to this provider."),
+  requestsPerMinute: z
+    .number()
+    .gt(0)
+    .max(1_000_000)
+    .optional()
+    .describe("Request rate limit (token bucket), above 0; unset = unlimited."),
+  tokensPerMinute: z
+    .number()
+    .gt(0)
+    .max(1_000_000_000)
+    .optional()
+    .describe("Token rate limit (input + estimated output tokens per minute), above 0; unset = unlimited."),
 };
 
 const Provider = z
@@ -146,9 +197,18 @@ const Provider = z
       .enum(["openai", "anthropic"])
       .default("openai")
       .describe("Protocol the endpoint speaks: 'openai' (chat completions: OpenAI, vLLM, llama.cpp server, LM Studio, Together, Ollama /v1) or 'anthropic' (Messages API)."),
-    baseUrl: z.string().url().describe("Base URL, e.g. http://localhost:11434/v1 (Ollama), https://api.openai.com/v1, https://api.anthropic.com."),
-    apiKeyEnv: z.string().default("OPENAI_API_KEY").describe("Environment variable that holds the API key (may be unset for local servers)."),
-    timeoutMs: z.number().int().min(1).default(60_000).describe("Per-request timeout."),
+    baseUrl: z
+      .string()
+      .max(2_000)
+      .refine((u) => /^https?:\/\/[^\s/]+/i.test(u) && URL.canParse(u), { message: "must be an http:// or https:// URL" })
+      .describe("Base URL, e.g. http://localhost:11434/v1 (Ollama), https://api.openai.com/v1, https://api.anthropic.com."),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "must be an environment variable name (letters, digits, _)" })
+      .max(200)
+      .default("OPENAI_API_KEY")
+      .describe("Environment variable that holds the API key (may be unset for local servers)."),
+    timeoutMs: z.number().int().min(10).max(3_600_000).default(60_000).describe("Per-request timeout in ms (10 ms to 1 hour)."),
     ...Limits,
   })
   .strict();
@@ -156,7 +216,7 @@ const Provider = z
 /** Limits for the built-in `openai:`, `anthropic:` and `ollama:` kinds (named providers carry their own). */
 const BuiltinLimits = z
   .object({
-    timeoutMs: z.number().int().min(1).default(60_000).describe("Per-request timeout."),
+    timeoutMs: z.number().int().min(10).max(3_600_000).default(60_000).describe("Per-request timeout in ms (10 ms to 1 hour)."),
     ...Limits,
   })
   .strict();
@@ -165,24 +225,27 @@ const Models = z
   .object({
     generator: z
       .string()
+      .max(1_000)
       .default("offline:extractive")
       .describe(
-        "Generator id: 'offline:extractive' (no key, no network), 'openai:<model>', 'anthropic:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>' (<provider> under `providers`), 'llamacpp:<file.gguf>[?lora=<adapter.gguf>]'.",
+        "Generator id: 'offline:extractive' (no key, no network), 'openai:<model>', 'anthropic:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>' (<provider> must be declared under `providers`), 'llamacpp:<file.gguf>[?lora=<adapter.gguf>]'. The kind and the provider are checked when the config is loaded; files and API keys when the model is first used.",
       ),
     judge: z
       .string()
+      .max(1_000)
       .optional()
-      .describe("Model id of the LLM judge (same forms as `generator`). Unset = deterministic scorers only. Judging with the model under test is refused unless --allow-self-judge."),
+      .describe("Model id of the LLM judge (the forms of `generator` except offline:extractive). Unset = deterministic scorers only. Judging with the model under test is refused unless --allow-self-judge."),
     embedder: z
       .string()
+      .max(1_000)
       .default("none")
       .describe(
-        "Embedder for dense/hybrid retrieval: 'none', 'hashing[:<dims>]' (deterministic baseline; measured below BM25, not a default), 'onnx:<folder>' (local transformers.js model, offline), 'gguf:<file>' (node-llama-cpp), 'openai:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>'.",
+        "Embedder for dense/hybrid retrieval: 'none', 'hashing[:<dims>]' (8–65536 dims; deterministic baseline; measured below BM25, not a default), 'onnx:<folder>' (local transformers.js model, offline), 'gguf:<file>' (node-llama-cpp), 'openai:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>'. Required (not 'none') when retrieval.mode is dense or hybrid.",
       ),
-    providers: z.record(z.string(), Provider).default({}).describe("Named endpoints (also used by API embedders and rerankers)."),
+    providers: userMap(Provider, z.string().regex(PROVIDER_NAME, { message: "provider names are letters, digits, '.', '_' and '-' (no '/' or ':')" }))
+      .describe("Named endpoints (also used by API embedders and rerankers). Names: letters, digits, '.', '_', '-'."),
     limits: BuiltinLimits.default(BuiltinLimits.parse({})).describe("Timeout, retries, concurrency and rate limits of the built-in openai:, anthropic: and ollama: kinds."),
-    systemPrompt: z
-      .string()
+    systemPrompt: text(100_000)
       .optional()
       .describe("System prompt for LLM generators: the strong prompt baseline of the prompt-only variant."),
   })
@@ -191,19 +254,19 @@ const Models = z
 const LongContext = z
   .object({
     budgetTokens: z
-      .union([z.number().int().min(256), z.literal("auto")])
+      .union([z.number().int().min(256).max(10_000_000), z.literal("auto")])
       .default("auto")
       .describe(
         "Context budget of the long-context variant; the corpus is packed newest version first and truncated to it (reported). 'auto' = the generator's context window minus outputReserveTokens (32,000 for generators with an unknown window, and for offline:extractive).",
       ),
-    outputReserveTokens: z.number().int().min(0).default(4_096).describe("Tokens kept free for the prompt scaffold and the answer when budgetTokens is 'auto'."),
+    outputReserveTokens: z.number().int().min(0).max(1_000_000).default(4_096).describe("Tokens kept free for the prompt scaffold and the answer when budgetTokens is 'auto'."),
   })
   .strict();
 
 const Cache = z
   .object({
     enabled: z.boolean().default(true).describe("Content-addressed on-disk cache of model responses (key: provider, model, parameters, messages). A cached call costs nothing and is reported as a hit. --no-cache turns it off for one run."),
-    dir: z.string().default(".ragtune/cache").describe("Cache folder, relative to the project."),
+    dir: text().default(".ragtune/cache").describe("Cache folder, relative to the project (must be a folder, or not exist yet)."),
   })
   .strict();
 
@@ -214,35 +277,52 @@ const Evaluate = z
   .object({
     judges: z
       .array(z.enum(JUDGE_NAMES))
+      .refine((a) => new Set(a).size === a.length, { message: "lists a judge twice" })
       .default([...JUDGE_NAMES])
       .describe("LLM-judged scorers to run when `models.judge` is set; each runs only on the cases it applies to (docs/judges.md)."),
     concurrency: z
       .number()
       .int()
       .min(1)
+      .max(64)
       .default(4)
       .describe("Cases evaluated at once (model calls overlap; each provider's maxConcurrency and rate limits still apply)."),
     repeats: z.number().int().min(1).max(20).default(1).describe("Runs of generation and judging per case (--repeats); pass^N and agreement are reported when > 1."),
-    bootstrapSamples: z.number().int().min(100).default(2_000).describe("Bootstrap resamples for confidence intervals and paired score comparisons."),
-    alpha: z.number().gt(0).lt(1).default(0.05).describe("Significance level of the paired comparisons (95% intervals at 0.05)."),
-    seed: z.number().int().default(1).describe("Seed of the bootstrap, so reports are reproducible."),
-    maxCostUsd: z.number().min(0).optional().describe("Refuse or stop a run whose cost would exceed this (--max-cost)."),
+    bootstrapSamples: z
+      .number()
+      .int()
+      .min(100)
+      .max(100_000)
+      .default(2_000)
+      .describe("Bootstrap resamples for confidence intervals and paired score comparisons (100–100,000; time grows linearly)."),
+    alpha: z.number().gt(0).max(0.5).default(0.05).describe("Significance level of the paired comparisons (95% intervals at 0.05); above 0, at most 0.5."),
+    seed: z.number().int().min(0).max(4_294_967_295).default(1).describe("Seed of the bootstrap (a 32-bit unsigned integer), so reports are reproducible."),
+    maxCostUsd: usd().optional().describe("Refuse or stop a run whose cost would exceed this (--max-cost)."),
   })
   .strict();
 
 const FinetuneDataset = z
   .object({
     task: z.enum(["classify", "qa", "extract"]).describe("What the examples teach: classify (input → label), qa (question → answer), extract (text → JSON)."),
-    file: z.string().describe("Labelled CSV or JSONL file, relative to the project."),
-    inputField: z.string().default("input").describe("Column / key holding the input text."),
-    outputField: z.string().default("output").describe("Column / key holding the expected output (label, answer or JSON)."),
+    file: text().describe("Labelled CSV or JSONL file, relative to the project (checked by `ragtune finetune train`)."),
+    inputField: text(200).default("input").describe("Column / key holding the input text."),
+    outputField: text(200).default("output").describe("Column / key holding the expected output (label, answer or JSON)."),
     trainer: z
       .enum(["classifier", "memoriser", "openai", "command"])
       .optional()
-      .describe("Trainer (default: classifier for classify, memoriser for qa; openai or command for anything else)."),
-    settings: z.record(z.string(), z.unknown()).default({}).describe("Trainer settings, recorded with the model."),
+      .describe("Trainer (default: classifier for classify, memoriser for qa; extract needs openai or command). classifier learns only classify, memoriser only qa."),
+    settings: userMap(z.unknown()).describe("Trainer settings, recorded with the model."),
   })
-  .strict();
+  .strict()
+  .superRefine((d, ctx) => {
+    const only: Record<string, string> = { classifier: "classify", memoriser: "qa" };
+    if (d.trainer && Object.hasOwn(only, d.trainer) && only[d.trainer] !== d.task) {
+      ctx.addIssue({ code: "custom", path: ["trainer"], message: `trainer '${d.trainer}' learns only ${only[d.trainer]} tasks, not ${d.task}` });
+    }
+    if (d.task === "extract" && !d.trainer) {
+      ctx.addIssue({ code: "custom", path: ["task"], message: "no in-process trainer learns extract tasks: set trainer: openai or trainer: command" });
+    }
+  });
 
 const Finetune = z
   .object({
@@ -258,10 +338,10 @@ const Constraints = z
       .default("monthly")
       .describe("How often the underlying knowledge changes."),
     citationsRequired: z.boolean().default(false).describe("Answers must cite their sources."),
-    p95LatencyMs: z.number().min(1).optional().describe("p95 latency target per query, in milliseconds."),
-    queriesPerDay: z.number().min(0).default(1000).describe("Expected production volume."),
-    monthlyBudgetUsd: z.number().min(0).optional().describe("Monthly budget for inference (and training amortised)."),
-    labelledExamples: z.number().int().min(0).default(0).describe("Labelled examples available for fine-tuning."),
+    p95LatencyMs: z.number().min(1).max(3_600_000).optional().describe("p95 latency target per query, in milliseconds."),
+    queriesPerDay: z.number().min(0).max(1_000_000_000).default(1000).describe("Expected production volume."),
+    monthlyBudgetUsd: usd().optional().describe("Monthly budget for inference (and training amortised)."),
+    labelledExamples: z.number().int().min(0).max(1_000_000_000).default(0).describe("Labelled examples available for fine-tuning."),
     externalDataStoreAllowed: z
       .boolean()
       .default(true)
@@ -271,31 +351,37 @@ const Constraints = z
 
 const Price = z
   .object({
-    inputPerMTok: z.number().min(0).describe("USD per 1M input tokens."),
-    outputPerMTok: z.number().min(0).describe("USD per 1M output tokens."),
+    inputPerMTok: z.number().min(0).max(10_000).describe("USD per 1M input tokens."),
+    outputPerMTok: z.number().min(0).max(10_000).describe("USD per 1M output tokens."),
   })
   .strict();
 
 const Pricing = z
   .object({
-    asOf: z.string().default("2026-11-01").describe("Date the prices were checked."),
-    models: z.record(z.string(), Price).default({}).describe("Prices per generator id; overrides the built-in table."),
+    asOf: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, { message: "must be a date YYYY-MM-DD" })
+      .default("2026-11-01")
+      .describe("Date the prices were checked (YYYY-MM-DD)."),
+    models: userMap(Price, text(1_000)).describe("Prices per generator id (e.g. 'openai:gpt-4.1-mini', kind checked) or bare model name; overrides the built-in table."),
     referenceModel: z
       .string()
+      .max(1_000)
       .default("openai:gpt-4.1-mini")
-      .describe("Model used to project the cost of offline runs as if they were served by an LLM."),
-    fineTuneTrainingUsd: z.number().min(0).default(50).describe("One-off cost of a fine-tuning run, amortised over 12 months in the cost model."),
-    vectorStoreMonthlyUsd: z.number().min(0).default(25).describe("Fixed monthly cost of running retrieval infrastructure."),
+      .describe("LLM id used to project the cost of offline runs as if they were served by an LLM; it must have a price (built in, or under pricing.models)."),
+    fineTuneTrainingUsd: usd().default(50).describe("One-off cost of a fine-tuning run, amortised over 12 months in the cost model."),
+    vectorStoreMonthlyUsd: usd().default(25).describe("Fixed monthly cost of running retrieval infrastructure."),
   })
   .strict();
 
-export const ConfigSchema = z
+const ConfigObject = z
   .object({
     $schema: z.string().optional(),
-    name: z.string().default("ragtune-project").describe("Project name shown in reports."),
-    sources: z.array(Source).min(1).describe("Document sources to ingest."),
+    name: text(200).default("ragtune-project").describe("Project name shown in reports."),
+    sources: z.array(Source).min(1).max(1_000).describe("Document sources to ingest."),
     versionOrder: z
-      .array(z.string().min(1))
+      .array(text(200))
+      .max(1_000)
       .optional()
       .describe(
         "Version labels, newest first (e.g. ['v8', 'v7', 'v5']). Retrieval keeps the newest copy of a section, the reader answers from it, long-context packs it first. Default: labels of `current: true` sources first, then natural order — 'current'/'latest'/'stable' first, then by number (v10 > v9 > 2.x), then other words, then 'legacy'/'archived'/'deprecated'.",
@@ -308,18 +394,80 @@ export const ConfigSchema = z
     cache: Cache.default(Cache.parse({})),
     finetune: Finetune.default(Finetune.parse({})),
     evaluate: Evaluate.default(Evaluate.parse({})),
-    suite: z.string().default("suite.yaml").describe("Path of the evaluation suite (YAML or JSONL)."),
+    suite: text().default("suite.yaml").describe("Path of the evaluation suite (YAML or JSONL), relative to the project; must be a file when it exists."),
     variants: z
       .array(z.enum(VARIANT_NAMES))
       .min(1)
+      .refine((a) => new Set(a).size === a.length, { message: "lists a variant twice" })
       .default(["prompt-only", "long-context", "rag", "fine-tuned", "hybrid"])
       .describe("Variants to evaluate. 'fine-tuned' and 'hybrid' run only when a trained model exists."),
     constraints: Constraints.default(Constraints.parse({})),
     pricing: Pricing.default(Pricing.parse({})),
-    storeDir: z.string().default(".ragtune").describe("Folder for the index database."),
-    runsDir: z.string().default("runs").describe("Folder for evaluation runs."),
+    storeDir: text().default(".ragtune").describe("Folder for the index database, relative to the project (must be a folder, or not exist yet)."),
+    runsDir: text().default("runs").describe("Folder for evaluation runs, relative to the project (must be a folder, or not exist yet)."),
   })
   .strict();
+
+export const ConfigSchema = ConfigObject.superRefine(checkCrossFields);
+
+/** Rules that read more than one key: model ids against the declared providers, mode vs embedder. */
+function checkCrossFields(c: z.output<typeof ConfigObject>, ctx: z.RefinementCtx): void {
+  const providers = new Set(Object.keys(c.models.providers));
+  const id = (role: IdRole, value: string | undefined, path: (string | number)[], checkProviders = true) => {
+    if (value === undefined) return;
+    const problem = modelIdProblem(role, value, providers, checkProviders);
+    if (problem) ctx.addIssue({ code: "custom", path, message: problem });
+    return problem;
+  };
+  id("generator", c.models.generator, ["models", "generator"]);
+  id("judge", c.models.judge, ["models", "judge"]);
+  id("embedder", c.models.embedder, ["models", "embedder"]);
+  id("reranker", c.retrieval.rerank, ["retrieval", "rerank"]);
+  for (const key of Object.keys(c.pricing.models)) {
+    if (key.includes(":")) id("reference", key, ["pricing", "models", key], false);
+  }
+  const ref = c.pricing.referenceModel;
+  if (!id("reference", ref, ["pricing", "referenceModel"], false) && !priceFor(ref.trim(), c.pricing.models)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["pricing", "referenceModel"],
+      message: `no price known for '${ref}': add pricing.models['${ref}'] with inputPerMTok and outputPerMTok, or use a model with a built-in price (e.g. openai:gpt-4.1-mini)`,
+    });
+  }
+  // Version order: every declared label must be one a source gives, once; `current` needs a label.
+  const labels = [...new Set(c.sources.map((s) => s.version).filter(Boolean))];
+  const seen = new Set<string>();
+  (c.versionOrder ?? []).forEach((label, i) => {
+    if (seen.has(label)) ctx.addIssue({ code: "custom", path: ["versionOrder", i], message: `'${label}' is listed twice` });
+    seen.add(label);
+    if (!labels.includes(label)) {
+      const hint = didYouMean(label, labels);
+      ctx.addIssue({
+        code: "custom",
+        path: ["versionOrder", i],
+        message: `no source has version '${label}'${hint ? ` (did you mean '${hint}'?)` : ""}; sources' versions: ${labels.join(", ") || "(none)"}`,
+      });
+    }
+  });
+  const current = [...new Set(c.sources.filter((s) => s.current).map((s) => s.version))];
+  c.sources.forEach((s, i) => {
+    if (s.current && !s.version) ctx.addIssue({ code: "custom", path: ["sources", i, "current"], message: "current: true needs a version label on this source (sources[].version)" });
+  });
+  if (current.length > 1) {
+    const i = c.sources.findIndex((s, k) => s.current && c.sources.findIndex((t) => t.current) !== k);
+    ctx.addIssue({ code: "custom", path: ["sources", i, "current"], message: `sources of different versions are marked current (${current.join(", ")}): mark one, or order them with versionOrder` });
+  }
+  if (current.length === 1 && c.versionOrder?.length && c.versionOrder[0] !== current[0]) {
+    ctx.addIssue({ code: "custom", path: ["versionOrder", 0], message: `versionOrder starts with '${c.versionOrder[0]}' but the source marked current is '${current[0]}'` });
+  }
+  if (c.retrieval.mode !== "lexical" && c.models.embedder.trim() === "none") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["retrieval", "mode"],
+      message: `retrieval.mode is '${c.retrieval.mode}' but models.embedder is 'none' — set models.embedder (e.g. hashing, onnx:<folder>, openai:<model>) or use mode: lexical`,
+    });
+  }
+}
 
 export type RagtuneConfig = z.infer<typeof ConfigSchema>;
 export type Constraints = RagtuneConfig["constraints"];

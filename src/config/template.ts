@@ -1,7 +1,21 @@
 /** The commented starter config written by `ragtune init`. Kept valid by test/config.test.ts. */
-export const STARTER_CONFIG = `# ragtune project config — every key is documented in schema/ragtune.schema.json and docs/config.md.
-# yaml-language-server: $schema=https://unpkg.com/ragtune/schema/ragtune.schema.json
-name: my-project
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The JSON Schema inside the installed package (this checkout, or node_modules/ragtune): a file
+ * that exists on the user's machine, unlike a URL of a package that is not published.
+ */
+export const SCHEMA_FILE = fileURLToPath(new URL("../../schema/ragtune.schema.json", import.meta.url));
+
+/** The starter config, its editor modeline pointing at `schemaFile` (left out when that file is missing). */
+export function starterConfig(schemaFile: string = SCHEMA_FILE): string {
+  const modeline = existsSync(schemaFile) ? `# yaml-language-server: $schema=${schemaFile}\n` : "";
+  return `# ragtune project config — every key is documented in docs/config.md of the ragtune package.
+${modeline}${STARTER_BODY}`;
+}
+
+const STARTER_BODY = `name: my-project
 
 # What to ingest. Globs are relative to this file. A version label is stored on every chunk:
 # use it to tell current docs from archived ones (stale-knowledge checks, --version-label filters).
@@ -75,6 +89,8 @@ pricing:
   # models:
   #   openai:gpt-4.1-mini: {inputPerMTok: 0.4, outputPerMTok: 1.6}
 `;
+
+export const STARTER_CONFIG = starterConfig();
 
 export const STARTER_SUITE = `# Evaluation suite — format in docs/suite.md. Aim for 50–100 real tasks from your users.
 cases:

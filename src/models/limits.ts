@@ -34,7 +34,7 @@ const CONTEXT_WINDOWS: Readonly<Record<string, number>> = {
 export function contextWindow(generatorId: string): number | undefined {
   if (generatorId.startsWith("offline:")) return undefined;
   const name = modelName(generatorId).replace(/:.*$/, ""); // ollama tags: llama3.2:3b
-  return CONTEXT_WINDOWS[name];
+  return Object.hasOwn(CONTEXT_WINDOWS, name) ? CONTEXT_WINDOWS[name] : undefined;
 }
 
 /**

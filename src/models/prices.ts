@@ -51,7 +51,7 @@ export function modelName(modelId: string): string {
   const name = afterPrefix.slice(afterPrefix.lastIndexOf("/") + 1).toLowerCase();
   // Snapshot suffixes (gpt-4.1-mini-2025-04-14, claude-sonnet-4-20250514, …-latest) price like the base model.
   const base = name.replace(/-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$/, "");
-  return ALIASES[base] ?? base;
+  return Object.hasOwn(ALIASES, base) ? ALIASES[base] : base;
 }
 
 /**
@@ -60,7 +60,7 @@ export function modelName(modelId: string): string {
  * generators cost 0. Undefined when unknown — callers report cost as unknown rather than guess.
  */
 export function priceFor(modelId: string, overrides: Record<string, Price> = {}): Price | undefined {
-  if (overrides[modelId]) return overrides[modelId];
+  if (Object.hasOwn(overrides, modelId)) return overrides[modelId];
   const name = modelName(modelId);
   for (const [key, price] of Object.entries(overrides)) {
     if (key.toLowerCase() === name || modelName(key) === name) return price;
@@ -68,7 +68,7 @@ export function priceFor(modelId: string, overrides: Record<string, Price> = {})
   if (LOCAL_PREFIXES.some((p) => modelId.startsWith(p))) return FREE;
   // An OpenAI-compatible endpoint the user named after a local server is local too.
   if (/^openai-compatible:(ollama|llamacpp|llama\.cpp)\//i.test(modelId)) return FREE;
-  if (BUILTIN_PRICES[modelId]) return BUILTIN_PRICES[modelId];
+  if (Object.hasOwn(BUILTIN_PRICES, modelId)) return BUILTIN_PRICES[modelId];
   for (const [key, price] of Object.entries(BUILTIN_PRICES)) {
     if (modelName(key) === name) return price;
   }

@@ -54,7 +54,7 @@ export function resolveProviderRef(
   const name = slash < 0 ? "" : rest.slice(0, slash);
   const model = slash < 0 ? "" : rest.slice(slash + 1);
   if (!name || !model) return undefined;
-  const provider = models.providers[name];
+  const provider = Object.hasOwn(models.providers, name) ? models.providers[name] : undefined;
   if (!provider) {
     const known = Object.keys(models.providers);
     throw new InputError(

@@ -3,8 +3,8 @@
  * (`--beir DIR`), or ragtune's own configurations × chunking strategies on a project's suite
  * (`--suite FILE`). Thin: parse flags, call src/bench/retrieval.ts, print.
  */
-import { readFileSync } from "node:fs";
-import { extname } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { extname, join } from "node:path";
 import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { loadConfig } from "../../config/index.ts";
@@ -23,6 +23,7 @@ import { PEER_NAMES } from "../../bench/peers/index.ts";
 import { InputError } from "../../util/errors.ts";
 import { bold, dim, progress, progressDone, table } from "../output.ts";
 import { printJson } from "./common.ts";
+import { existingFileArg, existingFolderArg, hintFor, intArg, listArg, textArg } from "../options.ts";
 
 interface BenchRetrievalOpts {
   beir?: string;
@@ -35,18 +36,6 @@ interface BenchRetrievalOpts {
   json?: boolean;
 }
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InputError(`expected a positive integer, got '${v}'`);
-  return n;
-}
-
-const list = (v: string) =>
-  v
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-
 /** Add `bench` with its `retrieval` subcommand to the program. */
 export function registerBench(program: Command): void {
   const bench = program.command("bench").description("benchmarks: retrieval quality and speed, side by side with other libraries");
@@ -55,17 +44,22 @@ export function registerBench(program: Command): void {
     .description(
       "retrieval benchmark: --beir DIR compares ragtune with search libraries on a BEIR dataset; --suite FILE compares retrieval configurations × chunking strategies on this project's suite",
     )
-    .option("--beir <dir>", "a dataset in BEIR layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
-    .option("--suite <file>", "a suite file with gold `sources`, run against the project (--config)")
-    .option("--split <name>", "qrels split for --beir", "test")
-    .option("--compare <libs>", `libraries to compare with --beir, comma-separated: ${PEER_NAMES.join(", ")}`, list)
-    .option("--repeat <n>", "--beir: timed passes over the queries; each query's latency is its fastest pass (steadier on a busy machine)", positiveInt)
-    .option("--grid <file>", "--suite: retrieval configurations to measure (YAML/JSON list of {name, retrieval: {...overrides}}); default: a built-in grid")
-    .option("--strategies <names>", `--suite: chunking strategies, comma-separated (default: ${CHUNKING_STRATEGIES.join(", ")})`, list)
+    .option("--beir <dir>", "a dataset folder in BEIR layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)", existingFolderArg)
+    .option("--suite <file>", "a suite file with gold `sources`, run against the project (--config)", existingFileArg)
+    .option("--split <name>", "--beir: qrels split, the file qrels/<name>.tsv", textArg("a split name"), "test")
+    .option("--compare <libs>", `--beir: libraries to compare with, comma-separated: ${PEER_NAMES.join(", ")}`, listArg(PEER_NAMES, "library"))
+    .option("--repeat <n>", "--beir: timed passes over the queries, 1–100; each query's latency is its fastest pass (steadier on a busy machine)", intArg(1, 100))
+    .option("--grid <file>", "--suite: retrieval configurations to measure (YAML/JSON list of {name, retrieval: {...overrides}}); default: a built-in grid", existingFileArg)
+    .option(
+      "--strategies <names>",
+      `--suite: chunking strategies, comma-separated (default: ${CHUNKING_STRATEGIES.join(", ")})`,
+      listArg(CHUNKING_STRATEGIES, "chunking strategy"),
+    )
     .option("--json", "print one JSON object")
     .addHelpText(
       "after",
       `
+Give exactly one of --beir or --suite; --split, --compare and --repeat go with --beir, --grid and --strategies with --suite.
 Retrieval settings come from --config FILE (its \`retrieval\` section; defaults without one).
 Run under \`node --expose-gc\` for the steadiest memory figures (gc is enabled at runtime otherwise).`,
     )
@@ -75,6 +69,16 @@ Run under \`node --expose-gc\` for the steadiest memory figures (gc is enabled a
 export async function benchRetrievalCommand(opts: BenchRetrievalOpts, cmd: Command): Promise<void> {
   if (opts.beir !== undefined && opts.suite !== undefined) throw new InputError("give exactly one of --beir DIR or --suite FILE, not both");
   if (opts.beir === undefined && opts.suite === undefined) throw new InputError("give exactly one of --beir DIR or --suite FILE");
+  if (opts.beir === undefined && cmd.getOptionValueSource("split") === "cli") throw new InputError("--split applies to --beir only");
+  if (opts.beir !== undefined) {
+    const qrels = join(opts.beir, "qrels");
+    if (!existsSync(join(qrels, `${opts.split}.tsv`))) {
+      const splits = existsSync(qrels) ? readdirSync(qrels).filter((f) => f.endsWith(".tsv")).map((f) => f.slice(0, -4)) : [];
+      throw new InputError(
+        `--split: ${join(qrels, `${opts.split}.tsv`)} does not exist${hintFor(opts.split, splits)}` + (splits.length ? `; splits in ${opts.beir}: ${splits.join(", ")}` : `; ${opts.beir} has no qrels/*.tsv`),
+      );
+    }
+  }
   const { config: configPath } = cmd.optsWithGlobals() as { config?: string };
   const showProgress = !opts.json;
 
@@ -99,12 +103,7 @@ export async function benchRetrievalCommand(opts: BenchRetrievalOpts, cmd: Comma
     throw new InputError("--compare and --repeat apply to --beir only (the suite benchmark compares ragtune configurations)");
   }
   const project = loadConfig(configPath);
-  const strategies = opts.strategies?.map((s) => {
-    if (!(CHUNKING_STRATEGIES as readonly string[]).includes(s)) {
-      throw new InputError(`unknown chunking strategy '${s}' for --strategies (choose from: ${CHUNKING_STRATEGIES.join(", ")})`);
-    }
-    return s as ChunkingStrategy;
-  });
+  const strategies = opts.strategies as ChunkingStrategy[] | undefined;
   const result = await benchRetrievalSuite({
     project,
     suite: opts.suite!,

@@ -3,11 +3,12 @@
  * logs), clean, decontaminate against the project's suite, split, write the data card and the
  * exports. Thin: parse flags, call src/finetune/dataset, print.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { Option, type Command } from "commander";
-import { loadConfig, type LoadedConfig } from "../../config/index.ts";
-import { resolveRunDir } from "../../evaluate/runs.ts";
+import type { Command } from "commander";
+import { configKeyError, loadConfig, type LoadedConfig } from "../../config/index.ts";
+import { resolveRunFlag } from "../checks.ts";
+import { choiceArg, choiceListArg, existingFilesArg, intArg, invalid, listArg, outFolderArg, textArg, textListArg } from "../options.ts";
 import { loadSuite } from "../../evaluate/suite.ts";
 import type { TrainingTask } from "../../finetune/index.ts";
 import {
@@ -50,58 +51,63 @@ interface DatasetBuildOpts {
   json?: boolean;
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-function intArg(flag: string, min: number) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InputError(`${flag}: expected an integer ≥ ${min}, got '${v}'`);
-    return n;
-  };
-}
-
 export function registerDataset(program: Command): void {
   const dataset = program.command("dataset").description("fine-tuning datasets: build, clean, split, data card, exports");
   dataset
     .command("build")
     .description("collect examples (eval failures, labelled files, served logs) → clean → decontaminate → split → card → exports")
-    .option("--run <id...>", "eval runs to take failed cases from (id, folder or 'latest')")
-    .option("--include-passed", "also take cases the run passed")
-    .option("--file <path>", "labelled CSV or JSONL file (repeatable)", collect)
-    .option("--task <task>", `task of each --file, in order, or one for all (${TRAINING_TASKS.join("|")}); also the task of --logs entries without one`, collect)
-    .option("--input-field <name>", "input column/key of each --file, in order, or one for all (default: input)", collect)
-    .option("--output-field <name>", "output column/key of each --file, in order, or one for all (default: output)", collect)
-    .option("--system-field <name>", "optional system-prompt column/key of each --file", collect)
-    .option("--logs <path>", "served log JSONL {input, output, correction?} (repeatable); a correction wins", collect)
-    .option("--corrected-only", "from logs, only entries a user corrected")
+    .option("--run <id...>", "eval runs to take failed cases from (id, folder or 'latest'); each must exist", textListArg("a run id"))
+    .option("--include-passed", "also take cases the run passed (with --run)")
+    .option("--file <path>", "labelled CSV or JSONL file (repeatable); must exist", existingFilesArg)
+    .option(
+      "--task <task>",
+      `task of each --file, in order, or one for all (${TRAINING_TASKS.join("|")}); also the task of --logs entries without one`,
+      choiceListArg(TRAINING_TASKS, "task"),
+    )
+    .option("--input-field <name>", "input column/key of each --file, in order, or one for all (default: input)", textListArg("a field name"))
+    .option("--output-field <name>", "output column/key of each --file, in order, or one for all (default: output)", textListArg("a field name"))
+    .option("--system-field <name>", "optional system-prompt column/key of each --file", textListArg("a field name"))
+    .option("--logs <path>", "served log JSONL {input, output, correction?} (repeatable; must exist); a correction wins", existingFilesArg)
+    .option("--corrected-only", "from --logs, only entries a user corrected")
     .option("--near-dup <jaccard>", "near-duplicate Jaccard threshold in (0, 1], or 'off' (default 0.8)", nearDupArg)
     .option("--pii", "replace emails, phone numbers and Luhn-valid card numbers with placeholders")
-    .option("--min-tokens <n>", "drop examples under this many tokens (default 1)", intArg("--min-tokens", 0))
-    .option("--max-tokens <n>", "drop examples over this many tokens; also the export limit and sequence_len (default 2048)", intArg("--max-tokens", 1))
-    .addOption(new Option("--conflicts <mode>", "same input with different outputs: drop (default), keep, majority").choices(["drop", "keep", "majority"]))
+    .option("--min-tokens <n>", "drop examples under this many tokens, 0–100,000 (default 1); at most --max-tokens", intArg(0, 100_000))
+    .option("--max-tokens <n>", "drop examples over this many tokens, 1–1,000,000; also the export limit and sequence_len (default 2048)", intArg(1, 1_000_000))
+    .option("--conflicts <mode>", "same input with different outputs: drop (default), keep, majority", choiceArg(["drop", "keep", "majority"], "conflict mode"))
     .option("--split <train,val,test>", "split proportions (default 80,10,10)", parseSplit)
-    .option("--seed <n>", "split seed (default 42)", intArg("--seed", 0))
-    .option("--decontaminate [suite]", "drop examples that copy eval inputs (default on: the project's suite; or this suite file)")
+    .option("--seed <n>", "split seed, 0–4294967295 (default 42)", intArg(0, 4_294_967_295))
+    .option("--decontaminate [suite]", "drop examples that copy eval inputs (default on: the project's suite; or this suite file, which must exist)")
     .option("--no-decontaminate", "keep examples even when they copy eval inputs")
-    .option("--format <list>", `exports, comma-separated: ${EXPORT_FORMATS.join(",")} (default openai)`, formatArg)
-    .option("--base-model <id>", "base_model written into axolotl.yaml (default: a placeholder)")
-    .option("--name <name>", "dataset name (default: the task, or 'mixed')")
-    .option("--out <dir>", "output folder (default .ragtune/datasets/<name> in the project)")
+    .option("--format <list>", `exports, comma-separated: ${EXPORT_FORMATS.join(",")} (default openai)`, listArg(EXPORT_FORMATS, "format"))
+    .option("--base-model <id>", "base_model written into axolotl.yaml (with --format axolotl; default: a placeholder)", textArg("a model name"))
+    .option("--name <name>", "dataset name, a folder name (default: the task, or 'mixed')", textArg("a name"))
+    .option("--out <dir>", "output folder (default .ragtune/datasets/<name> in the project); must not be a file", outFolderArg)
     .option("--json", "machine-readable output")
     .action(datasetBuildCommand);
 }
 
 function nearDupArg(v: string): number | false {
   if (v === "off" || v === "0") return false;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InputError(`--near-dup: expected a Jaccard threshold in (0, 1] or 'off', got '${v}'`);
+  const n = v.trim() === "" ? NaN : Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw invalid("expected a Jaccard threshold in (0, 1] or 'off'.");
   return n;
 }
 
-function formatArg(v: string): ExportFormat[] {
-  const list = v.split(",").map((s) => s.trim()).filter(Boolean);
-  for (const f of list) if (!(EXPORT_FORMATS as readonly string[]).includes(f)) throw new InputError(`--format: unknown format '${f}' (use ${EXPORT_FORMATS.join(", ")})`);
-  return list as ExportFormat[];
+/** Flags that only mean something next to another flag. */
+function checkCombinations(opts: DatasetBuildOpts): void {
+  const needs = (present: unknown, flag: string, other: string, otherPresent: unknown) => {
+    if (present && !otherPresent) throw new InputError(`${flag} goes with ${other} (without it there is nothing for it to apply to)`);
+  };
+  needs(opts.includePassed, "--include-passed", "--run", opts.run?.length);
+  needs(opts.correctedOnly, "--corrected-only", "--logs", opts.logs?.length);
+  needs(opts.inputField?.length, "--input-field", "--file", opts.file?.length);
+  needs(opts.outputField?.length, "--output-field", "--file", opts.file?.length);
+  needs(opts.systemField?.length, "--system-field", "--file", opts.file?.length);
+  needs(opts.baseModel, "--base-model", "--format axolotl", opts.format?.includes("axolotl"));
+  if (opts.minTokens !== undefined && opts.maxTokens !== undefined && opts.minTokens > opts.maxTokens) {
+    throw new InputError(`--min-tokens ${opts.minTokens} is larger than --max-tokens ${opts.maxTokens}: every example would be dropped`);
+  }
+  if (opts.task && opts.task.length > 1 && !opts.file?.length) throw new InputError("several --task values go with --file (one per file); --logs takes a single --task");
 }
 
 /** The i-th value of a per-file flag: one value applies to every file; otherwise one per file. */
@@ -114,11 +120,11 @@ function perFile(values: string[] | undefined, flag: string, files: number, i: n
 
 function asTask(v: string | undefined, what: string): TrainingTask {
   if (!v) throw new InputError(`${what}: --task is required (${TRAINING_TASKS.join("|")})`);
-  if (!(TRAINING_TASKS as readonly string[]).includes(v)) throw new InputError(`--task: unknown task '${v}' (use ${TRAINING_TASKS.join(", ")})`);
   return v as TrainingTask;
 }
 
 export async function datasetBuildCommand(opts: DatasetBuildOpts, cmd: Command): Promise<void> {
+  checkCombinations(opts);
   const { config: configFlag } = cmd.optsWithGlobals() as { config?: string };
   let loaded: LoadedConfig | undefined;
   let configError: unknown;
@@ -138,7 +144,7 @@ export async function datasetBuildCommand(opts: DatasetBuildOpts, cmd: Command):
   const build: BuildOptions = {
     runs: (opts.run ?? []).map((ref) => {
       const p = needProject("--run");
-      return resolveRunDir(p.root, p.config, ref);
+      return resolveRunFlag("--run", p.root, p.config, ref);
     }),
     run: { includePassed: opts.includePassed },
     files: files.map((path, i) => ({
@@ -174,9 +180,9 @@ export async function datasetBuildCommand(opts: DatasetBuildOpts, cmd: Command):
       const p = needProject("decontamination against the project's suite (or pass --no-decontaminate)");
       suitePath = resolve(p.root, p.config.suite);
     }
-    if (!existsSync(suitePath)) {
-      if (explicit) throw new InputError(`--decontaminate: suite not found: ${suitePath}`);
-      throw new InputError(`the project's suite ${suitePath} does not exist; pass --decontaminate FILE or --no-decontaminate`);
+    if (!existsSync(suitePath) || !statSync(suitePath).isFile()) {
+      if (explicit) throw new InputError(`--decontaminate: suite file not found: ${suitePath}`);
+      throw configKeyError(needProject("the suite"), ["suite"], `the project's suite ${suitePath} does not exist; pass --decontaminate FILE or --no-decontaminate`);
     }
     const suite = loadSuite(suitePath);
     build.decontaminate = { inputs: suite.cases.map((c) => c.input), label: relative(process.cwd(), suitePath) || suitePath };

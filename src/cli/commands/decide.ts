@@ -1,18 +1,17 @@
 import type { Command } from "commander";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join, resolve, relative } from "node:path";
-import { loadConfig } from "../../config/index.ts";
-import { readCaseResults, readSummary, resolveRunDir } from "../../evaluate/runs.ts";
+import { readCaseResults, readSummary } from "../../evaluate/runs.ts";
+import { resolveRunFlag } from "../checks.ts";
 import { decide, type Decision } from "../../decide/index.ts";
 import type { RunSummary } from "../../evaluate/types.ts";
 import { buildReport, writeReport } from "../../report/index.ts";
-import { printJson } from "./common.ts";
+import { loadedFrom, printJson } from "./common.ts";
 import { bold, dim, green } from "../output.ts";
 
 function loadRun(cmd: Command, run?: string) {
-  const { config: configFlag } = cmd.optsWithGlobals() as { config?: string };
-  const loaded = loadConfig(configFlag);
-  const runDir = resolveRunDir(loaded.root, loaded.config, run);
+  const loaded = loadedFrom(cmd);
+  const runDir = resolveRunFlag(`${cmd.name()} [run]`, loaded.root, loaded.config, run);
   return { loaded, runDir, summary: readSummary(runDir), cases: readCaseResults(runDir) };
 }
 

@@ -1,13 +1,14 @@
 import type { Command } from "commander";
 import { resolve, relative } from "node:path";
 import { existsSync } from "node:fs";
-import { projectFrom, printJson, applyFilterFlags, type FilterFlags } from "./common.ts";
+import { openFrom, loadedFrom, printJson, applyFilterFlags, type FilterFlags } from "./common.ts";
+import { checkSuiteTags, checkVariantsRunnable, resolveRunFlag, suitePath } from "../checks.ts";
+import { hintFor } from "../options.ts";
 import { loadSuite } from "../../evaluate/suite.ts";
 import { runEval } from "../../evaluate/runner.ts";
-import { listRuns, readSummary, resolveRunDir, runsDir } from "../../evaluate/runs.ts";
+import { listRuns, readSnapshot, readSummary, runsDir } from "../../evaluate/runs.ts";
 import type { RunSummary } from "../../evaluate/types.ts";
-import type { VariantName } from "../../config/index.ts";
-import { loadConfig } from "../../config/index.ts";
+import { VARIANT_NAMES, type VariantName } from "../../config/index.ts";
 import { InputError, JobFailure } from "../../util/errors.ts";
 import { table, pct, usd, dim, progress, progressDone, green, red } from "../output.ts";
 import type { Project } from "../../pipeline/index.ts";
@@ -36,13 +37,26 @@ interface EvalOpts extends FilterFlags {
 
 export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
   const gates = parseGates(opts.gate ?? []);
-  const project = projectFrom(cmd, opts.model, { judge: opts.judge, noCache: opts.cache === false });
+  checkEvalCombinations(opts, gates);
+  const { loaded, project } = openFrom(cmd, { model: opts.model, judge: opts.judge, noCache: opts.cache === false });
   try {
+    if (project.store.documents().length === 0) throw new InputError("the index is empty — run `ragtune ingest` first");
     // Filters change what rag retrieves and what long-context packs; the run's config snapshot records them.
-    applyFilterFlags(project, opts);
-    const suite = loadSuite(resolve(project.root, opts.suite ?? project.config.suite));
+    applyFilterFlags(project, opts, loaded);
+    const suite = loadSuite(suitePath(loaded, opts.suite));
+    checkSuiteTags(opts.tags, suite);
+    checkVariantsRunnable(project, loaded, opts.resume ? undefined : opts.variants);
+    if (opts.allowSelfJudge && !(opts.judge ?? project.config.models.judge)) {
+      throw new InputError("--allow-self-judge needs a judge: pass --judge <id> or set models.judge (without one nothing is judged)");
+    }
+    const resumeDir = opts.resume ? resolveRunFlag("--resume", project.root, project.config, opts.resume) : undefined;
+    const variantsRun = resumeDir ? readSnapshot(resumeDir).variants : (opts.variants ?? project.config.variants);
+    for (const g of gates) {
+      if (!variantsRun.includes(g.variant)) {
+        throw new InputError(`--gate ${g.variant}=${g.rate}: variant '${g.variant}' is not run (variants: ${variantsRun.join(", ")})`);
+      }
+    }
     if (opts.dryRun) return await dryRun(project, suite, opts);
-    const resumeDir = opts.resume ? resolveRunDir(project.root, project.config, opts.resume) : undefined;
     const { runDir, summary, index } = await runEval({
       project,
       suite,
@@ -75,6 +89,15 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
   } finally {
     project.close();
   }
+}
+
+/** Flags that contradict each other, refused before anything is opened. */
+function checkEvalCombinations(opts: EvalOpts, gates: { variant: string }[]): void {
+  if (opts.resume !== undefined) {
+    if (opts.variants) throw new InputError("--variants cannot be combined with --resume: a resumed run keeps the variants it started with");
+    if (opts.dryRun) throw new InputError("--dry-run cannot be combined with --resume: the dry run estimates a new run");
+  }
+  if (opts.dryRun && gates.length) throw new InputError("--gate cannot be combined with --dry-run: a dry run has no pass rates to gate");
 }
 
 /** `--dry-run`: the estimate only; no model is called and no run folder is written. */
@@ -128,8 +151,7 @@ async function dryRun(project: Project, suite: Suite, opts: EvalOpts): Promise<v
 }
 
 export async function cacheStatsCommand(opts: { json?: boolean }, cmd: Command): Promise<void> {
-  const { config: configFlag } = cmd.optsWithGlobals() as { config?: string };
-  const loaded = loadConfig(configFlag);
+  const loaded = loadedFrom(cmd);
   const dir = resolve(loaded.root, loaded.config.cache.dir);
   const size = ResponseCache.size(dir);
   if (opts.json) return printJson({ dir, enabled: loaded.config.cache.enabled, ...size });
@@ -137,8 +159,7 @@ export async function cacheStatsCommand(opts: { json?: boolean }, cmd: Command):
 }
 
 export async function cacheClearCommand(_opts: unknown, cmd: Command): Promise<void> {
-  const { config: configFlag } = cmd.optsWithGlobals() as { config?: string };
-  const loaded = loadConfig(configFlag);
+  const loaded = loadedFrom(cmd);
   const dir = resolve(loaded.root, loaded.config.cache.dir);
   const before = ResponseCache.size(dir);
   ResponseCache.clear(dir);
@@ -196,13 +217,20 @@ export function printSummary(summary: RunSummary): void {
 }
 
 function parseGates(specs: string[]): { variant: string; rate: number }[] {
-  return specs.map((s) => {
-    const m = /^([a-z-]+)=(\d*\.?\d+)$/.exec(s.trim());
-    if (!m) throw new InputError(`--gate expects variant=rate, e.g. rag=0.8; got '${s}'`);
-    const rate = Number(m[2]);
-    if (rate < 0 || rate > 1) throw new InputError(`--gate rate must be between 0 and 1; got '${s}'`);
-    return { variant: m[1], rate };
+  const gates = specs.map((s) => {
+    const m = /^([^=\s]+)=(\S+)$/.exec(s.trim());
+    if (!m) throw new InputError(`--gate: expected variant=rate, e.g. rag=0.8; got '${s}'`);
+    const variant = m[1];
+    if (!(VARIANT_NAMES as readonly string[]).includes(variant)) {
+      throw new InputError(`--gate: unknown variant '${variant}'${hintFor(variant, VARIANT_NAMES)} (variants: ${VARIANT_NAMES.join(", ")})`);
+    }
+    const rate = /^(\d*\.?\d+)$/.test(m[2]) ? Number(m[2]) : NaN;
+    if (!(rate >= 0 && rate <= 1)) throw new InputError(`--gate: the rate must be a number from 0 to 1 (a pass rate, e.g. 0.8); got '${s}'`);
+    return { variant, rate };
   });
+  const twice = gates.find((g, i) => gates.findIndex((x) => x.variant === g.variant) !== i);
+  if (twice) throw new InputError(`--gate: variant '${twice.variant}' is gated twice`);
+  return gates;
 }
 
 function checkGates(gates: { variant: string; rate: number }[], summary: RunSummary): void {
@@ -218,8 +246,7 @@ function checkGates(gates: { variant: string; rate: number }[], summary: RunSumm
 }
 
 export async function runsCommand(opts: { json?: boolean }, cmd: Command): Promise<void> {
-  const { config: configFlag } = cmd.optsWithGlobals() as { config?: string };
-  const loaded = loadConfig(configFlag);
+  const loaded = loadedFrom(cmd);
   const dir = runsDir(loaded.root, loaded.config);
   const rows = listRuns(dir).map((id) => {
     const hasSummary = existsSync(join(dir, id, "summary.json"));

@@ -6,18 +6,17 @@
  */
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { loadConfig } from "../../config/index.ts";
 import { formatP } from "../../finetune/gate.ts";
-import type { ModelRecord } from "../../finetune/index.ts";
-import { checkTask, ModelRegistry } from "../../finetune/registry.ts";
+import type { ModelRecord, TrainingTask } from "../../finetune/index.ts";
+import { ModelRegistry, TRAINING_TASKS } from "../../finetune/registry.ts";
+import { choiceArg, textArg } from "../options.ts";
 import { InputError } from "../../util/errors.ts";
 import { bold, dim, green, pct, table, yellow } from "../output.ts";
-import { printJson } from "./common.ts";
+import { loadedFrom, printJson } from "./common.ts";
 
 /** The registry of the project named by the global --config flag (`<storeDir>/index.db`). */
 export function registryFrom(cmd: Command): ModelRegistry {
-  const { config: configPath } = cmd.optsWithGlobals() as { config?: string };
-  const { config, root } = loadConfig(configPath);
+  const { config, root } = loadedFrom(cmd);
   return new ModelRegistry(join(resolve(root, config.storeDir), "index.db"));
 }
 
@@ -44,7 +43,7 @@ function gateSummary(m: ModelRecord): string {
 }
 
 export function modelsListCommand(opts: { task?: string; json?: boolean }, cmd: Command): void {
-  const task = opts.task === undefined ? undefined : checkTask(opts.task);
+  const task = opts.task as TrainingTask | undefined;
   withRegistry(cmd, (registry) => {
     const models = registry.list({ task });
     if (opts.json) return printJson(models);
@@ -107,7 +106,7 @@ export function modelsPromoteCommand(id: string, opts: { force?: boolean; reason
 }
 
 export function modelsRollbackCommand(opts: { task: string; json?: boolean }, cmd: Command): void {
-  const task = checkTask(opts.task);
+  const task = opts.task as TrainingTask;
   withRegistry(cmd, (registry) => {
     const { promoted, retired } = registry.rollback(task);
     if (opts.json) return printJson({ promoted, retired: retired.id });
@@ -121,27 +120,27 @@ export function registerModels(program: Command): void {
   models
     .command("list")
     .description("models in the registry, newest first")
-    .option("--task <task>", "only models of this task (classify, qa, extract)")
+    .option("--task <task>", `only models of this task (${TRAINING_TASKS.join(", ")})`, choiceArg(TRAINING_TASKS, "task"))
     .option("--json", "machine-readable output")
     .action(modelsListCommand);
   models
     .command("show")
     .description("one model: artifact, generator, data hash, settings, metrics, gate")
-    .argument("<id>", "model id, e.g. m-20261121-171200-3f2a")
+    .argument("<id>", "model id, e.g. m-20261121-171200-3f2a; must be in the registry", textArg("a model id"))
     .option("--json", "machine-readable output")
     .action(modelsShowCommand);
   models
     .command("promote")
     .description("make a model the one served for its task, if its stored promotion gate passed (exit 1 when refused)")
-    .argument("<id>", "model id")
+    .argument("<id>", "model id; must be in the registry", textArg("a model id"))
     .option("--force", "promote even though the gate refused (needs --reason; recorded)")
-    .option("--reason <text>", "why the gate is overridden (with --force)")
+    .option("--reason <text>", "why the gate is overridden (with --force)", textArg("a reason"))
     .option("--json", "machine-readable output")
     .action(modelsPromoteCommand);
   models
     .command("rollback")
     .description("re-promote the model promoted before the current one of a task")
-    .requiredOption("--task <task>", "task to roll back (classify, qa, extract)")
+    .requiredOption("--task <task>", `task to roll back (${TRAINING_TASKS.join(", ")})`, choiceArg(TRAINING_TASKS, "task"))
     .option("--json", "machine-readable output")
     .action(modelsRollbackCommand);
 }

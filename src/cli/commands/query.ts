@@ -1,36 +1,52 @@
 import type { Command } from "commander";
-import { projectFrom, printJson, applyFilterFlags, type FilterFlags } from "./common.ts";
-import { DEFAULT_SYSTEM_PROMPT, answerContext, corpusStats, retrievalFilter } from "../../pipeline/index.ts";
+import { openFrom, printJson, applyFilterFlags, type FilterFlags } from "./common.ts";
+import { DEFAULT_SYSTEM_PROMPT, answerContext, corpusStats, retrievalFilter, retrieveForAnswer } from "../../pipeline/index.ts";
 import { bold, dim, cyan, yellow } from "../output.ts";
 import { InputError } from "../../util/errors.ts";
 import type { Project } from "../../pipeline/index.ts";
+import type { LoadedConfig } from "../../config/index.ts";
 
 interface QueryOpts extends FilterFlags {
   k?: number;
   json?: boolean;
   model?: string;
   stream?: boolean;
+  raw?: boolean;
 }
 
 function requireIndex(project: Project): void {
   if (project.store.documents().length === 0) throw new InputError("the index is empty — run `ragtune ingest` first");
 }
 
-function filterOf(project: Project, opts: QueryOpts) {
-  applyFilterFlags(project, opts);
+function filterOf(project: Project, opts: QueryOpts, loaded: LoadedConfig) {
+  applyFilterFlags(project, opts, loaded);
   return retrievalFilter(project.config.retrieval);
 }
 
+/**
+ * By default the answering retrieval (what `ask` and eval's rag variant see: rerank, version
+ * collapsing, small-to-big as configured); `--raw` shows plain BM25 scores instead.
+ */
 export async function searchCommand(query: string, opts: QueryOpts, cmd: Command): Promise<void> {
-  const project = projectFrom(cmd);
+  const { loaded, project } = openFrom(cmd);
   try {
     requireIndex(project);
-    const retriever = project.retriever();
-    const hits = retriever.search(query, { k: opts.k ?? project.config.retrieval.k, filter: filterOf(project, opts) });
+    const k = opts.k ?? project.config.retrieval.k;
+    const filter = filterOf(project, opts, loaded);
+    let retrieverName: string;
+    let hits;
+    if (opts.raw) {
+      const bm25 = project.retriever();
+      retrieverName = bm25.name;
+      hits = bm25.search(query, { k, filter });
+    } else {
+      retrieverName = (await project.retrieval()).name;
+      hits = await retrieveForAnswer(project, query, k, filter);
+    }
     if (opts.json) {
       printJson({
         query,
-        retriever: retriever.name,
+        retriever: retrieverName,
         hits: hits.map((h) => ({
           rank: h.rank,
           score: h.score,
@@ -44,6 +60,7 @@ export async function searchCommand(query: string, opts: QueryOpts, cmd: Command
       });
       return;
     }
+    console.log(dim(`retrieval: ${retrieverName}`));
     if (hits.length === 0) console.log("no matches");
     for (const h of hits) {
       const heading = h.chunk.headingPath.join(" › ");
@@ -57,11 +74,12 @@ export async function searchCommand(query: string, opts: QueryOpts, cmd: Command
 }
 
 export async function askCommand(question: string, opts: QueryOpts, cmd: Command): Promise<void> {
-  const project = projectFrom(cmd, opts.model);
+  if (opts.stream && opts.json) throw new InputError("--stream and --json cannot be combined: --json prints one object when the answer is complete");
+  const { loaded, project } = openFrom(cmd, { model: opts.model });
   try {
     requireIndex(project);
     const { config } = project;
-    const { hits, context, preferVersions } = await answerContext(project, question, opts.k ?? config.retrieval.k, filterOf(project, opts));
+    const { hits, context, preferVersions } = await answerContext(project, question, opts.k ?? config.retrieval.k, filterOf(project, opts, loaded));
     const generator = project.generator();
     const started = performance.now();
     // --stream prints the answer as it arrives; the final, parsed answer (citations) follows.
