@@ -140,3 +140,18 @@ test("a project with two versions: retrieval, reader and long-context all prefer
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("version order in the config: unknown labels, duplicates and contradicting current flags are errors with file:line:key", async () => {
+  const { parseConfig } = await import("../src/config/index.ts");
+  const base = `sources:\n  - include: "docs/v8/**"\n    version: v8\n  - include: "docs/v5/**"\n    version: v5\n`;
+  assert.throws(() => parseConfig(`${base}versionOrder: [v8, v9]\n`, "ragtune.yaml"), /ragtune\.yaml:6: versionOrder\.1: no source has version 'v9' \(did you mean 'v8'\?\)/);
+  assert.throws(() => parseConfig(`${base}versionOrder: [v8, v8]\n`, "ragtune.yaml"), /versionOrder\.1: 'v8' is listed twice/);
+  assert.throws(
+    () => parseConfig(`sources:\n  - include: "a/**"\n    version: v1\n    current: true\n  - include: "b/**"\n    version: v2\n    current: true\n`, "ragtune.yaml"),
+    /sources\.1\.current: sources of different versions are marked current/,
+  );
+  assert.throws(() => parseConfig(`sources:\n  - include: "a/**"\n    current: true\n`, "ragtune.yaml"), /sources\.0\.current: current: true needs a version label/);
+  assert.throws(() => parseConfig(`${base.replace("version: v5", "version: v5\n    current: true")}versionOrder: [v8, v5]\n`, "ragtune.yaml"), /versionOrder\.0: versionOrder starts with 'v8' but the source marked current is 'v5'/);
+  const ok = parseConfig(`${base}versionOrder: [v5, v8]\n`, "ragtune.yaml");
+  assert.deepEqual(ok.versionOrder, ["v5", "v8"]);
+});
