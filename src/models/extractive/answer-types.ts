@@ -36,10 +36,12 @@ export const ANSWER_TYPE_PATTERNS: [AnswerType, RegExp][] = [
   ["time", /^when\b|\bwhen\s+(?:is|was|were|are|does|do|did|will|can|should)\b|\b(?:what|which)\s+(?:time|date|day|days|year|month|hour)\b/],
   // "What is the default …", "what does X default to", "is X enabled by default?": technical
   // docs state defaults in a labelled line ("Default: `true`") or a "defaults to …" sentence.
-  ["default", /\bdefault(?:s|ed)?\b/],
+  // Any mention of a default, except "by default" qualifying another question in mid-sentence
+  // ("which library does it use by default to …"): at the end or in a yes/no question it asks one.
+  ["default", /^(?!.*\bby\s+default\b).*\bdefault(?:s|ed)?\b|\bby\s+default\s*\??\s*$|^(?:is|are|was|were|does|do|did|will|can|should)\b.*\bby\s+default\b/],
   [
     "identifier",
-    /\b(?:which|what)(?:\s+(?:is|are|was|were|'s))?(?:\s+(?:the|a|an|its|their))?(?:\s+[\w-]+)?\s+(?:key|keys|shortcut|shortcuts|command|commands|header|headers|setting|settings|option|options|field|flag|variable|parameter|button|menu|endpoint|url|address|path|file|filename|name|code|role|permission|scope|scopes|credential|token|value|syntax|port|tab|page|status|method|version)\b/,
+    /\b(?:which|what)(?:\s+(?:is|are|was|were|'s))?(?:\s+(?:the|a|an|its|their))?(?:\s+[\w-]+){0,2}?\s+(?:key|keys|shortcut|shortcuts|command|commands|header|headers|setting|settings|option|options|field|flag|flags|variable|parameter|button|menu|endpoint|url|address|path|file|filename|name|code|codes|error|role|permission|scope|scopes|credential|token|value|syntax|port|tab|page|status|method|version|image|hook|hooks|event|events|property|function|directory|folder|extension|protocol|package|plugin|module|library|libraries|argument|format)s?\b/,
   ],
   [
     "list",
@@ -91,6 +93,7 @@ const POLARITY_RE =
 const IDENTIFIER_RE =
   /(?<![\p{L}\p{N}])(?:[A-Za-z][\w]*[-_][\w-]*\w|[a-z]+[A-Z]\w*|[A-Z]{2,}[A-Z0-9]*|[A-Z](?=\s*(?:$|[,.;:+|)]|\s(?:to|for|on|key)\b))|https?:\/\/\S+|\/[\w/{}:.-]+|\w+\.\w{2,}\/\S*)/u;
 
+const STANDALONE_NUMBER_RE = /(?<![\p{L}_-])[$€£¥]?\d+(?:[.,]\d+)*(?:\s?(?:%|[kKmMgGtT]i?[bB]|ms|s|[kK])\b)?(?![\p{L}_])|(?<![\p{L}\p{N}_])\d+(?:st|nd|rd|th|x)\b/u;
 const DEFAULT_RE = /\bdefault(?:s|ed)?\b(?:\s+value)?\s*(?:is|to|:|=|of|\()|\bby\s+default\b|\bdefault(?:s|ed)?\s*$/i;
 const VALUE_WORD_RE = /\b(?:true|false|null|none|undefined|enabled|disabled|on|off|yes|no|empty)\b/i;
 
@@ -125,7 +128,8 @@ export function unitCues(quote: string, marked: number, kind: UnitKind): UnitCue
     });
   }
   return {
-    number: /\d/.test(quote) || NUMBER_WORDS.test(quote),
+    // A quantity, not a digit inside a name ("P1", "SHA-256", "v2", "H1").
+    number: STANDALONE_NUMBER_RE.test(quote) || NUMBER_WORDS.test(quote),
     duration: DURATION_RE.test(quote),
     time: TIME_RE.test(quote),
     marked,

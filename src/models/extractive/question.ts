@@ -31,6 +31,8 @@ export interface QuestionAnalysis {
    * term, they do not talk about the thing asked — unlike a common word a user paraphrased.
    */
   names: Set<string>;
+  /** The question as asked. */
+  text: string;
 }
 
 const ASKING_RE = /\?\s*$|^(?:who|whom|whose|what|what's|whats|which|when|where|why|how|is|are|was|were|can|could|does|do|did|will|would|should|has|have|may|must|shall)\b/i;
@@ -67,7 +69,7 @@ export function analyzeQuestion(question: string): QuestionAnalysis {
   }
   // "How long" asks for a duration, which the quantity cue (any number) would blur.
   if (types.has("duration")) types.delete("quantity");
-  return { terms, bigrams, types, names };
+  return { terms, bigrams, types, names, text: question };
 }
 
 function sentenceTerms(sentence: string): string[] {

@@ -90,11 +90,17 @@ const RANK_BONUS = 0.05;
 const GENERIC_PENALTY = 0.85;
 const TYPE_BOOST = 1.5;
 const TYPE_MISS = 0.5;
+/** TYPE_MISS for questions that ask for a quantity. */
+const TYPE_MISS_NUMERIC = 0.8;
 const SECOND_SENTENCE_RATIO = 0.6;
 /** Score factor of a sentence from an older version than the newest (or named) one in the context. */
 const OLDER_VERSION_FACTOR = 0.7;
 /** Support factor per name in the asking sentence that no document of the corpus contains. */
 const ABSENT_NAME_FACTOR = 0.6;
+/** Score factor of a default-stating line in the section the question names, for "default" questions. */
+const NAMED_DEFAULT_BOOST = 2;
+/** Support of that line: 0.75^1.5 ≈ 0.65 confidence. */
+const NAMED_DEFAULT_SUPPORT = 0.75;
 /** Score factor of a code line when the question asks for no identifier or procedure. */
 const CODE_FACTOR = 0.75;
 /** confidence = support^CALIBRATION: puts the measured break-even (support ≈ 0.5) at the 0.35 default. */
@@ -277,6 +283,11 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
     return t;
   };
   const rankBonus = retrievalRankBonus(context);
+  const questionKey = sectionKey(question.text);
+  const namesSection = (u: Unit): boolean => {
+    const key = sectionKey(u.headingPath[u.headingPath.length - 1] ?? "");
+    return key.length >= 4 && questionKey.includes(key);
+  };
   const phraseShare = (u: Unit): number => {
     if (question.bigrams.length === 0) return 0;
     let hits = 0;
@@ -297,7 +308,10 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
     const newNames = new Set(unit.cues.names.filter((t) => !question.terms.has(t))).size;
     let fit = 0;
     for (const type of question.types) fit = Math.max(fit, TYPE_STRENGTH[type] * typeFit(type, unit.cues, newNames));
-    const typeFactor = matched.length > 0 ? 1 + TYPE_BOOST * fit : 1;
+    let typeFactor = matched.length > 0 ? 1 + TYPE_BOOST * fit : 1;
+    // "Is X on by default?", "what does X default to": the line stating the default in the section
+    // the question names is the answer, however few of the question's other words it repeats.
+    if (question.types.has("default") && unit.cues.defaultValue && namesSection(unit)) typeFactor *= NAMED_DEFAULT_BOOST;
     const generic = matched.length > 0 && matched.every((t) => topicOf(unit).has(t)) ? GENERIC_PENALTY : 1;
     // A code line answers "which command / key" and "how do I"; for other questions it is an
     // example that merely repeats the question's words.
@@ -309,6 +323,7 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
   });
   scored.sort((a, b) => b.score - a.score || a.order - b.order);
   preferSectionOfPreferredVersion(scored, preferredChunk);
+  answerFromSectionValueLine(scored, question);
 
   const best = scored[0];
   let total = 0;
@@ -321,13 +336,19 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
   }
   let strength = 0;
   for (const type of question.types) strength = Math.max(strength, TYPE_STRENGTH[type]);
-  const typeMiss = best.fit === 0 ? 1 - TYPE_MISS * strength : 1;
+  // A missing number for "how much / how many" is the surest sign the sentence does not answer;
+  // other cues are weaker evidence.
+  const miss = question.types.has("quantity") ? TYPE_MISS_NUMERIC : TYPE_MISS;
+  const typeMiss = best.fit === 0 ? 1 - miss * strength : 1;
   // Terms of the asking sentence that no document of the corpus contains ("helm", "pypi"): the
   // documents do not talk about what is asked, whatever else matches.
   // A common word that is absent is more likely a paraphrase ("cap" for "limit"); only names count.
   let absent = 0;
   if (corpus) for (const [t, focus] of question.terms) if (focus === 1 && question.names.has(t) && corpus.documentFrequency(t) === 0) absent++;
-  const support = total > 0 ? ((sentenceSupport + contextSupport) / (2 * total)) * typeMiss * ABSENT_NAME_FACTOR ** absent : 0;
+  let support = total > 0 ? ((sentenceSupport + contextSupport) / (2 * total)) * typeMiss * ABSENT_NAME_FACTOR ** absent : 0;
+  // The section the question names states the default it asks for: that is the answer, even when
+  // the rest of a long question is scenery the line does not repeat.
+  if (question.types.has("default") && best.unit.cues.defaultValue && namesSection(best.unit)) support = Math.max(support, NAMED_DEFAULT_SUPPORT);
   return { scored, confidence: support ** CALIBRATION, credit };
 }
 
@@ -349,6 +370,31 @@ function headingAnswer(unit: Unit, question: QuestionAnalysis, input: string): s
 
 /** A heading that is a name in code: a flag, an error code, a dotted, snake, kebab or camelCase key. */
 const IDENTIFIER_HEADING_RE = /^(?:--?[\w-]+(?:[ ,=][-\w<>\[\] ,|=]*)?|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[\w$]+(?:[.-][\w$]+)+(?:\(\))?|[a-z]+(?:[A-Z][a-z0-9]*)+(?:\(\))?|[a-z]+_[a-z0-9_]+)$/;
+
+/**
+ * Reference docs describe a setting in prose and state its values in labelled lines ("Default:
+ * `120` (60 on Windows)", "Type: number"). When the best unit is the description — found by the
+ * question's words — but the question asks for a default or a quantity it does not state, the
+ * labelled line of the same section that does becomes the answer (the description follows it
+ * as the second sentence when it adds words).
+ */
+function answerFromSectionValueLine(scored: Scored[], question: QuestionAnalysis): void {
+  const top = scored[0];
+  if (!top || top.fit > 0) return;
+  const wantsDefault = question.types.has("default");
+  const wantsQuantity = question.types.has("quantity") || question.types.has("duration");
+  if (!wantsDefault && !wantsQuantity) return;
+  const section = (u: Unit) => `${u.chunk}\u0000${u.headingPath.join("\u0000")}`;
+  const key = section(top.unit);
+  const i = scored.findIndex(
+    (s) =>
+      s !== top &&
+      section(s.unit) === key &&
+      LABELLED_VALUE_RE.test(s.unit.plain) &&
+      ((wantsDefault && s.unit.cues.defaultValue) || (!wantsDefault && wantsQuantity && s.unit.cues.number)),
+  );
+  if (i > 0) scored.unshift(...scored.splice(i, 1));
+}
 
 /** "Label: value" — a list item or line that states one setting's property. */
 const LABELLED_VALUE_RE = /^[\p{L}][\p{L}\p{N} _-]{0,30}:\s+\S/u;
@@ -415,11 +461,12 @@ function cachedUnits(chunk: ContextChunk, chunkIndex: number): Unit[] {
   return entry.units[0]?.chunk === chunkIndex ? entry.units : entry.units.map((u) => ({ ...u, chunk: chunkIndex }));
 }
 
-/** Overlapping chunk windows repeat sentences; keep the first (best-ranked) copy. */
+/** Overlapping chunk windows repeat sentences of a section; keep the first (best-ranked) copy. */
 function dedupe(units: Unit[]): Unit[] {
   const seen = new Set<string>();
   return units.filter((u) => {
-    const key = u.quote.toLowerCase();
+    // The same words in two sections are two facts ("Default: false" of two settings).
+    const key = `${u.headingPath.join("\u0000")}\u0001${u.quote.toLowerCase()}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

@@ -74,6 +74,8 @@ export function splitUnits(chunk: ContextChunk, chunkIndex: number): Unit[] {
   let inFence = false;
   let tableHeader: string[] | undefined;
   let lastRow: { unit: Unit; cells: string[] } | undefined;
+  /** An open list item ending in ":" whose more-indented items are its value. */
+  let labelItem: { indent: number; nested: number } | undefined;
 
   const push = (kind: UnitKind, quote: string, first: number, last: number, extraHeading = "", marked = 0): Unit | undefined => {
     const plain = kind === "code" ? quote.replace(/^`+|`+$/g, "").trim() : stripCodeMarks(quote);
@@ -137,6 +139,7 @@ export function splitUnits(chunk: ContextChunk, chunkIndex: number): Unit[] {
     }
     if (!trimmed) {
       flushParagraph();
+      labelItem = undefined;
       return;
     }
     const atx = ATX_HEADING_RE.exec(line) ?? HTML_HEADING_RE.exec(line);
@@ -177,10 +180,20 @@ export function splitUnits(chunk: ContextChunk, chunkIndex: number): Unit[] {
     }
     const item = LIST_ITEM_RE.exec(line);
     if (item) {
+      const indent = /^\s*/.exec(line)![0].length;
+      // "* Default:" with nested "* On Windows: **60**" items: the nested items are its value.
+      if (labelItem && indent > labelItem.indent) {
+        if (labelItem.nested > 0) paragraph[paragraph.length - 1].text += ";";
+        paragraph.push({ text: item[1], index });
+        labelItem.nested++;
+        return;
+      }
       flushParagraph();
       paragraph.push({ text: item[1], index });
+      labelItem = /:\s*$/.test(item[1]) ? { indent, nested: 0 } : undefined;
       return;
     }
+    labelItem = undefined;
     paragraph.push({ text: trimmed.replace(/^(?:>\s?)+/, ""), index });
   });
   flushParagraph();
