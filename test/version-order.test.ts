@@ -155,3 +155,20 @@ test("version order in the config: unknown labels, duplicates and contradicting 
   const ok = parseConfig(`${base}versionOrder: [v5, v8]\n`, "ragtune.yaml");
   assert.deepEqual(ok.versionOrder, ["v5", "v8"]);
 });
+
+test("LLM prompts label passage versions and say which version answers only when versions are mixed", async () => {
+  const { LlmGenerator } = await import("../src/models/llm-generator.ts");
+  const sent: string[] = [];
+  const provider = { id: "test:echo", async chat(messages: { role: string; content: string }[]) { sent.push(messages[messages.length - 1].content); return { text: "I don't know", usage: { inputTokens: 1, outputTokens: 1 }, model: "echo" }; } };
+  const llm = new LlmGenerator(provider);
+  const v5 = ctx("v5", "v5", 1, "Default: 'modules'");
+  const v8 = ctx("v8", "v8", 0, "Default: 'baseline-widely-available'");
+  await llm.generate({ task: "qa", input: "What is the default of build.target?", context: [v5, v8] });
+  assert.match(sent[0], /\[1\] \(docs\/v5\/build\.md › Build Options › build\.target · version v5\)/);
+  assert.match(sent[0], /\[2\] \(docs\/v8\/build\.md › Build Options › build\.target · version v8 \(newest here\)\)/);
+  assert.match(sent[0], /When they disagree, answer from the newest version and say which version you quote\.\n\nAnswer/);
+  await llm.generate({ task: "qa", input: "In v5, what was the default?", context: [v5, v8], preferVersions: ["v5"] });
+  assert.match(sent[1], /answer from version v5, which the question asks about/);
+  await llm.generate({ task: "qa", input: "What is the default?", context: [v8] });
+  assert.doesNotMatch(sent[2], /version/i, "one version: no labels, no instruction");
+});

@@ -198,7 +198,7 @@ async function runCorpus(name: string, opts: ReturnType<typeof parseArgs>): Prom
     const read = sourceReader(dir);
     for (const v of opts.variants) {
       const mine = rows.filter((r) => r.variant === v);
-      if (mine.length > 0) result.variants[v] = variantMetrics(mine, cases, read);
+      if (mine.length > 0) result.variants[v] = variantMetrics(mine, cases, read, project.currentVersion);
     }
     console.log("");
     console.log(variantTables(result.variants));

@@ -149,7 +149,7 @@ const Retrieval = z
       .boolean()
       .default(true)
       .describe(
-        "When near-duplicate chunks from different version labels are retrieved (the same section in docs/v1 and docs/v2), keep only the newest (natural sort of labels) and fill the freed slots. Turn off to measure how often the archived copy wins.",
+        "Keep only the preferred copy of a section that several version labels hold (the same section in docs/v8 and docs/v5, even renamed or moved): the newest by `versionOrder`, or the version a question names. The preferred copy takes the rank the section reached; freed slots refill. Turn off to measure how often an archived copy wins (docs/versions.md).",
       ),
   })
   .strict();

@@ -16,7 +16,10 @@ export const PROMPTS = {
   qaPromptOnlySystem:
     "Answer the question accurately and concisely from your own knowledge.\n" +
     `If you are not sure of the answer, reply exactly: I don't know`,
-  qaUser: (context: string, question: string) => `Context:\n\n${context}\n\nQuestion: ${question}\n\nAnswer (cite passages as [n]):`,
+  qaUser: (context: string, question: string, note?: string) => `Context:\n\n${context}\n\nQuestion: ${question}\n\n${note ? `${note}\n\n` : ""}Answer (cite passages as [n]):`,
+  /** Added to the user message when the passages come from several documentation versions. */
+  qaVersions: (preferred: string) =>
+    `The passages come from several versions of the documentation (labelled after each path). When they disagree, answer from ${preferred} and say which version you quote.`,
   qaPromptOnlyUser: (question: string) => `Question: ${question}\n\nAnswer:`,
   classifySystem: "You are a precise text classifier. Reply with exactly one label from the list and nothing else.",
   classifyUser: (labels: string, input: string, context: string) =>
@@ -103,14 +106,27 @@ export class LlmGenerator implements Generator {
   }
 }
 
-/** `[n] (path › heading › sub)` followed by the chunk text, blocks separated by blank lines. */
+/**
+ * `[n] (path › heading › sub)` followed by the chunk text, blocks separated by blank lines; with
+ * several versions in the context, `· version v8 (newest)` after the path.
+ */
 export function formatContext(context: ContextChunk[]): string {
+  const versioned = new Set(context.map((c) => c.versionRank).filter((r) => r !== undefined)).size > 1;
   return context
     .map((c, i) => {
       const where = [c.path, ...c.headingPath].filter(Boolean).join(" › ");
-      return `[${i + 1}] (${where})\n${c.text.trim()}`;
+      const version = versioned && c.versionRank !== undefined ? ` · version ${c.version}${c.versionRank === Math.min(...context.map((x) => x.versionRank ?? Infinity)) ? " (newest here)" : ""}` : "";
+      return `[${i + 1}] (${where}${version})\n${c.text.trim()}`;
     })
     .join("\n\n");
+}
+
+/** The version instruction for a context that mixes versions (undefined otherwise). */
+function versionInstruction(request: GenerateRequest): string | undefined {
+  const ranks = request.context.map((c) => c.versionRank).filter((r): r is number => r !== undefined);
+  if (new Set(ranks).size < 2) return undefined;
+  const named = (request.preferVersions ?? []).filter((v) => request.context.some((c) => c.version === v));
+  return PROMPTS.qaVersions(named.length > 0 ? `version ${named.join(" / ")}, which the question asks about` : "the newest version");
 }
 
 function qaMessages(request: GenerateRequest): ChatMessage[] {
@@ -122,7 +138,7 @@ function qaMessages(request: GenerateRequest): ChatMessage[] {
   }
   return [
     { role: "system", content: request.system ?? PROMPTS.qaSystem },
-    { role: "user", content: PROMPTS.qaUser(formatContext(request.context), request.input) },
+    { role: "user", content: PROMPTS.qaUser(formatContext(request.context), request.input, versionInstruction(request)) },
   ];
 }
 

@@ -23,6 +23,8 @@ export interface CitationRecord {
   lineEnd: number;
   /** The exact quoted text, when the generator records it. */
   quote?: string;
+  /** Version label of the cited document, when the generator records it. */
+  version?: string;
 }
 
 export type LocateHow = "exact-in-range" | "exact-in-file" | "fuzzy-in-range" | "fuzzy-in-file";

@@ -36,7 +36,12 @@ export interface VariantMetrics {
   byKind: Record<string, Count>;
   /** Pass counts of the dev and holdout splits (tags set by dev.yaml / holdout.yaml). */
   bySplit: Record<string, Count>;
-  changedFacts: { of: number; current: number; stale: number; other: number; otherAbstained: number };
+  /**
+   * `answeredFromCurrent`: answered (not abstained), every citation from the current version and
+   * no stale answer stated — version handling right, whether or not the reader quoted the right
+   * sentence (that is `current`, the pass).
+   */
+  changedFacts: { of: number; current: number; stale: number; other: number; otherAbstained: number; answeredFromCurrent: number };
   mustAbstain: Count;
   answerableAccuracy: Count;
   falseAbstention: Count;
@@ -89,6 +94,7 @@ export function variantMetrics(
   rows: CaseRow[],
   cases: Map<string, SuiteCase>,
   readSource: (path: string) => SourceFile | { error: string },
+  currentVersion?: string,
 ): VariantMetrics {
   const count = (): Count => ({ n: 0, of: 0 });
   const m: VariantMetrics = {
@@ -96,7 +102,7 @@ export function variantMetrics(
     pass: count(),
     byKind: Object.fromEntries(KINDS.map((k) => [k, count()])),
     bySplit: { dev: count(), holdout: count() },
-    changedFacts: { of: 0, current: 0, stale: 0, other: 0, otherAbstained: 0 },
+    changedFacts: { of: 0, current: 0, stale: 0, other: 0, otherAbstained: 0, answeredFromCurrent: 0 },
     mustAbstain: count(),
     answerableAccuracy: count(),
     falseAbstention: count(),
@@ -121,8 +127,11 @@ export function variantMetrics(
     }
     if (tags.includes("changed-fact")) {
       m.changedFacts.of++;
+      const stale = !r.abstained && states(r.output, c?.stale_answers);
+      const cited = r.citations ?? [];
+      if (!r.abstained && !stale && currentVersion !== undefined && cited.length > 0 && cited.every((x) => x.version === currentVersion)) m.changedFacts.answeredFromCurrent++;
       if (r.passed) m.changedFacts.current++;
-      else if (!r.abstained && states(r.output, c?.stale_answers)) m.changedFacts.stale++;
+      else if (stale) m.changedFacts.stale++;
       else {
         m.changedFacts.other++;
         if (r.abstained) m.changedFacts.otherAbstained++;

@@ -46,10 +46,10 @@ export function variantTables(variants: Record<string, VariantMetrics>): string 
   out.push("");
   out.push(
     table(
-      ["changed facts", "current (pass)", "stale", "other", "of which abstained"],
+      ["changed facts", "current (pass)", "stale", "other", "of which abstained", "answered from current version"],
       names.map((v) => {
         const c = variants[v].changedFacts;
-        return [v, part(c.current, c.of), part(c.stale, c.of), part(c.other, c.of), String(c.otherAbstained)];
+        return [v, part(c.current, c.of), part(c.stale, c.of), part(c.other, c.of), String(c.otherAbstained), c.answeredFromCurrent === undefined ? "–" : part(c.answeredFromCurrent, c.of)];
       }),
     ),
   );
