@@ -17,6 +17,12 @@ const Source = z
       .string()
       .default("")
       .describe("Version label stored on every chunk from these files, e.g. 'v2'. Used by filters and stale-knowledge checks."),
+    allowSymlinksInto: z
+      .array(z.string())
+      .default([])
+      .describe(
+        "Folders outside the project (absolute, or relative to the project folder) that symbolic links under this source may lead into, e.g. ['../shared-docs']. By default ingest follows a link only when its target is inside the project folder; any other link is listed as not indexed. Only regular files are read either way.",
+      ),
   })
   .strict();
 
