@@ -188,6 +188,9 @@ export async function expandSources(root: string, sources: WalkSource[], where: 
   const skippedPaths = new Set<string>();
   const patterns: PatternWalk[] = [];
   const unlisted = new Set<string>();
+  /** A real path as a message shows it: project-relative when inside the project. */
+  const shown = (real: string) =>
+    real === rootReal ? "(the project folder)" : inside(real, rootReal) ? displayPath(real.slice(rootReal.length + (rootReal.endsWith("/") ? 0 : 1))) : displayPath(real);
   const skip = (path: string, reason: string) => {
     if (skippedPaths.has(path) || files.has(path)) return;
     skippedPaths.add(path);
@@ -283,7 +286,7 @@ export async function expandSources(root: string, sources: WalkSource[], where: 
           if (kind.isDirectory()) {
             if (descend(rel, name)) tasks.push({ rel, abs, real, linked: task.linked });
           } else if (kind.isFile()) {
-            if (selects(rel)) found({ path: rel, open: bytesOf(abs), real, ...(task.linked ? { viaLink: displayPath(real) } : {}) });
+            if (selects(rel)) found({ path: rel, open: bytesOf(abs), real, ...(task.linked ? { viaLink: shown(real) } : {}) });
           } else if (kind.isSymbolicLink()) {
             await link(rel, abs, task.real, name);
           } else if (selects(rel)) {
@@ -325,8 +328,8 @@ export async function expandSources(root: string, sources: WalkSource[], where: 
           return;
         }
         if (isDir) pending.push({ rel, abs, real, parentReal });
-        else if (info.isFile()) found({ path: rel, open: bytesOf(real), real, viaLink: displayPath(real) });
-        else listed(rel, `symbolic link to ${typeName(info) ?? "a special file"} (${displayPath(real)}): only regular files are read`);
+        else if (info.isFile()) found({ path: rel, open: bytesOf(real), real, viaLink: shown(real) });
+        else listed(rel, `symbolic link to ${typeName(info) ?? "a special file"} (${shown(real)}): only regular files are read`);
       };
 
       // Plain folders first; then links to folders, each real folder walked once.
@@ -337,7 +340,7 @@ export async function expandSources(root: string, sources: WalkSource[], where: 
         if (!next) break;
         const seen = walkedReal.get(next.real);
         if (inside(next.parentReal, next.real)) {
-          listed(next.rel, `symbolic link loop: leads back to its own ancestor folder ${displayPath(next.real)}: not followed`);
+          listed(next.rel, `symbolic link loop: leads back to its own ancestor folder ${shown(next.real)}: not followed`);
           continue;
         }
         if (seen !== undefined) {
