@@ -46,6 +46,8 @@ export interface HostileOptions {
   seed?: number;
   /** Prefix of the markers, so a second generation (changed set) has its own words. */
   tag?: string;
+  /** Folder under the project to write into (default "hostile"; may be nested, "hostile/round2"). */
+  folder?: string;
 }
 
 const B = (s: string) => Buffer.from(s, "utf8");
@@ -195,13 +197,17 @@ export async function writeHostileSet(project: string, outside: string, opts: Ho
   writeFileSync(join(outside, "secret.md"), `# Secret\n\nThe ${secret} must never be indexed.\n`);
   mkdirSync(join(outside, "dir"), { recursive: true });
   writeFileSync(join(outside, "dir", "inner.md"), `# Inner\n\nAlso ${secret} inside a folder.\n`);
-  const base = join(project, "hostile");
+  const outsideName = outside.split("/").pop()!;
+  const folder = opts.folder ?? "hostile";
+  const base = join(project, folder);
+  // From <folder>/ up to the folder holding the project (where outside/ is).
+  const up = "../".repeat(folder.split("/").length + 1);
   mkdirSync(join(base, "links"), { recursive: true });
   mkdirSync(join(base, "names"), { recursive: true });
   let n = 0;
   const word = () => `${tag}marker${(n++).toString(36)}q${Math.floor(rand() * 1e6).toString(36)}`;
   const goodText = (marker: string) => `# Page ${marker}\n\nThis page explains the ${marker} setting in plain words. It is ordinary documentation.\n`;
-  const rel = (name: string | Buffer) => cat("hostile/", name);
+  const rel = (name: string | Buffer) => cat(`${folder}/`, name);
   const file = (name: string | Buffer, data: Buffer | string, kind: string, expect: Expect, extra: Partial<HostileEntry> = {}) => {
     const path = rel(name);
     const abs = Buffer.concat([B(project), B("/"), path]);
@@ -310,7 +316,7 @@ export async function writeHostileSet(project: string, outside: string, opts: Ho
   link("links/ping.md", "pong.md", "link loop (pair)", "skipped", /loop/);
   link("links/pong.md", "ping.md", "link loop (pair)", "skipped", /loop/);
   link("links/secret.md", join(outside, "secret.md"), "absolute link out of the project", "skipped", /outside the project/);
-  link("links/secret-rel.md", "../../../outside/secret.md", "relative link out of the project", "skipped", /outside the project/);
+  link("links/secret-rel.md", `../${up}${outsideName}/secret.md`, "relative link out of the project", "skipped", /outside the project/);
   link("links/outdir", join(outside, "dir"), "link to a folder outside", "skipped", /outside the project/);
   link("links/root", "/", "link to /", "skipped", /outside the project/);
   link("links/passwd.md", "/etc/passwd", "link to /etc/passwd", "skipped", /outside the project/);
@@ -318,7 +324,7 @@ export async function writeHostileSet(project: string, outside: string, opts: Ho
   link("links/status.md", "/proc/self/status", "link to a /proc file", "skipped", /outside the project/);
   link("links/environ.txt", "/proc/self/environ", "link to /proc/self/environ", "skipped", /outside the project/);
   for (let i = 0; i < C; i++) link(`links/dangling-${i}.md`, `missing-${i}.md`, "dangling link", "skipped", /dangling/);
-  link("links/alias.md", "../good.docx", "link to a file inside", "skipped", /same file as hostile\/good\.docx/);
+  link("links/alias.md", "../good.docx", "link to a file inside", "skipped", new RegExp(`same file as ${folder}/good\\.docx`));
   link("links/inside-dir", "../names", "link to a folder inside", "skipped", /indexed already/);
 
   // Special files.
@@ -340,9 +346,9 @@ export async function writeHostileSet(project: string, outside: string, opts: Ho
   }
 
   // Odd names, each holding ordinary content with its own marker.
-  // Read as a path, this name leads from hostile/ to ../outside/secret.md: it must be read as a name.
+  // Read as a path, this name leads from <folder>/ to ../outside/secret.md: it must be read as a name.
   const trap = word();
-  file("x\\..\\..\\..\\outside\\secret.md", goodText(trap), "backslashes spelling a path out", "indexed", { marker: trap });
+  file(`x\\${"..\\".repeat(folder.split("/").length + 2)}${outsideName}\\secret.md`, goodText(trap), "backslashes spelling a path out", "indexed", { marker: trap });
   const names: (string | Buffer)[] = [
     "back\\slash.md",
     "a..b.md",

@@ -21,6 +21,8 @@ export interface SandboxOptions {
   heapMb?: number;
   /** Growth of the process's resident memory allowed while one file is parsed, MB. */
   rssGrowthMb?: number;
+  /** The process's resident memory a parse may never push past, MB (the 1 GB budget, with margin). */
+  rssCapMb?: number;
   /** Time limit for one file of `bytes` bytes, ms. */
   timeoutMs?: (bytes: number) => number;
   /** After a file, a worker is replaced when the process's resident memory is above this, MB. */
@@ -35,6 +37,7 @@ export class SandboxFailure extends Error {
 export const SANDBOX_DEFAULTS = {
   heapMb: 320,
   rssGrowthMb: 450,
+  rssCapMb: 880,
   /** 30 s plus 10 s per MB: a 5 MB file (the default size limit) gets 80 s. */
   timeoutMs: (bytes: number) => 30_000 + Math.ceil((bytes / 1_000_000) * 10_000),
   recycleRssMb: 600,
@@ -87,7 +90,7 @@ export class ParserSandbox {
     const worker = new Worker(ENTRY, {
       workerData: { tsx: tsxLoader(), module: this.opts.module.href },
       execArgv: [],
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.heapMb, maxYoungGenerationSizeMb: 32 },
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.heapMb, maxYoungGenerationSizeMb: 16 },
     });
     return new Promise((resolve, reject) => {
       const fail = (message: string) => {
@@ -147,8 +150,9 @@ export class ParserSandbox {
       const skip = (reason: string, kill = true) => finish({ ok: false, reason: `${path}: ${reason}` }, kill);
       const timer = setTimeout(() => skip(`parsing took longer than ${Math.round(limitMs / 1000)} s (the per-file time limit): not indexed`), limitMs);
       const watch = setInterval(() => {
-        const grown = process.memoryUsage.rss() - base;
-        if (mb(grown) > this.opts.rssGrowthMb) skip(`parsing needed more than ${this.opts.rssGrowthMb} MB of memory (the per-file memory limit): not indexed`);
+        const rss = process.memoryUsage.rss();
+        if (mb(rss - base) > this.opts.rssGrowthMb) skip(`parsing needed more than ${this.opts.rssGrowthMb} MB of memory (the per-file memory limit): not indexed`);
+        else if (mb(rss) > this.opts.rssCapMb) skip(`parsing took the process past ${this.opts.rssCapMb} MB of memory (the ingest's memory limit): not indexed`);
       }, 20);
       const onMessage = (m: { id: number; result: ParseResult }) => {
         if (m.id === id) finish(m.result, false);
