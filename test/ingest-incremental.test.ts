@@ -88,7 +88,7 @@ test("first ingest counts, skip reasons, versions, progress; reruns are no-ops",
     assert.deepEqual([first.changed, first.removed, first.unchanged], [0, 0, 0]);
     assert.deepEqual(f.store.documents().map((d) => d.path), [...okPaths].sort());
     assert.equal(first.chunks, f.store.chunks().length);
-    assert.ok(first.chunks >= 8);
+    assert.ok(first.chunks >= okPaths.length + 3, `chunks: ${first.chunks}`); // docs/a.md and b.md have several parts
     assert.ok(first.ms >= 0);
 
     const why = reasons(first);
