@@ -248,6 +248,26 @@ test("links inside the project: a folder reached twice is walked once, a file re
   }
 });
 
+test("allowSymlinksInto lets links out, but only regular files are read there, and never more than the size limit", async () => {
+  const f = fixture();
+  try {
+    symlinkSync("/dev/zero", join(f.root, "docs/zero.md"));
+    symlinkSync("/dev/urandom", join(f.root, "docs/random.md"));
+    symlinkSync("/proc/self/status", join(f.root, "docs/status.md"));
+    const sources = [{ include: "docs/**", exclude: [], version: "v2", allowSymlinksInto: ["/dev", "/proc"] }, f.sources[1]];
+    const stats = await f.run({ sources, chunking: { ...CHUNKING, maxFileBytes: 300 } });
+    const why = new Map(stats.skipped.map((s) => [s.path, s.reason]));
+    assert.match(why.get("docs/zero.md")!, /^symbolic link to a character device \(\/dev\/zero\): only regular files are read$/);
+    assert.match(why.get("docs/random.md")!, /character device/);
+    // /proc/self/status says it is 0 bytes long and is not: the read stops at the limit.
+    assert.match(why.get("docs/status.md")!, /^file is larger than chunking\.maxFileBytes \(300\)$/);
+    assert.equal(stats.added, 6);
+    await assert.rejects(f.run({ sources: [{ ...sources[0], allowSymlinksInto: ["no-such-folder"] }] }), /sources\[0\]\.allowSymlinksInto\[0\]: 'no-such-folder' is not a folder/);
+  } finally {
+    f.cleanup();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Through the CLI: exit codes, config lines, --prune/--yes.
 

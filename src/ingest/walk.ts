@@ -238,6 +238,7 @@ export async function expandSources(root: string, sources: WalkSource[], where: 
         }
       } catch (err) {
         report.state = errorCode(err) === "ENOENT" || errorCode(err) === "ENOTDIR" ? "missing" : "unreadable";
+        if (report.state === "unreadable") unlisted.add(start);
         continue;
       }
       if (!allowed.some((a) => inside(startReal, a))) {
