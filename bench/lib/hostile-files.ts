@@ -8,7 +8,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { deflateRawSync, constants as zc, createDeflateRaw, crc32 } from "node:zlib";
-import { mkdirSync, symlinkSync, writeFileSync, truncateSync, openSync, closeSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync, truncateSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
 import { mulberry32 } from "./rng.ts";
