@@ -42,7 +42,8 @@ test("a pattern that matches nothing is an error naming it and its config locati
     const before = f.state();
     const locate = (i: number, j: number) => `ragtune.yaml:${10 + i}: sources[${i}].include[${j}]`;
     for (const [include, why] of [
-      ["dcos/**", /'dcos\/\*\*' matched no files \(dcos does not exist\)/],
+      ["dcos/**", /'dcos\/\*\*' matched no files \(dcos does not exist; did you mean docs\?\)/],
+      ["docs/sbu/**", /'docs\/sbu\/\*\*' matched no files \(docs\/sbu does not exist; did you mean docs\/sub\?\)/],
       ["docs/**/*.mdx", /'docs\/\*\*\/\*\.mdx' matched no files \(no file in docs matches it\)/],
       ["docs/missing.md", /'docs\/missing\.md' matched no files \(docs\/missing\.md does not exist\)/],
     ] as const) {
@@ -293,7 +294,7 @@ test("CLI: the typo docs/** → dcos/** exits 2 naming the config line and remov
     write(f.root, "ragtune.yaml", CONFIG.replace("docs/**", "dcos/**").replace("extra/**", "extar/**"));
     const typo = await runCli(["ingest"], f.root);
     assert.equal(typo.code, 2);
-    assert.match(typo.stderr, /ragtune\.yaml:4: sources\[0\]\.include: 'dcos\/\*\*' matched no files \(dcos does not exist\)/);
+    assert.match(typo.stderr, /ragtune\.yaml:4: sources\[0\]\.include: 'dcos\/\*\*' matched no files \(dcos does not exist; did you mean docs\?\)/);
     assert.match(typo.stderr, /ragtune\.yaml:8: sources\[1\]\.include\[1\]: 'extar\/\*\*' matched no files/);
     write(f.root, "ragtune.yaml", CONFIG);
     const same = JSON.parse((await runCli(["ingest", "--json"], f.root)).stdout);

@@ -29,8 +29,10 @@ export class IngestRefused extends InputError {
 function whyEmpty(p: PatternWalk): string {
   const folder = p.start || "the project folder";
   switch (p.state) {
-    case "missing":
-      return `${p.start} does not exist`;
+    case "missing": {
+      const at = p.missing?.path ?? p.start;
+      return `${at} does not exist${p.missing?.didYouMean ? `; did you mean ${p.missing.didYouMean}?` : ""}`;
+    }
     case "not-a-folder":
       return `${p.start} is not a folder`;
     case "outside":

@@ -22,7 +22,7 @@ import { lstat, readdir, readlink, realpath, stat } from "node:fs/promises";
 import type { Dirent, Stats } from "node:fs";
 import { isAbsolute, posix, resolve } from "node:path";
 import picomatch from "picomatch";
-import { InputError } from "../util/errors.ts";
+import { didYouMean, InputError } from "../util/errors.ts";
 import type { SkippedFile } from "./index.ts";
 import { escapeName } from "./names.ts";
 
@@ -60,6 +60,8 @@ export interface PatternWalk {
   state: "walked" | "missing" | "not-a-folder" | "outside" | "unreadable";
   /** Entries the pattern selected: files found plus entries listed as not indexed. */
   matched: number;
+  /** When `missing`: the first folder on the way that does not exist, and the closest existing name. */
+  missing?: { path: string; didYouMean?: string };
   /** Whether a path (stored form) is selected by this pattern and not excluded by its source. */
   selects: (path: string) => boolean;
 }
@@ -239,6 +241,7 @@ export async function expandSources(root: string, sources: WalkSource[], where: 
       } catch (err) {
         report.state = errorCode(err) === "ENOENT" || errorCode(err) === "ENOTDIR" ? "missing" : "unreadable";
         if (report.state === "unreadable") unlisted.add(start);
+        else report.missing = await firstMissing(rootAbs, start);
         continue;
       }
       if (!allowed.some((a) => inside(startReal, a))) {
@@ -371,6 +374,23 @@ export async function expandSources(root: string, sources: WalkSource[], where: 
     }
   }
   return { files, skipped, patterns, unlisted: [...unlisted] };
+}
+
+/** The first component of `rel` that does not exist, with the closest name in its parent folder. */
+async function firstMissing(rootAbs: string, rel: string): Promise<{ path: string; didYouMean?: string }> {
+  const parts = rel.split("/");
+  for (let k = 1; k <= parts.length; k++) {
+    const path = parts.slice(0, k).join("/");
+    try {
+      await stat(resolve(rootAbs, path));
+    } catch {
+      const parent = parts.slice(0, k - 1).join("/");
+      const names = await readdir(resolve(rootAbs, parent || ".")).catch(() => [] as string[]);
+      const hint = didYouMean(parts[k - 1], names);
+      return { path, didYouMean: hint === undefined ? undefined : parent ? `${parent}/${hint}` : hint };
+    }
+  }
+  return { path: rel };
 }
 
 /** Whether a stored path lies in a folder that could not be listed this run. */
