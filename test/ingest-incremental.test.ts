@@ -50,7 +50,6 @@ function fixture(): Fixture {
     { include: ["docs/**", "notes/*.txt"], exclude: ["docs/private/**"], version: "v1" },
     // docs/a.md is matched again here: the first source keeps it (version stays v1).
     { include: "docs/a.md", exclude: [], version: "v2" },
-    { include: ["missing/**/*.md"], exclude: [], version: "v1" },
   ];
   return {
     root,
@@ -89,11 +88,10 @@ test("first ingest counts, skip reasons, versions, progress; reruns are no-ops",
     assert.deepEqual([first.changed, first.removed, first.unchanged], [0, 0, 0]);
     assert.deepEqual(f.store.documents().map((d) => d.path), [...okPaths].sort());
     assert.equal(first.chunks, f.store.chunks().length);
-    assert.ok(first.chunks >= 8);
+    assert.ok(first.chunks >= okPaths.length + 3, `chunks: ${first.chunks}`); // docs/a.md and b.md have several parts
     assert.ok(first.ms >= 0);
 
     const why = reasons(first);
-    assert.equal(why["missing/**/*.md"], "pattern matched no files");
     assert.match(why["docs/bin.md"], /binary/);
     assert.equal(why["docs/empty.md"], "empty file");
     assert.match(why["docs/huge.md"], /larger than chunking\.maxFileBytes \(20000\)/);
@@ -193,15 +191,15 @@ test("a batch that fails inside the transaction leaves the previous index intact
     write(f.root, "docs/a.md", mdDoc("alpha", 8));
     unlinkSync(join(f.root, "docs/b.md"));
     write(f.root, "docs/z.md", mdDoc("zeta", 2));
-    // Wrap the real store: the batch gains a last upsert with a duplicate chunk id, so SQLite fails
-    // after the earlier deletes and inserts of the same transaction already ran.
+    // Wrap the real store: the batch's metadata fails to enumerate, which SQLite sees after the
+    // deletes and inserts of the same transaction already ran.
     const failing: Store = Object.create(f.store);
     failing.applyIngest = (batch) => {
-      const last = batch.upserts[batch.upserts.length - 1];
-      const dup = { doc: { ...last.doc, path: "docs/zz.md" }, chunks: [last.chunks[0], last.chunks[0]].map((c) => ({ ...c, path: "docs/zz.md", id: "docs/zz.md#0" })) };
-      f.store.applyIngest({ ...batch, upserts: [...batch.upserts, dup] });
+      assert.ok(batch.upserts.length > 0 && batch.removals.length > 0);
+      const meta = new Proxy({}, { ownKeys: () => { throw new Error("injected failure after the writes"); } });
+      f.store.applyIngest({ ...batch, meta });
     };
-    await assert.rejects(f.run({ store: failing, chunking: { ...CHUNKING, maxTokens: 60, overlapTokens: 10 } }), /UNIQUE/);
+    await assert.rejects(f.run({ store: failing, chunking: { ...CHUNKING, maxTokens: 60, overlapTokens: 10 } }), /injected failure/);
     assert.deepEqual(f.store.documents(), snapshot.docs);
     assert.deepEqual(f.store.chunks(), snapshot.chunks);
     assert.equal(f.store.generation(), snapshot.gen);

@@ -174,6 +174,10 @@ test("incremental: a re-ingest rewrites only the changed document's rows; remova
     Bm25Index.fromStore(store, opts);
     assert.deepEqual(takeLog(file), []);
 
+    // docs/v1 keeps a file: a pattern that matches nothing is an error, not a removal.
+    writeFileSync(join(root, "docs/v1/other.md"), "# Other\n\nAnother archived page.\n");
+    await ingestProject({ root, sources, chunking, store });
+    takeLog(file);
     rmSync(join(root, "docs/v1/billing.md"));
     await ingestProject({ root, sources, chunking, store });
     assert.deepEqual(takeLog(file), []);

@@ -66,8 +66,13 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
 
   program
     .command("ingest")
-    .description("load, chunk and index the configured sources; only changed files are re-indexed")
+    .description(
+      "load, chunk and index the configured sources; only changed files are re-indexed. A file that cannot be indexed is listed with the reason; " +
+        "a pattern that matches nothing is an error (nothing changes); documents are removed only when their file is gone (see docs/ingest.md)",
+    )
     .option("--json", "print stats as JSON")
+    .option("--prune", "also remove documents no longer selected by any source, and allow removing more than half of the index")
+    .option("--yes", "same as --prune (confirm the removals, e.g. in CI)")
     .action(ingestCommand);
 
   addFilterOptions(

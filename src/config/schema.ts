@@ -48,6 +48,13 @@ const Source = z
       .describe(
         "This source holds the current version: its label ranks newest, whatever the labels say (e.g. `docs/` labelled 'next' next to 'v8'). See `versionOrder` for the full order.",
       ),
+    allowSymlinksInto: z
+      .array(text())
+      .max(100)
+      .default([])
+      .describe(
+        "Folders outside the project (absolute, or relative to the project folder) that symbolic links under this source may lead into, e.g. ['../shared-docs']. By default ingest follows a link only when its target is inside the project folder; any other link is listed as not indexed. Only regular files are read either way.",
+      ),
   })
   .strict();
 

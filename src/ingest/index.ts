@@ -49,7 +49,10 @@ export interface LoadedDocument {
 
 /** What ingest hands a loader for one file. */
 export interface LoaderInput {
-  /** Path relative to the project root, forward slashes. Errors name it. */
+  /**
+   * Path relative to the project root, forward slashes, names escaped (ingest/names.ts). Errors
+   * name it. A loader never opens it: the bytes are all it reads.
+   */
   path: string;
   /** The file's bytes, exactly as read. */
   bytes: Uint8Array;
@@ -114,7 +117,14 @@ export interface IngestStats {
   changed: number;
   removed: number;
   unchanged: number;
+  /** Every selected entry that was not indexed this run (files, links, folders), with the reason. */
   skipped: SkippedFile[];
+  /** The documents removed from the index, with the reason (`removed` counts them). */
+  removedDocuments: SkippedFile[];
+  /** Documents not found this run but kept in the index, with the reason (see removals.ts). */
+  kept: SkippedFile[];
+  /** Documents in the index after the run. */
+  documents: number;
   chunks: number;
   ms: number;
   embedded?: EmbedStats;
@@ -135,4 +145,7 @@ export interface SkippedFile {
 
 export { chunkDocument } from "./chunk.ts";
 export { ingestProject, chunkingHash, decodeText, PIPELINE_VERSION, type IngestOptions, type IngestSource } from "./ingest.ts";
+export { IngestRefused } from "./removals.ts";
+export { LIMITS } from "./limits.ts";
+export { escapeName, unescapeName } from "./names.ts";
 export { loaderFor, loaders, extensionOf } from "./loaders/registry.ts";

@@ -1,35 +1,49 @@
 /**
- * Incremental ingest: expand the source globs, load and chunk only files whose bytes, version
- * label or chunking config changed, and hand every change to the store in ONE atomic batch.
+ * Incremental ingest: expand the sources (walk.ts), read and parse only files whose bytes,
+ * version label or chunking config changed (parsing runs in the bounded worker, sandbox.ts), and
+ * hand every change to the store in ONE atomic batch — after checking that the batch loses
+ * nothing by mistake (removals.ts). One bad file never fails the run: whatever goes wrong with it
+ * (reading, parsing, chunking, writing its rows) skips that file with its path and the reason.
  */
 import { createHash } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
+import { mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { glob } from "tinyglobby";
-import type { IngestBatch, Store } from "../store/index.ts";
-import { chunkDocument } from "./chunk.ts";
-import type { ChunkingOptions, IngestStats, LoaderInput, SkippedFile } from "./index.ts";
+import type { IngestBatch, Store, StoredDocument } from "../store/index.ts";
+import type { Chunk, ChunkingOptions, IngestStats, SkippedFile } from "./index.ts";
 import { extensionOf, loaderFor, loaders } from "./loaders/registry.ts";
+import type { ParsedChunk } from "./parse.ts";
+import { readSelected } from "./read.ts";
+import { checkPatterns, planRemovals } from "./removals.ts";
+import { parserSandbox, type ParserSandbox } from "./sandbox.ts";
+import { expandSources, type IncludeLocator, type WalkSource } from "./walk.ts";
+
+export { decodeText } from "./parse.ts";
 
 /**
  * Bump when a loader or the chunker produces different chunks for the same input: it is part of
  * the chunking hash, so existing indexes are re-chunked instead of mixing old and new output.
  */
-export const PIPELINE_VERSION = 3;
+export const PIPELINE_VERSION = 3; // 3: chunk spans (section and lines of every stretch, for citations); headings unwrap nested links ("[![badge](img)](url) X" → "badge X"); titles cut at 1,000 chars
 
-export interface IngestSource {
-  include: string | string[];
-  exclude: string[];
-  version: string;
-}
+export type IngestSource = WalkSource;
 
 export interface IngestOptions {
-  /** Project folder; globs and stored paths are relative to it. */
+  /** Project folder; globs and stored paths are relative to it, and nothing outside it is read. */
   root: string;
   sources: IngestSource[];
   chunking: ChunkingOptions & { maxFileBytes: number };
   store: Store;
   onProgress?: (done: number, total: number, path: string) => void;
+  /**
+   * Confirm removals the safety checks hold back: documents no longer selected by any source, and
+   * a run that would remove more than half of the index (`ragtune ingest --prune`).
+   */
+  prune?: boolean;
+  /** Config location of include j of source i, for error messages ("ragtune.yaml:7: sources[1].include"). */
+  locate?: IncludeLocator;
+  /** Where files are parsed (default: the process's shared worker). */
+  sandbox?: ParserSandbox;
 }
 
 /** Hash of everything that changes chunk output (maxFileBytes only decides what is skipped). */
@@ -40,68 +54,54 @@ export function chunkingHash(opts: ChunkingOptions): string {
   return createHash("sha256").update(key).digest("hex").slice(0, 16);
 }
 
-/** Decode file bytes as text, or say why they are not text. */
-export function decodeText(bytes: Uint8Array): { text: string } | { binary: string } {
-  // UTF-16 files (common from Windows tools) are full of NULs but are text: honour their BOM.
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { text: new TextDecoder("utf-16le").decode(bytes) };
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) {
-    const swapped = new Uint8Array(bytes.length - (bytes.length % 2));
-    for (let i = 0; i + 1 < bytes.length; i += 2) {
-      swapped[i] = bytes[i + 1];
-      swapped[i + 1] = bytes[i];
+const defaultLocator: IncludeLocator = (i, j) => `sources[${i}].include[${j}]`;
+
+/**
+ * Parsed chunks wait in a temporary file until the store's transaction reads them back, one
+ * document at a time: memory holds one document's chunks, not the whole corpus's.
+ */
+class ChunkSpill {
+  private dir?: string;
+  private fd = -1;
+  private size = 0;
+
+  put(meta: Record<string, unknown>, chunks: ParsedChunk[]): { offset: number; length: number } {
+    if (this.fd < 0) {
+      this.dir = mkdtempSync(join(tmpdir(), "ragtune-ingest-"));
+      this.fd = openSync(join(this.dir, "chunks.jsonl"), "w+", 0o600);
     }
-    return { text: new TextDecoder("utf-16le").decode(swapped) };
+    const data = Buffer.from(JSON.stringify({ meta, chunks }));
+    writeSync(this.fd, data, 0, data.length, this.size);
+    const slot = { offset: this.size, length: data.length };
+    this.size += data.length;
+    return slot;
   }
-  if (bytes.subarray(0, 8192).includes(0)) return { binary: "binary file (NUL bytes)" };
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    text = new TextDecoder("utf-8").decode(bytes);
-    const bad = text.match(/\uFFFD/g)?.length ?? 0;
-    // Legacy 8-bit text stays well under this share of undecodable bytes; binary data does not.
-    if (bad / Math.max(text.length, 1) > 0.3) return { binary: "binary file (mostly invalid UTF-8)" };
-    // Invalid bytes but no valid multi-byte character at all: a legacy 8-bit encoding, not damage.
-    if (!/[^\x00-\x7f\uFFFD]/.test(text)) text = Buffer.from(bytes).toString("latin1");
+
+  get(slot: { offset: number; length: number }): Chunk[] {
+    const data = Buffer.alloc(slot.length);
+    readSync(this.fd, data, 0, slot.length, slot.offset);
+    const { meta, chunks } = JSON.parse(data.toString("utf8")) as { meta: Record<string, unknown>; chunks: ParsedChunk[] };
+    return chunks.map((c) => ({ ...c, meta: { ...meta } }));
   }
-  const controls = text.match(/[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f]/g)?.length ?? 0;
-  if (controls / Math.max(text.length, 1) > 0.1) return { binary: "binary file (control characters)" };
-  return { text };
-}
 
-const toPosix = (p: string) => p.replace(/\\/g, "/").replace(/^\.\//, "");
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** A loader's error as a skip reason that names the file, even when a library's message does not. */
-function namingFile(path: string, message: string): string {
-  return message.startsWith(path) ? message : `${path}: ${message}`;
-}
-
-/** Files matched by the sources (first source wins), plus skip entries for patterns that found nothing. */
-async function expandSources(root: string, sources: IngestSource[], skipped: SkippedFile[]): Promise<Map<string, string>> {
-  const owner = new Map<string, string>();
-  for (const source of sources) {
-    const includes = Array.isArray(source.include) ? source.include : [source.include];
-    for (const pattern of includes) {
-      // Dependency and VCS folders are never documentation, unless a pattern names them.
-      const ignore = [...source.exclude, ...["node_modules", ".git"].filter((d) => !pattern.includes(d)).map((d) => `**/${d}/**`)];
-      const found = (await glob(pattern, { cwd: root, ignore, onlyFiles: true })).map(toPosix).sort();
-      if (found.length === 0) skipped.push({ path: pattern, reason: "pattern matched no files" });
-      for (const path of found) if (!owner.has(path)) owner.set(path, source.version);
-    }
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
   }
-  return owner;
 }
 
 export async function ingestProject(opts: IngestOptions): Promise<IngestStats> {
   const started = performance.now();
   const { store, chunking } = opts;
   const root = resolve(opts.root);
-  const skipped: SkippedFile[] = [];
-  const files = await expandSources(root, opts.sources, skipped);
+  const locate = opts.locate ?? defaultLocator;
+  const expansion = await expandSources(root, opts.sources, locate);
+  // A pattern that selects nothing is a config mistake: stop before anything changes.
+  checkPatterns(expansion, locate);
+  const { files } = expansion;
+  const skipped: SkippedFile[] = [...expansion.skipped];
   const paths = [...files.keys()].sort();
 
   const hash = chunkingHash(chunking);
@@ -111,69 +111,79 @@ export async function ingestProject(opts: IngestOptions): Promise<IngestStats> {
   const upserts: IngestBatch["upserts"] = [];
   const stats = { added: 0, changed: 0, unchanged: 0 };
   const supported = loaders.flatMap((l) => l.extensions).join(", ");
+  const sandbox = opts.sandbox ?? parserSandbox();
+  const spill = new ChunkSpill();
 
-  let done = 0;
-  for (const path of paths) {
-    const version = files.get(path)!;
-    const reason = await (async (): Promise<string | undefined> => {
-      const loader = loaderFor(path);
-      if (!loader) return `unsupported file type "${extensionOf(path) || "(no extension)"}" (supported: ${supported})`;
-      const abs = join(root, path);
-      let bytes: Buffer;
-      try {
-        const info = await stat(abs);
-        if (info.size > chunking.maxFileBytes) return `file is ${info.size} bytes, larger than chunking.maxFileBytes (${chunking.maxFileBytes})`;
-        bytes = await readFile(abs);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        return code === "EACCES" || code === "EPERM" ? "unreadable: permission denied" : `unreadable: ${errorMessage(err)}`;
-      }
-      const digest = createHash("sha256").update(bytes).digest("hex");
-      const prev = stored.get(path);
-      if (prev && !rechunkAll && prev.hash === digest && prev.version === version) {
-        stats.unchanged++;
+  try {
+    let done = 0;
+    for (const path of paths) {
+      const file = files.get(path)!;
+      const { version } = file;
+      const reason = await (async (): Promise<string | undefined> => {
+        if (!loaderFor(path)) return `unsupported file type "${extensionOf(path) || "(no extension)"}" (supported: ${supported})`;
+        const read = await readSelected(file, chunking.maxFileBytes);
+        if ("reason" in read) return read.reason;
+        const { bytes } = read;
+        const digest = createHash("sha256").update(bytes).digest("hex");
+        const prev = stored.get(path);
+        if (prev && !rechunkAll && prev.hash === digest && prev.version === version) {
+          stats.unchanged++;
+          keep.add(path);
+          return undefined;
+        }
+        const size = bytes.length;
+        const parsed = await sandbox.parse({ path, version, bytes, chunking });
+        if (!parsed.ok) return parsed.reason;
+        const slot = spill.put(parsed.meta, parsed.chunks);
+        const doc: StoredDocument = { path, hash: digest, version, title: parsed.title, bytes: size, chunks: parsed.chunks.length, ingestedAt: new Date().toISOString() };
+        upserts.push({
+          doc,
+          get chunks() {
+            return spill.get(slot);
+          },
+        });
         keep.add(path);
+        if (prev) stats.changed++;
+        else stats.added++;
         return undefined;
-      }
-      let input: LoaderInput;
-      if (loader.binary) {
-        // PDF, DOCX: the loader parses the bytes itself; text sniffing would call them binary.
-        if (bytes.length === 0) return "empty file";
-        input = { path, bytes };
-      } else {
-        const decoded = decodeText(bytes);
-        if ("binary" in decoded) return decoded.binary;
-        if (!decoded.text.trim()) return "empty file";
-        input = { path, bytes, text: decoded.text };
-      }
-      let chunks;
-      let title: string;
-      try {
-        const doc = await loader.load(input);
-        title = doc.title;
-        chunks = chunkDocument(doc, { path, version }, chunking);
-      } catch (err) {
-        return namingFile(path, errorMessage(err));
-      }
-      if (chunks.length === 0) return "produced no chunks (no text content)";
-      upserts.push({
-        doc: { path, hash: digest, version, title, bytes: bytes.length, chunks: chunks.length, ingestedAt: new Date().toISOString() },
-        chunks,
-      });
-      keep.add(path);
-      if (prev) stats.changed++;
-      else stats.added++;
-      return undefined;
-    })();
-    if (reason !== undefined) skipped.push({ path, reason });
-    opts.onProgress?.(++done, paths.length, path);
-  }
+      })();
+      if (reason !== undefined) skipped.push({ path, reason });
+      opts.onProgress?.(++done, paths.length, path);
+    }
 
-  // Gone from the sources, or now skipped: either way its old chunks no longer describe the file.
-  const removals = [...stored.keys()].filter((p) => !keep.has(p));
-  if (upserts.length > 0 || removals.length > 0 || rechunkAll) {
-    store.applyIngest({ upserts, removals, meta: { chunking_hash: hash } });
+    // What leaves the index, and whether that may happen without --prune (throws IngestRefused).
+    const plan = planRemovals({ stored, keep, expansion, skipped, prune: opts.prune === true });
+    const writeFailed: SkippedFile[] = [];
+    if (upserts.length > 0 || plan.removals.length > 0 || rechunkAll) {
+      store.applyIngest({
+        upserts,
+        removals: plan.removals.map((r) => r.path),
+        meta: { chunking_hash: hash },
+        // One document's rows that cannot be written roll back alone; the rest commits.
+        onDocumentError: (path, err) => writeFailed.push({ path, reason: err.message.split("\n")[0] }),
+      });
+    }
+    for (const failure of writeFailed) {
+      const prev = stored.get(failure.path);
+      if (prev) stats.changed--;
+      else stats.added--;
+      skipped.push({
+        path: failure.path,
+        reason: `${failure.path}: its chunks could not be written to the index (${failure.reason})${prev ? "; the previous version stays indexed" : ""}`,
+      });
+    }
+    const documents = store.documents();
+    return {
+      ...stats,
+      removed: plan.removals.length,
+      removedDocuments: plan.removals,
+      kept: plan.kept,
+      skipped,
+      documents: documents.length,
+      chunks: documents.reduce((n, d) => n + d.chunks, 0),
+      ms: performance.now() - started,
+    };
+  } finally {
+    spill.close();
   }
-  const chunks = store.documents().reduce((n, d) => n + d.chunks, 0);
-  return { ...stats, removed: removals.length, skipped, chunks, ms: performance.now() - started };
 }

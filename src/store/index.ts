@@ -25,6 +25,12 @@ export interface IngestBatch {
   removals: string[];
   /** Key/value metadata to record (e.g. chunking config hash). */
   meta?: Record<string, string>;
+  /**
+   * When set, an upsert whose rows cannot be written is rolled back alone (its previous version,
+   * if any, stays) and reported here, and the rest of the batch commits. Without it, any failure
+   * aborts the whole batch.
+   */
+  onDocumentError?: (path: string, error: Error) => void;
 }
 
 export interface Store {

@@ -244,7 +244,7 @@ export function openStore(file: string): SqliteStore {
     }
     return id;
   };
-  const analyzer = new ChunkAnalyzer(termIdFor);
+  let analyzer = new ChunkAnalyzer(termIdFor);
   const writeTerms = (c: Chunk): void => {
     const stats = analyzer.analyze(c);
     stmt.upsertTerms.run(c.id, LEXICAL_ANALYZER, stats.bodyLen, stats.headLen, encodeTerms(stats));
@@ -272,20 +272,39 @@ export function openStore(file: string): SqliteStore {
     return { identity, manifest, chunkingHash };
   });
 
+  const writeDocument = (doc: IngestBatch["upserts"][number]["doc"], chunks: Chunk[]) => {
+    stmt.deleteTermsOf.run(doc.path);
+    stmt.deleteChunksOf.run(doc.path);
+    // The stored count is what was actually inserted, whatever the caller put in doc.chunks.
+    stmt.upsertDoc.run({ ...doc, chunks: chunks.length });
+    for (const c of chunks) {
+      // A chunk filed under another document would survive that document's deletion wrongly.
+      if (c.path !== doc.path) throw new Error(`chunk ${c.id} has path ${c.path} but belongs to document ${doc.path}`);
+      stmt.insertChunk.run(
+        c.id, c.path, c.ordinal, c.title, JSON.stringify(c.headingPath), c.text,
+        c.lineStart, c.lineEnd, c.version, c.tokens, JSON.stringify(c.meta ?? {}), JSON.stringify(c.spans ?? []),
+      );
+      writeTerms(c);
+    }
+  };
+  // Nested in the batch's transaction, better-sqlite3 runs this as a SAVEPOINT: a failure rolls
+  // back this one document only.
+  const writeDocumentAlone = db.transaction(writeDocument);
+
   const apply = db.transaction((batch: IngestBatch) => {
-    for (const { doc, chunks } of batch.upserts) {
-      stmt.deleteTermsOf.run(doc.path);
-      stmt.deleteChunksOf.run(doc.path);
-      // The stored count is what was actually inserted, whatever the caller put in doc.chunks.
-      stmt.upsertDoc.run({ ...doc, chunks: chunks.length });
-      for (const c of chunks) {
-        // A chunk filed under another document would survive that document's deletion wrongly.
-        if (c.path !== doc.path) throw new Error(`chunk ${c.id} has path ${c.path} but belongs to document ${doc.path}`);
-        stmt.insertChunk.run(
-          c.id, c.path, c.ordinal, c.title, JSON.stringify(c.headingPath), c.text,
-          c.lineStart, c.lineEnd, c.version, c.tokens, JSON.stringify(c.meta ?? {}), JSON.stringify(c.spans ?? []),
-        );
-        writeTerms(c);
+    for (const upsert of batch.upserts) {
+      if (!batch.onDocumentError) {
+        writeDocument(upsert.doc, upsert.chunks);
+        continue;
+      }
+      try {
+        writeDocumentAlone(upsert.doc, upsert.chunks);
+      } catch (err) {
+        // Terms this document added are gone with its savepoint: their cached ids with them; and an
+        // analysis cut short leaves counts in the analyzer's scratch arrays.
+        termCache = undefined;
+        analyzer = new ChunkAnalyzer(termIdFor);
+        batch.onDocumentError(upsert.doc.path, err instanceof Error ? err : new Error(String(err)));
       }
     }
     for (const path of batch.removals) {

@@ -1,31 +1,84 @@
 import type { Command } from "commander";
-import { ingestProject, type IngestStats } from "../../ingest/index.ts";
+import { readFileSync } from "node:fs";
+import { isMap, isSeq, LineCounter, parseDocument, type Node } from "yaml";
+import { ingestProject, IngestRefused, type IngestStats } from "../../ingest/index.ts";
 import type { Project } from "../../pipeline/index.ts";
 import { embedPending } from "../../retrieve/dense.ts";
+import { InputError } from "../../util/errors.ts";
 import { projectFrom, printJson } from "./common.ts";
 import { yellow, dim, progress, progressDone } from "../output.ts";
 
-export async function ingestCommand(opts: { json?: boolean }, cmd: Command): Promise<void> {
+export interface IngestFlags {
+  json?: boolean;
+  /** Confirm removals held back by the safety checks (`--yes` is the same). */
+  prune?: boolean;
+  yes?: boolean;
+}
+
+export async function ingestCommand(opts: IngestFlags, cmd: Command): Promise<void> {
   const project = projectFrom(cmd);
   try {
-    const stats = await runIngest(project, !opts.json);
+    let stats: IngestStats;
+    try {
+      stats = await runIngest(project, !opts.json, { prune: opts.prune === true || opts.yes === true });
+    } catch (err) {
+      // A refused run still says, in JSON, what it would have removed.
+      if (opts.json && err instanceof IngestRefused) printJson({ refused: err.message, wouldRemove: err.removals });
+      throw err;
+    }
     if (opts.json) printJson(stats);
     else printIngestStats(stats);
+    if (stats.documents === 0) {
+      throw new InputError(
+        `the index holds no documents after this ingest: ${stats.skipped.length} selected file(s) were skipped (reasons above); check sources and the files they select`,
+      );
+    }
   } finally {
     project.close();
   }
 }
 
-export async function runIngest(project: Project, showProgress: boolean): Promise<IngestStats> {
+/**
+ * Config location of `sources[i].include` (item j when it is a list), e.g.
+ * "/p/ragtune.yaml:7: sources[1].include[0]". The config already parsed, so a failure here only
+ * loses the line number.
+ */
+export function includeLocator(configPath: string): (source: number, include: number) => string {
+  let doc: ReturnType<typeof parseDocument> | undefined;
+  const lines = new LineCounter();
+  try {
+    doc = parseDocument(readFileSync(configPath, "utf8"), { lineCounter: lines });
+  } catch {
+    doc = undefined;
+  }
+  return (i, j) => {
+    const key = `sources[${i}].include`;
+    const sources = doc && isMap(doc.contents) ? (doc.contents.get("sources", true) as Node | undefined) : undefined;
+    const source = isSeq(sources) ? (sources.items[i] as Node | undefined) : undefined;
+    const include = isMap(source) ? (source.get("include", true) as Node | undefined) : undefined;
+    const node = isSeq(include) ? (include.items[j] as Node | undefined) : include;
+    const at = node?.range?.[0];
+    const name = isSeq(include) ? `${key}[${j}]` : key;
+    return at === undefined ? `${configPath}: ${name}` : `${configPath}:${lines.linePos(at).line}: ${name}`;
+  };
+}
+
+export async function runIngest(project: Project, showProgress: boolean, options: { prune?: boolean } = {}): Promise<IngestStats> {
   const { config } = project;
-  const stats = await ingestProject({
-    root: project.root,
-    sources: config.sources,
-    chunking: config.chunking,
-    store: project.store,
-    onProgress: showProgress ? (done, total, path) => progress(`ingest ${done}/${total} ${path}`) : undefined,
-  });
-  progressDone();
+  let stats: IngestStats;
+  try {
+    stats = await ingestProject({
+      root: project.root,
+      sources: config.sources,
+      chunking: config.chunking,
+      store: project.store,
+      prune: options.prune,
+      locate: includeLocator(project.configPath),
+      onProgress: showProgress ? (done, total, path) => progress(`ingest ${done}/${total} ${path}`) : undefined,
+    });
+  } finally {
+    progressDone();
+  }
   // Dense/hybrid retrieval: embed only the chunks that are new or changed (vectors persist per embedder).
   const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
   if (embedder) {
@@ -38,13 +91,19 @@ export async function runIngest(project: Project, showProgress: boolean): Promis
   return stats;
 }
 
+const LISTED = 20;
+
 export function printIngestStats(stats: IngestStats): void {
   console.log(
-    `ingested: ${stats.added} added, ${stats.changed} changed, ${stats.removed} removed, ${stats.unchanged} unchanged, ${stats.skipped.length} skipped — ${stats.chunks} chunks in the index ${dim(`(${Math.round(stats.ms)} ms)`)}`,
+    `ingested: ${stats.added} added, ${stats.changed} changed, ${stats.removed} removed, ${stats.unchanged} unchanged, ${stats.skipped.length} skipped — ${stats.documents} documents, ${stats.chunks} chunks in the index ${dim(`(${Math.round(stats.ms)} ms)`)}`,
   );
   if (stats.embedded) {
     const e = stats.embedded;
     console.log(`embedded: ${e.embedded} chunks with ${e.embedder}, ${e.upToDate} already up to date ${dim(`(${Math.round(e.ms)} ms)`)}`);
   }
   for (const s of stats.skipped) console.log(`  ${yellow("skipped")} ${s.path}: ${s.reason}`);
+  for (const r of stats.removedDocuments.slice(0, LISTED)) console.log(`  ${dim("removed")} ${r.path}: ${r.reason}`);
+  if (stats.removedDocuments.length > LISTED) console.log(`  ${dim("removed")} … and ${stats.removedDocuments.length - LISTED} more (--json lists all)`);
+  for (const k of stats.kept.slice(0, LISTED)) console.log(`  ${yellow("kept")} ${k.path}: ${k.reason}`);
+  if (stats.kept.length > LISTED) console.log(`  ${yellow("kept")} … and ${stats.kept.length - LISTED} more (--json lists all)`);
 }

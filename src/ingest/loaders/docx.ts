@@ -9,70 +9,55 @@
  * Title: the core properties' title (docProps/core.xml), else the first paragraph in Word's
  * "Title" style, else the first heading, else the file name.
  */
-import { inflateRawSync } from "node:zlib";
 import { parseHTML } from "linkedom";
 import type { LoadedDocument, Loader, LoaderInput } from "../index.ts";
+import { checkHtmlDepth, LIMITS, LimitError, xmlDepth } from "../limits.ts";
 import { htmlSections } from "./html.ts";
 import { baseTitle } from "./markdown.ts";
+import { checkPackage, unpackEntry, zipDirectory, type ZipEntry } from "./zip.ts";
 
 /** Mammoth style map additions: Word's Title style marked so we can find it (it stays text). */
 const STYLE_MAP = ["p[style-name='Title'] => p.docx-title:fresh", "p[style-name='Subtitle'] => p.docx-subtitle:fresh"];
 
 /**
  * One file from a ZIP archive (stored or deflated), or undefined when absent or unreadable. Enough
- * for docProps/core.xml, which mammoth does not read; ZIP64 archives are not handled.
+ * for docProps/core.xml, which mammoth does not read; ZIP64 archives are not handled. Never
+ * unpacks more than the entry's declared size (see zip.ts).
  */
-export function zipEntry(bytes: Uint8Array, name: string): Uint8Array | undefined {
+export function zipEntry(bytes: Uint8Array, name: string, entries: ZipEntry[] | undefined = zipDirectory(bytes)): Uint8Array | undefined {
+  const entry = entries?.find((e) => e.name === name);
+  if (!entry) return undefined;
   try {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let eocd = -1;
-    for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 0xffff); i--) {
-      if (view.getUint32(i, true) === 0x06054b50) {
-        eocd = i;
-        break;
-      }
-    }
-    if (eocd < 0) return undefined;
-    const entries = view.getUint16(eocd + 10, true);
-    let at = view.getUint32(eocd + 16, true);
-    const decoder = new TextDecoder();
-    for (let n = 0; n < entries && view.getUint32(at, true) === 0x02014b50; n++) {
-      const method = view.getUint16(at + 10, true);
-      const size = view.getUint32(at + 20, true);
-      const nameLength = view.getUint16(at + 28, true);
-      const extraLength = view.getUint16(at + 30, true);
-      const commentLength = view.getUint16(at + 32, true);
-      const local = view.getUint32(at + 42, true);
-      if (decoder.decode(bytes.subarray(at + 46, at + 46 + nameLength)) === name) {
-        const start = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
-        const data = bytes.subarray(start, start + size);
-        if (method === 0) return data;
-        if (method === 8) return inflateRawSync(data);
-        return undefined;
-      }
-      at += 46 + nameLength + extraLength + commentLength;
-    }
+    return unpackEntry(bytes, entry);
   } catch {
-    // A damaged directory: the properties are optional, mammoth reports real damage.
+    return undefined; // the package check reports a bomb; the properties are optional
   }
-  return undefined;
 }
 
-const XML_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
-const unescapeXml = (s: string) =>
+// A Map, not an object literal: an entity name is document text ("&constructor;" must not find
+// Object.prototype.constructor).
+const XML_ENTITIES = new Map([["amp", "&"], ["lt", "<"], ["gt", ">"], ["quot", '"'], ["apos", "'"]]);
+
+/** A numeric character reference, or U+FFFD when it names no character XML allows. */
+function fromReference(code: number): string {
+  const allowed = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+  return allowed ? String.fromCodePoint(code) : "\uFFFD";
+}
+
+export const unescapeXml = (s: string) =>
   s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (m, e: string) =>
-    e[0] === "#" ? String.fromCodePoint(e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : (XML_ENTITIES[e] ?? m),
+    e[0] === "#" ? fromReference(e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : (XML_ENTITIES.get(e) ?? m),
   );
 
 /** Core properties (title, creator, …) by local name, whatever the namespace prefixes. */
-function coreProperties(bytes: Uint8Array): Record<string, string> {
-  const xml = zipEntry(bytes, "docProps/core.xml");
-  if (!xml) return {};
+function coreProperties(bytes: Uint8Array, entries: ZipEntry[] | undefined): Map<string, string> {
+  const props = new Map<string, string>();
+  const xml = zipEntry(bytes, "docProps/core.xml", entries);
+  if (!xml) return props;
   const text = new TextDecoder().decode(xml);
-  const props: Record<string, string> = {};
   for (const m of text.matchAll(/<(?:[\w.-]+:)?(title|creator|subject|keywords|description|modified)\b[^>]*>([\s\S]*?)<\/(?:[\w.-]+:)?\1\s*>/g)) {
     const value = unescapeXml(m[2]).replace(/\s+/g, " ").trim();
-    if (value && !(m[1] in props)) props[m[1]] = value;
+    if (value && !props.has(m[1])) props.set(m[1], value);
   }
   return props;
 }
@@ -80,6 +65,7 @@ function coreProperties(bytes: Uint8Array): Record<string, string> {
 /** Mammoth's HTML with each block on its own line, so line numbers count blocks. */
 function oneBlockPerLine(html: string): string {
   const { document } = parseHTML(`<!doctype html><html><head></head><body>${html}</body></html>`);
+  checkHtmlDepth(document.body, "the converted document");
   const lines: string[] = [];
   for (const el of Array.from(document.body.children)) {
     const tag = el.localName;
@@ -106,23 +92,41 @@ function reasonOf(err: unknown): string {
 
 export async function loadDocx(input: LoaderInput): Promise<LoadedDocument> {
   const { path } = input;
+  // Sizes and nesting first: mammoth unpacks and recurses without limits.
+  const entries = checkPackage(input.bytes);
+  const body = entries && zipEntry(input.bytes, "word/document.xml", entries);
+  if (body) {
+    const depth = xmlDepth(new TextDecoder().decode(body));
+    if (depth > LIMITS.xmlDepth) throw new LimitError(`word/document.xml nests elements ${depth} deep (limit ${LIMITS.xmlDepth}): not parsed`);
+  }
   const mammoth = (await import("mammoth")).default;
   let html: string;
   try {
-    html = (await mammoth.convertToHtml({ buffer: Buffer.from(input.bytes) }, { styleMap: STYLE_MAP })).value;
+    html = (
+      await mammoth.convertToHtml(
+        { buffer: Buffer.from(input.bytes) },
+        {
+          styleMap: STYLE_MAP,
+          // Images carry no text: never decompress them (nor read linked files).
+          convertImage: mammoth.images.imgElement(async () => ({ src: "" })),
+          externalFileAccess: false,
+        },
+      )
+    ).value;
   } catch (err) {
     throw new Error(`${path}: not a readable .docx: ${reasonOf(err)}`);
   }
   // Footnote and endnote back-links ("↑") are navigation, not text.
   const lined = oneBlockPerLine(html.replace(/<a href="#(?:footnote|endnote|comment)-ref-[^"]*">[^<]*<\/a>/g, ""));
   const sections = htmlSections(lined);
-  const props = coreProperties(input.bytes);
+  const props = coreProperties(input.bytes, entries);
   const { document } = parseHTML(`<!doctype html><html><head></head><body>${lined}</body></html>`);
   const text = (selector: string) => document.querySelector(selector)?.textContent?.replace(/\s+/g, " ").trim() || undefined;
-  const title = props.title ?? text("p.docx-title") ?? text("h1") ?? sections.find((s) => (s.level ?? 0) > 0)?.headingPath[0] ?? baseTitle(path);
+  const title = props.get("title") ?? text("p.docx-title") ?? text("h1") ?? sections.find((s) => (s.level ?? 0) > 0)?.headingPath[0] ?? baseTitle(path);
   const meta: Record<string, unknown> = {};
   for (const [key, prop] of [["author", "creator"], ["subject", "subject"], ["keywords", "keywords"], ["description", "description"], ["modified", "modified"]] as const) {
-    if (props[prop]) meta[key] = props[prop];
+    const value = props.get(prop);
+    if (value) meta[key] = value;
   }
   return { title, meta, sections };
 }

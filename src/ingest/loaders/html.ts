@@ -18,6 +18,7 @@ import { Readability } from "@mozilla/readability";
 import { parseHTML } from "linkedom";
 import TurndownService from "turndown";
 import type { LoadedDocument, Loader, Section } from "../index.ts";
+import { checkHtmlDepth, checkHtmlTagDepth } from "../limits.ts";
 import { baseTitle, cleanHeading, inputText, sectionsFromMarkdown } from "./markdown.ts";
 
 /** Never content: code, styling and site navigation. */
@@ -163,7 +164,10 @@ function parsePage(raw: string): Page {
   raw = raw.replace(/^\uFEFF/, "");
   // linkedom only builds a sane tree for whole documents; fragments get a minimal wrapper.
   const source = /<html[\s>]/i.test(raw) ? raw : /<body[\s>]/i.test(raw) ? `<html>${raw}</html>` : `<!doctype html><html><head></head><body>${raw}</body></html>`;
+  checkHtmlTagDepth(raw);
   const { document } = parseHTML(source);
+  // Every later step walks the tree, several recursively: refuse absurd nesting up front.
+  checkHtmlDepth(document.documentElement ? { firstElementChild: document.documentElement } : null);
 
   const lineOf = lineIndex(raw);
   const closeBody = /<\/body\s*>/i.exec(raw);

@@ -4,6 +4,7 @@
  */
 import { parseDocument } from "yaml";
 import type { LoadedDocument, Loader, LoaderInput, Section } from "../index.ts";
+import { LIMITS, LimitError, yamlDepth } from "../limits.ts";
 
 /** A heading found by a loader, in 0-based line coordinates of the split source. */
 export interface HeadingMark {
@@ -84,8 +85,15 @@ export function cleanHeading(raw: string): string {
   if (j < t.length && (j === 0 || t[j - 1] === " " || t[j - 1] === "\t")) t = t.slice(0, j).trimEnd();
   const attr = t.endsWith("}") ? t.lastIndexOf("{#") : -1;
   if (attr >= 0 && t.indexOf("}", attr) === t.length - 1) t = t.slice(0, attr).trimEnd();
+  // Links and images become their text, innermost first ("[![badge](img)](url)" → "badge").
+  // Link text without "[" inside: each attempt stops at the next "[", so each pass is linear
+  // (the pattern that allowed "[" took 15 s on a heading of 200k "[").
+  for (let pass = 0; pass < 8; pass++) {
+    const next = t.replace(/!?\[([^[\]]*)\]\([^)]*\)/g, "$1");
+    if (next === t) break;
+    t = next;
+  }
   return t
-    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1")
     .replace(/`+/g, "")
     .replace(/\*\*/g, "")
     .trim();
@@ -134,6 +142,12 @@ function parseFrontMatter(lines: string[], path: string): FrontMatter {
   }
   if (close < 0) throw new Error(`${path}:1: front matter starts with '---' but is never closed by another '---' line`);
   const yamlText = lines.slice(1, close).join("\n");
+  // The YAML parser recurses per nesting level: measure before parsing.
+  if (yamlText.length > LIMITS.frontMatterBytes) {
+    throw new LimitError(`${path}:2: front matter is ${yamlText.length} characters long (limit ${LIMITS.frontMatterBytes}): its fields would be copied onto every chunk`);
+  }
+  const depth = yamlDepth(yamlText);
+  if (depth > LIMITS.yamlDepth) throw new LimitError(`${path}:2: front matter nests ${depth} levels deep (limit ${LIMITS.yamlDepth}): not parsed`);
   const doc = parseDocument(yamlText, { prettyErrors: false, uniqueKeys: true });
   const err = doc.errors[0];
   if (err) {
@@ -143,7 +157,7 @@ function parseFrontMatter(lines: string[], path: string): FrontMatter {
     const reason = err.message.split("\n")[0].replace(/\s+at line \d+, column \d+:?\s*$/, "");
     throw new Error(`${path}:${line}: invalid YAML front matter: ${reason}`);
   }
-  const value: unknown = doc.toJS();
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
   if (value === null || value === undefined) return { data: {}, bodyFrom: close + 1 };
   if (typeof value !== "object" || Array.isArray(value)) {
     throw new Error(`${path}:2: front matter must be a YAML mapping of 'key: value' lines, got ${Array.isArray(value) ? "a list" : typeof value}`);
