@@ -24,7 +24,7 @@ export { decodeText } from "./parse.ts";
  * Bump when a loader or the chunker produces different chunks for the same input: it is part of
  * the chunking hash, so existing indexes are re-chunked instead of mixing old and new output.
  */
-export const PIPELINE_VERSION = 3; // 3: chunk spans (section and lines of every stretch, for citations); headings unwrap nested links ("[![badge](img)](url) X" → "badge X"); titles cut at 1,000 chars
+export const PIPELINE_VERSION = 4; // 4: one-line HTML and setext headings head sections; 3: chunk spans (section and lines of every stretch, for citations); headings unwrap nested links ("[![badge](img)](url) X" → "badge X"); titles cut at 1,000 chars
 
 export type IngestSource = WalkSource;
 

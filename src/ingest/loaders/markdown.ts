@@ -1,5 +1,5 @@
 /**
- * Markdown / MDX loader: YAML front matter, title, and ATX-heading sections whose line numbers
+ * Markdown / MDX loader: YAML front matter, title, and heading sections (ATX, setext, one-line HTML) whose line numbers
  * point into the original file (front matter included), so citations can quote `path:line`.
  */
 import { parseDocument } from "yaml";
@@ -74,6 +74,12 @@ function trimRange(lines: string[], a: number, b: number): { text: string; lineS
 // a heading-looking line inside any fence must not split the document.
 const FENCE_OPEN = /^\s*(?:(?:[-*+]|\d{1,9}[.)])\s+|>\s?)*(`{3,}|~{3,})(.*)$/;
 const ATX = /^ {0,3}(#{1,6})(?=[ \t]|$)(.*)$/;
+/** A line that is one HTML heading element: `<h1 align="center">Fastify</h1>` renders as a heading. */
+const HTML_HEADING = /^ {0,3}<h([1-6])(?:\s[^>]*)?>(.*?)<\/h\1>\s*$/i;
+/** Setext underline: `Title` then `=====` (level 1) or `-----` (level 2). */
+const SETEXT = /^ {0,3}(=+|-+)[ \t]*$/;
+/** Lines that cannot be a setext heading's text (lists, quotes, tables, tags, code, headings). */
+const NOT_SETEXT_TEXT = /^(?: {4,}|\s*(?:[-*+]\s|\d{1,9}[.)]\s|>|\||<|#|`{3,}|~{3,}))/;
 
 /** Plain heading text: closing hashes, `{#id}` attributes, link syntax and code ticks removed. */
 export function cleanHeading(raw: string): string {
@@ -99,7 +105,11 @@ export function cleanHeading(raw: string): string {
     .trim();
 }
 
-/** ATX headings outside fenced code blocks, from line index `from`. */
+/**
+ * Headings outside fenced code blocks, from line index `from`: ATX (`## Title`), single-line HTML
+ * headings (`<h1>Title</h1>`) and setext headings (`Title` over `===` / `---`) whose text is a
+ * one-line paragraph.
+ */
 export function findAtxHeadings(lines: string[], from: number): HeadingMark[] {
   const marks: HeadingMark[] = [];
   let fence: { ch: string; len: number } | undefined;
@@ -117,10 +127,34 @@ export function findAtxHeadings(lines: string[], from: number): HeadingMark[] {
       continue;
     }
     const h = ATX.exec(line);
-    if (!h) continue;
-    const title = cleanHeading(h[2]);
-    if (!title) continue; // an empty "#" line carries no structure worth a section
-    marks.push({ line: i, span: 1, level: h[1].length, title, raw: line.trim() });
+    if (h) {
+      const title = cleanHeading(h[2]);
+      if (!title) continue; // an empty "#" line carries no structure worth a section
+      marks.push({ line: i, span: 1, level: h[1].length, title, raw: line.trim() });
+      continue;
+    }
+    const html = HTML_HEADING.exec(line);
+    if (html) {
+      const title = cleanHeading(html[2].replace(/<[^>]*>/g, " ").replace(/\s+/g, " "));
+      if (title) marks.push({ line: i, span: 1, level: Number(html[1]), title, raw: line.trim() });
+      continue;
+    }
+    const underline = SETEXT.exec(line);
+    const text = lines[i - 1];
+    const before = i >= 2 ? lines[i - 2] : "";
+    const previous = marks[marks.length - 1];
+    if (
+      underline &&
+      i - 1 >= from &&
+      text !== undefined &&
+      text.trim() !== "" &&
+      !NOT_SETEXT_TEXT.test(text) &&
+      (i - 1 === from || before.trim() === "") &&
+      !(previous && previous.line + previous.span > i - 1)
+    ) {
+      const title = cleanHeading(text);
+      if (title) marks.push({ line: i - 1, span: 2, level: underline[1][0] === "=" ? 1 : 2, title, raw: `${text.trim()}\n${line.trim()}` });
+    }
   }
   return marks;
 }
@@ -191,7 +225,9 @@ export function loadMarkdown(text: string, path: string): LoadedDocument {
   const title =
     (typeof fmTitle === "string" || typeof fmTitle === "number") && String(fmTitle).trim()
       ? String(fmTitle).trim()
-      : (sections.find((s) => s.level === 1)?.headingPath[0] ?? baseTitle(path));
+      : // An HTML <h1> is often a site banner repeated on every page (fastify's "Fastify"): it
+        // heads the sections, but the page's title is its first markdown H1 or its file name.
+        (sections.find((s) => s.level === 1 && !s.heading?.trimStart().startsWith("<"))?.headingPath.at(-1) ?? baseTitle(path));
   return { title, meta, sections };
 }
 
