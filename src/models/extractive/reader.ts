@@ -344,7 +344,9 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
   // documents do not talk about what is asked, whatever else matches.
   // A common word that is absent is more likely a paraphrase ("cap" for "limit"); only names count.
   let absent = 0;
-  if (corpus) for (const [t, focus] of question.terms) if (focus === 1 && question.names.has(t) && corpus.documentFrequency(t) === 0) absent++;
+  // A joined compound ("json-encode") is the user's spelling of words the corpus may well have; its
+  // parts are terms of their own.
+  if (corpus) for (const [t, focus] of question.terms) if (focus === 1 && question.names.has(t) && !/[^\p{L}\p{N}]/u.test(t) && corpus.documentFrequency(t) === 0) absent++;
   let support = total > 0 ? ((sentenceSupport + contextSupport) / (2 * total)) * typeMiss * ABSENT_NAME_FACTOR ** absent : 0;
   // The section the question names states the default it asks for: that is the answer, even when
   // the rest of a long question is scenery the line does not repeat.
