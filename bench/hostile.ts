@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeHostileSet, type HostileEntry } from "./lib/hostile-files.ts";
-import { escapeName, type IngestStats } from "../src/ingest/index.ts";
+import { storedPath, type IngestStats } from "../src/ingest/index.ts";
 import { openStore } from "../src/store/index.ts";
 import { Bm25Index } from "../src/retrieve/index.ts";
 
@@ -39,17 +39,6 @@ const copies = arg("copies", 70);
 const bigMb = arg("big-mb", 50);
 const maxFileMb = arg("max-file-mb", 64);
 
-const storedPath = (name: Buffer) => {
-  const parts: string[] = [];
-  let from = 0;
-  for (let i = 0; i <= name.length; i++) {
-    if (i === name.length || name[i] === 0x2f) {
-      parts.push(escapeName(name.subarray(from, i)));
-      from = i + 1;
-    }
-  }
-  return parts.join("/");
-};
 
 interface RunResult {
   code: number;

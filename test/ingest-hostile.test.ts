@@ -11,22 +11,11 @@ import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeHostileSet, type HostileEntry } from "../bench/lib/hostile-files.ts";
-import { escapeName, type IngestStats } from "../src/ingest/index.ts";
+import { storedPath, type IngestStats } from "../src/ingest/index.ts";
 import { openStore } from "../src/store/index.ts";
 import { Bm25Index } from "../src/retrieve/index.ts";
 import { runCli } from "./helpers/cli.ts";
 
-const storedPath = (name: Buffer) => {
-  const parts: string[] = [];
-  let from = 0;
-  for (let i = 0; i <= name.length; i++) {
-    if (i === name.length || name[i] === 0x2f) {
-      parts.push(escapeName(name.subarray(from, i)));
-      from = i + 1;
-    }
-  }
-  return parts.join("/");
-};
 
 function goodDocs(project: string, count: number): Map<string, string> {
   const markers = new Map<string, string>();

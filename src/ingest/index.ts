@@ -147,5 +147,5 @@ export { chunkDocument } from "./chunk.ts";
 export { ingestProject, chunkingHash, decodeText, PIPELINE_VERSION, type IngestOptions, type IngestSource } from "./ingest.ts";
 export { IngestRefused } from "./removals.ts";
 export { LIMITS } from "./limits.ts";
-export { escapeName, unescapeName } from "./names.ts";
+export { escapeName, storedPath, unescapeName } from "./names.ts";
 export { loaderFor, loaders, extensionOf } from "./loaders/registry.ts";

@@ -97,3 +97,16 @@ export function unescapeName(text: string): Buffer {
   flush();
   return Buffer.concat(parts);
 }
+
+/** The stored path of a relative path given as bytes: each `/`-separated name escaped on its own. */
+export function storedPath(path: Uint8Array): string {
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = 0; i <= path.length; i++) {
+    if (i === path.length || path[i] === 0x2f) {
+      parts.push(escapeName(path.subarray(from, i)));
+      from = i + 1;
+    }
+  }
+  return parts.join("/");
+}

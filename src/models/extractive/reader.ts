@@ -43,12 +43,19 @@
  *
  *      sentence support S = Σ_t focus(t)·credit(best,t) / Σ_t focus(t)      over all question terms
  *      context support  C = Σ_t focus(t)·[some unit's text contains t] / Σ_t focus(t)
- *      support            = (S + C) / 2 · (best unit fits no expected type ? 1 − TYPE_MISS·strength : 1)
+ *      support            = (S + C) / 2 · (best unit fits no expected type ? 1 − miss·strength : 1)
+ *                                       · ABSENT_NAME_FACTOR ^ (names of the asking sentence no document contains)
  *      confidence         = support ^ CALIBRATION
  *
  * S is how much of the question the quoted sentence itself supports; C is how much of it the
  * documents mention at all (a question about "Bitcoin" when the context never says the word). A
- * "how many" question whose best sentence has no number loses 30% of its support. The exponent is
+ * "how many" question whose best sentence has no number loses 48% of its support (miss =
+ * TYPE_MISS_NUMERIC), other types' misses cost TYPE_MISS·strength. A term the question writes as a
+ * name (capitalised mid-sentence, ALL CAPS, digits or inner capitals: "Helm", "PyPI", "gRPC") that
+ * no chunk of the corpus contains (`GenerateRequest.corpus`) costs 40% per name: the documents do
+ * not talk about the thing asked — unlike a lower-case word, which may be a paraphrase. When the
+ * question names a section (`linkWorkspacePackages`) and asks its default, the section's default
+ * line has support NAMED_DEFAULT_SUPPORT at least. The exponent is
  * a monotone calibration only: on both benches answering pays off once about half the question is
  * supported, and 0.5^1.5 ≈ 0.35, so the 0.35 default stays the break-even point. The reader
  * abstains below `minConfidence` (or when no unit covers any question term).
@@ -57,11 +64,29 @@
  * answer misses entirely and scores at least SECOND_SENTENCE_RATIO of the best, with or without the
  * answer-type factor (which may belong to the other half of a two-part question).
  *
- * Measured with `node --import tsx bench/reader.ts` (demo suite + CLAP NQ dev).
+ * ## Structure of reference docs
  *
- * Not done, on purpose: vocabulary of any particular corpus; preferring the newest `version` when
- * two versions of a page say different things (that is what version filters and the
- * stale_knowledge diagnosis are for).
+ * - A unit's heading terms are those of its own section (from the chunk's spans), so a sentence
+ *   under `### server.port` is not credited with `server.host`'s heading.
+ * - "Default: `x`" / "Type: number" lines are not fragments; a "default" question boosts the
+ *   default line of the section it names; when the best unit is a section's description and the
+ *   question wants a default or a quantity it does not state, the section's labelled value line
+ *   answers (the description follows).
+ * - When the asked-for key, flag or code is the section heading (`### --update-checksums`), the
+ *   heading leads the answer.
+ * - Code lines answer "which command / key" and "how do I"; otherwise they score CODE_FACTOR.
+ *
+ * ## Versions
+ *
+ * With several versions in the context (`ContextChunk.versionRank`), units of chunks other than the
+ * preferred version — the version the question names, else the newest present — score
+ * OLDER_VERSION_FACTOR; and when the best unit comes from an older copy of a section whose preferred
+ * copy is in the context, the preferred copy's best unit answers (docs/versions.md).
+ *
+ * Measured with `node --import tsx bench/reader.ts` (demo suite + CLAP NQ dev) and
+ * `node --import tsx bench/corpora/run.ts` (real pnpm and fastify docs, dev split for tuning).
+ *
+ * Not done, on purpose: vocabulary of any particular corpus.
  */
 import { FALLBACK_MESSAGE } from "../index.ts";
 import type { Citation, ContextChunk, CorpusStats, GenerateRequest, GenerateResult, Generator } from "../index.ts";
@@ -73,6 +98,7 @@ import { sectionKey } from "../../core/versions.ts";
 import { TYPE_STRENGTH, typeFit } from "./answer-types.ts";
 import { analyzeQuestion, type QuestionAnalysis } from "./question.ts";
 import { splitUnits, type Unit } from "./units.ts";
+import { answerFromSectionValueLine, headingAnswer, LABELLED_VALUE_RE, preferredVersionChunks, preferSectionOfPreferredVersion } from "./structure.ts";
 
 export interface ExtractiveReaderOptions {
   /** Abstain below this confidence (0..1); a request's `minConfidence` overrides it. */
@@ -106,7 +132,7 @@ const CODE_FACTOR = 0.75;
 /** confidence = support^CALIBRATION: puts the measured break-even (support ≈ 0.5) at the 0.35 default. */
 const CALIBRATION = 1.5;
 
-interface Scored {
+export interface Scored {
   unit: Unit;
   order: number;
   /** Share of the question (terms the context mentions) the unit covers. */
@@ -352,81 +378,6 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
   // the rest of a long question is scenery the line does not repeat.
   if (question.types.has("default") && best.unit.cues.defaultValue && namesSection(best.unit)) support = Math.max(support, NAMED_DEFAULT_SUPPORT);
   return { scored, confidence: support ** CALIBRATION, credit };
-}
-
-/**
- * Reference docs name the thing in the heading and describe it underneath (`### --update-checksums`
- * "Refresh the locked tarball integrity values …"; `## ERR_PNPM_OUTDATED_LOCKFILE` "This error
- * happens when …"). When the question asks which key, flag, code or setting, and the answering
- * sentence sits under such a heading without naming it, the heading is the answer: it leads the
- * quote, as code. Undefined otherwise.
- */
-function headingAnswer(unit: Unit, question: QuestionAnalysis, input: string): string | undefined {
-  if (!question.types.has("identifier") && !question.types.has("default")) return undefined;
-  const heading = unit.headingPath[unit.headingPath.length - 1]?.trim();
-  if (!heading || heading.length > 60 || !IDENTIFIER_HEADING_RE.test(heading)) return undefined;
-  const key = sectionKey(heading);
-  if (!key || sectionKey(unit.plain).includes(key) || sectionKey(input).includes(key)) return undefined;
-  return `\`${heading}\``;
-}
-
-/** A heading that is a name in code: a flag, an error code, a dotted, snake, kebab or camelCase key. */
-const IDENTIFIER_HEADING_RE = /^(?:--?[\w-]+(?:[ ,=][-\w<>\[\] ,|=]*)?|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[\w$]+(?:[.-][\w$]+)+(?:\(\))?|[a-z]+(?:[A-Z][a-z0-9]*)+(?:\(\))?|[a-z]+_[a-z0-9_]+)$/;
-
-/**
- * Reference docs describe a setting in prose and state its values in labelled lines ("Default:
- * `120` (60 on Windows)", "Type: number"). When the best unit is the description — found by the
- * question's words — but the question asks for a default or a quantity it does not state, the
- * labelled line of the same section that does becomes the answer (the description follows it
- * as the second sentence when it adds words).
- */
-function answerFromSectionValueLine(scored: Scored[], question: QuestionAnalysis): void {
-  const top = scored[0];
-  if (!top || top.fit > 0) return;
-  const wantsDefault = question.types.has("default");
-  const wantsQuantity = question.types.has("quantity") || question.types.has("duration");
-  if (!wantsDefault && !wantsQuantity) return;
-  const section = (u: Unit) => `${u.chunk}\u0000${u.headingPath.join("\u0000")}`;
-  const key = section(top.unit);
-  const i = scored.findIndex(
-    (s) =>
-      s !== top &&
-      section(s.unit) === key &&
-      LABELLED_VALUE_RE.test(s.unit.plain) &&
-      ((wantsDefault && s.unit.cues.defaultValue) || (!wantsDefault && wantsQuantity && s.unit.cues.number)),
-  );
-  if (i > 0) scored.unshift(...scored.splice(i, 1));
-}
-
-/** "Label: value" — a list item or line that states one setting's property. */
-const LABELLED_VALUE_RE = /^[\p{L}][\p{L}\p{N} _-]{0,30}:\s+\S/u;
-
-/**
- * Per context chunk: whether it is of the preferred version — the versions the question names if
- * the context has them, else the newest present. All true when the context holds one version;
- * unlabelled chunks are always preferred.
- */
-function preferredVersionChunks(context: ContextChunk[], preferVersions?: readonly string[]): boolean[] {
-  const ranks = new Set(context.map((c) => c.versionRank).filter((r): r is number => r !== undefined));
-  if (ranks.size < 2) return context.map(() => true);
-  const named = new Set((preferVersions ?? []).filter((v) => context.some((c) => c.version === v)));
-  const newest = Math.min(...ranks);
-  return context.map((c) => c.versionRank === undefined || (named.size > 0 ? named.has(c.version) : c.versionRank === newest));
-}
-
-/**
- * When versions disagree, the preferred version answers: if the best unit comes from another
- * version and the preferred version's copy of the same section is in the context, that copy's
- * best unit (covering some of the question) moves to the front. Sections are matched by their
- * last heading, case and punctuation ignored (`auto-install-peers` = `autoInstallPeers`).
- */
-function preferSectionOfPreferredVersion(scored: Scored[], preferredChunk: boolean[]): void {
-  const top = scored[0];
-  if (!top || preferredChunk[top.unit.chunk]) return;
-  const key = sectionKey(top.unit.headingPath[top.unit.headingPath.length - 1] ?? "");
-  if (!key) return;
-  const i = scored.findIndex((s) => preferredChunk[s.unit.chunk] && s.coverage > 0 && sectionKey(s.unit.headingPath[s.unit.headingPath.length - 1] ?? "") === key);
-  if (i > 0) scored.unshift(...scored.splice(i, 1));
 }
 
 function lengthFactor(unit: Unit): number {
