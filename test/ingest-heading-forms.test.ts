@@ -16,3 +16,8 @@ test("setext headings over a one-line paragraph; a rule after a blank line or a 
   assert.equal(doc.title, "Title");
   assert.deepEqual(doc.sections.map((s) => [s.headingPath, s.lineStart]), [[["Title"], 4], [["Title", "Part one"], 9]]);
 });
+
+test("component and HTML markup inside a heading is dropped; placeholders stay", () => {
+  const doc = loadMarkdown('# Config\n\n## server.fs.strict <Badge type="tip" text="5.1+" /> {#strict}\n\nText.\n\n## <code>base</code> option\n\nMore.\n\n### --filter <package_selector>\n\nEven more.\n', "c.md");
+  assert.deepEqual(doc.sections.map((s) => s.headingPath.at(-1)), ["Config", "server.fs.strict", "base option", "--filter <package_selector>"]);
+});

@@ -99,10 +99,24 @@ export function cleanHeading(raw: string): string {
     if (next === t) break;
     t = next;
   }
-  return t
+  return stripHeadingMarkup(t)
     .replace(/`+/g, "")
     .replace(/\*\*/g, "")
+    .replace(/\s+/g, " ")
     .trim();
+}
+
+/**
+ * HTML and component markup in a heading (`## server.fs.strict <Badge type="tip" text="5.1+" />`,
+ * `<code>x</code>`): a tag with attributes, a self-closing or closing tag, or an opening tag that
+ * is closed later, is markup; a bare `<package_selector>` is a placeholder and stays.
+ */
+function stripHeadingMarkup(t: string): string {
+  if (!t.includes("<")) return t;
+  const closed = new Set(Array.from(t.matchAll(/<\/([A-Za-z][\w.-]*)\s*>/g), (m) => m[1].toLowerCase()));
+  return t.replace(/<(\/?)([A-Za-z][\w.-]*)((?:\s[^<>]*)?)(\/?)>/g, (whole, slash: string, name: string, attrs: string, self: string) =>
+    slash || self || attrs.trim() || closed.has(name.toLowerCase()) ? " " : whole,
+  );
 }
 
 /**
