@@ -37,9 +37,9 @@ export interface VariantMetrics {
   /** Pass counts of the dev and holdout splits (tags set by dev.yaml / holdout.yaml). */
   bySplit: Record<string, Count>;
   /**
-   * `answeredFromCurrent`: answered (not abstained), every citation from the current version and
-   * no stale answer stated — version handling right, whether or not the reader quoted the right
-   * sentence (that is `current`, the pass).
+   * `answeredFromCurrent`: passed (the current value stated), or answered with the first citation
+   * from the current version and no stale answer stated — version handling right, whether or not
+   * the reader quoted the right sentence of it (that is `current`, the pass).
    */
   changedFacts: { of: number; current: number; stale: number; other: number; otherAbstained: number; answeredFromCurrent: number };
   mustAbstain: Count;
@@ -129,7 +129,8 @@ export function variantMetrics(
       m.changedFacts.of++;
       const stale = !r.abstained && states(r.output, c?.stale_answers);
       const cited = r.citations ?? [];
-      if (!r.abstained && !stale && currentVersion !== undefined && cited.length > 0 && cited.every((x) => x.version === currentVersion)) m.changedFacts.answeredFromCurrent++;
+      // States the current value (passed), or quotes the current version first and no stale value.
+      if (r.passed || (!r.abstained && !stale && currentVersion !== undefined && cited[0]?.version === currentVersion)) m.changedFacts.answeredFromCurrent++;
       if (r.passed) m.changedFacts.current++;
       else if (stale) m.changedFacts.stale++;
       else {
