@@ -12,6 +12,7 @@ import { confidenceOf, marginOf, unresolvedLead, unresolvedLeadLine, type Unreso
 import { whatWouldChange } from "./changes.ts";
 import { costLine } from "./wording.ts";
 import { generatorLimitNotes } from "./generator-limit.ts";
+import { rolloutPlan } from "./rollout.ts";
 
 function shares(ev: Evidence): Decision["failureShares"] {
   const out: Decision["failureShares"] = {};
@@ -106,5 +107,6 @@ export function decide(summary: RunSummary, cases: CaseResult[], config: DecideC
     costs: ev.costs,
     breakEven: breakEvens(ev.costs),
     rule: verdict.rule,
+    rollout: rolloutPlan(ev, verdict.architecture),
   };
 }

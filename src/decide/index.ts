@@ -7,6 +7,7 @@
  */
 export * from "./types.ts";
 export { decide } from "./decide.ts";
+export { rolloutPlan } from "./rollout.ts";
 export { RULES, bestMeasured } from "./rules.ts";
 export {
   failureGroup,

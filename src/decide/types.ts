@@ -28,4 +28,22 @@ export interface Decision {
   breakEven: { between: [string, string]; queriesPerDay: number; note: string }[];
   /** Which rule fired (for tests and for the report's "why"). */
   rule: string;
+  /** How to roll the recommendation out, step by step, with separate rollback paths (rollout.ts). */
+  rollout: RolloutStep[];
+}
+
+/** One step of the rollout plan. */
+export interface RolloutStep {
+  step: number;
+  title: string;
+  what: string;
+  /** Metrics to watch, with this run's value where it has one. */
+  watch: string[];
+  /** When to move to the next step. */
+  advanceWhen: string;
+  /**
+   * How to undo the step: retrieval changes (config + index) and model changes (registry) roll back
+   * on separate paths; `config` is a ragtune.yaml setting alone; `none` changes nothing that answers.
+   */
+  rollback: { kind: "none" | "config" | "retrieval" | "model"; how: string };
 }

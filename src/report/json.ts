@@ -87,6 +87,8 @@ export interface ReportJson {
     rationale: string[];
     whatWouldChange: string[];
     rule: string;
+    /** The rollout plan: steps with metrics to watch and separate rollback paths. */
+    rollout: Decision["rollout"];
   };
   variants: ReportVariant[];
   notConfigured: RunSummary["notConfigured"];
@@ -310,6 +312,7 @@ export function buildReport(
       rationale: decision.rationale,
       whatWouldChange: decision.whatWouldChange,
       rule: decision.rule,
+      rollout: decision.rollout,
     },
     variants: summary.variants.map((v) => reportVariant(v, inRun, decision, summary)),
     notConfigured: summary.notConfigured,

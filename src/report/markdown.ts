@@ -318,6 +318,12 @@ export function renderMarkdown(r: ReportJson): string {
     "",
     ...rec.whatWouldChange.map((l) => `- ${l}`),
     "",
+    "## Rollout plan",
+    "",
+    "In the practitioners' order, each step with what to watch, when to move on, and how to undo it. Retrieval changes (config + index) and model changes (registry) roll back on separate paths.",
+    "",
+    ...rolloutSection(rec.rollout ?? []),
+    "",
     "## Cost & break-even",
     "",
     costSection(r),
@@ -335,4 +341,15 @@ export function renderMarkdown(r: ReportJson): string {
     "",
   ];
   return parts.join("\n");
+}
+
+function rolloutSection(steps: ReportJson["recommendation"]["rollout"]): string[] {
+  const out: string[] = [];
+  for (const s of steps) {
+    out.push(`${s.step}. **${s.title}** — ${s.what}`);
+    out.push(`   - watch: ${s.watch.join("; ")}`);
+    out.push(`   - move on when ${s.advanceWhen}`);
+    out.push(`   - undo (${s.rollback.kind}): ${s.rollback.how}`);
+  }
+  return out;
 }
