@@ -593,3 +593,24 @@ test("confidence: a lead that is not significant costs one level", () => {
   assert.equal(confidenceOf({ n: 60, measured: true, margin: 0.2, fallback: false, complete: true, significant: true }), "high");
   assert.equal(confidenceOf({ n: 60, measured: true, margin: 0.01, fallback: false, complete: true, significant: false }), "low");
 });
+
+test("not distinguishable: a lead that may be chance gives way to the cheaper, simpler option", () => {
+  // The same 4-point, p = 0.25 lead of rag over long-context; at 20 queries/day long-context's
+  // per-query tokens cost less than rag's fixed vector store.
+  const { withStats } = runWithComparisons({
+    variants: {
+      "prompt-only": { pass: 10, fail: { missing_knowledge: 60 } },
+      "long-context": { pass: 55, fail: { missing_knowledge: 15 } },
+      rag: { pass: 58, fail: { missing_knowledge: 12 } },
+    },
+    constraints: { knowledgeChange: "weekly", citationsRequired: true, queriesPerDay: 20 },
+  });
+  assert.equal(withStats.architecture, "long-context");
+  assert.equal(withStats.rule, "not-distinguishable");
+  // long-context is well ahead of prompt-only; only its rank against rag is uncertain.
+  assert.equal(withStats.confidence, "medium");
+  has(withStats.rationale, "rag and long-context are not distinguishable on this suite, so the simpler, cheaper long-context is recommended");
+  has(withStats.rationale, "The failures pointed to rag");
+  has(withStats.whatWouldChange, "rag would then be recommended");
+  assert.ok(withStats.rollout.some((s) => s.title === "Long context"));
+});

@@ -6,7 +6,7 @@ import type { CaseResult, FailureCause, RunSummary } from "../evaluate/types.ts"
 import type { Decision } from "./types.ts";
 import { breakEvens, fmtCount } from "./cost.ts";
 import { STATS_DEFAULTS, casesForSignificance } from "../evaluate/significance.ts";
-import { Evidence, VARIANT_OF, type DecideConfig, type Verdict } from "./evidence.ts";
+import { ARCH_OF, Evidence, VARIANT_OF, type DecideConfig, type Verdict } from "./evidence.ts";
 import { RULES, bestMeasured } from "./rules.ts";
 import { confidenceOf, marginOf, unresolvedLead, unresolvedLeadLine, type UnresolvedLead } from "./confidence.ts";
 import { whatWouldChange } from "./changes.ts";
@@ -29,6 +29,13 @@ function shares(ev: Evidence): Decision["failureShares"] {
     out[v.name] = s;
   }
   return out;
+}
+
+/** The variant of the two that costs less per month at the declared volume (`first` on a tie or unknown cost). */
+function cheaperOf(ev: Evidence, first: string, second: string): string {
+  const a = ev.cost(first)?.monthlyUsd;
+  const b = ev.cost(second)?.monthlyUsd;
+  return typeof a === "number" && typeof b === "number" && b < a ? second : first;
 }
 
 /** "What would change": more cases resolve a lead that is not significant (or show there is none). */
@@ -62,10 +69,32 @@ export function decide(summary: RunSummary, cases: CaseResult[], config: DecideC
   const fallback = !verdict;
   verdict ??= bestMeasured(ev);
 
-  const measured = verdict.architecture !== "stronger-model" && ev.measured(verdict.architecture);
+  // No recommendation rests on a difference that is not significant: when the chosen option's lead
+  // over a simpler allowed one may be chance, the two are not distinguishable on this suite and the
+  // cheaper of them (the simpler one on a tie) is recommended.
+  let measured = verdict.architecture !== "stronger-model" && ev.measured(verdict.architecture);
+  const lead = measured ? unresolvedLead(summary, ev, verdict.architecture) : undefined;
+  let indistinct: { lead: UnresolvedLead; chosen: string; over: string } | undefined;
+  if (lead) {
+    const chosen = cheaperOf(ev, lead.other, lead.winner);
+    if (chosen === lead.other && ARCH_OF[lead.other]) {
+      indistinct = { lead, chosen: lead.other, over: lead.winner };
+      verdict = {
+        architecture: ARCH_OF[lead.other],
+        rule: "not-distinguishable",
+        purpose: verdict.purpose,
+        rationale: [
+          `${unresolvedLeadLine(lead)}: ${lead.winner} and ${lead.other} are not distinguishable on this suite, so the simpler, cheaper ${lead.other} is recommended (${costLine(ev, lead.other)}; ${lead.winner}: ${costLine(ev, lead.winner)}).`,
+          `The failures pointed to ${lead.winner} (rule ${verdict.rule}):`,
+          ...verdict.rationale.map((l) => `  ${l}`),
+        ],
+      };
+      measured = ev.measured(verdict.architecture);
+    }
+  }
   const margin = measured ? marginOf(ev, verdict.architecture) : NaN;
-  const doubt = measured ? unresolvedLead(summary, ev, verdict.architecture) : undefined;
-  const confidence = confidenceOf({ n: ev.n, measured, margin, fallback, complete: summary.complete, ...(doubt ? { significant: false } : {}) });
+  const doubt = indistinct ? undefined : lead;
+  const confidence = confidenceOf({ n: ev.n, measured, margin, fallback, complete: summary.complete, ...(doubt || indistinct ? { significant: false } : {}) });
 
   const rationale = [...verdict.rationale, ...generatorLimitNotes(ev, verdict), ...ev.notes];
   if (!measured) {
@@ -96,6 +125,7 @@ export function decide(summary: RunSummary, cases: CaseResult[], config: DecideC
 
   let changes = whatWouldChange(ev, verdict);
   if (doubt) changes.push(moreCasesLine(doubt, config.evaluate?.alpha ?? STATS_DEFAULTS.alpha));
+  if (indistinct) changes.unshift(moreCasesLine(indistinct.lead, config.evaluate?.alpha ?? STATS_DEFAULTS.alpha).replace(/; if .* is as good\.$/, `; ${indistinct.over} would then be recommended.`));
   if (!changes.length) changes = [`Re-run after the docs, suite or constraints change; this recommendation rests on ${ev.n} cases per variant.`];
 
   return {
