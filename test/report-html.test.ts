@@ -137,8 +137,9 @@ test("expected answers come from the run's suite only while it is unchanged", as
 });
 
 test("expectedOf describes every kind of expectation", () => {
-  assert.equal(expectedOf({ id: "a", task: "qa", input: "x", answer: ["60 days", "sixty days"] }), 'answer "60 days" or "sixty days"');
-  assert.equal(expectedOf({ id: "b", task: "qa", input: "x", must_abstain: true }), "abstain (the documents do not answer it)");
-  assert.equal(expectedOf({ id: "c", task: "classify", input: "x", label: "billing" }), 'label "billing"');
-  assert.match(expectedOf({ id: "d", task: "extract", input: "x", expected_json: { plan: "pro" } }), /fields \{"plan":"pro"\}/);
+  const at = { file: "suite.yaml", line: 1 };
+  assert.equal(expectedOf({ ...at, id: "a", task: "qa", input: "x", answer: ["60 days", "sixty days"] }), 'answer "60 days" or "sixty days"');
+  assert.equal(expectedOf({ ...at, id: "b", task: "qa", input: "x", must_abstain: true }), "abstain (the documents do not answer it)");
+  assert.equal(expectedOf({ ...at, id: "c", task: "classify", input: "x", label: "billing" }), 'label "billing"');
+  assert.match(expectedOf({ ...at, id: "d", task: "extract", input: "x", expected_json: { plan: "pro" } }), /fields \{"plan":"pro"\}/);
 });
