@@ -87,6 +87,10 @@ test("ingest → search → ask → eval → decide → report on a small projec
   const json = JSON.parse(readFileSync(join(root, path), "utf8"));
   assert.equal(json.generator.id, "offline:extractive");
   assert.equal(json.generator.offline, true);
+  // report.html beside it, with the same recommendation and the run's expected answers (the suite is unchanged).
+  const html = readFileSync(join(root, /wrote (.*report\.html)/.exec(report.stdout)![1]), "utf8");
+  assert.ok(html.includes(`<span class="arch">${json.recommendation.architecture}</span>`));
+  assert.doesNotMatch(html, /Expected answers are not shown/);
 
   const runs = await run(["runs", "--json"], root);
   assert.equal(JSON.parse(runs.stdout).length, 1, "a rejected --gate starts no run");

@@ -24,7 +24,7 @@ test("`ragtune demo` runs the whole loop offline and writes a complete report", 
   const runs = readdirSync(join(out, "runs"));
   assert.equal(runs.length, 1);
   const runDir = join(out, "runs", runs[0]);
-  for (const f of ["config.json", "cases.jsonl", "summary.json", "report.json", "report.md"]) assert.ok(existsSync(join(runDir, f)), f);
+  for (const f of ["config.json", "cases.jsonl", "summary.json", "report.json", "report.md", "report.html"]) assert.ok(existsSync(join(runDir, f)), f);
 
   const report = JSON.parse(readFileSync(join(runDir, "report.json"), "utf8"));
   assert.equal(report.runId, runs[0]);

@@ -155,7 +155,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
 
   program
     .command("report")
-    .description("write report.md and report.json for a run")
+    .description("write report.md, report.json and report.html (self-contained, opens offline) for a run")
     .argument("[run]", "run id, run folder or 'latest' (default: latest); must exist")
     .option("--out <dir>", "also copy the reports to this folder (created if missing; must not be a file)", outFolderArg)
     .action(reportCommand);

@@ -5,7 +5,7 @@ import { readCaseResults, readSummary } from "../../evaluate/runs.ts";
 import { resolveRunFlag } from "../checks.ts";
 import { decide, type Decision } from "../../decide/index.ts";
 import type { RunSummary } from "../../evaluate/types.ts";
-import { buildReport, writeReport } from "../../report/index.ts";
+import { buildReport, writeHtmlReport, writeReport } from "../../report/index.ts";
 import { loadedFrom, printJson } from "./common.ts";
 import { bold, dim, green } from "../output.ts";
 
@@ -50,12 +50,13 @@ export async function reportCommand(run: string | undefined, opts: { out?: strin
   const decision = decide(summary, cases, loaded.config);
   const report = buildReport(summary, cases, decision, loaded.config);
   writeReport(runDir, report);
-  const written = [join(runDir, "report.md"), join(runDir, "report.json")];
+  await writeHtmlReport(runDir, report, cases, join(resolve(loaded.root, loaded.config.storeDir), "index.db"));
+  const written = [join(runDir, "report.md"), join(runDir, "report.json"), join(runDir, "report.html")];
   if (opts.out) {
     const out = resolve(opts.out);
     mkdirSync(out, { recursive: true });
     for (const f of written) copyFileSync(f, join(out, f.split("/").pop()!));
-    written.push(join(out, "report.md"), join(out, "report.json"));
+    written.push(...written.map((f) => join(out, f.split("/").pop()!)));
   }
   console.log(`${bold("recommendation:")} ${green(decision.architecture)} ${dim(`(confidence: ${decision.confidence})`)}`);
   for (const f of written) console.log(`wrote ${relative(process.cwd(), f) || f}`);

@@ -6,7 +6,7 @@ import { openProject } from "../../pipeline/index.ts";
 import { loadSuite } from "../../evaluate/suite.ts";
 import { runEval } from "../../evaluate/runner.ts";
 import { decide } from "../../decide/index.ts";
-import { buildReport, writeReport } from "../../report/index.ts";
+import { buildReport, writeHtmlReport, writeReport } from "../../report/index.ts";
 import { runIngest, printIngestStats } from "./ingest.ts";
 import { printSummary } from "./eval.ts";
 import { generatorsOf, printDecision } from "./decide.ts";
@@ -78,7 +78,9 @@ export async function demoCommand(opts: { out?: string; json?: boolean }): Promi
     if (!opts.json) printDecision(decision, generatorsOf(summary));
 
     log(bold("\n5. report"));
-    writeReport(runDir, buildReport(summary, cases, decision, project.config));
+    const report = buildReport(summary, cases, decision, project.config);
+    writeReport(runDir, report);
+    await writeHtmlReport(runDir, report, cases, project.indexFile);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     if (opts.json) {
       printJson({
@@ -93,7 +95,7 @@ export async function demoCommand(opts: { out?: string; json?: boolean }): Promi
       return;
     }
     const rel = (p: string) => relative(process.cwd(), p) || p;
-    console.log(`wrote ${rel(join(runDir, "report.md"))} and ${rel(join(runDir, "report.json"))}`);
+    console.log(`wrote ${rel(join(runDir, "report.md"))}, ${rel(join(runDir, "report.json"))} and ${rel(join(runDir, "report.html"))}`);
     // Run from here with -c rather than `cd`: npx outside this project would look in the registry.
     const cfg = rel(join(out, "ragtune.yaml"));
     console.log(dim(`\ndone in ${seconds} s. Try: npx ragtune ask "How long are deleted cards kept?" -c ${cfg}`));
