@@ -143,3 +143,12 @@ test("expectedOf describes every kind of expectation", () => {
   assert.equal(expectedOf({ ...at, id: "c", task: "classify", input: "x", label: "billing" }), 'label "billing"');
   assert.match(expectedOf({ ...at, id: "d", task: "extract", input: "x", expected_json: { plan: "pro" } }), /fields \{"plan":"pro"\}/);
 });
+
+test("report.html carries the rollout plan with its rollback paths", async () => {
+  const { report } = fixtureReport();
+  const html = await render(report);
+  assert.ok(report.recommendation.rollout.length > 0, "every decision has a rollout plan");
+  assert.match(html, /<h3 id="rollout">Rollout plan<\/h3>/);
+  for (const s of report.recommendation.rollout) assert.ok(html.includes(esc(s.title)), s.title);
+  assert.match(html, /undo \((?:config|retrieval|model|none)\):/);
+});

@@ -76,8 +76,19 @@ function decisionSection(r: ReportJson): string {
 <div><span class="arch">${esc(rec.architecture)}</span><span class="confidence">confidence: ${esc(rec.confidence)}</span></div>
 <h3>Why</h3>${list(rec.rationale)}
 ${rec.whatWouldChange.length ? `<h3>What would change the answer</h3>${list(rec.whatWouldChange)}` : ""}
+${rolloutSection(rec.rollout ?? [])}
 <p class="muted">Rule: ${esc(rec.rule)}. ${esc(r.generator.note)}</p>
 </section>`;
+}
+
+/** The rollout plan: steps in order, what to watch, when to move on, and which rollback path undoes each. */
+function rolloutSection(steps: ReportJson["recommendation"]["rollout"]): string {
+  if (steps.length === 0) return "";
+  const items = steps.map(
+    (s) =>
+      `<li><strong>${esc(s.title)}</strong> — ${esc(s.what)}<br><span class="muted">watch:</span> ${esc(s.watch.join("; "))}<br><span class="muted">move on when</span> ${esc(s.advanceWhen)}<br><span class="muted">undo (${esc(s.rollback.kind)}):</span> ${esc(s.rollback.how)}</li>`,
+  );
+  return `<h3 id="rollout">Rollout plan</h3><p class="muted">Retrieval changes (config + index) and model changes (registry) roll back on separate paths.</p><ol>${items.join("")}</ol>`;
 }
 
 function summaryTable(r: ReportJson): string {
