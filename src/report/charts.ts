@@ -4,8 +4,7 @@
  * script or library to draw them. A chart whose data the report does not hold is skipped with the
  * reason, never drawn from invented numbers.
  */
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
 import { FAILURE_CAUSES } from "../evaluate/types.ts";
 import { DAYS_PER_MONTH } from "../decide/cost.ts";
 import type { ReportJson } from "./json.ts";
@@ -265,6 +264,8 @@ function costCurves(report: ReportJson): ChartSpec {
 
 /** vega-lite → vega → SVG string, in-process. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // Loaded here, not at import: every CLI command imports report/, only report and demo draw charts.
+  const [vega, { compile }] = await Promise.all([import("vega"), import("vega-lite")]);
   const compiled = compile({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec).spec;
   // A loader that refuses every fetch: the charts use inline data only, and the report must not touch the network.
   const loader = vega.loader();
