@@ -4,8 +4,7 @@
  * script or library to draw them. A chart whose data the report does not hold is skipped with the
  * reason, never drawn from invented numbers.
  */
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
 import { FAILURE_CAUSES } from "../evaluate/types.ts";
 import { DAYS_PER_MONTH } from "../decide/cost.ts";
 import type { ReportJson } from "./json.ts";
@@ -63,7 +62,8 @@ function passRates(report: ReportJson): ChartSpec {
   for (const v of report.variants) {
     values.push({ variant: v.name, measure: "passRate", value: v.passRate, ...(v.ci?.passRate ?? {}) });
     for (const [name, interval] of Object.entries(v.ci ?? {})) {
-      if (name === "passRate") continue;
+      // Retrieval metrics have their own chart, drawn only for the variants that retrieve.
+      if (name === "passRate" || name.startsWith("retrieval.")) continue;
       const value = name.startsWith("passRate.") ? v.byTask[name.slice(9) as keyof typeof v.byTask]?.passRate : v.metrics[name];
       if (typeof value === "number") values.push({ variant: v.name, measure: name, value, ...interval });
     }
@@ -218,7 +218,9 @@ function costCurves(report: ReportJson): ChartSpec {
   if (costs.every((c) => c.perQueryUsd === 0 && c.fixedMonthlyUsd === 0)) return { id, title, reason: "every option costs $0 (no priced reference model)" };
   const declared = report.constraints.queriesPerDay;
   const qMax = Math.max(declared * 2, ...report.breakEven.map((b) => b.queriesPerDay * 1.5), 10);
-  const xs = [...new Set([0, declared, qMax, ...report.breakEven.map((b) => b.queriesPerDay)])].sort((a, b) => a - b);
+  // Lines are straight in dollars but curved on the symlog axes: sample densely (log-spaced).
+  const samples = Array.from({ length: 64 }, (_, i) => Math.pow(qMax, i / 63));
+  const xs = [...new Set([0, declared, ...samples, ...report.breakEven.map((b) => b.queriesPerDay)])].sort((a, b) => a - b);
   const at = (c: (typeof costs)[number], q: number) => c.perQueryUsd * q * DAYS_PER_MONTH + c.fixedMonthlyUsd!;
   const lines = costs.flatMap((c) => xs.map((q) => ({ option: c.measured === false ? `${c.variant} (estimated)` : c.variant, q, usd: at(c, q) })));
   const points = report.breakEven.flatMap((b) => {
@@ -226,7 +228,9 @@ function costCurves(report: ReportJson): ChartSpec {
     return a ? [{ q: b.queriesPerDay, usd: at(a, b.queriesPerDay), label: `${b.between[0]} = ${b.between[1]} at ${b.queriesPerDay}/day` }] : [];
   });
   // symlog: break-evens at tens and at thousands of queries/day both stay visible, and 0 stays on the axis.
-  const x = { field: "q", type: "quantitative", title: "queries per day (symlog scale)", scale: { type: "symlog" } } as const;
+  const decades = (max: number) => [0, ...Array.from({ length: Math.max(1, Math.ceil(Math.log10(Math.max(max, 1)))) + 1 }, (_, i) => 10 ** i).filter((t) => t <= max * 1.01)];
+  const x = { field: "q", type: "quantitative", title: "queries per day (symlog scale)", scale: { type: "symlog" }, axis: { values: decades(qMax), format: ",.0f" } } as const;
+  const yMax = Math.max(...costs.map((c) => at(c, qMax)));
   return {
     id,
     title,
@@ -241,7 +245,7 @@ function costCurves(report: ReportJson): ChartSpec {
         {
           data: { values: lines },
           mark: { type: "line", point: false },
-          encoding: { x, y: { field: "usd", type: "quantitative", title: "USD per month (symlog scale)", scale: { type: "symlog" } }, color: { field: "option", type: "nominal", title: null }, tooltip: [{ field: "option" }, { field: "q" }, { field: "usd", format: "$.2f" }] },
+          encoding: { x, y: { field: "usd", type: "quantitative", title: "USD per month (symlog scale)", scale: { type: "symlog" }, axis: { values: decades(yMax), format: "$,.0f" } }, color: { field: "option", type: "nominal", title: null }, tooltip: [{ field: "option" }, { field: "q" }, { field: "usd", format: "$.2f" }] },
         },
         { data: { values: [{ q: declared }] }, mark: { type: "rule", strokeDash: [4, 3], color: "#555" }, encoding: { x } },
         ...(points.length
@@ -260,6 +264,8 @@ function costCurves(report: ReportJson): ChartSpec {
 
 /** vega-lite → vega → SVG string, in-process. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // Loaded here, not at import: every CLI command imports report/, only report and demo draw charts.
+  const [vega, { compile }] = await Promise.all([import("vega"), import("vega-lite")]);
   const compiled = compile({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec).spec;
   // A loader that refuses every fetch: the charts use inline data only, and the report must not touch the network.
   const loader = vega.loader();

@@ -31,7 +31,7 @@ const CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-i
 
 const STYLE = `
 :root { color-scheme: light; --muted: #555; --line: #ddd; }
-body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1180px; padding: 1.5rem; color: #111; }
+body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1400px; padding: 1.5rem; color: #111; }
 h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { margin-top: 2rem; border-bottom: 1px solid var(--line); padding-bottom: .25rem; }
 .meta, .note, figcaption, .muted { color: var(--muted); font-size: .9rem; }
 .decision { border: 2px solid #4c78a8; border-radius: 8px; padding: 1rem 1.25rem; background: #f5f8fc; }
@@ -39,7 +39,8 @@ h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { margin-top: 2rem; border-bott
 figure { margin: 1.5rem 0; overflow-x: auto; } figure svg { display: block; max-width: 100%; height: auto; }
 table { border-collapse: collapse; width: 100%; font-size: .85rem; } th, td { border-bottom: 1px solid var(--line); padding: .4rem; vertical-align: top; text-align: left; }
 td pre { white-space: pre-wrap; word-break: break-word; margin: 0; font: inherit; max-height: 12rem; overflow: auto; }
-.cause { font-family: ui-monospace, monospace; white-space: nowrap; } .chunks { margin: 0; padding-left: 1rem; }
+#failed-cases { table-layout: fixed; } #failed-cases td { overflow-wrap: anywhere; }
+.cause { font-family: ui-monospace, monospace; } .chunks { margin: 0; padding-left: 1rem; }
 .filters { display: flex; gap: 1rem; align-items: center; margin: .5rem 0 1rem; flex-wrap: wrap; }
 `;
 
@@ -132,7 +133,7 @@ ${notes.map((n) => `<p class="note">${esc(n)}</p>`).join("\n")}
 <label>cause <select id="filter-cause">${options(causes, "all causes")}</select></label>
 <span><span id="shown-count">${rows.length}</span> of ${rows.length} failed cases shown</span>
 </div>
-<table id="failed-cases"><thead><tr><th>case</th><th>variant</th><th>input</th><th>expected</th><th>actual</th><th>retrieved chunks</th><th>label</th><th>signal</th><th>evidence</th></tr></thead>
+<table id="failed-cases"><colgroup>${[9, 6, 15, 12, 15, 19, 8, 7, 9].map((w) => `<col style="width:${w}%">`).join("")}</colgroup><thead><tr><th>case</th><th>variant</th><th>input</th><th>expected</th><th>actual</th><th>retrieved chunks</th><th>label</th><th>signal</th><th>evidence</th></tr></thead>
 <tbody>${rows.map(caseRow).join("\n")}</tbody></table>
 </section>`;
 }
