@@ -18,10 +18,9 @@ import { stringify } from "yaml";
 import { loadConfig } from "../src/config/index.ts";
 import { ingestProject } from "../src/ingest/index.ts";
 import { openProject, type Project } from "../src/pipeline/index.ts";
-import { hasSnapshots } from "../src/store/index.ts";
 import { loadSuite } from "../src/evaluate/suite.ts";
 import { FAILURE_CAUSES } from "../src/evaluate/types.ts";
-import { confusion, injectAll, type InjectionOutcome, type LabelBenchResult } from "./lib/label-injection.ts";
+import { confusion, indexWithout, injectAll, type InjectionOutcome, type LabelBenchResult } from "./lib/label-injection.ts";
 import type { CorpusProject } from "./corpora/project-types.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -99,17 +98,7 @@ async function benchSuite(name: string): Promise<SuiteResult | undefined> {
   const project = await openIngested(dir);
   const suite = loadSuite(resolve(project.root, project.config.suite!));
   const scratch = mkdtempSync(join(tmpdir(), "ragtune-labels-index-"));
-  let copies = 0;
-  // missing_knowledge: a copy of the real index with the gold documents removed (as an ingest after
-  // deleting the files would leave it), read by the same config.
-  const withoutDocuments = async (paths: string[]) => {
-    if (!hasSnapshots(project.store)) throw new Error("the store cannot be copied");
-    const file = join(scratch, `index-${copies++}.db`);
-    project.store.snapshotTo(file);
-    const copy = project.withIndex(file);
-    copy.store.applyIngest({ upserts: [], removals: paths });
-    return copy;
-  };
+  const withoutDocuments = indexWithout(project, scratch);
   try {
     const { outcomes, baselinePassed, baselineTotal } = await injectAll({ project, suite, withoutDocuments });
     return { suite: name, cases: baselineTotal, baselinePassed, ...confusion(outcomes), outcomes, ms: Math.round(performance.now() - t0) };

@@ -29,6 +29,8 @@ import { labelFailure } from "../../src/evaluate/failures.ts";
 import { jsonValuesEqual, matchAnswer, parseSource, retrievalScores, scoreCase, scoreJsonSchema, sourceMatches } from "../../src/evaluate/scorers.ts";
 import { FAILURE_CAUSES, type FailureCause, type FailureLabel, type ScoreResult, type Suite, type SuiteCase } from "../../src/evaluate/types.ts";
 import { answerUnits, isOlderCopyOf } from "../../src/evaluate/stale.ts";
+import { hasSnapshots } from "../../src/store/index.ts";
+import { join } from "node:path";
 import { mulberry32 } from "./rng.ts";
 
 /** The house rules attached to a case that has none of its own (tone / policy injections). */
@@ -149,6 +151,22 @@ export interface InjectionEnv {
   suite: Suite;
   /** A project whose index lacks these documents (missing_knowledge); closed by the caller. */
   withoutDocuments(paths: string[]): Promise<Project>;
+}
+
+/**
+ * `withoutDocuments` over a copy of the real index (written into `scratchDir`) with those documents
+ * removed — what an ingest after deleting the files leaves — read with the same config.
+ */
+export function indexWithout(project: Project, scratchDir: string): InjectionEnv["withoutDocuments"] {
+  let copies = 0;
+  return async (paths) => {
+    if (!hasSnapshots(project.store)) throw new Error("the store cannot be copied");
+    const file = join(scratchDir, `index-without-${copies++}.db`);
+    project.store.snapshotTo(file);
+    const copy = project.withIndex(file);
+    copy.store.applyIngest({ upserts: [], removals: paths });
+    return copy;
+  };
 }
 
 const isQa = (c: SuiteCase) => c.task === "qa" && !c.must_abstain;
