@@ -12,6 +12,7 @@ import type { Citation, LabelSpec } from "../models/index.ts";
 import type { FailureLabel, JudgeVerdict, RetrievalScores, ScoreResult, SuiteCase } from "./types.ts";
 import type { JudgeName } from "../config/schema.ts";
 import { answerSupport, isRetrievalMiss, staleness } from "./metrics.ts";
+import { isOlderCopyOf } from "./stale.ts";
 import { normalizeText, snippet } from "./normalize.ts";
 import { containsNormalized, isJsonOutput, parseSource, sourceMatches } from "./scorers.ts";
 
@@ -76,6 +77,8 @@ function quoteAround(text: string, needle: string, radius = 30): string {
   return `"${start > 0 ? "…" : ""}${text.slice(start, end).replace(/\s+/g, " ").trim()}${end < text.length ? "…" : ""}"`;
 }
 
+/** The case checks its content by something other than a regex (answer, phrases, label, JSON values). */
+const hasContentCheck = (c: SuiteCase) => (c.answer?.length ?? 0) > 0 || (c.contains?.length ?? 0) > 0 || c.label !== undefined || c.expected_json !== undefined || c.must_abstain === true;
 const expectedOf = (c: SuiteCase) => (c.answer?.length ? ` (expected ${c.answer.map((a) => q(a, 40)).join(" or ")})` : "");
 const hasNoContext = (x: FailureInput) => !x.variant.usesContext || x.contextChunks.length === 0;
 const goldSources = (c: SuiteCase) => c.sources ?? [];
@@ -134,8 +137,10 @@ const badFormat: Rule = (x, { score, failed }) => {
       };
     }
   }
+  // The regex is a format check only beside a content check that passed; a case whose only
+  // expectation is the regex uses it as the answer check, so a mismatch is a wrong answer.
   const regex = score("regex");
-  if (regex && failed.length === 1) return { cause: "bad_format", signal: "regex_mismatch", evidence: regex.detail ?? "output does not match the regex" };
+  if (regex && failed.length === 1 && hasContentCheck(c)) return { cause: "bad_format", signal: "regex_mismatch", evidence: regex.detail ?? "output does not match the regex" };
   return undefined;
 };
 
@@ -236,13 +241,28 @@ const missingKnowledge: Rule = (x) => {
 };
 
 // 7. ----------------------------------------------------------------------------------------------
-/** wrong_retrieval: the variant retrieves, the gold source exists, and none of it was retrieved. */
+/**
+ * wrong_retrieval: the variant retrieves, the gold source exists, and none of it was retrieved.
+ * When what was retrieved instead is an older version's copy of a gold page (same relative path
+ * under a version folder, or the gold section's heading), the retriever found the right page in
+ * the wrong version: stale_knowledge (the fix is version handling — collapse, filters, re-index —
+ * not finding the page). Merely old-version context is not enough: unrelated chunks of a
+ * many-version corpus are mostly archived (measured by bench/labels.ts).
+ */
 const wrongRetrieval: Rule = (x) => {
   const c = x.case;
   const gold = goldSources(c);
   if (c.task !== "qa" || !x.variant.usesRetrieval || gold.length === 0) return undefined;
   const miss = x.retrieval ? isRetrievalMiss(x.retrieval) : goldInContext(x).length === 0;
   if (!miss) return undefined;
+  const older = x.contextChunks.find((ch) => gold.some((s) => isOlderCopyOf(s, ch, x.currentVersion)));
+  if (older) {
+    return {
+      cause: "stale_knowledge",
+      signal: "gold_only_older_version",
+      evidence: `retrieval returned "${older.path}" (version ${older.version}) but not the current gold source ${gold.map((s) => `"${s}"`).join(", ")}${expectedOf(c)}`,
+    };
+  }
   const got = [...new Set(x.contextChunks.map((ch) => ch.id))];
   const shown = got.slice(0, 5).join(", ") + (got.length > 5 ? ", …" : "");
   return {

@@ -24,7 +24,7 @@
  */
 import type { Citation } from "../models/index.ts";
 import { contentTokens } from "../retrieve/tokenize.ts";
-import { matchAnswer, DEFAULT_F1_THRESHOLD } from "./scorers.ts";
+import { matchAnswer, parseSource, sourceMatches, DEFAULT_F1_THRESHOLD } from "./scorers.ts";
 
 export interface StalenessOptions {
   /** The case's question: picks the answering sentences. Without it every sentence counts. */
@@ -147,4 +147,34 @@ function quotesOnlyCurrent(unit: AnswerUnit, o: StalenessOptions): boolean {
     versions.push(chunk.version);
   }
   return versions.every((v) => v === o.currentVersion);
+}
+
+/**
+ * Is `older` (a chunk's path and version) an older version's copy of the page at `goldPath`?
+ * Versioned docs keep a page's relative path under a version folder ("docs/v1/boards/export.md"
+ * for "docs/v2/boards/export.md"; "versioned_docs/version-10.x/cli/add.md" for "docs/cli/add.md"):
+ * the older path's tail after its version segment must end the gold path, and the gold path may
+ * not be nested deeper before that tail than the older one is (so "docs/v1/index.md" is not a
+ * copy of "docs/v2/api/index.md"). A gold source naming a section (`path#Heading`) also matches an
+ * older chunk under that heading in any file: pages get split and renamed between versions
+ * ("settings.md#strictDepBuilds" became "settings/build.md#strictDepBuilds").
+ */
+export function isOlderCopyOf(gold: string, older: { id: string; path: string; headingPath?: string[]; version?: string }, currentVersion: string | undefined): boolean {
+  const { path: goldPath, fragment } = parseSource(gold);
+  if (currentVersion === undefined || !older.version || older.version === currentVersion || older.path === goldPath) return false;
+  if (fragment && !/^\d+$/.test(fragment) && sourceMatches(`${older.path}#${fragment}`, older)) return true;
+  const segs = older.path.split("/");
+  let v = -1;
+  for (let i = segs.length - 2; i >= 0; i--) {
+    if (segs[i].includes(older.version)) {
+      v = i;
+      break;
+    }
+  }
+  if (v < 0) return false;
+  const tail = segs.slice(v + 1);
+  const goldSegs = goldPath.split("/");
+  if (goldSegs.length < tail.length) return false;
+  if (goldSegs.slice(goldSegs.length - tail.length).join("/") !== tail.join("/")) return false;
+  return goldSegs.length - tail.length <= v + 1;
 }
