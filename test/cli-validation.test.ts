@@ -151,10 +151,13 @@ const ROWS: Row[] = [
   { args: ["demo", "--out", "."], error: /already holds a project \(ragtune\.yaml\)/ },
 
   // export
-  { args: ["export"], error: /'ragtune export' needs a command: junit/ },
+  { args: ["export"], error: /'ragtune export' needs a command: junit, ragas/ },
   { args: ["export", "junit", "nope"], error: /export junit \[run\]: no run 'nope'/ },
   { args: ["export", "junit", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder; expected a file path") },
   { args: ["export", "junit", "--out", ""], error: opt("--out", "", "expected a file path, got an empty string") },
+  { args: ["export", "ragas", "--variant", "hybrid"], error: /--variant: the run has no variant 'hybrid'; variants in the run: rag/ },
+  { args: ["export", "ragas", "--variant", " "], error: opt("--variant", " ", "expected a variant name") },
+  { args: ["export", "ragas", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder") },
 
   // bench retrieval
   { args: ["bench"], error: /'ragtune bench' needs a command: retrieval/ },
