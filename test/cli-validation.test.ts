@@ -159,6 +159,14 @@ const ROWS: Row[] = [
   { args: ["export", "ragas", "--variant", " "], error: opt("--variant", " ", "expected a variant name") },
   { args: ["export", "ragas", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder") },
 
+  // import
+  { args: ["import"], error: /'ragtune import' needs a command: promptfoo/ },
+  { args: ["import", "promptfoo", "nosuch.yaml"], error: /argument 'file'.*file not found: .*nosuch\.yaml/ },
+  { args: ["import", "promptfoo", "suite.yaml", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder; expected a file path") },
+  { args: ["import", "promptfoo", "suite.yaml", "--out", "ragtune.yaml"], error: /--out: .*ragtune\.yaml exists; pass --force to replace it/ },
+  { args: ["import", "promptfoo", "suite.yaml", "--input-var", ""], error: opt("--input-var", "", "expected a var name") },
+  { args: ["import", "promptfoo", "suite.yaml"], error: /suite\.yaml:1: tests: missing: a promptfoo config lists its test cases under `tests`/ },
+
   // bench retrieval
   { args: ["bench"], error: /'ragtune bench' needs a command: retrieval/ },
   { args: ["bench", "retrieval", "--beir", "nosuchdir"], error: opt("--beir", "nosuchdir", "folder not found") },

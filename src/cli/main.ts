@@ -22,6 +22,7 @@ import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { existingFileArg, hintFor, intArg, listArg, outFileArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
 import { registerExport } from "./commands/export.ts";
+import { registerImport } from "./commands/import.ts";
 import { red } from "./output.ts";
 
 /** Bounds shared with the config schema (retrieval.k, evaluate.repeats). */
@@ -163,6 +164,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .action(reportCommand);
 
   registerExport(program);
+  registerImport(program);
 
   program
     .command("demo")
