@@ -160,12 +160,17 @@ const ROWS: Row[] = [
   { args: ["export", "ragas", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder") },
 
   // import
-  { args: ["import"], error: /'ragtune import' needs a command: promptfoo/ },
+  { args: ["import"], error: /'ragtune import' needs a command: promptfoo, ragas, openai-evals/ },
   { args: ["import", "promptfoo", "nosuch.yaml"], error: /argument 'file'.*file not found: .*nosuch\.yaml/ },
   { args: ["import", "promptfoo", "suite.yaml", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder; expected a file path") },
   { args: ["import", "promptfoo", "suite.yaml", "--out", "ragtune.yaml"], error: /--out: .*ragtune\.yaml exists; pass --force to replace it/ },
   { args: ["import", "promptfoo", "suite.yaml", "--input-var", ""], error: opt("--input-var", "", "expected a var name") },
   { args: ["import", "promptfoo", "suite.yaml"], error: /suite\.yaml:1: tests: missing: a promptfoo config lists its test cases under `tests`/ },
+  { args: ["import", "ragas", "logs.jsonl", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder; expected a file path") },
+  { args: ["import", "ragas", "logs.jsonl"], error: /logs\.jsonl:1: user_input: missing: a row needs user_input \(or question\); its fields: input, output/ },
+  { args: ["import", "ragas", "nosuch.jsonl"], error: /argument 'file'.*file not found/ },
+  { args: ["import", "openai-evals", "logs.jsonl", "--out", ""], error: opt("--out", "", "expected a file path") },
+  { args: ["import", "openai-evals", "logs.jsonl"], error: /logs\.jsonl:1: ideal: missing/ },
 
   // bench retrieval
   { args: ["bench"], error: /'ragtune bench' needs a command: retrieval/ },

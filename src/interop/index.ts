@@ -5,7 +5,7 @@
  * all (unparseable, a required field missing or of the wrong type) is an `ImportError` (exit 2).
  * `suiteYaml` writes the cases as a ragtune suite (docs/suite.md), which `loadSuite` reads.
  */
-import { stringify } from "yaml";
+import { LineCounter, isMap, isSeq, parseDocument, stringify, type Node as YamlNode } from "yaml";
 import { InputError } from "../util/errors.ts";
 import { compileCaseRegex } from "../evaluate/scorers.ts";
 
@@ -33,6 +33,8 @@ export interface ImportNote {
   /** e.g. `tests[2].assert[1]` or `__expected2`. */
   field?: string;
   message: string;
+  /** "warning": converted, but check it (e.g. a field read with a guessed meaning). Default: not converted. */
+  kind?: "warning";
 }
 
 export interface ImportResult {
@@ -108,6 +110,9 @@ export function hasExpectation(c: ImportedCase): boolean {
 
 const KEY_ORDER = ["id", "task", "input", "answer", "contains", "regex", "json_schema", "forbidden", "tone", "sources", "tags"] as const;
 
+/** Notes that are things left out (not warnings). */
+export const notConverted = (r: ImportResult): number => r.notes.filter((n) => n.kind !== "warning").length;
+
 /** The suite file: a comment naming the source, then `cases:`. */
 export function suiteYaml(result: ImportResult, source: string): string {
   const cases = result.cases.map((c) => {
@@ -115,9 +120,58 @@ export function suiteYaml(result: ImportResult, source: string): string {
     for (const k of KEY_ORDER) if (c[k] !== undefined) out[k] = c[k];
     return out;
   });
+  const skipped = notConverted(result);
   const header = [
     `# Converted from ${source} (${result.format}) by \`ragtune import ${result.format}\`.`,
-    `# ${result.cases.length} case(s)${result.notes.length ? `; ${result.notes.length} item(s) could not be converted (listed when converting)` : ""}. Format: docs/suite.md`,
+    `# ${result.cases.length} case(s)${skipped ? `; ${skipped} item(s) could not be converted (listed when converting)` : ""}. Format: docs/suite.md`,
   ];
   return `${header.join("\n")}\n${stringify({ cases }, { lineWidth: 0 })}`;
+}
+
+/** One record of a row file with the line it starts on. */
+export interface SourceRow {
+  line: number;
+  row: Record<string, unknown>;
+}
+
+/**
+ * Rows of a JSONL file (one object per line), or of a JSON file (an array of objects, or an object
+ * holding one under `samples`, `data`, `rows` or `examples`). Errors name file:line.
+ */
+export function readJsonRows(file: string, text: string): SourceRow[] {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (/\.jsonl$|\.ndjson$/i.test(file)) {
+    const rows: SourceRow[] = [];
+    text.split(/\r?\n/).forEach((raw, i) => {
+      if (raw.trim() === "") return;
+      let v: unknown;
+      try {
+        v = JSON.parse(raw);
+      } catch (e) {
+        throw new ImportError(file, i + 1, undefined, `invalid JSON: ${(e as Error).message}`);
+      }
+      if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ImportError(file, i + 1, undefined, "expected a JSON object per line");
+      rows.push({ line: i + 1, row: v as Record<string, unknown> });
+    });
+    return rows;
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc });
+  const err = doc.errors[0];
+  if (err) throw new ImportError(file, lc.linePos(err.pos[0]).line, undefined, `invalid JSON: ${err.message.split("\n")[0]}`);
+  let list = doc.contents as YamlNode | null;
+  let value: unknown = doc.toJS();
+  if (isMap(list)) {
+    const key = ["samples", "data", "rows", "examples"].find((k) => Array.isArray((value as Record<string, unknown>)[k]));
+    if (!key) throw new ImportError(file, 1, undefined, "expected an array of rows (or an object with samples, data, rows or examples)");
+    list = list.get(key, true) as YamlNode;
+    value = (value as Record<string, unknown>)[key];
+  }
+  if (!isSeq(list) || !Array.isArray(value)) throw new ImportError(file, 1, undefined, "expected an array of rows");
+  const items = list.items as YamlNode[];
+  return (value as unknown[]).map((v, i) => {
+    const line = items[i]?.range ? lc.linePos(items[i].range![0]).line : 1;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ImportError(file, line, `[${i}]`, "expected an object per row");
+    return { line, row: v as Record<string, unknown> };
+  });
 }
