@@ -138,3 +138,13 @@ test("cli: import promptfoo prints the suite on stdout and the notes on stderr; 
   assert.equal(nothing.code, 2);
   assert.match(nothing.stderr, /no test could be converted/);
 });
+
+test("promptfoo: contains-any / icontains-any become one regex that scores like the assertion", () => {
+  const r = promptfooImporter.read(writeTemp("any.yaml", "tests:\n  - vars: {q: 'x'}\n    assert:\n      - type: icontains-any\n        value: ['C.S.V', JSON]\n"));
+  const c = load(r).cases[0];
+  assert.equal(c.regex, "/(?:C\\.S\\.V|JSON)/i");
+  const ok = (text: string) => scoreCase(c, { text, abstained: false }).every((s) => s.pass);
+  assert.equal(ok("export as json"), true);
+  assert.equal(ok("export as c.s.v"), true);
+  assert.equal(ok("export as CxSxV"), false);
+});

@@ -121,3 +121,10 @@ test("cli: import ragas inside a project locates contexts in its index; import o
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^error: .*k\.jsonl:1: ideal: missing/m);
 });
+
+test("ragas CSV: columns named like Object.prototype members are plain columns", () => {
+  const r = ragasImporter.read(writeTemp("proto.csv", "__proto__,constructor,question,reference\nx,y,Is toString a question?,yes\n"));
+  assert.equal(r.cases[0].input, "Is toString a question?");
+  assert.deepEqual(r.cases[0].answer, ["yes"]);
+  assert.throws(() => ragasImporter.read(writeTemp("proto2.csv", "__proto__,reference\nx,yes\n")), /proto2\.csv:2: user_input: missing: .*its fields: __proto__, reference/);
+});

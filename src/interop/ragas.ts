@@ -28,7 +28,8 @@ function csvRows(file: string, text: string): SourceRow[] {
   const names = header.fields.map((h) => h.trim());
   return records.map((r) => {
     if (r.fields.length > names.length) throw new ImportError(file, r.line, undefined, `${r.fields.length} fields, but the header has ${names.length} columns`);
-    const row: Record<string, unknown> = {};
+    // No prototype: a column named like an Object.prototype member (`__proto__`) is just a column.
+    const row: Record<string, unknown> = Object.create(null);
     names.forEach((n, i) => {
       if (n) row[n] = r.fields[i] ?? "";
     });
