@@ -121,6 +121,9 @@ const ROWS: Row[] = [
   { args: ["eval", "--gate", "rag=0.5", "rag=0.6"], error: /--gate: variant 'rag' is gated twice/ },
   { args: ["eval", "--variants", "rag", "--gate", "hybrid=0.5"], error: /--gate hybrid=0\.5: variant 'hybrid' is not run \(variants: rag\)/ },
   { args: ["eval", "--dry-run", "--gate", "rag=0.5"], error: /--gate cannot be combined with --dry-run/ },
+  { args: ["eval", "--junit", "docs"], error: opt("--junit", "docs", ".*docs is a folder; expected a file path") },
+  { args: ["eval", "--junit", "suite.yaml/out.xml"], error: opt("--junit", "suite.yaml/out.xml", ".*suite\\.yaml is a file, not a folder") },
+  { args: ["eval", "--dry-run", "--junit", "out.xml"], error: /--junit cannot be combined with --dry-run/ },
   { args: ["eval", "--version-label", "v9"], error: /--version-label: no indexed document has the version label 'v9'/ },
   { args: ["eval", "--path", "x/**"], error: /--path: the glob 'x\/\*\*'/ },
   { args: ["eval", "--tag", "x"], error: /--tag: no indexed document has the front-matter tag 'x'/ },
@@ -146,6 +149,28 @@ const ROWS: Row[] = [
   { args: ["report", "--out", "suite.yaml/reports"], error: opt("--out", "suite.yaml/reports", "cannot create .*: .*suite\\.yaml is a file, not a folder") },
   { args: ["demo", "--out", "suite.yaml"], error: opt("--out", "suite.yaml", ".*suite\\.yaml is a file, not a folder") },
   { args: ["demo", "--out", "."], error: /already holds a project \(ragtune\.yaml\)/ },
+
+  // export
+  { args: ["export"], error: /'ragtune export' needs a command: junit, ragas/ },
+  { args: ["export", "junit", "nope"], error: /export junit \[run\]: no run 'nope'/ },
+  { args: ["export", "junit", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder; expected a file path") },
+  { args: ["export", "junit", "--out", ""], error: opt("--out", "", "expected a file path, got an empty string") },
+  { args: ["export", "ragas", "--variant", "hybrid"], error: /--variant: the run has no variant 'hybrid'; variants in the run: rag/ },
+  { args: ["export", "ragas", "--variant", " "], error: opt("--variant", " ", "expected a variant name") },
+  { args: ["export", "ragas", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder") },
+
+  // import
+  { args: ["import"], error: /'ragtune import' needs a command: promptfoo, ragas, openai-evals/ },
+  { args: ["import", "promptfoo", "nosuch.yaml"], error: /argument 'file'.*file not found: .*nosuch\.yaml/ },
+  { args: ["import", "promptfoo", "suite.yaml", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder; expected a file path") },
+  { args: ["import", "promptfoo", "suite.yaml", "--out", "ragtune.yaml"], error: /--out: .*ragtune\.yaml exists; pass --force to replace it/ },
+  { args: ["import", "promptfoo", "suite.yaml", "--input-var", ""], error: opt("--input-var", "", "expected a var name") },
+  { args: ["import", "promptfoo", "suite.yaml"], error: /suite\.yaml:1: tests: missing: a promptfoo config lists its test cases under `tests`/ },
+  { args: ["import", "ragas", "logs.jsonl", "--out", "docs"], error: opt("--out", "docs", ".*docs is a folder; expected a file path") },
+  { args: ["import", "ragas", "logs.jsonl"], error: /logs\.jsonl:1: user_input: missing: a row needs user_input \(or question\); its fields: input, output/ },
+  { args: ["import", "ragas", "nosuch.jsonl"], error: /argument 'file'.*file not found/ },
+  { args: ["import", "openai-evals", "logs.jsonl", "--out", ""], error: opt("--out", "", "expected a file path") },
+  { args: ["import", "openai-evals", "logs.jsonl"], error: /logs\.jsonl:1: ideal: missing/ },
 
   // bench retrieval
   { args: ["bench"], error: /'ragtune bench' needs a command: retrieval/ },

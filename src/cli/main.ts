@@ -20,7 +20,9 @@ import { addFilterOptions } from "./commands/common.ts";
 import { registerBench } from "./commands/bench.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
-import { existingFileArg, hintFor, intArg, listArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
+import { existingFileArg, hintFor, intArg, listArg, outFileArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
+import { registerExport } from "./commands/export.ts";
+import { registerImport } from "./commands/import.ts";
 import { red } from "./output.ts";
 
 /** Bounds shared with the config schema (retrieval.k, evaluate.repeats). */
@@ -129,6 +131,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
       "fail (exit 1) if a variant's pass rate is below rate (0–1), e.g. --gate rag=0.8 hybrid=0.85; each variant must be run, once; not with --dry-run",
       textListArg("variant=rate"),
     )
+    .option("--junit <file>", "also write the run as JUnit XML to this file (written before the gates are checked; not with --dry-run)", outFileArg)
     .option("--json", "print the run summary as JSON")
     .action(evalCommand);
 
@@ -159,6 +162,9 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .argument("[run]", "run id, run folder or 'latest' (default: latest); must exist")
     .option("--out <dir>", "also copy the reports to this folder (created if missing; must not be a file)", outFolderArg)
     .action(reportCommand);
+
+  registerExport(program);
+  registerImport(program);
 
   program
     .command("demo")

@@ -8,7 +8,7 @@
  */
 import { InvalidArgumentError } from "commander";
 import { statSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { didYouMean } from "../util/errors.ts";
 import { folderProblem } from "../config/paths.ts";
 
@@ -137,6 +137,18 @@ export function existingFolderArg(v: string): string {
 export function outFolderArg(v: string): string {
   if (v.trim() === "") throw invalid("expected a folder, got an empty string.");
   const problem = folderProblem(resolve(v));
+  if (problem) throw invalid(`${problem}.`);
+  return v;
+}
+
+/** A file to write: not a folder, and its folder exists or can be created. Whether an existing file may be replaced is the command's call. */
+export function outFileArg(v: string): string {
+  if (v.trim() === "") throw invalid("expected a file path, got an empty string.");
+  const abs = resolve(v);
+  const kind = kindOf(abs);
+  if (kind === "folder") throw invalid(`${abs} is a folder; expected a file path.`);
+  if (kind === "other") throw invalid(`${abs} is not a regular file.`);
+  const problem = folderProblem(dirname(abs));
   if (problem) throw invalid(`${problem}.`);
   return v;
 }

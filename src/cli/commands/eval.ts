@@ -17,6 +17,7 @@ import { estimateRun, type CallEstimate } from "../../evaluate/estimate.ts";
 import { assertNotSelfJudge } from "../../evaluate/judges/index.ts";
 import { ResponseCache } from "../../models/cache.ts";
 import { join } from "node:path";
+import { writeJunitFile } from "./export.ts";
 
 interface EvalOpts extends FilterFlags {
   suite?: string;
@@ -32,6 +33,7 @@ interface EvalOpts extends FilterFlags {
   /** commander's --no-cache sets cache: false. */
   cache?: boolean;
   gate?: string[];
+  junit?: string;
   json?: boolean;
 }
 
@@ -84,6 +86,8 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
       console.log(dim(`next: ragtune decide ${summary.runId}   ·   ragtune report ${summary.runId}`));
     }
     if (summary.stopped) console.error(red(`run stopped: ${summary.stopped}`));
+    // Before the gates: CI publishes the XML whether or not the gate passes.
+    if (opts.junit) writeJunitFile(runDir, opts.junit);
     checkGates(gates, summary);
     if (summary.stopped) throw new JobFailure(`run incomplete: ${summary.stopped}`);
   } finally {
@@ -97,6 +101,7 @@ function checkEvalCombinations(opts: EvalOpts, gates: { variant: string }[]): vo
     if (opts.variants) throw new InputError("--variants cannot be combined with --resume: a resumed run keeps the variants it started with");
     if (opts.dryRun) throw new InputError("--dry-run cannot be combined with --resume: the dry run estimates a new run");
   }
+  if (opts.dryRun && opts.junit) throw new InputError("--junit cannot be combined with --dry-run: a dry run has no results to write");
   if (opts.dryRun && gates.length) throw new InputError("--gate cannot be combined with --dry-run: a dry run has no pass rates to gate");
 }
 
