@@ -31,8 +31,10 @@ export interface LoadedRun {
   id: string;
   dir: string;
   snapshot: RunSnapshot;
-  /** Absent while the run has not finished (no summary.json). */
+  /** Absent while the run has not finished (no summary.json), or when it cannot be read (summaryProblem). */
   summary?: RunSummary;
+  /** Why summary.json could not be read, naming the file; the cases stay viewable. */
+  summaryProblem?: string;
   cases: CaseResult[];
 }
 
@@ -65,7 +67,12 @@ export function listRunListings(src: ViewSource): RunListing[] {
         const snap = readSnapshot(runDir);
         const base = { id, createdAt: snap.createdAt, suite: snap.suitePath, generator: snap.generator };
         if (!existsSync(join(runDir, "summary.json"))) return { ...base, variants: [], complete: false };
-        const s = readSummary(runDir);
+        let s: RunSummary;
+        try {
+          s = readSummary(runDir);
+        } catch (err) {
+          throw new Error(`${join(runDir, "summary.json")}: ${errorText(err)}`);
+        }
         return {
           ...base,
           createdAt: s.createdAt,
@@ -89,8 +96,14 @@ export function loadRun(src: ViewSource, id: string): LoadedRun {
   }
   const dir = join(runsDir(src.root, src.config), id);
   const snapshot = readSnapshot(dir);
-  const summary = existsSync(join(dir, "summary.json")) ? readSummary(dir) : undefined;
-  return { id, dir, snapshot, summary, cases: readCaseResults(dir) };
+  let summary: RunSummary | undefined;
+  let summaryProblem: string | undefined;
+  try {
+    summary = existsSync(join(dir, "summary.json")) ? readSummary(dir) : undefined;
+  } catch (err) {
+    summaryProblem = `${join(dir, "summary.json")}: ${errorText(err)}`;
+  }
+  return { id, dir, snapshot, summary, summaryProblem, cases: readCaseResults(dir) };
 }
 
 export function variantsOf(run: LoadedRun): string[] {

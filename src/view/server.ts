@@ -81,6 +81,7 @@ export function createViewApp(src: ViewSource, options: ViewAppOptions = {}): Ho
 
   app.get("/runs/:id", async (c) => {
     const run = loadRun(src, c.req.param("id"));
+    if (run.summaryProblem) throw new Error(run.summaryProblem);
     if (!run.summary) return html(c, incompleteRunPage(run));
     const decision = decide(run.summary, run.cases, src.config);
     const report = buildReport(run.summary, run.cases, decision, src.config);
