@@ -173,11 +173,11 @@ export function comparePage(c: Comparison, labels: { a: string; b: string; runId
     c.onlyA.length ? `<p class="muted">Only in ${esc(labels.a)} (not paired): ${esc(c.onlyA.join(", "))}</p>` : "",
     c.onlyB.length ? `<p class="muted">Only in ${esc(labels.b)} (not paired): ${esc(c.onlyB.join(", "))}</p>` : "",
   ].join("");
-  return `<h2>${esc(c.title)}</h2>
+  return `<section class="comparison"><h2>${esc(c.title)}</h2>
 <table class="counts" style="width:auto"><tbody>${counts}</tbody></table>
 <p class="mcnemar">Exact McNemar on ${m.n} paired cases: ${m.onlyB} fixed vs ${m.onlyA} broken, p = ${m.pValue.toFixed(4)} — ${significant ? `<strong>significant</strong> at α = ${c.alpha}` : `not significant at α = ${c.alpha}: the difference may be chance`}.</p>
 ${unpaired}
-<table class="pairs"><thead><tr><th>case</th><th>change</th><th>${esc(labels.a)}</th><th>${esc(labels.b)}</th></tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
+<table class="pairs"><thead><tr><th>case</th><th>change</th><th>${esc(labels.a)}</th><th>${esc(labels.b)}</th></tr></thead><tbody>${rows.join("\n")}</tbody></table></section>`;
 }
 
 export function comparePickerPage(action: string, name: string, options: string[], a?: string, b?: string, note = ""): string {
