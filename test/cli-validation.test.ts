@@ -244,6 +244,15 @@ const ROWS: Row[] = [
   { args: ["finetune", "train", "--force", "--reason", "x", "--no-promote"], error: /--force and --no-promote contradict each other/ },
   { args: ["finetune", "train"], error: /nothing to train: pass --file\/--run with --task, or declare finetune\.datasets/ },
 
+  // view (bad values only: a good line would start a server that never exits)
+  { args: ["view", "--port", "0"], error: opt("--port", "0", "expected an integer from 1 to 65,535") },
+  { args: ["view", "--port", "65536"], error: opt("--port", "65536", "expected an integer from 1 to 65,535") },
+  { args: ["view", "--port", "http"], error: opt("--port", "http", "expected an integer") },
+  { args: ["view", "--host", "http://localhost"], error: opt("--host", "http://localhost", "expected an IP address or host name") },
+  { args: ["view", "--host", "127.0.0.1:8080"], error: opt("--host", "127.0.0.1:8080", "expected an IP address or host name") },
+  { args: ["view", "--host", ""], error: /option '--host <address>' argument '' is invalid/ },
+  { args: ["view", "--host", "192.0.2.1"], error: /--host 192\.0\.2\.1 is not an address of this machine/ },
+
   // models
   { args: ["models"], error: /'ragtune models' needs a command: list, show, promote, rollback/ },
   { args: ["models", "list", "--task", "qaa"], error: /unknown task 'qaa' \(did you mean 'qa'\?\)/ },

@@ -18,6 +18,7 @@ import { initCommand } from "./commands/init.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { addFilterOptions } from "./commands/common.ts";
 import { registerBench } from "./commands/bench.ts";
+import { registerView } from "./commands/view.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { existingFileArg, hintFor, intArg, listArg, outFileArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
@@ -178,6 +179,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerFinetune(program);
   registerFinetuneTrain(program);
   registerModels(program);
+  registerView(program);
 
   return program;
 }
