@@ -15,7 +15,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, resolve } from "node:path";
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode, type Document } from "yaml";
-import { parseCsv } from "../finetune/dataset/sources.ts";
+import { parseCsv } from "../util/csv.ts";
 import {
   ImportError,
   escapeRegex,

@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { extname, resolve } from "node:path";
-import { parseCsv } from "../finetune/dataset/sources.ts";
+import { parseCsv } from "../util/csv.ts";
 import { ImportError, readJsonRows, slug, uniqueIds, type ImportNote, type ImportResult, type ImportedCase, type Importer, type SourceRow } from "./index.ts";
 
 export interface RagasImportOptions {
