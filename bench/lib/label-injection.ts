@@ -25,8 +25,8 @@ import type { Project } from "../../src/pipeline/index.ts";
 import { buildVariants } from "../../src/pipeline/index.ts";
 import type { Hit } from "../../src/retrieve/index.ts";
 import type { RetrievalPipeline } from "../../src/retrieve/pipeline.ts";
-import { labelFailure } from "../../src/evaluate/failures.ts";
-import { jsonValuesEqual, matchAnswer, parseSource, retrievalScores, scoreCase, scoreJsonSchema, sourceMatches } from "../../src/evaluate/scorers.ts";
+import { caseVerdict } from "../../src/evaluate/verdict.ts";
+import { jsonValuesEqual, matchAnswer, parseSource, scoreCase, scoreJsonSchema, sourceMatches } from "../../src/evaluate/scorers.ts";
 import { FAILURE_CAUSES, type FailureCause, type FailureLabel, type ScoreResult, type Suite, type SuiteCase } from "../../src/evaluate/types.ts";
 import { answerUnits, isOlderCopyOf } from "../../src/evaluate/stale.ts";
 import { hasSnapshots } from "../../src/store/index.ts";
@@ -71,23 +71,14 @@ export async function runRagCase(project: Project, suite: Suite, c: SuiteCase, o
   const { result } = out;
   const output = { text: result.text, abstained: result.abstained, label: result.label, json: result.json, citations: result.citations };
   const scores = scoreCase(c, output);
-  const k = project.config.retrieval.k;
-  const retrieval =
-    c.sources?.length && c.task !== "extract"
-      ? retrievalScores(c.sources, out.retrieved.map((h) => ({ id: h.chunk.id, path: h.chunk.path, headingPath: h.chunk.headingPath })), k)
-      : undefined;
-  const passed = scores.every((s) => s.pass);
-  const failure = labelFailure({
+  const { passed, failure } = caseVerdict({
     case: c,
     output,
     scores,
-    passed,
     variant: { usesContext: true, usesRetrieval: true },
-    contextPaths: [...new Set(out.context.map((x) => x.path))],
-    contextChunks: out.context.map((x) => ({ id: x.id, path: x.path, headingPath: x.headingPath, text: x.text, version: x.version })),
+    out,
+    k: project.config.retrieval.k,
     currentVersion: options.currentVersion ?? project.versions().labels[0],
-    retrieval,
-    truncated: out.truncated,
     corpusPaths: new Set(project.store.documents().map((d) => d.path)),
     labels: suite.labels,
   });

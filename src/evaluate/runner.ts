@@ -14,8 +14,8 @@ import type { CaseResult, JudgeName, JudgeVerdict, RunSummary, ScoreResult, Suit
 import { applicableJudges, assertNotSelfJudge, judgeOnlyCases, runJudge, verdictToScore } from "./judges/index.ts";
 import { compareVariants } from "./significance.ts";
 import { estimateRun, type RunEstimate } from "./estimate.ts";
-import { scoreCase, retrievalScores } from "./scorers.ts";
-import { labelFailure } from "./failures.ts";
+import { scoreCase } from "./scorers.ts";
+import { caseVerdict } from "./verdict.ts";
 import { answerSupport } from "./metrics.ts";
 import { summariseVariant } from "./stats.ts";
 import {
@@ -355,27 +355,14 @@ async function runCase(ctx: CaseContext, variant: Variant, c: SuiteCase, repeat:
     }
   }
 
-  const k = config.retrieval.k;
-  const retrieval =
-    variant.usesRetrieval && c.sources?.length && c.task !== "extract"
-      ? retrievalScores(
-          c.sources,
-          out.retrieved.map((h) => ({ id: h.chunk.id, path: h.chunk.path, headingPath: h.chunk.headingPath })),
-          k,
-        )
-      : undefined;
-  const passed = scores.every((s) => s.pass);
-  const failure = labelFailure({
+  const { retrieval, passed, failure } = caseVerdict({
     case: c,
     output,
     scores,
-    passed,
     variant: { usesContext: variant.usesContext, usesRetrieval: variant.usesRetrieval },
-    contextPaths: [...new Set(out.context.map((x) => x.path))],
-    contextChunks: out.context.map((x) => ({ id: x.id, path: x.path, headingPath: x.headingPath, text: x.text, version: x.version })),
+    out,
+    k: config.retrieval.k,
     currentVersion: ctx.currentVersion,
-    retrieval,
-    truncated: out.truncated,
     corpusPaths: ctx.corpusPaths,
     labels: suite.labels,
     judges,
