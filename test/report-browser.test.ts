@@ -5,24 +5,19 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, skipWithoutChromium, watchProblems } from "./helpers/browser.ts";
 import { failedCaseRows, renderHtml } from "../src/report/index.ts";
 import { fixtureReport } from "./helpers/report-fixture.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium; .ci/run installs it)`;
+const skip = skipWithoutChromium;
 
 test("report.html loads offline in chromium: nothing fetched, charts drawn, filters hide and show rows", { skip, timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "ragtune-browser-"));
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-  });
+  const browser = await launchChromium();
   try {
     const { report, cases } = fixtureReport();
     const file = join(dir, "report.html");
@@ -39,17 +34,8 @@ test("report.html loads offline in chromium: nothing fetched, charts drawn, filt
     });
     const page = await context.newPage();
     const requests: string[] = [];
-    const problems: string[] = [];
     page.on("request", (r) => requests.push(r.url()));
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("dialog", (d) => {
-      problems.push(`dialog (hostile text ran): ${d.message()}`);
-      void d.dismiss();
-    });
-    // A CSP refusal means something tried to load.
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
+    const problems = watchProblems(page);
     await page.goto(url, { waitUntil: "load" });
 
     assert.deepEqual(attempted, [], "requests beyond the file");

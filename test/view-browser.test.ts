@@ -6,26 +6,20 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium, skipWithoutChromium, watchProblems } from "./helpers/browser.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { readCaseResults } from "../src/evaluate/runs.ts";
 import { startView } from "../src/view/server.ts";
 import { makeViewProject } from "./helpers/view-project.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium; .ci/run installs it)`;
+const skip = skipWithoutChromium;
 
 test("ragtune view in chromium: run list → report → cases → filter → case → compare", { skip, timeout: 180_000 }, async () => {
   const { root, runs } = await makeViewProject();
   const loaded = loadConfig(join(root, "ragtune.yaml"));
   const view = await startView({ root: loaded.root, config: loaded.config }, { port: 0, host: "127.0.0.1" });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext();
     const elsewhere: string[] = [];
@@ -36,15 +30,7 @@ test("ragtune view in chromium: run list → report → cases → filter → cas
       return route.abort();
     });
     const page = await context.newPage();
-    const problems: string[] = [];
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("dialog", (d) => {
-      problems.push(`dialog (hostile text ran): ${d.message()}`);
-      void d.dismiss();
-    });
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
+    const problems = watchProblems(page);
 
     // Run list, newest first.
     await page.goto(view.url);
