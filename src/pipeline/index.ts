@@ -161,7 +161,7 @@ export async function answerContext(project: Project, query: string, k: number, 
   return { hits, context: hits.map((h) => toContextChunk(h.chunk, h.score, versions)), preferVersions };
 }
 
-const NO_CONTEXT: Pick<AnswerContext, "hits" | "context"> = { hits: [], context: [] };
+const NO_CONTEXT: AnswerContext = { hits: [], context: [], preferVersions: [] };
 
 export interface BuiltVariants {
   variants: Variant[];
@@ -181,11 +181,10 @@ export function buildVariants(project: Project, names: VariantName[], generator:
 
   const versions = project.versions();
   const corpus = corpusStats(project);
-  const preferOf = (input: VariantInput) => {
-    const named = input.task === "qa" ? namedVersions(project, input.input) : [];
-    return named.length > 0 ? { preferVersions: named } : {};
-  };
-  const timedGenerate = async (input: VariantInput, context: ContextChunk[]) =>
+  // Generators prefer the versions a qa question names; retrieval has found them already when it ran.
+  const preferOf = (input: VariantInput, named = namedVersions(project, input.input)) =>
+    input.task === "qa" && named.length > 0 ? { preferVersions: named } : {};
+  const timedGenerate = async (input: VariantInput, context: ContextChunk[], named?: string[]) =>
     generator.generate({
       task: input.task,
       input: input.input,
@@ -196,7 +195,7 @@ export function buildVariants(project: Project, names: VariantName[], generator:
       minConfidence,
       sample: input.sample,
       corpus,
-      ...preferOf(input),
+      ...preferOf(input, named),
     });
 
   let promoted: ModelRecord[] | undefined;
@@ -235,8 +234,8 @@ export function buildVariants(project: Project, names: VariantName[], generator:
         usesRetrieval: true,
         async run(input) {
           // Extraction works on the input document itself; retrieved help pages add only tokens.
-          const { hits, context } = input.task === "extract" ? NO_CONTEXT : await answerContext(project, input.input, k, filter);
-          const result = await timedGenerate(input, context);
+          const { hits, context, preferVersions } = input.task === "extract" ? NO_CONTEXT : await answerContext(project, input.input, k, filter);
+          const result = await timedGenerate(input, context, preferVersions);
           const contextTokens = context.reduce((n, c) => n + countTokens(c.text), 0);
           return { result, context, retrieved: hits, contextTokens, truncated: false };
         },
@@ -255,8 +254,8 @@ export function buildVariants(project: Project, names: VariantName[], generator:
       }
       const models = (loaded ??= loadFineTunedModels(records, (id) => project.generatorFor(id), project.root));
       const ft = new FineTunedGenerator(generator, models, name, config.answer.fallbackMessage);
-      const generate = (input: VariantInput, context: ContextChunk[]) =>
-        ft.generate({ task: input.task, input: input.input, context, labels: input.labels, jsonSchema: input.jsonSchema, system, minConfidence, sample: input.sample, corpus, ...preferOf(input) });
+      const generate = (input: VariantInput, context: ContextChunk[], named?: string[]) =>
+        ft.generate({ task: input.task, input: input.input, context, labels: input.labels, jsonSchema: input.jsonSchema, system, minConfidence, sample: input.sample, corpus, ...preferOf(input, named) });
       if (name === "fine-tuned") {
         variants.push({
           name,
@@ -276,8 +275,8 @@ export function buildVariants(project: Project, names: VariantName[], generator:
           usesRetrieval: true,
           models: describeFineTuned(models),
           async run(input) {
-            const { hits, context } = input.task === "extract" ? NO_CONTEXT : await answerContext(project, input.input, k, filter);
-            const result = await generate(input, context);
+            const { hits, context, preferVersions } = input.task === "extract" ? NO_CONTEXT : await answerContext(project, input.input, k, filter);
+            const result = await generate(input, context, preferVersions);
             const contextTokens = context.reduce((n, c) => n + countTokens(c.text), 0);
             return { result, context, retrieved: hits, contextTokens, truncated: false };
           },
