@@ -9,6 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decide, type DecideConfig } from "../src/decide/index.ts";
 import type { CaseResult, FailureCause, RunSummary, VariantSummary } from "../src/evaluate/types.ts";
+import { PLAIN_PRICES, tokensFor } from "./helpers/cost-fixture.ts";
 
 /** One case on one variant: pass, or a failure with its cause/signal and (rag) whether the gold was in the top 5. */
 type Outcome = "pass" | { cause: FailureCause; signal: string; hit?: 0 | 1 };
@@ -60,7 +61,7 @@ function summaryOf(name: string, results: CaseResult[], generator: string, trunc
     costUsd: 0,
     projectedCostUsd: perQuery * results.length,
     tokens: { input: 100 * results.length, output: 20 * results.length },
-    perQuery: { inputTokens: 100, outputTokens: 20, costUsd: 0, projectedCostUsd: perQuery },
+    perQuery: { ...tokensFor(perQuery), costUsd: 0, projectedCostUsd: perQuery },
     context: name === "long-context" ? { budgetTokens: 32_000, corpusTokens: 337_000, packedTokens: 31_990, truncated } : undefined,
   };
 }
@@ -89,7 +90,7 @@ function build(outcomes: Record<string, Outcome[]>, generator: string, constrain
   };
   const config: DecideConfig = {
     constraints: { knowledgeChange: "monthly", citationsRequired: true, queriesPerDay: 1000, labelledExamples: 0, externalDataStoreAllowed: true, ...constraints },
-    pricing: { asOf: "2026-01-01", models: {}, referenceModel: "openai:gpt-4.1-mini", fineTuneTrainingUsd: 50, vectorStoreMonthlyUsd: 25 },
+    pricing: { asOf: "2026-01-01", models: PLAIN_PRICES, referenceModel: "openai:gpt-4.1-mini", fineTuneTrainingUsd: 50, vectorStoreMonthlyUsd: 25 },
   };
   return { summary, cases, config };
 }

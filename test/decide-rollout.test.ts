@@ -7,15 +7,16 @@ import { Evidence, rolloutPlan, type DecideConfig } from "../src/decide/index.ts
 import type { RunSummary } from "../src/evaluate/types.ts";
 import { makeTinyProject } from "./helpers/project.ts";
 import { runCli } from "./helpers/cli.ts";
+import { PLAIN_PRICES, tokensFor } from "./helpers/cost-fixture.ts";
 
 const config: DecideConfig = {
   constraints: { knowledgeChange: "weekly", citationsRequired: true, queriesPerDay: 1000, labelledExamples: 500, externalDataStoreAllowed: true, p95LatencyMs: 800 },
-  pricing: { asOf: "2026-11-01", models: {}, referenceModel: "openai:gpt-4.1-mini", fineTuneTrainingUsd: 50, vectorStoreMonthlyUsd: 25 },
+  pricing: { asOf: "2026-11-01", models: PLAIN_PRICES, referenceModel: "openai:gpt-4.1-mini", fineTuneTrainingUsd: 50, vectorStoreMonthlyUsd: 25 },
 };
 const variant = (name: string, passRate: number, metrics: Record<string, number> = {}) => ({
   name, cases: 100, passed: Math.round(passRate * 100), passRate, metrics, failures: {}, failuresByTask: {},
   latencyMs: { p50: 10, p95: 40 }, tokens: { input: 1, output: 1 }, costUsd: 0, projectedCostUsd: 0.01,
-  perQuery: { inputTokens: 10, outputTokens: 5, costUsd: 0, projectedCostUsd: 0.0001 },
+  perQuery: { ...tokensFor(0.0001), costUsd: 0, projectedCostUsd: 0.0001 },
 });
 const summary = {
   runId: "r", project: "p", createdAt: "2026-12-01T00:00:00Z", generator: "offline:extractive", complete: true, notConfigured: [], comparisons: [],

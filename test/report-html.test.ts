@@ -67,7 +67,8 @@ test("charts the report cannot support are skipped with the reason, not drawn fr
     ...report,
     comparisons: [],
     variants: report.variants.map(({ ci: _ci, ...v }) => ({ ...v, retrieval: null })),
-    costs: report.costs.map(({ fixedMonthlyUsd: _f, ...c }) => c),
+    // A report file written before decide/cost.ts recorded fixed costs.
+    costs: report.costs.map(({ fixedMonthlyUsd: _f, ...c }) => c) as unknown as ReportJson["costs"],
   };
   const html = await render(bare, cases);
   assert.deepEqual(charts(html).map((c) => c.id), ["failure-causes", "pass-rates", "latency"]);
@@ -151,4 +152,19 @@ test("report.html carries the rollout plan with its rollback paths", async () =>
   assert.match(html, /<h3 id="rollout">Rollout plan<\/h3>/);
   for (const s of report.recommendation.rollout) assert.ok(html.includes(esc(s.title)), s.title);
   assert.match(html, /undo \((?:config|retrieval|model|none)\):/);
+});
+
+test("report.html shows how each cost is made up, with every figure's source, and the sensitivity lines", async () => {
+  const { report } = fixtureReport();
+  const html = await render(report);
+  const section = /<section id="costs">(.*?)<\/section>/s.exec(html)?.[1] ?? "";
+  assert.ok(section, "cost breakdown section present");
+  for (const c of report.costs) {
+    assert.ok(section.includes(`<h3>${esc(c.variant)}`), c.variant);
+    for (const i of c.items) assert.ok(section.includes(esc(i.formula)), i.formula);
+  }
+  const sources = new Set(report.costs.flatMap((c) => c.items.flatMap((i) => i.figures.map((f) => f.source))));
+  assert.ok(sources.has("measured") && sources.has("declared"), [...sources].join(","));
+  for (const s of sources) assert.match(section, new RegExp(`class="src src-${s}"`));
+  for (const l of report.recommendation.sensitivity) assert.ok(html.includes(esc(l.text)), l.text);
 });

@@ -9,10 +9,11 @@ import { summariseVariant } from "../src/evaluate/stats.ts";
 import { compareVariants } from "../src/evaluate/significance.ts";
 import { FAILURE_CAUSES, type CaseResult, type FailureCause, type RunSummary, type VariantSummary } from "../src/evaluate/types.ts";
 import type { TaskKind } from "../src/models/index.ts";
+import { PLAIN_PRICES, tokensFor } from "./helpers/cost-fixture.ts";
 
 const config: DecideConfig = {
   constraints: { knowledgeChange: "weekly", citationsRequired: true, queriesPerDay: 2000, labelledExamples: 0, externalDataStoreAllowed: true, monthlyBudgetUsd: 500 },
-  pricing: { asOf: "2026-01-01", models: {}, referenceModel: "openai:gpt-4.1-mini", fineTuneTrainingUsd: 50, vectorStoreMonthlyUsd: 25 },
+  pricing: { asOf: "2026-01-01", models: PLAIN_PRICES, referenceModel: "openai:gpt-4.1-mini", fineTuneTrainingUsd: 50, vectorStoreMonthlyUsd: 25 },
 };
 
 type Outcome = FailureCause | "pass";
@@ -76,7 +77,7 @@ function fixture(): { summary: RunSummary; cases: CaseResult[] } {
       costUsd: 0,
       projectedCostUsd: perQuery[name] * outs.length,
       tokens: { input: 500 * outs.length, output: 50 * outs.length },
-      perQuery: { inputTokens: 500, outputTokens: 50, costUsd: 0, projectedCostUsd: perQuery[name] },
+      perQuery: { ...tokensFor(perQuery[name]), costUsd: 0, projectedCostUsd: perQuery[name] },
       context: name === "long-context" ? { budgetTokens: 32000, corpusTokens: 90000, packedTokens: 31980, truncated: true } : undefined,
     });
   }

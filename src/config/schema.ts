@@ -344,6 +344,12 @@ const Constraints = z
       .enum(["never", "yearly", "monthly", "weekly", "daily"])
       .default("monthly")
       .describe("How often the underlying knowledge changes."),
+    knowledgeChangeShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.1)
+      .describe("Share of the corpus that changes at each knowledge change; ragtune re-embeds only changed documents, so this sets the re-indexing cost."),
     citationsRequired: z.boolean().default(false).describe("Answers must cite their sources."),
     p95LatencyMs: z.number().min(1).max(3_600_000).optional().describe("p95 latency target per query, in milliseconds."),
     queriesPerDay: z.number().min(0).max(1_000_000_000).default(1000).describe("Expected production volume."),
@@ -360,6 +366,11 @@ const Price = z
   .object({
     inputPerMTok: z.number().min(0).max(10_000).describe("USD per 1M input tokens."),
     outputPerMTok: z.number().min(0).max(10_000).describe("USD per 1M output tokens."),
+    cachedInputPerMTok: z.number().min(0).max(10_000).optional().describe("USD per 1M input tokens read from the provider's prompt cache (omit when the provider has no prompt cache). Used for long-context's repeated corpus prefix."),
+    cacheWritePerMTok: z.number().min(0).max(10_000).optional().describe("USD per 1M tokens written to the prompt cache (omit: a write costs inputPerMTok)."),
+    trainingPerMTok: z.number().min(0).max(10_000).optional().describe("USD per 1M training tokens (examples' tokens × epochs) to fine-tune this model."),
+    fineTunedInputPerMTok: z.number().min(0).max(10_000).optional().describe("USD per 1M input tokens on a fine-tuned copy of this model (omit: as inputPerMTok)."),
+    fineTunedOutputPerMTok: z.number().min(0).max(10_000).optional().describe("USD per 1M output tokens on a fine-tuned copy of this model (omit: as outputPerMTok)."),
   })
   .strict();
 
@@ -376,8 +387,24 @@ const Pricing = z
       .max(1_000)
       .default("openai:gpt-4.1-mini")
       .describe("LLM id used to project the cost of offline runs as if they were served by an LLM; it must have a price (built in, or under pricing.models)."),
-    fineTuneTrainingUsd: usd().default(50).describe("One-off cost of a fine-tuning run, amortised over 12 months in the cost model."),
+    fineTuneTrainingUsd: usd()
+      .optional()
+      .describe("Declared cost of one fine-tuning run. Omit it to compute training examples × tokens per example × trainingEpochs × the reference model's trainingPerMTok."),
+    trainingEpochs: z.number().int().min(1).max(100).default(3).describe("Epochs per fine-tuning run (training tokens = examples' tokens × epochs)."),
+    dataPreparationUsd: usd().default(0).describe("Cost of preparing the training data for one fine-tuning run (review, labelling, cleaning), paid at every retrain."),
+    retrainsPerYear: z
+      .number()
+      .min(0)
+      .max(10_000)
+      .optional()
+      .describe("Fine-tuning runs per year. Default: from constraints.knowledgeChange for fine-tuned (a model that holds knowledge goes stale: yearly 1, monthly 12, weekly 52, daily 365, never 1) and 1 for hybrid (its model learns behaviour; knowledge comes from retrieval)."),
     vectorStoreMonthlyUsd: usd().default(25).describe("Fixed monthly cost of running retrieval infrastructure."),
+    promptCacheTtlMinutes: z
+      .number()
+      .min(0)
+      .max(1_440)
+      .default(5)
+      .describe("How long the provider keeps a prompt-cache entry without use (minutes); at low volume the cache expires between queries and long-context pays full price."),
   })
   .strict();
 

@@ -3,7 +3,7 @@
  * measured numbers. docs/decision.md §6.
  */
 import { ARCH_OF, THRESHOLDS, VARIANT_OF, type Evidence, type Verdict } from "./evidence.ts";
-import { breakEven, fmtCount, monthlyUsd, usd } from "./cost.ts";
+import { breakEven, fmtCount, monthlyAt, usd } from "./cost.ts";
 import { listDetail, pct, stable } from "./wording.ts";
 import { ceiling, ceilingLine, generatorLimit } from "./generator-limit.ts";
 
@@ -35,7 +35,7 @@ export function whatWouldChange(ev: Evidence, v: Verdict): string[] {
     if (ev.ruledOut.has("long-context")) conds.push(`long-context were not ruled out (${ev.ruledOut.get("long-context")!.join("; ")})`);
     if (conds.length) {
       out.push(
-        `If ${conds.join(" and ")}, long-context would cost ${usd(monthlyUsd(lcCost.perQueryUsd, volume, lcCost.fixedMonthlyUsd))}/month` +
+        `If ${conds.join(" and ")}, long-context would cost ${usd(monthlyAt(lcCost, volume))}/month` +
           `${volume !== c.queriesPerDay ? ` at that volume` : ""} and pass ${pct(lc.summary.passRate)}${lc.truncated ? " (more once nothing is truncated)" : ""}.`,
       );
     }

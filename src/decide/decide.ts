@@ -13,6 +13,7 @@ import { whatWouldChange } from "./changes.ts";
 import { costLine } from "./wording.ts";
 import { generatorLimitNotes } from "./generator-limit.ts";
 import { rolloutPlan } from "./rollout.ts";
+import { sensitivity } from "./sensitivity.ts";
 
 function shares(ev: Evidence): Decision["failureShares"] {
   const out: Decision["failureShares"] = {};
@@ -52,7 +53,13 @@ function moreCasesLine(u: UnresolvedLead, alpha: number): string {
   );
 }
 
+/** The recommendation with its sensitivity lines: where each constraint, moved alone, would change it. */
 export function decide(summary: RunSummary, cases: CaseResult[], config: DecideConfig): Decision {
+  const core = decideCore(summary, cases, config);
+  return { ...core, sensitivity: sensitivity(summary, cases, config, core.architecture, decideCore) };
+}
+
+function decideCore(summary: RunSummary, cases: CaseResult[], config: DecideConfig): Omit<Decision, "sensitivity"> {
   const ev = new Evidence(summary, cases, config);
   let verdict: Verdict | undefined;
   for (const rule of RULES) {

@@ -22,10 +22,10 @@ import {
 import type { RagtuneConfig } from "../config/schema.ts";
 import type { Architecture } from "./types.ts";
 import { InputError } from "../util/errors.ts";
-import { fmtCount, usd, variantCosts, type VariantCostDetail } from "./cost.ts";
+import { fmtCount, trainingItem, usd, variantCosts, type CostConfig, type VariantCostDetail } from "./cost.ts";
 
 /** `evaluate.alpha` is optional: it only sizes the "more cases" advice (default 0.05). */
-export type DecideConfig = Pick<RagtuneConfig, "constraints" | "pricing"> & { evaluate?: Partial<Pick<RagtuneConfig["evaluate"], "alpha">> };
+export type DecideConfig = CostConfig & { evaluate?: Partial<Pick<RagtuneConfig["evaluate"], "alpha">> };
 export type Group = "knowledge" | "behaviour" | "reasoning";
 /** What an option is meant to fix; fine-tuning for knowledge has its own constraint. */
 export type Purpose = Group | "none";
@@ -153,7 +153,7 @@ export class Evidence {
     for (const v of summary.variants) this.variants.set(v.name, buildVariantEvidence(v, cases));
     if (this.variants.size === 0) throw new InputError(`cannot decide: run ${summary.runId} has no measured variants`);
     this.base = this.variants.get("prompt-only") ?? this.variants.values().next().value!;
-    this.costs = variantCosts(summary, config);
+    this.costs = variantCosts(summary, config, cases);
     this.n = Math.min(...summary.variants.map((v) => v.cases));
   }
 
@@ -210,10 +210,10 @@ export class Evidence {
       out.push(`only ${c.labelledExamples} labelled examples; fine-tuning needs ≥ ${THRESHOLDS.minLabels} (constraints.labelledExamples)`);
     }
     if (arch === "fine-tune" && purpose === "knowledge" && (c.knowledgeChange === "daily" || c.knowledgeChange === "weekly")) {
-      const runs = c.knowledgeChange === "daily" ? 30 : 52 / 12;
+      const training = trainingItem(this.cost("fine-tuned"), { summary: this.summary, config: this.config, variant: "fine-tuned" });
       out.push(
         `knowledge changes ${c.knowledgeChange} (constraints.knowledgeChange): fine-tuning bakes facts into the weights, so the model would be stale within a ${c.knowledgeChange === "daily" ? "day" : "week"} ` +
-          `and every change would need a new training run (${usd(this.config.pricing.fineTuneTrainingUsd)} each, ~${usd(this.config.pricing.fineTuneTrainingUsd * runs)}/month)`,
+          `and every change would need a new training run${training ? ` (${training.formula})` : ""}`,
       );
     }
     const name = VARIANT_OF[arch];

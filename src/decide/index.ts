@@ -3,7 +3,7 @@
  *
  * evidence.ts groups a run's failures and checks constraints; rules.ts holds the policy (ordered
  * rules); decide.ts runs it; confidence.ts and changes.ts word the confidence and the flips;
- * cost.ts is the cost model and break-even volumes. docs/decision.md explains them with examples.
+ * cost.ts is the cost model and break-even volumes, cost-inputs.ts the figures it uses with their sources; sensitivity.ts finds where each constraint would flip the recommendation. docs/decision.md explains them with examples.
  */
 export * from "./types.ts";
 export { decide } from "./decide.ts";
@@ -26,11 +26,14 @@ export {
   variantCost,
   variantCosts,
   estimatedVariantCost,
-  fixedMonthlyUsd,
   monthlyUsd,
+  monthlyAt,
+  perQueryAt,
+  cacheMissShare,
+  trainingItem,
   usd,
   DAYS_PER_MONTH,
-  TRAINING_AMORTISATION_MONTHS,
+  AMORTISATION_MONTHS,
   type VariantCostDetail,
   type CostConfig,
   type BreakEven,

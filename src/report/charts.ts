@@ -6,7 +6,7 @@
  */
 import type { TopLevelSpec } from "vega-lite";
 import { FAILURE_CAUSES } from "../evaluate/types.ts";
-import { DAYS_PER_MONTH } from "../decide/cost.ts";
+import { DAYS_PER_MONTH, monthlyAt } from "../decide/cost.ts";
 import type { ReportJson } from "./json.ts";
 
 export interface Chart {
@@ -206,9 +206,10 @@ function retrieval(report: ReportJson): ChartSpec {
 }
 
 /**
- * monthly = perQuery × q × 30 + fixed (decide/cost.ts), drawn per option over a volume range that
- * shows the declared volume and every break-even. Needs each option's fixed cost, which only
- * decisions made by decide/cost.ts record.
+ * monthly(q) = perQuery(q) × q × 30 + fixed (decide/cost.ts monthlyAt; long-context's per-query
+ * cost falls with volume where a prompt cache stays warm), drawn per option over a volume range
+ * that shows the declared volume and every break-even. Needs each option's fixed cost, which
+ * report files written before decide/cost.ts lack.
  */
 function costCurves(report: ReportJson): ChartSpec {
   const id = "cost";
@@ -221,7 +222,7 @@ function costCurves(report: ReportJson): ChartSpec {
   // Lines are straight in dollars but curved on the symlog axes: sample densely (log-spaced).
   const samples = Array.from({ length: 64 }, (_, i) => Math.pow(qMax, i / 63));
   const xs = [...new Set([0, declared, ...samples, ...report.breakEven.map((b) => b.queriesPerDay)])].sort((a, b) => a - b);
-  const at = (c: (typeof costs)[number], q: number) => c.perQueryUsd * q * DAYS_PER_MONTH + c.fixedMonthlyUsd!;
+  const at = (c: (typeof costs)[number], q: number) => monthlyAt(c, q);
   const lines = costs.flatMap((c) => xs.map((q) => ({ option: c.measured === false ? `${c.variant} (estimated)` : c.variant, q, usd: at(c, q) })));
   const points = report.breakEven.flatMap((b) => {
     const a = costs.find((c) => c.variant === b.between[0]);
@@ -235,7 +236,8 @@ function costCurves(report: ReportJson): ChartSpec {
     id,
     title,
     caption:
-      `Monthly cost at ${report.pricing.referenceModel} prices: per-query cost × volume × ${DAYS_PER_MONTH} + fixed costs. ` +
+      `Monthly cost: per-query cost × volume × ${DAYS_PER_MONTH} + fixed costs, tokens measured in this run and priced as ${[...new Set(costs.map((c) => c.pricedAs?.model ?? report.pricing.referenceModel))].join(", ")}` +
+      `${costs.some((c) => c.promptCache) ? " (long-context reads its corpus prefix from the prompt cache once volume keeps it warm)" : ""}. ` +
       `Dashed line: declared volume (${declared}/day)` +
       (points.length ? "; circles: break-even points." : "; no two options break even at any positive volume."),
     spec: {

@@ -41,6 +41,7 @@ table { border-collapse: collapse; width: 100%; font-size: .85rem; } th, td { bo
 td pre { white-space: pre-wrap; word-break: break-word; margin: 0; font: inherit; max-height: 12rem; overflow: auto; }
 #failed-cases { table-layout: fixed; } #failed-cases td { overflow-wrap: anywhere; }
 .cause { font-family: ui-monospace, monospace; } .chunks { margin: 0; padding-left: 1rem; }
+.src { display: inline-block; font-size: .75rem; padding: 0 .3rem; border-radius: 3px; background: #eee; } .src-measured { background: #dff0d8; } .src-declared { background: #e3e9f3; } .src-price-table { background: #fcf3d9; } .src-estimated { background: #f8dcdc; }
 .filters { display: flex; gap: 1rem; align-items: center; margin: .5rem 0 1rem; flex-wrap: wrap; }
 `;
 
@@ -77,6 +78,7 @@ function decisionSection(r: ReportJson): string {
 <div><span class="arch">${esc(rec.architecture)}</span><span class="confidence">confidence: ${esc(rec.confidence)}</span></div>
 <h3>Why</h3>${list(rec.rationale)}
 ${rec.whatWouldChange.length ? `<h3>What would change the answer</h3>${list(rec.whatWouldChange)}` : ""}
+${rec.sensitivity?.length ? `<h3 id="sensitivity">Sensitivity</h3><p class="muted">Each constraint moved alone, the run decided again.</p>${list(rec.sensitivity.map((l) => l.text))}` : ""}
 ${rolloutSection(rec.rollout ?? [])}
 <p class="muted">Rule: ${esc(rec.rule)}. ${esc(r.generator.note)}</p>
 </section>`;
@@ -90,6 +92,25 @@ function rolloutSection(steps: ReportJson["recommendation"]["rollout"]): string 
       `<li><strong>${esc(s.title)}</strong> — ${esc(s.what)}<br><span class="muted">watch:</span> ${esc(s.watch.join("; "))}<br><span class="muted">move on when</span> ${esc(s.advanceWhen)}<br><span class="muted">undo (${esc(s.rollback.kind)}):</span> ${esc(s.rollback.how)}</li>`,
   );
   return `<h3 id="rollout">Rollout plan</h3><p class="muted">Retrieval changes (config + index) and model changes (registry) roll back on separate paths.</p><ol>${items.join("")}</ol>`;
+}
+
+const SOURCE_WORD: Record<string, string> = { measured: "measured", declared: "declared", "price-table": "price table", estimated: "estimated" };
+
+/** Each option's cost parts, the arithmetic, and each figure's source, as a table per option. */
+function costBreakdown(r: ReportJson): string {
+  // Report files written before the cost model recorded items (and fixed costs) have nothing to break down.
+  const options = r.costs.filter((c) => c.items?.length && typeof c.fixedMonthlyUsd === "number");
+  if (!options.length) return "";
+  const blocks = options.map((c) => {
+    const rows = c.items.map((i) => {
+      const sources = i.figures.map((f) => `<span class="src src-${esc(f.source)}">${esc(SOURCE_WORD[f.source] ?? f.source)}</span> ${esc(f.label)} <span class="muted">(${esc(f.from)})</span>`).join("<br>");
+      return `<tr><td>${esc(i.component)}</td><td>${esc(usd(i.usd))}/${esc(i.per)}</td><td>${esc(i.formula)}</td><td>${sources || '<span class="muted">–</span>'}</td></tr>`;
+    });
+    const priced = c.pricedAs ? ` · tokens priced as ${esc(c.pricedAs.model)}${c.pricedAs.projected ? " (projected)" : ""}` : "";
+    return `<h3>${esc(c.variant)}${c.measured === false ? " (estimated)" : ""}: ${esc(usd(c.monthlyUsd))}/month</h3><p class="muted">${esc(usd(c.perQueryUsd))}/query + ${esc(usd(c.fixedMonthlyUsd))}/month fixed${priced}</p>
+<table class="cost-items"><thead><tr><th>part</th><th>cost</th><th>how</th><th>figures and sources</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+  });
+  return `<section id="costs"><h2>How each cost is made up</h2><p class="muted">Every figure is measured in this run, declared in ragtune.yaml, read from the price table, or estimated (and says why).</p>${blocks.join("\n")}</section>`;
 }
 
 function summaryTable(r: ReportJson): string {
@@ -152,6 +173,7 @@ export async function renderHtml({ report: r, rows, notes = [] }: HtmlReportInpu
     ? `<p class="note" id="charts-skipped">Not drawn: ${skipped.map((s) => `${esc(s.title)} (${esc(s.reason)})`).join("; ")}.</p>`
     : "";
   const breakEven = r.breakEven.length ? `<h3>Break-even volumes</h3>${list(r.breakEven.map((b) => b.note))}` : "";
+  const costs = costBreakdown(r);
   const incomplete = r.complete ? "" : `<p class="note"><strong>Incomplete run</strong>${r.stopped ? `: ${esc(r.stopped)}` : ""}.</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -166,6 +188,7 @@ ${incomplete}
 ${decisionSection(r)}
 <section id="variants-summary"><h2>Variants</h2>${summaryTable(r)}</section>
 <section id="charts"><h2>Charts</h2>${figures.join("\n")}${skippedNote}${breakEven}</section>
+${costs}
 ${casesSection(r, rows, notes)}
 <script>${FILTER_SCRIPT}</script>
 </body></html>

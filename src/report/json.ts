@@ -7,6 +7,7 @@ import { STATS_DEFAULTS, byCase, hasRepeats } from "../evaluate/significance.ts"
 import type { TaskKind } from "../models/index.ts";
 import type { RagtuneConfig } from "../config/schema.ts";
 import type { Architecture, Decision, VariantCost } from "../decide/types.ts";
+import type { CostConfig } from "../decide/cost-inputs.ts";
 import { PRICES_AS_OF } from "../models/prices.ts";
 import { failureGroup, type Group } from "../decide/rules.ts";
 
@@ -17,7 +18,7 @@ const INPUT_EXCERPT = 200;
 const OUTPUT_EXCERPT = 280;
 
 /** `evaluate` is optional: it only names the statistics settings in the report (defaults otherwise). */
-export type ReportConfig = Pick<RagtuneConfig, "constraints" | "pricing"> & {
+export type ReportConfig = CostConfig & {
   evaluate?: Partial<Pick<RagtuneConfig["evaluate"], "alpha" | "bootstrapSamples" | "seed">>;
 };
 
@@ -89,21 +90,24 @@ export interface ReportJson {
     rule: string;
     /** The rollout plan: steps with metrics to watch and separate rollback paths. */
     rollout: Decision["rollout"];
+    /** Where each constraint, moved alone, changes the recommendation. */
+    sensitivity: Decision["sensitivity"];
   };
   variants: ReportVariant[];
   notConfigured: RunSummary["notConfigured"];
   /** Fine-tuned models behind the fine-tuned / hybrid variants ([] when none ran). */
   finetunedModels: NonNullable<RunSummary["finetunedModels"]>;
   failureShares: Decision["failureShares"];
-  /** Decision costs; fixedMonthlyUsd/measured/basis are present when produced by decide/cost.ts. */
-  costs: (VariantCost & { fixedMonthlyUsd?: number; measured?: boolean; basis?: string })[];
+  /** Decision costs, each with its items and every figure's source (measured / declared / price table / estimated). */
+  costs: VariantCost[];
   breakEven: Decision["breakEven"];
   constraints: ReportConfig["constraints"];
   pricing: {
     asOf: string;
     builtInPricesAsOf: string;
     referenceModel: string;
-    fineTuneTrainingUsd: number;
+    /** null: computed from training tokens × epochs × the training price. */
+    fineTuneTrainingUsd: number | null;
     vectorStoreMonthlyUsd: number;
     models: ReportConfig["pricing"]["models"];
   };
@@ -313,6 +317,7 @@ export function buildReport(
       whatWouldChange: decision.whatWouldChange,
       rule: decision.rule,
       rollout: decision.rollout,
+      sensitivity: decision.sensitivity,
     },
     variants: summary.variants.map((v) => reportVariant(v, inRun, decision, summary)),
     notConfigured: summary.notConfigured,
@@ -325,7 +330,7 @@ export function buildReport(
       asOf: config.pricing.asOf,
       builtInPricesAsOf: PRICES_AS_OF,
       referenceModel: ref,
-      fineTuneTrainingUsd: config.pricing.fineTuneTrainingUsd,
+      fineTuneTrainingUsd: config.pricing.fineTuneTrainingUsd ?? null,
       vectorStoreMonthlyUsd: config.pricing.vectorStoreMonthlyUsd,
       models: config.pricing.models,
     },

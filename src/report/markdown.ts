@@ -229,12 +229,36 @@ function failureTable(r: ReportJson): string {
   return table(["Variant", "Failed", ...FAILURE_CAUSES, "Knowledge / behaviour / reasoning"], rows, ["l"]);
 }
 
+const SOURCE_WORD: Record<string, string> = { measured: "measured", declared: "declared", "price-table": "price table", estimated: "estimated" };
+
+/** Each option's cost parts with the arithmetic and where every figure came from. */
+function costItemsSection(r: ReportJson): string[] {
+  const out: string[] = [];
+  for (const x of r.costs) {
+    if (!x.items?.length || typeof x.fixedMonthlyUsd !== "number") continue;
+    const priced = x.pricedAs ? ` — tokens priced as \`${x.pricedAs.model}\`${x.pricedAs.projected ? " (projected: the run's generator has no per-token price)" : ""}` : "";
+    out.push(`**${x.variant}**${x.measured === false ? " (estimated)" : ""}: ${usd(x.perQueryUsd)}/query + ${usd(x.fixedMonthlyUsd)}/month fixed${priced}.`, "");
+    for (const item of x.items) {
+      const sources = [...new Set(item.figures.map((f) => `${f.label}: ${SOURCE_WORD[f.source] ?? f.source} (${f.from})`))];
+      out.push(`- ${item.component} (per ${item.per}): ${item.formula}${sources.length ? `. Sources: ${sources.join("; ")}` : ""}.`);
+    }
+    out.push("");
+  }
+  return out;
+}
+
+/** Where each constraint, moved alone, flips the recommendation (found by re-deciding the run). */
+function sensitivitySection(lines: ReportJson["recommendation"]["sensitivity"]): string[] {
+  const head = ["## Sensitivity", "", "Each constraint moved alone, the run decided again:", ""];
+  if (!lines.length) return [...head, "- No single constraint change within the searched range (volume ×1/16,000 to ×16,000, every freshness cadence, latency and budget at each option's measured value, 300 and 3,000 labelled examples, citations and store on/off) changes the recommendation.", ""];
+  return [...head, ...lines.map((l) => `- ${l.text}`), ""];
+}
+
 function costSection(r: ReportJson): string {
   const c = r.constraints;
   const out = [
-    `Monthly cost = cost/query × ${fmtCount(c.queriesPerDay)} queries/day × 30 + fixed (vector store ${usd(r.pricing.vectorStoreMonthlyUsd)}/month for rag/hybrid; ` +
-      `fine-tuning ${usd(r.pricing.fineTuneTrainingUsd)} amortised over 12 months for fine-tuned/hybrid). Cost/query is projected at \`${r.pricing.referenceModel}\` prices ` +
-      `(config prices as of ${r.pricing.asOf}; built-in table as of ${r.pricing.builtInPricesAsOf}).`,
+    `Monthly cost = cost/query × ${fmtCount(c.queriesPerDay)} queries/day × 30 + fixed costs (vector store, embedding and re-indexing for rag/hybrid; training × retrains per year for fine-tuned/hybrid). ` +
+      `Tokens are measured in this run; prices come from ragtune.yaml (as of ${r.pricing.asOf}) or the built-in table (as of ${r.pricing.builtInPricesAsOf}). Every figure below says which.`,
     "",
   ];
   const rows = r.costs.map((x) => {
@@ -258,7 +282,8 @@ function costSection(r: ReportJson): string {
   } else {
     out.push("No break-even: at every volume the cheaper option stays cheaper.");
   }
-  return out.join("\n");
+  out.push("", "How each cost is made up:", "", ...costItemsSection(r));
+  return out.join("\n").trimEnd();
 }
 
 function examplesSection(r: ReportJson): string {
@@ -318,6 +343,7 @@ export function renderMarkdown(r: ReportJson): string {
     "",
     ...rec.whatWouldChange.map((l) => `- ${l}`),
     "",
+    ...sensitivitySection(rec.sensitivity ?? []),
     "## Rollout plan",
     "",
     "In the practitioners' order, each step with what to watch, when to move on, and how to undo it. Retrieval changes (config + index) and model changes (registry) roll back on separate paths.",

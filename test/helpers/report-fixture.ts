@@ -8,12 +8,13 @@ import { decide, type DecideConfig } from "../../src/decide/index.ts";
 import { summariseVariant } from "../../src/evaluate/stats.ts";
 import { compareVariants } from "../../src/evaluate/significance.ts";
 import type { CaseResult, FailureCause, RunSummary } from "../../src/evaluate/types.ts";
+import { PLAIN_PRICES } from "./cost-fixture.ts";
 
 export const HOSTILE = `</script><script>alert("x")</script><img src=x onerror='alert(1)'> & "quotes" 'single' </td></tr><!--`;
 
 export const fixtureConfig: DecideConfig = {
   constraints: { knowledgeChange: "weekly", citationsRequired: true, queriesPerDay: 2000, labelledExamples: 0, externalDataStoreAllowed: true, monthlyBudgetUsd: 500, p95LatencyMs: 400 },
-  pricing: { asOf: "2026-01-01", models: {}, referenceModel: "openai:gpt-4.1-mini", fineTuneTrainingUsd: 50, vectorStoreMonthlyUsd: 25 },
+  pricing: { asOf: "2026-01-01", models: PLAIN_PRICES, referenceModel: "openai:gpt-4.1-mini", fineTuneTrainingUsd: 50, vectorStoreMonthlyUsd: 25 },
 };
 
 type Outcome = FailureCause | "pass";

@@ -38,6 +38,10 @@ export function printDecision(decision: Decision, generator: string): void {
     console.log(bold("what would change the answer"));
     for (const line of decision.whatWouldChange) console.log(`  • ${line}`);
   }
+  if (decision.sensitivity?.length) {
+    console.log(bold("sensitivity") + dim(" (each constraint moved alone, decided again)"));
+    for (const l of decision.sensitivity) console.log(`  • ${l.text}`);
+  }
   if (decision.rollout.length) {
     console.log(bold("rollout") + dim(" (undo: retrieval = config + re-ingest, model = ragtune models rollback)"));
     for (const s of decision.rollout) console.log(`  ${s.step}. ${s.title} ${dim(`— undo: ${s.rollback.kind}`)}`);
