@@ -41,6 +41,21 @@ export interface Scenario {
   datasets?: ScenarioDataset[];
   /** Extra condition on the decision (e.g. "says to collect labels"); returns a problem or undefined. */
   check?: (d: Decision) => string | undefined;
+  /**
+   * The situation, checked on the run itself before the decision is judged (e.g. "prompt-only
+   * really passes"), so a scenario cannot pass by being built wrong; returns a problem or undefined.
+   */
+  premise?: (s: RunSummary) => string | undefined;
+}
+
+/** Pass rate of a variant in a run (NaN when it was not measured). */
+export function rateOf(s: RunSummary, variant: string): number {
+  return s.variants.find((v) => v.name === variant)?.passRate ?? NaN;
+}
+
+/** A premise from conditions: the first false one's text is the problem. */
+export function premise(...conditions: [boolean, string][]): string | undefined {
+  return conditions.find(([ok]) => !ok)?.[1];
 }
 
 export interface ScenarioResult {
@@ -117,8 +132,10 @@ export async function runScenario(s: Scenario, options: { keep?: boolean } = {})
     } finally {
       project.close();
     }
-    const problem =
-      decision.architecture !== s.expected ? `expected ${s.expected}, got ${decision.architecture} (rule ${decision.rule})` : s.check?.(decision);
+    const premise = s.premise?.(summary);
+    const problem = premise
+      ? `premise does not hold: ${premise}`
+      : decision.architecture !== s.expected ? `expected ${s.expected}, got ${decision.architecture} (rule ${decision.rule})` : s.check?.(decision);
     return {
       id: s.id,
       title: s.title,
