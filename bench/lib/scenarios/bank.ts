@@ -190,6 +190,20 @@ export const SCENARIOS: Scenario[] = [
     check: says(/fine-tune.*knowledge changes weekly/, "rationale"),
   },
   {
+    id: "not-distinguishable-simpler",
+    title: "Daily-changing docs at 10 queries/day; rag leads long-context by two cases",
+    expected: "long-context",
+    reason:
+      "The failures point to rag, but its lead over long-context (a corpus slightly over the budget) is two cases, not significant; long-context costs a fraction of rag's fixed vector store at this volume, and packs the current docs at query time, so the simpler, cheaper option is recommended.",
+    docs: factDocs(kb),
+    suite: { cases: factCases(kb) },
+    premise: (s) => premise([r(s, "rag") - r(s, "long-context") > 0 && r(s, "rag") - r(s, "long-context") <= 0.15, "rag should lead long-context by a case or two"]),
+    variants: ["prompt-only", "long-context", "rag"],
+    longContextBudgetTokens: 1500,
+    constraints: { ...BASE, knowledgeChange: "daily", queriesPerDay: 10 },
+    check: says(/not distinguishable/, "rationale"),
+  },
+  {
     id: "finetuned-does-not-help",
     title: "Opaque queues, 480 labels, but the labels are noise (the classifier learns nothing)",
     expected: "prompt-only",
