@@ -43,7 +43,7 @@ export const SCENARIOS: Scenario[] = [
     id: "fast-changing-support-docs",
     title: "Support docs that change daily; questions need the docs",
     expected: "rag",
-    reason: "Every failure of prompt-only is missing knowledge and retrieval fixes it; daily changes rule out packing a stale prompt cache as 'stable' and fine-tuning facts.",
+    reason: "Every failure of prompt-only is missing knowledge and retrieval fixes it. The docs change daily (never trained into a model; not 'stable' for long-context), and at 20,000 queries/day packing the corpus into every prompt costs several times rag.",
     docs: factDocs(kb),
     suite: { cases: factCases(kb) },
     premise: (s) => premise([r(s, "prompt-only") <= 0.1, "prompt-only should fail the questions"], [r(s, "rag") >= 0.9, "rag should answer them"]),
