@@ -3,7 +3,7 @@
  * small named function that returns a verdict or nothing; the first verdict that survives the
  * constraint checks wins, so the order of RULES *is* the policy (see docs/decision.md).
  */
-import type { Verdict } from "./evidence.ts";
+import type { Purpose, Verdict } from "./evidence.ts";
 import { ARCH_OF, COMPLEXITY, STRICT_FORMAT, THRESHOLDS, type Evidence, type Group, type VariantEvidence } from "./evidence.ts";
 import { breakEven, fmtCount, trainingItem, usd } from "./cost.ts";
 import { isOfflineGenerator, offlineReaderLine, strongerModelForContext } from "./generator-limit.ts";
@@ -222,6 +222,16 @@ export function knowledgeWithoutRetrieval(ev: Evidence): Verdict | undefined {
         lines.push(`${why}: ${fixLine(ev, lc, "knowledge")}; ${passes(lc)}.`);
         const trunc = truncationLine(lc);
         if (trunc) lines.push(`${trunc}; shrinking the corpus or raising longContext.budgetTokens would recover them.`);
+        // A measured fine-tuned model that answers more is not silently passed over: say why.
+        const ft = ev.get("fine-tuned");
+        if (ft && ft !== base && ft.summary.passRate > lc.summary.passRate) {
+          const ftBlocked = ev.blockers("fine-tune", "knowledge");
+          lines.push(
+            ftBlocked.length
+              ? `fine-tuned passes more (${pct(ft.summary.passRate)}) but is not an option for these knowledge failures: ${ftBlocked.join("; ")}.`
+              : `fine-tuned passes more (${pct(ft.summary.passRate)}), but facts trained into weights are recalled less reliably than context, cannot be cited and need retraining on each change; long-context is preferred while it fixes most knowledge failures.`,
+          );
+        }
         const cl = costLine(ev, "long-context");
         if (cl) lines.push(`${cl}.`);
         return { architecture: "long-context", rule: "knowledge-without-retrieval", purpose: "knowledge", rationale: lines };
@@ -343,6 +353,18 @@ function whyFallback(ev: Evidence): string {
 }
 
 /**
+ * What a measured variant's pass rate rests on, for the constraint checks of the fallback: a
+ * fine-tuned model (no retrieval) whose gains over the base are mostly knowledge failures it now
+ * answers carries facts in its weights, so the knowledge constraints apply to it (knowledge that
+ * changes weekly must not be trained in) exactly as when a rule proposes fine-tuning for knowledge.
+ */
+function fallbackPurpose(ev: Evidence, v: VariantEvidence): Purpose {
+  if (v.name !== "fine-tuned" || v === ev.base) return "none";
+  const knowledge = ev.carry(ev.base, "knowledge", v).fixed;
+  return knowledge > 0 && knowledge >= ev.carry(ev.base, "behaviour", v).fixed ? "knowledge" : "none";
+}
+
+/**
  * Fallback when no rule fits: the measured option with the best pass rate among those the
  * constraints allow; options within one case (or 3 points) of it count as tied and the cheapest wins.
  */
@@ -351,7 +373,7 @@ export function bestMeasured(ev: Evidence): Verdict {
   const feasible = all.filter((v) => {
     const arch = ARCH_OF[v.name];
     if (!arch) return false;
-    const blocked = ev.blockers(arch, "none");
+    const blocked = ev.blockers(arch, fallbackPurpose(ev, v));
     if (blocked.length) ev.reject(arch, blocked, "best-measured");
     return !blocked.length;
   });
