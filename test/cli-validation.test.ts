@@ -253,6 +253,12 @@ const ROWS: Row[] = [
   { args: ["view", "--host", ""], error: /option '--host <address>' argument '' is invalid/ },
   { args: ["view", "--host", "192.0.2.1"], error: /--host 192\.0\.2\.1 is not an address of this machine/ },
 
+  // pilot
+  { args: ["pilot", "--until", "decide"], error: /unknown step 'decide'; expected one of: ingest, baseline/ },
+  { args: ["pilot", "--candidates", "all"], error: /unknown set 'all'/ },
+  { args: ["pilot", "--resume", ""], error: /option '--resume <id>' argument '' is invalid/ },
+  { args: ["pilot", "--resume", "nope"], error: /--resume: no pilot 'nope'/ },
+
   // models
   { args: ["models"], error: /'ragtune models' needs a command: list, show, promote, rollback/ },
   { args: ["models", "list", "--task", "qaa"], error: /unknown task 'qaa' \(did you mean 'qa'\?\)/ },

@@ -19,6 +19,7 @@ import { demoCommand } from "./commands/demo.ts";
 import { addFilterOptions } from "./commands/common.ts";
 import { registerBench } from "./commands/bench.ts";
 import { registerView } from "./commands/view.ts";
+import { registerPilot } from "./commands/pilot.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { existingFileArg, hintFor, intArg, listArg, outFileArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
@@ -180,6 +181,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerFinetuneTrain(program);
   registerModels(program);
   registerView(program);
+  registerPilot(program);
 
   return program;
 }
