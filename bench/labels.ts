@@ -7,8 +7,18 @@
  * assigned) and per-cause accuracy per suite and overall; writes bench/results/labels.json.
  *
  *   node --import tsx bench/labels.ts [--suite demo|pnpm-docs|fastify-docs|all] [--label NAME]
+ *        [--judge] [--judge-noise P[,P…]] [--judge-model ID] [--judge-config ragtune.yaml]
  *
- * Deterministic signals only (no LLM judge). Exit 2 on bad arguments.
+ * Offline (always): deterministic signals only. --judge: the same injections again with the five
+ * LLM judges on, so the labeller also uses judge evidence (J1..J5). The judge is a local HTTP
+ * server speaking the OpenAI chat-completions protocol (bench/lib/judge-server.ts) that answers
+ * with a transparent HEURISTIC, not a language model: that matrix measures how the labeller uses
+ * judge evidence, not a real judge's accuracy. --judge-noise flips a seeded share P of its verdicts
+ * (one matrix per P). --judge-model uses a real configured model instead (e.g. openai:gpt-4o-mini,
+ * key from the environment; --judge-config takes models.providers and models.judge from a
+ * ragtune.yaml, for openai-compatible:<provider>/<model> ids); an unreachable one is an error
+ * before any case runs. Exit 2 on bad
+ * arguments or an unreachable judge.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +30,11 @@ import { ingestProject } from "../src/ingest/index.ts";
 import { openProject, type Project } from "../src/pipeline/index.ts";
 import { loadSuite } from "../src/evaluate/suite.ts";
 import { FAILURE_CAUSES } from "../src/evaluate/types.ts";
-import { confusion, indexWithout, injectAll, type InjectionOutcome, type LabelBenchResult } from "./lib/label-injection.ts";
+import { confusion, indexWithout, injectAll, type FalseAlarms, type InjectionOutcome, type JudgeSetup, type LabelBenchResult } from "./lib/label-injection.ts";
+import { startJudgeServer, type JudgeServer } from "./lib/judge-server.ts";
+import { createChatProvider } from "../src/models/registry.ts";
+import { JUDGE_NAMES } from "../src/config/schema.ts";
+import type { ChatProvider } from "../src/models/index.ts";
 import type { CorpusProject } from "./corpora/project-types.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -30,27 +44,74 @@ const SUITES = ["demo", "pnpm-docs", "fastify-docs"] as const;
 
 function usage(message: string): never {
   console.error(`bench/labels.ts: ${message}`);
-  console.error("usage: node --import tsx bench/labels.ts [--suite demo|pnpm-docs|fastify-docs|all] [--label NAME]");
+  console.error("usage: node --import tsx bench/labels.ts [--suite demo|pnpm-docs|fastify-docs|all] [--label NAME] [--judge] [--judge-noise P[,P…]] [--judge-model ID] [--judge-config ragtune.yaml]");
   process.exit(2);
 }
 
-function parseArgs(argv: string[]) {
-  const opts = { suites: [...SUITES] as string[], label: "current" };
+export interface LabelBenchOptions {
+  suites: string[];
+  label: string;
+  /** Judge mode: one run per noise level (empty = offline only). */
+  judgeNoise: number[];
+  /** A real judge model instead of the local heuristic server. */
+  judgeModel?: string;
+  /** A ragtune.yaml whose models.providers (and models.judge, when --judge-model is not given) the real judge uses. */
+  judgeConfig?: string;
+}
+
+/** The models section of a --judge-config file; a bad file is a usage error naming it. */
+function judgeModels(file: string) {
+  try {
+    return loadConfig(file).config.models;
+  } catch (error) {
+    usage(`--judge-config: ${(error as Error).message}`);
+  }
+}
+
+function parseArgs(argv: string[]): LabelBenchOptions {
+  const opts: LabelBenchOptions = { suites: [...SUITES], label: "current", judgeNoise: [] };
+  let judge = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
-    if (a === "--suite" || a === "--label") {
+    if (a === "--judge") {
+      judge = true;
+      continue;
+    }
+    if (a === "--suite" || a === "--label" || a === "--judge-noise" || a === "--judge-model" || a === "--judge-config") {
       if (v === undefined || v.startsWith("--")) usage(`${a} needs a value`);
       i++;
       if (a === "--label") {
         if (!/^[\w.-]+$/.test(v)) usage(`--label: '${v}' must be letters, digits, '.', '_' or '-'`);
         opts.label = v;
+      } else if (a === "--judge-noise") {
+        judge = true;
+        opts.judgeNoise = v.split(",").map((x) => {
+          const p = Number(x.trim());
+          if (x.trim() === "" || !Number.isFinite(p) || p < 0 || p > 1) usage(`--judge-noise: '${x}' must be a number from 0 to 1 (comma-separated for several)`);
+          return p;
+        });
+      } else if (a === "--judge-config") {
+        judge = true;
+        if (!existsSync(v)) usage(`--judge-config: no such file '${v}'`);
+        opts.judgeConfig = resolve(v);
+      } else if (a === "--judge-model") {
+        judge = true;
+        if (v.trim() === "" || v.length > 1000) usage("--judge-model: needs a model id, e.g. openai:gpt-4o-mini");
+        opts.judgeModel = v.trim();
       } else {
         opts.suites = v === "all" ? [...SUITES] : v.split(",").map((s) => s.trim());
         for (const s of opts.suites) if (!(SUITES as readonly string[]).includes(s)) usage(`--suite: unknown suite '${s}' (allowed: ${SUITES.join(", ")}, all)`);
       }
     } else usage(`unknown option '${a}'`);
   }
+  if (opts.judgeConfig && !opts.judgeModel) {
+    const id = judgeModels(opts.judgeConfig).judge;
+    if (!id) usage(`--judge-config ${opts.judgeConfig}: models.judge is not set there; pass --judge-model ID`);
+    opts.judgeModel = id;
+  }
+  if (judge && opts.judgeNoise.length === 0) opts.judgeNoise = [0];
+  if (opts.judgeModel && opts.judgeNoise.some((p) => p > 0)) usage("--judge-noise flips the local heuristic judge's verdicts; it cannot be combined with --judge-model");
   return opts;
 }
 
@@ -80,15 +141,68 @@ async function openIngested(dir: string): Promise<Project> {
   return project;
 }
 
-interface SuiteResult extends LabelBenchResult {
-  suite: string;
+/** One mode's result on one suite: offline, or judged at one noise level. */
+interface ModeResult extends LabelBenchResult {
   cases: number;
   baselinePassed: number;
   outcomes: InjectionOutcome[];
+  falseAlarms?: FalseAlarms;
   ms: number;
 }
 
-async function benchSuite(name: string): Promise<SuiteResult | undefined> {
+interface SuiteResult {
+  suite: string;
+  offline: ModeResult;
+  judged: { noise: number; result: ModeResult; requests: number; flipped: number }[];
+}
+
+/** Where judge mode gets its judge: the local heuristic server (one per noise level) or a real model. */
+interface JudgeSource {
+  describe: string;
+  open(project: Project, noise: number): Promise<{ setup: JudgeSetup; stats: () => { requests: number; flipped: number }; close: () => Promise<void> }>;
+}
+
+const LOCAL_PROVIDER = "labels-heuristic-judge";
+
+const localJudge: JudgeSource = {
+  describe: "local heuristic judge (bench/lib/judge-server.ts; a stand-in, NOT an LLM)",
+  async open(project, noise) {
+    const server: JudgeServer = await startJudgeServer({ noise, seed: 1 });
+    // Through the real provider stack (registry → retries → cache), as models.judge would be.
+    const models = {
+      ...project.config.models,
+      providers: { ...project.config.models.providers, [LOCAL_PROVIDER]: { kind: "openai" as const, baseUrl: server.url, apiKeyEnv: "RAGTUNE_LABELS_NO_KEY", timeoutMs: 30_000, maxRetries: 0, maxConcurrency: 4 } },
+    };
+    const provider = createChatProvider(`openai-compatible:${LOCAL_PROVIDER}/heuristic-judge`, models, {}, { baseDir: project.root });
+    return { setup: { provider, judges: [...JUDGE_NAMES] }, stats: () => ({ requests: server.stats.requests, flipped: server.stats.flipped }), close: () => server.close() };
+  },
+};
+
+function realJudge(id: string, configFile?: string): JudgeSource {
+  return {
+    describe: `${id} (a configured model)`,
+    async open(project) {
+      let provider: ChatProvider;
+      try {
+        const own = configFile ? judgeModels(configFile) : undefined;
+        const models = own ? { ...project.config.models, providers: own.providers, limits: own.limits } : project.config.models;
+        provider = createChatProvider(id, models, process.env, { baseDir: own ? dirname(configFile!) : project.root });
+      } catch (error) {
+        usage(`--judge-model ${id}: ${(error as Error).message}`);
+      }
+      // One small call first, so an unreachable endpoint or a missing key stops here with its reason.
+      try {
+        await provider.chat([{ role: "user", content: 'Reply with {"ok": true}' }], { json: true, maxTokens: 16, temperature: 0 });
+      } catch (error) {
+        console.error(`bench/labels.ts: --judge-model ${id} is unreachable or refused the request: ${(error as Error).message}`);
+        process.exit(2);
+      }
+      return { setup: { provider, judges: [...JUDGE_NAMES] }, stats: () => ({ requests: 0, flipped: 0 }), close: async () => {} };
+    },
+  };
+}
+
+async function benchSuite(name: string, opts: LabelBenchOptions, judgeSource: JudgeSource): Promise<SuiteResult | undefined> {
   const dir = name === "demo" ? demoProject() : await corpusProject(name);
   if (!dir) {
     console.log(`${name}: skipped (${DATASETS} has no ${name})`);
@@ -99,10 +213,21 @@ async function benchSuite(name: string): Promise<SuiteResult | undefined> {
   const suite = loadSuite(resolve(project.root, project.config.suite!));
   const scratch = mkdtempSync(join(tmpdir(), "ragtune-labels-index-"));
   const withoutDocuments = indexWithout(project, scratch);
+  const mode = async (judge?: JudgeSetup): Promise<ModeResult> => {
+    const t = performance.now();
+    const { outcomes, baselinePassed, baselineTotal, falseAlarms } = await injectAll({ project, suite, withoutDocuments, judge });
+    return { cases: baselineTotal, baselinePassed, ...confusion(outcomes), outcomes, ...(falseAlarms ? { falseAlarms } : {}), ms: Math.round(performance.now() - (judge ? t : t0)) };
+  };
+  // Judges are opened first: an unreachable --judge-model stops before any case runs.
+  const judges: Awaited<ReturnType<JudgeSource["open"]>>[] = [];
   try {
-    const { outcomes, baselinePassed, baselineTotal } = await injectAll({ project, suite, withoutDocuments });
-    return { suite: name, cases: baselineTotal, baselinePassed, ...confusion(outcomes), outcomes, ms: Math.round(performance.now() - t0) };
+    for (const noise of opts.judgeNoise) judges.push(await judgeSource.open(project, noise));
+    const offline = await mode();
+    const judged: SuiteResult["judged"] = [];
+    for (const [i, noise] of opts.judgeNoise.entries()) judged.push({ noise, result: await mode(judges[i].setup), ...judges[i].stats() });
+    return { suite: name, offline, judged };
   } finally {
+    for (const j of judges) await j.close();
     project.close();
     rmSync(scratch, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
@@ -130,27 +255,74 @@ function printResult(title: string, r: LabelBenchResult): void {
   }
 }
 
+const isHoldout = (o: InjectionOutcome) => /(^|\/)holdout\.yaml$/.test(o.file);
+const mislabelled = (outcomes: InjectionOutcome[]) => outcomes.filter((o) => o.assigned !== "passed" && o.assigned !== o.injected);
+
+function printMislabelled(results: { suite: string; outcomes: InjectionOutcome[] }[]): void {
+  const wrong = results.flatMap((r) => mislabelled(r.outcomes).map((o) => ({ suite: r.suite, ...o })));
+  if (!wrong.length) return;
+  console.log(`\nmislabelled (${wrong.length}, first 15):`);
+  for (const w of wrong.slice(0, 15)) console.log(`  ${w.suite}/${w.caseId}: injected ${w.injected} → ${w.assigned} (${w.signal}) ${w.evidence?.slice(0, 140)}`);
+}
+
+/** The all-suites matrix, the holdout-only one and the mislabelled list of one mode, printed and as JSON. */
+function summarize(title: string, perSuite: { suite: string; r: ModeResult }[]) {
+  const outcomes = perSuite.flatMap((x) => x.r.outcomes);
+  const all = confusion(outcomes);
+  if (perSuite.length > 1) printResult(`${title}, all suites`, all);
+  // The corpora's holdout cases were never looked at while the rules were tuned: reported apart.
+  const holdoutOutcomes = outcomes.filter(isHoldout);
+  const holdout = holdoutOutcomes.length ? confusion(holdoutOutcomes) : undefined;
+  if (holdout) printResult(`${title}, corpora holdout cases only`, holdout);
+  printMislabelled(perSuite.map((x) => ({ suite: x.suite, outcomes: x.r.outcomes })));
+  const alarms = perSuite.map((x) => x.r.falseAlarms).filter((f): f is FalseAlarms => f !== undefined);
+  const falseAlarms = alarms.length
+    ? alarms.reduce<FalseAlarms>((a, f) => {
+        for (const [c, n] of Object.entries(f.byCause)) a.byCause[c as keyof FalseAlarms["byCause"]] = (a.byCause[c as keyof FalseAlarms["byCause"]] ?? 0) + (n ?? 0);
+        return { judged: a.judged + f.judged, failed: a.failed + f.failed, byCause: a.byCause };
+      }, { judged: 0, failed: 0, byCause: {} })
+    : undefined;
+  // Which labels came from judge evidence (signal judge.*), per assigned cause: the judge rules at work.
+  const fromJudge: Record<string, number> = {};
+  for (const o of outcomes) if (o.signal?.startsWith("judge.") && o.assigned !== "passed") fromJudge[o.assigned] = (fromJudge[o.assigned] ?? 0) + 1;
+  if (Object.keys(fromJudge).length) console.log(`\nlabels from judge evidence (signal judge.*), by assigned cause: ${Object.entries(fromJudge).map(([c, n]) => `${c} ${n}`).join(", ")}`);
+  if (falseAlarms) console.log(`\nfalse alarms: ${falseAlarms.failed} of ${falseAlarms.judged} passing baselines (nothing injected) fail once judged${falseAlarms.failed ? ` — labelled ${JSON.stringify(falseAlarms.byCause)}` : ""}`);
+  const json = (r: LabelBenchResult) => ({ perCause: r.perCause, matrix: r.matrix, overall: r.overall });
+  return {
+    suites: Object.fromEntries(perSuite.map(({ suite, r }) => [suite, { cases: r.cases, baselinePassed: r.baselinePassed, ...json(r), ...(r.falseAlarms ? { falseAlarms: r.falseAlarms } : {}), ms: r.ms, mislabelled: mislabelled(r.outcomes) }])),
+    all: json(all),
+    ...(holdout ? { holdout: json(holdout) } : {}),
+    ...(falseAlarms ? { falseAlarms } : {}),
+    labelsFromJudgeEvidence: fromJudge,
+  };
+}
+
+export const HEURISTIC_NOTE =
+  "The local judge is a transparent heuristic stand-in (bench/lib/judge-server.ts), not an LLM: this matrix measures how the labeller uses judge evidence, not how accurate a real LLM judge is.";
+
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
+  const judgeSource = opts.judgeModel ? realJudge(opts.judgeModel, opts.judgeConfig) : localJudge;
   const results: SuiteResult[] = [];
   for (const name of opts.suites) {
-    const r = await benchSuite(name);
+    const r = await benchSuite(name, opts, judgeSource);
     if (!r) continue;
     results.push(r);
-    console.log(`\n== ${name}: ${r.baselinePassed}/${r.cases} cases pass on rag (offline:extractive); ${r.outcomes.length} injections in ${r.ms} ms`);
-    printResult(name, r);
+    console.log(`\n== ${name}: ${r.offline.baselinePassed}/${r.offline.cases} cases pass on rag (offline:extractive); ${r.offline.outcomes.length} injections in ${r.offline.ms} ms`);
+    printResult(`${name} [offline: deterministic signals]`, r.offline);
+    for (const j of r.judged) {
+      console.log(`\n-- ${name} with judges: ${judgeSource.describe}${opts.judgeModel ? "" : `, noise ${j.noise}`}; ${j.requests} judge requests, ${j.flipped} flipped; ${j.result.ms} ms`);
+      printResult(`${name} [judge${opts.judgeModel ? ` ${opts.judgeModel}` : `, noise ${j.noise}`}]`, j.result);
+    }
   }
-  const all = confusion(results.flatMap((r) => r.outcomes));
-  if (results.length > 1) printResult("all suites", all);
-  // The corpora's holdout cases were never looked at while the rules were tuned: reported apart.
-  const holdoutOutcomes = results.flatMap((r) => r.outcomes.filter((o) => /(^|\/)holdout\.yaml$/.test(o.file)));
-  const holdout = holdoutOutcomes.length ? confusion(holdoutOutcomes) : undefined;
-  if (holdout) printResult("corpora holdout cases only", holdout);
-  const wrong = results.flatMap((r) => r.outcomes.filter((o) => o.assigned !== "passed" && o.assigned !== o.injected).map((o) => ({ suite: r.suite, ...o })));
-  if (wrong.length) {
-    console.log(`\nmislabelled (${wrong.length}, first 15):`);
-    for (const w of wrong.slice(0, 15)) console.log(`  ${w.suite}/${w.caseId}: injected ${w.injected} → ${w.assigned} (${w.signal}) ${w.evidence?.slice(0, 140)}`);
-  }
+  console.log("\n==== offline (deterministic signals only; generator offline:extractive)");
+  const offline = summarize("offline", results.map((r) => ({ suite: r.suite, r: r.offline })));
+  const judged = opts.judgeNoise.map((noise, i) => {
+    console.log(`\n==== with judges: ${judgeSource.describe}${opts.judgeModel ? "" : `, noise ${noise}`}`);
+    if (!opts.judgeModel) console.log(HEURISTIC_NOTE);
+    const s = summarize(`judge${opts.judgeModel ? "" : ` noise ${noise}`}`, results.map((r) => ({ suite: r.suite, r: r.judged[i].result })));
+    return { noise, requests: results.reduce((n, r) => n + r.judged[i].requests, 0), flipped: results.reduce((n, r) => n + r.judged[i].flipped, 0), ...s };
+  });
   let previous: Record<string, unknown> = {};
   if (existsSync(RESULTS)) {
     try {
@@ -162,10 +334,18 @@ async function main(): Promise<number> {
   const record = {
     date: new Date().toISOString(),
     command: `node --import tsx bench/labels.ts ${process.argv.slice(2).join(" ")}`.trim(),
+    generator: "offline:extractive (crafted outputs for the injections that need them)",
     judges: "none (deterministic signals)",
-    suites: Object.fromEntries(results.map((r) => [r.suite, { cases: r.cases, baselinePassed: r.baselinePassed, perCause: r.perCause, matrix: r.matrix, overall: r.overall, ms: r.ms, mislabelled: r.outcomes.filter((o) => o.assigned !== "passed" && o.assigned !== o.injected) }])),
-    all: { perCause: all.perCause, matrix: all.matrix, overall: all.overall },
-    ...(holdout ? { holdout: { perCause: holdout.perCause, matrix: holdout.matrix, overall: holdout.overall } } : {}),
+    ...offline,
+    ...(judged.length
+      ? {
+          judge: {
+            model: opts.judgeModel ?? "local heuristic judge (bench/lib/judge-server.ts), openai-compatible protocol",
+            ...(opts.judgeModel ? {} : { note: HEURISTIC_NOTE, seed: 1 }),
+            levels: judged,
+          },
+        }
+      : {}),
   };
   mkdirSync(dirname(RESULTS), { recursive: true });
   writeFileSync(`${RESULTS}.tmp`, `${JSON.stringify({ ...previous, [opts.label]: record }, null, 2)}\n`);

@@ -69,3 +69,73 @@ test("3. a regex that is the case's only content check: its mismatch is a wrong 
   const f = label(withAnswer, "Boards export to CSV, JSON and XLSX.", [V2_EXPORT]);
   assert.deepEqual([f?.cause, f?.signal], ["bad_format", "regex_mismatch"]);
 });
+
+// A chunk can span several short sections (the chunker merges them); its headingPath names only
+// the first. pnpm 10.x settings.md: the chunk headed "nodeOptions" also holds "### verifyDepsBeforeRun".
+const V10_SETTINGS: Ctx = {
+  id: "versioned_docs/version-10.x/settings.md#34",
+  path: "versioned_docs/version-10.x/settings.md",
+  headingPath: ["Build Settings", "nodeOptions"],
+  text: "### nodeOptions\n\n* Default: **NULL**\n\n```yaml\n# verifyDepsBeforeRun\n```\n\n### verifyDepsBeforeRun\n\n* Default: **false**\n\n- `install` - Automatically runs install if `node_modules` is not up to date.",
+  version: "10.x",
+};
+const verifyCase: SuiteCase = {
+  id: "verify",
+  task: "qa",
+  input: "When I run `pnpm run build` and node_modules is out of date, what does pnpm do by default?",
+  answer: ["Default: install"],
+  sources: ["docs/settings/build.md#verifyDepsBeforeRun"],
+  stale_answers: ["Default: false"],
+  file: "s.yaml",
+  line: 1,
+};
+
+test("headingsIn: ATX headings of a chunk's text, not lines inside code fences", async () => {
+  const { headingsIn } = await import("../src/evaluate/stale.ts");
+  assert.deepEqual(headingsIn(V10_SETTINGS.text), ["nodeOptions", "verifyDepsBeforeRun"]);
+  assert.deepEqual(headingsIn("## `hooks.readPackage(pkg)` ##\ntext\n#not a heading"), ["hooks.readPackage(pkg)"]);
+});
+
+test("isOlderCopyOf: the gold section starting inside an older chunk's text (multi-section chunk)", () => {
+  assert.equal(isOlderCopyOf("docs/settings/build.md#verifyDepsBeforeRun", V10_SETTINGS, "11.x"), true);
+  // only in a code fence, or another section: not a copy
+  const fencedOnly = { ...V10_SETTINGS, text: "### nodeOptions\n```yaml\n# verifyDepsBeforeRun\n```" };
+  assert.equal(isOlderCopyOf("docs/settings/build.md#verifyDepsBeforeRun", fencedOnly, "11.x"), false);
+  assert.equal(isOlderCopyOf("docs/settings/build.md#strictDepBuilds", V10_SETTINGS, "11.x"), false);
+  // the current version's own chunk is never an older copy
+  assert.equal(isOlderCopyOf("docs/settings/build.md#verifyDepsBeforeRun", { ...V10_SETTINGS, version: "11.x" }, "11.x"), false);
+});
+
+test("7. old-version-only retrieval whose chunk holds the gold section mid-text: stale_knowledge", () => {
+  // The stale value is in a unit the answering-unit pick skips, so only the retrieval rule can see it.
+  const l = labelFailure({
+    case: verifyCase,
+    output: { text: "Default: false [1] `install` - Automatically runs install if `node_modules` is not up to date. [1]", abstained: false, citations: [{ chunkId: V10_SETTINGS.id, marker: 1 }] },
+    scores: scoreCase(verifyCase, { text: "Default: false [1] `install` - Automatically runs install if `node_modules` is not up to date. [1]", abstained: false }),
+    passed: false,
+    variant: { usesContext: true, usesRetrieval: true },
+    contextPaths: [V10_SETTINGS.path],
+    contextChunks: [V10_SETTINGS],
+    currentVersion: "11.x",
+    retrieval: retrievalScores(verifyCase.sources!, [V10_SETTINGS], 5),
+    truncated: false,
+    corpusPaths: new Set(["docs/settings/build.md", V10_SETTINGS.path]),
+  });
+  assert.deepEqual([l?.cause, l?.signal], ["stale_knowledge", "gold_only_older_version"]);
+  // the same chunk without the gold section in it stays a retrieval miss
+  const without = { ...V10_SETTINGS, text: "### nodeOptions\n\n* Default: **NULL**" };
+  const miss = labelFailure({
+    case: verifyCase,
+    output: { text: "Default: NULL [1]", abstained: false, citations: [{ chunkId: without.id, marker: 1 }] },
+    scores: scoreCase(verifyCase, { text: "Default: NULL [1]", abstained: false }),
+    passed: false,
+    variant: { usesContext: true, usesRetrieval: true },
+    contextPaths: [without.path],
+    contextChunks: [without],
+    currentVersion: "11.x",
+    retrieval: retrievalScores(verifyCase.sources!, [without], 5),
+    truncated: false,
+    corpusPaths: new Set(["docs/settings/build.md", without.path]),
+  });
+  assert.deepEqual([miss?.cause, miss?.signal], ["wrong_retrieval", "gold_not_retrieved"]);
+});

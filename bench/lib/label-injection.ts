@@ -19,15 +19,22 @@
  *   attached likewise).
  * - weak_reasoning: with real retrieval (gold in context), the answer quotes a gold-chunk sentence
  *   that does not answer; classify picks another valid label; extract changes one field.
+ *
+ * Judge mode (`env.judge`): every injected run is also judged (the five LLM judges, as the runner
+ * runs them), every qa case carries the house rubric and the house policy in words, and the tone
+ * and policy injections break those word rules only — no deterministic pattern — so those two
+ * causes can only be named from judge evidence.
  */
-import type { Citation, ContextChunk, GenerateRequest, GenerateResult, Generator } from "../../src/models/index.ts";
+import type { ChatProvider, Citation, ContextChunk, GenerateRequest, GenerateResult, Generator } from "../../src/models/index.ts";
+import type { JudgeName } from "../../src/config/schema.ts";
+import { applicableJudges, runJudge, verdictToScore } from "../../src/evaluate/judges/index.ts";
 import type { Project } from "../../src/pipeline/index.ts";
 import { buildVariants } from "../../src/pipeline/index.ts";
 import type { Hit } from "../../src/retrieve/index.ts";
 import type { RetrievalPipeline } from "../../src/retrieve/pipeline.ts";
 import { caseVerdict } from "../../src/evaluate/verdict.ts";
 import { jsonValuesEqual, matchAnswer, parseSource, scoreCase, scoreJsonSchema, sourceMatches } from "../../src/evaluate/scorers.ts";
-import { FAILURE_CAUSES, type FailureCause, type FailureLabel, type ScoreResult, type Suite, type SuiteCase } from "../../src/evaluate/types.ts";
+import { FAILURE_CAUSES, type FailureCause, type FailureLabel, type JudgeVerdict, type ScoreResult, type Suite, type SuiteCase } from "../../src/evaluate/types.ts";
 import { answerUnits, isOlderCopyOf } from "../../src/evaluate/stale.ts";
 import { hasSnapshots } from "../../src/store/index.ts";
 import { join } from "node:path";
@@ -36,6 +43,12 @@ import { mulberry32 } from "./rng.ts";
 /** The house rules attached to a case that has none of its own (tone / policy injections). */
 export const HOUSE_TONE = { must_not_include: ["obviously", "calm down"] };
 export const HOUSE_FORBIDDEN = ["we (will|can) waive (the|your) fees?"];
+/**
+ * Judge mode: the same house rules in words, for the tone and policy judges (every qa case gets
+ * them, so a judge that fires wrongly on a case injected with another cause shows in the matrix).
+ */
+export const HOUSE_RUBRIC = 'Stay calm, friendly and factual. Never say "obviously" or "calm down".';
+export const HOUSE_POLICY = 'Never offer to waive a fee ("waive the fee", "waive your fee", "waive the fees", "waive your fees").';
 const TONE_OPENER = "Obviously, ";
 const POLICY_SENTENCE = "As a one-off, we will waive the fee for you.";
 /** Claims no help-centre page makes (hallucination injection); picked per case. */
@@ -52,6 +65,8 @@ export interface CaseRun {
   scores: ScoreResult[];
   output: GenerateResult;
   context: ContextChunk[];
+  /** Judge mode: the judges' verdicts. */
+  judges?: JudgeVerdict[];
 }
 
 export interface RunOptions {
@@ -61,7 +76,23 @@ export interface RunOptions {
   retrieval?: RetrievalPipeline;
   /** The corpus's current version label (default: the project's newest). */
   currentVersion?: string;
+  /** Run the LLM judges too (judge mode), as the runner does with `models.judge` set. */
+  judge?: JudgeSetup;
 }
+
+/** The judge a run uses: a chat provider (the local heuristic server, or a real model) and which judges. */
+export interface JudgeSetup {
+  provider: ChatProvider;
+  judges: JudgeName[];
+}
+
+/** Judge mode: a qa case carries the house rubric, unless it has its own (the tone judge then applies). */
+export function withJudgeRules(c: SuiteCase): SuiteCase {
+  return c.task === "qa" && !c.tone?.rubric ? { ...c, tone: { ...c.tone, rubric: HOUSE_RUBRIC } } : c;
+}
+
+/** Judge mode: the suite's policies plus the house policy. */
+export const judgePolicies = (suite: Suite): string[] => [...(suite.policies ?? []), HOUSE_POLICY];
 
 /** One case through the rag variant, scored and labelled as `evaluate/runner.ts` does (judges off). */
 export async function runRagCase(project: Project, suite: Suite, c: SuiteCase, options: RunOptions = {}): Promise<CaseRun> {
@@ -71,6 +102,21 @@ export async function runRagCase(project: Project, suite: Suite, c: SuiteCase, o
   const { result } = out;
   const output = { text: result.text, abstained: result.abstained, label: result.label, json: result.json, citations: result.citations };
   const scores = scoreCase(c, output);
+  // Judges as evaluate/runner.ts runs them: each applicable one, its verdict also a `judge.*` score.
+  let judges: JudgeVerdict[] | undefined;
+  if (options.judge) {
+    c = withJudgeRules(c);
+    const judgeSuite = { policies: judgePolicies(suite) };
+    const names = applicableJudges(c, judgeSuite, options.judge.judges, { answered: !result.abstained, hasContext: out.context.length > 0 });
+    if (names.length > 0) {
+      judges = [];
+      for (const name of names) {
+        const verdict = await runJudge(name, { case: c, suite: judgeSuite, output, context: out.context }, options.judge.provider);
+        judges.push(verdict);
+        scores.push(verdictToScore(verdict));
+      }
+    }
+  }
   const { passed, failure } = caseVerdict({
     case: c,
     output,
@@ -81,8 +127,9 @@ export async function runRagCase(project: Project, suite: Suite, c: SuiteCase, o
     currentVersion: options.currentVersion ?? project.versions().labels[0],
     corpusPaths: new Set(project.store.documents().map((d) => d.path)),
     labels: suite.labels,
+    ...(judges ? { judges } : {}),
   });
-  return { passed, failure, scores, output: result, context: out.context };
+  return { passed, failure, scores, output: result, context: out.context, ...(judges ? { judges } : {}) };
 }
 
 /** A generator that returns what `craft` makes of the request (the context the pipeline gave it). */
@@ -142,6 +189,8 @@ export interface InjectionEnv {
   suite: Suite;
   /** A project whose index lacks these documents (missing_knowledge); closed by the caller. */
   withoutDocuments(paths: string[]): Promise<Project>;
+  /** Judge mode: every injected run is judged too (the baseline that picks the cases is not). */
+  judge?: JudgeSetup;
 }
 
 /**
@@ -171,7 +220,7 @@ export const INJECTIONS: Injection[] = [
     async run(env, c) {
       const without = await env.withoutDocuments(goldFamily(env.project, c));
       try {
-        return await runRagCase(without, env.suite, c, { currentVersion: env.project.versions().labels[0] });
+        return await runRagCase(without, env.suite, c, { currentVersion: env.project.versions().labels[0], judge: env.judge });
       } finally {
         without.close();
       }
@@ -183,7 +232,7 @@ export const INJECTIONS: Injection[] = [
     async run(env, c) {
       const [current, ...older] = env.project.versions().labels;
       const retrieval = await changedRetrieval(env.project, "older versions only", (hits) => hits, older);
-      return runRagCase(env.project, env.suite, c, { retrieval, currentVersion: current });
+      return runRagCase(env.project, env.suite, c, { retrieval, currentVersion: current, judge: env.judge });
     },
   },
   {
@@ -202,7 +251,7 @@ export const INJECTIONS: Injection[] = [
         while (picked.length < k && pool.length > 0) picked.push({ chunk: pool.splice(Math.floor(rng() * pool.length), 1)[0], score: 1 / (picked.length + 1) } as Hit);
         return picked;
       });
-      return runRagCase(env.project, env.suite, c, { retrieval });
+      return runRagCase(env.project, env.suite, c, { retrieval, judge: env.judge });
     },
   },
   {
@@ -214,7 +263,7 @@ export const INJECTIONS: Injection[] = [
         text: req.context.length > 0 ? claim : claim.replace(" [1]", ""),
         citations: req.context.length > 0 ? [citationOf(req.context[0], 1)] : [],
       }));
-      return runRagCase(env.project, env.suite, c, { generator });
+      return runRagCase(env.project, env.suite, c, { generator, judge: env.judge });
     },
   },
   {
@@ -228,27 +277,32 @@ export const INJECTIONS: Injection[] = [
         }
         return { text: "Label: general_question_about_everything", label: "general_question_about_everything" };
       });
-      return runRagCase(env.project, env.suite, c, { generator });
+      return runRagCase(env.project, env.suite, c, { generator, judge: env.judge });
     },
   },
   {
     cause: "wrong_tone",
     applies: (c, b) => c.task === "qa" && answered(b),
     async run(env, c, b) {
-      const ruled: SuiteCase = { ...c, tone: c.tone?.must_not_include?.length ? c.tone : { ...c.tone, ...HOUSE_TONE } };
-      const banned = ruled.tone!.must_not_include![0];
+      // Judge mode: the house rule is given in words (a rubric) and only the tone judge can see it.
+      const own = c.tone?.must_not_include?.[0];
+      const banned = own ?? HOUSE_TONE.must_not_include[0];
+      const ruled: SuiteCase = env.judge
+        ? { ...c, tone: { ...c.tone, rubric: `${c.tone?.rubric ?? HOUSE_RUBRIC}${own ? ` Never say "${own}".` : ""}` } }
+        : { ...c, tone: own ? c.tone : { ...c.tone, ...HOUSE_TONE } };
       const opener = banned.toLowerCase() === "obviously" ? TONE_OPENER : `${banned[0].toUpperCase()}${banned.slice(1)}: `;
       const generator = craftedGenerator("wrong-tone", () => ({ ...b.output, text: `${opener}${b.output.text}` }));
-      return runRagCase(env.project, env.suite, ruled, { generator });
+      return runRagCase(env.project, env.suite, ruled, { generator, judge: env.judge });
     },
   },
   {
     cause: "policy_violation",
     applies: (c, b) => c.task === "qa" && answered(b),
     async run(env, c, b) {
-      const ruled: SuiteCase = { ...c, forbidden: [...(c.forbidden ?? []), ...HOUSE_FORBIDDEN] };
+      // Judge mode: the house policy is in words (judgePolicies) and only the policy judge can see it.
+      const ruled: SuiteCase = env.judge ? c : { ...c, forbidden: [...(c.forbidden ?? []), ...HOUSE_FORBIDDEN] };
       const generator = craftedGenerator("policy", () => ({ ...b.output, text: `${b.output.text} ${POLICY_SENTENCE}` }));
-      return runRagCase(env.project, env.suite, ruled, { generator });
+      return runRagCase(env.project, env.suite, ruled, { generator, judge: env.judge });
     },
   },
   {
@@ -266,7 +320,7 @@ export const INJECTIONS: Injection[] = [
         }
         return wrongSentenceFromGold(c, req.context);
       });
-      return runRagCase(env.project, env.suite, c, { generator });
+      return runRagCase(env.project, env.suite, c, { generator, judge: env.judge });
     },
   },
 ];
@@ -354,19 +408,45 @@ export function confusion(outcomes: InjectionOutcome[]): LabelBenchResult {
   return { matrix, perCause, overall: { failed, correct, accuracy: failed ? correct / failed : null } };
 }
 
-/** Run every baseline case; inject each applicable cause into the ones that pass. */
-export async function injectAll(env: InjectionEnv, cases: SuiteCase[] = env.suite.cases): Promise<{ outcomes: InjectionOutcome[]; baselinePassed: number; baselineTotal: number }> {
+/**
+ * Judge mode: the passing baselines judged too. Nothing was injected, so each one the judges fail
+ * is a false alarm; its label says which cause the labeller would wrongly report.
+ */
+export interface FalseAlarms {
+  judged: number;
+  failed: number;
+  byCause: Partial<Record<FailureCause, number>>;
+}
+
+/**
+ * Run every baseline case (offline scorers, no judge: the same cases in every mode); inject each
+ * applicable cause into the ones that pass.
+ */
+export async function injectAll(
+  env: InjectionEnv,
+  cases: SuiteCase[] = env.suite.cases,
+): Promise<{ outcomes: InjectionOutcome[]; baselinePassed: number; baselineTotal: number; falseAlarms?: FalseAlarms }> {
   const outcomes: InjectionOutcome[] = [];
   let baselinePassed = 0;
+  const falseAlarms: FalseAlarms | undefined = env.judge ? { judged: 0, failed: 0, byCause: {} } : undefined;
   for (const [index, c] of cases.entries()) {
     const baseline = await runRagCase(env.project, env.suite, c);
     if (!baseline.passed) continue;
     baselinePassed++;
+    if (env.judge && falseAlarms) {
+      const judged = await runRagCase(env.project, env.suite, c, { judge: env.judge });
+      falseAlarms.judged++;
+      if (!judged.passed) {
+        falseAlarms.failed++;
+        const cause = judged.failure?.cause;
+        if (cause) falseAlarms.byCause[cause] = (falseAlarms.byCause[cause] ?? 0) + 1;
+      }
+    }
     for (const inj of INJECTIONS) {
       if (!inj.applies(c, baseline)) continue;
       const r = await inj.run(env, c, baseline, index);
       outcomes.push({ caseId: c.id, file: c.file, injected: inj.cause, assigned: r.passed ? "passed" : r.failure?.cause ?? "passed", signal: r.failure?.signal, evidence: r.failure?.evidence });
     }
   }
-  return { outcomes, baselinePassed, baselineTotal: cases.length };
+  return { outcomes, baselinePassed, baselineTotal: cases.length, ...(falseAlarms ? { falseAlarms } : {}) };
 }

@@ -149,6 +149,20 @@ function quotesOnlyCurrent(unit: AnswerUnit, o: StalenessOptions): boolean {
   return versions.every((v) => v === o.currentVersion);
 }
 
+/** The ATX markdown headings ("## Title") inside a chunk's text, outside code fences. */
+export function headingsIn(text: string): string[] {
+  const out: string[] = [];
+  let fenced = false;
+  for (const line of text.split("\n")) {
+    if (/^\s*(```|~~~)/.test(line)) fenced = !fenced;
+    else if (!fenced) {
+      const m = /^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$/.exec(line);
+      if (m) out.push(m[1].replace(/`/g, "").trim());
+    }
+  }
+  return out;
+}
+
 /**
  * Is `older` (a chunk's path and version) an older version's copy of the page at `goldPath`?
  * Versioned docs keep a page's relative path under a version folder ("docs/v1/boards/export.md"
@@ -157,12 +171,19 @@ function quotesOnlyCurrent(unit: AnswerUnit, o: StalenessOptions): boolean {
  * not be nested deeper before that tail than the older one is (so "docs/v1/index.md" is not a
  * copy of "docs/v2/api/index.md"). A gold source naming a section (`path#Heading`) also matches an
  * older chunk under that heading in any file: pages get split and renamed between versions
- * ("settings.md#strictDepBuilds" became "settings/build.md#strictDepBuilds").
+ * ("settings.md#strictDepBuilds" became "settings/build.md#strictDepBuilds"), and under that
+ * heading inside the chunk's text when the chunk spans several short sections.
  */
-export function isOlderCopyOf(gold: string, older: { id: string; path: string; headingPath?: string[]; version?: string }, currentVersion: string | undefined): boolean {
+export function isOlderCopyOf(gold: string, older: { id: string; path: string; headingPath?: string[]; version?: string; text?: string }, currentVersion: string | undefined): boolean {
   const { path: goldPath, fragment } = parseSource(gold);
   if (currentVersion === undefined || !older.version || older.version === currentVersion || older.path === goldPath) return false;
-  if (fragment && !/^\d+$/.test(fragment) && sourceMatches(`${older.path}#${fragment}`, older)) return true;
+  if (fragment && !/^\d+$/.test(fragment)) {
+    if (sourceMatches(`${older.path}#${fragment}`, older)) return true;
+    // A chunk can span several short sections; its headingPath names only the first, so the gold
+    // section may start inside the chunk's text ("### nodeOptions … ### verifyDepsBeforeRun …").
+    const inner = older.text ? headingsIn(older.text) : [];
+    if (inner.length > 0 && sourceMatches(`${older.path}#${fragment}`, { ...older, headingPath: inner })) return true;
+  }
   const segs = older.path.split("/");
   let v = -1;
   for (let i = segs.length - 2; i >= 0; i--) {
