@@ -80,6 +80,22 @@ async function generatorPredictions(generator: Generator, examples: TrainingExam
   return out;
 }
 
+/** A `finetune.datasets` entry of ragtune.yaml. */
+export type DeclaredDataset = Project["config"]["finetune"]["datasets"][number];
+
+/** The train request for a declared dataset (the demo and the pilot train these as `finetune train` does). */
+export function declaredDatasetRequest(project: Project, d: DeclaredDataset, promote: NonNullable<TrainRequest["promote"]>, forceReason?: string): TrainRequest {
+  return {
+    task: d.task,
+    trainer: d.trainer,
+    settings: d.settings,
+    dataset: { name: d.task, files: [{ path: join(project.root, d.file), task: d.task, inputField: d.inputField, outputField: d.outputField, displayName: d.file }] },
+    decontaminate: project.config.finetune.decontaminate,
+    promote,
+    ...(forceReason ? { forceReason } : {}),
+  };
+}
+
 export async function trainAndRegister(project: Project, request: TrainRequest): Promise<TrainOutcome> {
   const { config, root } = project;
   const task = request.task;

@@ -18,7 +18,7 @@ import type { CaseResult, FailureCause } from "../evaluate/types.ts";
 import type { VariantName } from "../config/index.ts";
 import { decide, failureGroup, THRESHOLDS } from "../decide/index.ts";
 import { buildReport, writeHtmlReport, writeReport } from "../report/index.ts";
-import { trainAndRegister } from "../finetune/train.ts";
+import { declaredDatasetRequest, trainAndRegister } from "../finetune/train.ts";
 import { priceFor } from "../models/prices.ts";
 import { hasSnapshots } from "../store/index.ts";
 import { InputError } from "../util/errors.ts";
@@ -259,14 +259,7 @@ async function fineTuneStep(ctx: StepContext): Promise<StepOutput> {
   const outcomes: { id: string; task: string; promoted: boolean; gate: unknown }[] = [];
   for (const d of inProcess) {
     ctx.progress(`  training ${d.task} on ${d.file} (${d.trainer ?? "default trainer"}), gated against the prompt baseline`);
-    const o = await trainAndRegister(project, {
-      task: d.task,
-      trainer: d.trainer,
-      settings: d.settings,
-      dataset: { name: d.task, files: [{ path: join(project.root, d.file), task: d.task, inputField: d.inputField, outputField: d.outputField, displayName: d.file }] },
-      decontaminate: project.config.finetune.decontaminate,
-      promote: "gate",
-    });
+    const o = await trainAndRegister(project, declaredDatasetRequest(project, d, "gate"));
     outcomes.push({ id: o.record.id, task: o.record.task, promoted: o.promoted, gate: o.gate });
   }
   const promoted = outcomes.filter((o) => o.promoted);

@@ -12,7 +12,7 @@ import { printSummary } from "./eval.ts";
 import { generatorsOf, printDecision } from "./decide.ts";
 import { printJson } from "./common.ts";
 import { printTrainOutcome } from "./finetune.ts";
-import { trainAndRegister } from "../../finetune/train.ts";
+import { declaredDatasetRequest, trainAndRegister } from "../../finetune/train.ts";
 import { bold, dim, progress, progressDone } from "../output.ts";
 import { InputError } from "../../util/errors.ts";
 
@@ -50,15 +50,10 @@ export async function demoCommand(opts: { out?: string; json?: boolean }): Promi
     // fine-tuning does on the suite: answers what it has seen, cannot cite, goes stale.
     const trained = [];
     for (const d of project.config.finetune.datasets) {
-      const outcome = await trainAndRegister(project, {
-        task: d.task,
-        trainer: d.trainer,
-        settings: d.settings,
-        dataset: { name: d.task, files: [{ path: join(project.root, d.file), task: d.task, inputField: d.inputField, outputField: d.outputField, displayName: d.file }] },
-        decontaminate: project.config.finetune.decontaminate,
-        promote: d.task === "qa" ? "force" : "gate",
-        forceReason: "demo: show what fine-tuning for knowledge does (the gate refuses it on held-out questions)",
-      });
+      const outcome = await trainAndRegister(
+        project,
+        declaredDatasetRequest(project, d, d.task === "qa" ? "force" : "gate", "demo: show what fine-tuning for knowledge does (the gate refuses it on held-out questions)"),
+      );
       trained.push(outcome);
       if (!opts.json) printTrainOutcome(outcome);
     }
