@@ -148,7 +148,7 @@ async function runDemo() {
       const sum: DemoScores = { recallAtK: 0, hitAtK: 0, mrr: 0 };
       for (const c of cases) {
         const hits = await pipeline.retrieve(c.input, { k });
-        const s = retrievalScores(c.sources!, hits.map((h) => ({ id: h.chunk.id, path: h.chunk.path, headingPath: h.chunk.headingPath })), k);
+        const s = retrievalScores(c.sources!, hits.map((h) => ({ id: h.chunk.id, path: h.chunk.path, headingPath: h.chunk.headingPath, spans: h.chunk.spans })), k);
         sum.recallAtK += s.recallAtK;
         sum.hitAtK += s.hitAtK;
         sum.mrr += s.mrr;

@@ -159,3 +159,26 @@ test("ragtune pilot on the command line: progress on stderr, the step table on s
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a candidate wins only with a significant recall gain and no significant pass-rate loss", async () => {
+  const { compareToBasic } = await import("../src/pilot/candidates.ts");
+  const ids = Array.from({ length: 30 }, (_, i) => `c${i}`);
+  const basic = new Map(ids.map((id) => [id, { recall: 0.5, passed: true }]));
+  const better = new Map(ids.map((id) => [id, { recall: 1, passed: true }]));
+  const same = new Map(ids.map((id) => [id, { recall: 0.5, passed: true }]));
+  const betterButFails = new Map(ids.map((id, i) => [id, { recall: 1, passed: i < 10 }]));
+  const worse = new Map(ids.map((id) => [id, { recall: 0, passed: true }]));
+  const a = compareToBasic(basic, better, 0.05, 1);
+  assert.equal(a.better, true, a.why);
+  assert.match(a.why, /recall \+0\.500 \(paired bootstrap p = /);
+  const b = compareToBasic(basic, same, 0.05, 1);
+  assert.equal(b.better, false);
+  assert.match(b.why, /not a significant gain/);
+  const c = compareToBasic(basic, betterButFails, 0.05, 1);
+  assert.equal(c.better, false);
+  assert.match(c.why, /significantly worse \(McNemar/);
+  const d = compareToBasic(basic, worse, 0.05, 1);
+  assert.match(d.why, /significantly lower/);
+  const none = compareToBasic(new Map(ids.map((id) => [id, { passed: true }])), new Map(ids.map((id) => [id, { passed: true }])), 0.05, 1);
+  assert.match(none.why, /no case has gold sources/);
+});

@@ -205,3 +205,21 @@ test("ndcgAtK: graded relevance with log2 discount", () => {
   assert.equal(ndcgAtK([0, 0], 2), 0);
   assert.equal(ndcgAtK([], 5), 0);
 });
+
+test("sourceMatches: a section that starts inside a chunk (named by its spans, not its headingPath) is retrieved", () => {
+  // The chunker merges short sections: headingPath names the first, spans name every one the text covers.
+  const merged = {
+    id: "docs/settings.md#4",
+    path: "docs/settings.md",
+    headingPath: ["Settings", "nodeOptions"],
+    spans: [{ headingPath: ["Settings", "nodeOptions"] }, { headingPath: ["Settings", "verifyDepsBeforeRun"] }],
+  };
+  assert.equal(sourceMatches("docs/settings.md#verifyDepsBeforeRun", merged), true);
+  assert.equal(sourceMatches("docs/settings.md#verify-deps-before-run", merged), false, "slug forms compare against the heading's own slug");
+  assert.equal(sourceMatches("docs/settings.md#verifydepsbeforerun", merged), true);
+  assert.equal(sourceMatches("docs/settings.md#strictDepBuilds", merged), false);
+  // Without spans only headingPath counts (chunks from before PIPELINE_VERSION 4).
+  assert.equal(sourceMatches("docs/settings.md#verifyDepsBeforeRun", { ...merged, spans: undefined }), false);
+  const r = retrievalScores(["docs/settings.md#verifyDepsBeforeRun"], [merged], 5);
+  assert.deepEqual([r.hitAtK, r.recallAtK, r.mrr], [1, 1, 1]);
+});

@@ -554,7 +554,7 @@ export async function benchRetrievalSuite(options: BenchSuiteOptions): Promise<S
         const started = performance.now();
         const hits = await searcher.search(c.input, { k: retrieval.k });
         searchMs += performance.now() - started;
-        const asSources = (hs: Hit[]) => hs.map((h) => ({ id: h.chunk.id, path: h.chunk.path, headingPath: h.chunk.headingPath }));
+        const asSources = (hs: Hit[]) => hs.map((h) => ({ id: h.chunk.id, path: h.chunk.path, headingPath: h.chunk.headingPath, spans: h.chunk.spans }));
         const s = retrievalScores(c.sources!, asSources(hits), retrieval.k);
         recall += s.recallAtK;
         hit += s.hitAtK;

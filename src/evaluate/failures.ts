@@ -25,7 +25,7 @@ export interface FailureInput {
   /** Source paths present in the context the generator saw. */
   contextPaths: string[];
   /** The chunks the generator saw (retrieved or packed); empty for prompt-only / fine-tuned. */
-  contextChunks: { id: string; path: string; headingPath: string[]; text: string; version?: string }[];
+  contextChunks: { id: string; path: string; headingPath: string[]; spans?: { headingPath: string[] }[]; text: string; version?: string }[];
   /**
    * The corpus's current version label. A stale-looking value quoted from a chunk of this version
    * is a misread of the current docs, not stale knowledge (see stale.ts).

@@ -328,6 +328,11 @@ export interface SourceChunk {
   id: string;
   path: string;
   headingPath?: string[];
+  /**
+   * The sections the chunk's text spans (core/chunk.ts ChunkSpan). A chunk that merges short
+   * sections names only the first in headingPath; a gold section that starts inside it is still in it.
+   */
+  spans?: { headingPath: string[] }[];
 }
 
 const cleanPath = (p: string) => p.trim().replace(/\\/g, "/").replace(/^\.\//, "");
@@ -358,7 +363,8 @@ export function sourceMatches(expected: string, chunk: SourceChunk): boolean {
   if (fragment === undefined || fragment === "") return true;
   if (/^\d+$/.test(fragment)) return cleanPath(chunk.id) === `${path}#${fragment}`;
   const want = slug(fragment);
-  return (chunk.headingPath ?? []).some((h) => h.trim().toLowerCase() === fragment.toLowerCase() || slug(h) === want);
+  const named = (path: string[] | undefined) => (path ?? []).some((h) => h.trim().toLowerCase() === fragment.toLowerCase() || slug(h) === want);
+  return named(chunk.headingPath) || (chunk.spans ?? []).some((s) => named(s.headingPath));
 }
 
 /**

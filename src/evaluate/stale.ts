@@ -174,7 +174,7 @@ export function headingsIn(text: string): string[] {
  * ("settings.md#strictDepBuilds" became "settings/build.md#strictDepBuilds"), and under that
  * heading inside the chunk's text when the chunk spans several short sections.
  */
-export function isOlderCopyOf(gold: string, older: { id: string; path: string; headingPath?: string[]; version?: string; text?: string }, currentVersion: string | undefined): boolean {
+export function isOlderCopyOf(gold: string, older: { id: string; path: string; headingPath?: string[]; spans?: { headingPath: string[] }[]; version?: string; text?: string }, currentVersion: string | undefined): boolean {
   const { path: goldPath, fragment } = parseSource(gold);
   if (currentVersion === undefined || !older.version || older.version === currentVersion || older.path === goldPath) return false;
   if (fragment && !/^\d+$/.test(fragment)) {

@@ -30,7 +30,7 @@ export function caseVerdict(x: VerdictInput): { retrieval?: RetrievalScores; pas
     x.variant.usesRetrieval && c.sources?.length && c.task !== "extract"
       ? retrievalScores(
           c.sources,
-          out.retrieved.map((h) => ({ id: h.chunk.id, path: h.chunk.path, headingPath: h.chunk.headingPath })),
+          out.retrieved.map((h) => ({ id: h.chunk.id, path: h.chunk.path, headingPath: h.chunk.headingPath, spans: h.chunk.spans })),
           x.k,
         )
       : undefined;
@@ -42,7 +42,7 @@ export function caseVerdict(x: VerdictInput): { retrieval?: RetrievalScores; pas
     passed,
     variant: x.variant,
     contextPaths: [...new Set(out.context.map((ch) => ch.path))],
-    contextChunks: out.context.map((ch) => ({ id: ch.id, path: ch.path, headingPath: ch.headingPath, text: ch.text, version: ch.version })),
+    contextChunks: out.context.map((ch) => ({ id: ch.id, path: ch.path, headingPath: ch.headingPath, spans: ch.spans, text: ch.text, version: ch.version })),
     currentVersion: x.currentVersion,
     retrieval,
     truncated: out.truncated,
