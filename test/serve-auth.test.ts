@@ -301,3 +301,70 @@ test("auth: a flood of bad keys is cut off per address, never hashed for unknown
     compare.mock.restore();
   }
 });
+
+// ---------------------------------------------------------------- the CLI (child processes)
+
+test("cli: keys create prints the key alone on the last line of stdout, once; keys list and revoke never show it", async () => {
+  const { runCli } = await import("./helpers/cli.ts");
+  const { makeTinyProject } = await import("./helpers/project.ts");
+  const root = makeTinyProject();
+  const created = await runCli(["keys", "create", "--scope", "query", "--name", "support bot", "--rate-limit", "30"], root);
+  assert.equal(created.code, 0, created.stderr);
+  const lines = created.stdout.split("\n");
+  assert.equal(lines.at(-1), "", "stdout ends with a newline");
+  const key = lines.at(-2)!;
+  assert.match(key, /^rt_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/, "the last line is the key, alone");
+  assert.equal(created.stdout.split(key).length - 1, 1, "printed once");
+  assert.equal(created.stderr.includes(key), false, "not on stderr");
+  assert.equal(created.stderr.includes(parseKey(key)!.secret), false);
+  assert.match(created.stderr, /created query key [0-9a-f]{12} \(support bot\)/);
+
+  const file = join(root, ".ragtune", "keys.db");
+  const store = new KeyStore(file);
+  assert.equal(store.verify(key)?.rateLimitPerMinute, 30, "the printed key verifies against the project's store");
+  store.close();
+
+  // The rest in one child process (one Node start), in order.
+  const { runCliBatch } = await import("./helpers/run-batch.ts");
+  const empty = makeTinyProject();
+  const id = parseKey(key)!.id;
+  const [admin, list, listJson, revoke, again, unknown, none, noStore] = await runCliBatch(
+    [
+      ["keys", "create", "--scope", "admin"],
+      ["keys", "list"],
+      ["keys", "list", "--json"],
+      ["keys", "revoke", id],
+      ["keys", "revoke", id],
+      ["keys", "revoke", "nope"],
+      ["keys", "list"],
+      ["keys", "revoke", "abc"],
+    ].map((args, i) => ({ args, cwd: i < 6 ? root : empty })),
+  );
+  assert.equal(admin.code, 0, admin.stderr);
+  const adminKey = admin.stdout.trim().split("\n").at(-1)!;
+  assert.match(adminKey, /^rt_/);
+  for (const r of [list, listJson, revoke, again]) {
+    assert.equal(r.code, 0, r.stderr);
+    for (const k of [key, adminKey]) {
+      const secret = parseKey(k)!.secret;
+      assert.equal(r.stdout.includes(secret) || r.stderr.includes(secret), false, "a secret was printed again");
+    }
+  }
+  assert.match(list.stdout, new RegExp(`${id}\\s+query\\s+support bot\\s+30/min`));
+  const rows = JSON.parse(listJson.stdout) as { id: string; scope: string; revokedAt: string | null }[];
+  assert.deepEqual(rows.map((r) => [r.scope, r.revokedAt]), [["query", null], ["admin", null]]);
+  assert.match(revoke.stdout, new RegExp(`revoked key ${id}`));
+  assert.match(again.stdout, /already revoked/);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /error: unknown API key id 'nope' in .*keys\.db/);
+  const after = new KeyStore(file);
+  assert.equal(after.verify(key), undefined);
+  assert.equal(after.verify(adminKey)?.scope, "admin");
+  after.close();
+
+  // No store yet: list says so (exit 0), revoke names the file (exit 2).
+  assert.equal(none.code, 0);
+  assert.match(none.stdout, /no API keys yet/);
+  assert.equal(noStore.code, 2);
+  assert.match(noStore.stderr, /no API key store at .*keys\.db/);
+});
