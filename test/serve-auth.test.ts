@@ -12,7 +12,7 @@ import { Hono } from "hono";
 import Database from "better-sqlite3";
 import { KeyStore, parseKey } from "../src/serve/keys.ts";
 import { RateLimiter } from "../src/serve/rate-limit.ts";
-import { API_KEY_VAR, keyAuthorizer, type AuthDefaults } from "../src/serve/auth.ts";
+import { API_KEY_VAR, keyAuthorizer, socketAddress, type AuthDefaults } from "../src/serve/auth.ts";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "ragtune-keys-"));
 const storeIn = (dir = tmp()) => new KeyStore(join(dir, ".ragtune", "keys.db"), { create: true });
@@ -104,6 +104,21 @@ test("keys: revoke, list (never secrets), and bad input", () => {
   assert.throws(() => store.createKey("query", { rateLimitPerMinute: 0 }), /rate limit must be an integer from 1/);
   assert.throws(() => store.createKey("query", { rateLimitPerMinute: 1.5 }), /rate limit must be an integer/);
   store.close();
+});
+
+test("keys: a revoke through another connection (the CLI while serving) takes effect on the next verify", () => {
+  const dir = tmp();
+  const file = join(dir, "keys.db");
+  const serving = new KeyStore(file, { create: true });
+  const { key, record } = serving.createKey("query");
+  assert.equal(serving.verify(key)?.id, record.id);
+  const cli = new KeyStore(file);
+  const later = cli.createKey("admin");
+  cli.revoke(record.id);
+  cli.close();
+  assert.equal(serving.verify(key), undefined, "revoked elsewhere");
+  assert.equal(serving.verify(later.key)?.scope, "admin", "created elsewhere");
+  serving.close();
 });
 
 test("keys: a missing, corrupt or foreign file is refused naming the file", () => {
@@ -367,4 +382,31 @@ test("cli: keys create prints the key alone on the last line of stdout, once; ke
   assert.match(none.stdout, /no API keys yet/);
   assert.equal(noStore.code, 2);
   assert.match(noStore.stderr, /no API key store at .*keys\.db/);
+});
+
+test("auth over a real socket: bad attempts are counted by the socket's address (not X-Forwarded-For)", async () => {
+  const { serve } = await import("@hono/node-server");
+  const store = storeIn();
+  const { key } = store.createKey("query");
+  const authorize = keyAuthorizer(store, new RateLimiter({ ratePerMinute: 100 }), { rateLimitPerMinute: 100, badAttemptsPerMinute: 3 });
+  const hono = new Hono();
+  hono.get("/v1/search", async (c) => (await authorize(c, "query")) ?? c.json({ ok: true, address: socketAddress(c) }));
+  const server = await new Promise<ReturnType<typeof serve>>((resolveServer) => {
+    const s = serve({ fetch: hono.fetch, port: 0, hostname: "127.0.0.1" }, () => resolveServer(s));
+  });
+  try {
+    const { port } = server.address() as { port: number };
+    const get = (auth: string, forwarded: string) => fetch(`http://127.0.0.1:${port}/v1/search`, { headers: { Authorization: auth, "X-Forwarded-For": forwarded } });
+    const ok = await get(`Bearer ${key}`, "1.1.1.1");
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { ok: true, address: "127.0.0.1" }, "the socket's address, not the header's");
+    const statuses: number[] = [];
+    // A new X-Forwarded-For each time does not earn a new budget.
+    for (let i = 0; i < 5; i++) statuses.push((await get("Bearer wrong", `203.0.113.${i}`)).status);
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
+    assert.equal(authorize.trackedClients(), 1);
+  } finally {
+    await new Promise((r) => server.close(r));
+    store.close();
+  }
 });

@@ -43,7 +43,8 @@ export const API_KEY_VAR = "apiKey";
 /** Longest Authorization header looked at; a real one is ~70 characters. */
 const MAX_AUTH_HEADER = 512;
 
-function socketAddress(c: Context): string {
+/** The peer address of the request's socket (@hono/node-server puts the IncomingMessage in c.env), or "unknown". */
+export function socketAddress(c: Context): string {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return env?.incoming?.socket?.remoteAddress ?? "unknown";
 }
