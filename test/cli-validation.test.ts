@@ -269,6 +269,16 @@ const ROWS: Row[] = [
   { args: ["models", "promote", "x", "--force"], error: /--force needs --reason/ },
   { args: ["models", "rollback"], error: /required option '--task <task>' not specified/ },
   { args: ["models", "rollback", "--task", "clasify"], error: /unknown task 'clasify' \(did you mean 'classify'\?\)/ },
+
+  // keys
+  { args: ["keys"], error: /'ragtune keys' needs a command: create, list, revoke/ },
+  { args: ["keys", "create"], error: /required option '--scope <scope>' not specified/ },
+  { args: ["keys", "create", "--scope", "admn"], error: /unknown scope 'admn' \(did you mean 'admin'\?\); expected one of: query, admin/ },
+  { args: ["keys", "create", "--scope", "query", "--name", " "], error: opt("--name", " ", "expected a key name") },
+  { args: ["keys", "create", "--scope", "query", "--rate-limit", "0"], error: opt("--rate-limit", "0", "expected an integer from 1 to 1,000,000") },
+  { args: ["keys", "create", "--scope", "query", "--rate-limit", "fast"], error: opt("--rate-limit", "fast", "expected an integer") },
+  { args: ["keys", "revoke", ""], error: /argument 'id'.*expected a key id/ },
+  { args: ["keys", "revoke", "nope"], error: /no API key store at .*keys\.db|unknown API key id 'nope'/ },
 ];
 
 test("every command and option: a bad value is exit 2 with 'error:' naming the option and what is allowed", async () => {

@@ -12,6 +12,7 @@ import { searchCommand, askCommand } from "./commands/query.ts";
 import { registerDataset } from "./commands/dataset.ts";
 import { registerFinetune, registerFinetuneTrain } from "./commands/finetune.ts";
 import { registerModels } from "./commands/models.ts";
+import { registerKeys } from "./commands/keys.ts";
 import { cacheClearCommand, cacheStatsCommand, evalCommand, runsCommand } from "./commands/eval.ts";
 import { decideCommand, reportCommand } from "./commands/decide.ts";
 import { initCommand } from "./commands/init.ts";
@@ -180,6 +181,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerFinetune(program);
   registerFinetuneTrain(program);
   registerModels(program);
+  registerKeys(program);
   registerView(program);
   registerPilot(program);
 
