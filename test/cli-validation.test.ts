@@ -253,6 +253,11 @@ const ROWS: Row[] = [
   { args: ["view", "--host", ""], error: /option '--host <address>' argument '' is invalid/ },
   { args: ["view", "--host", "192.0.2.1"], error: /--host 192\.0\.2\.1 is not an address of this machine/ },
 
+  // index versions
+  { args: ["index"], error: /'ragtune index' needs a command: versions, rollback/ },
+  { args: ["index", "rollback", "abc"], error: /argument 'version'.*expected an integer/ },
+  { args: ["index", "rollback", "0"], error: /expected an integer from 1/ },
+
   // pilot
   { args: ["pilot", "--until", "decide"], error: /unknown step 'decide'; expected one of: ingest, baseline/ },
   { args: ["pilot", "--candidates", "all"], error: /unknown set 'all'/ },

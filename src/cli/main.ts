@@ -21,6 +21,7 @@ import { addFilterOptions } from "./commands/common.ts";
 import { registerBench } from "./commands/bench.ts";
 import { registerView } from "./commands/view.ts";
 import { registerPilot } from "./commands/pilot.ts";
+import { registerIndex } from "./commands/index-versions.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { existingFileArg, hintFor, intArg, listArg, outFileArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
@@ -184,6 +185,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerKeys(program);
   registerView(program);
   registerPilot(program);
+  registerIndex(program);
 
   return program;
 }

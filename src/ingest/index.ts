@@ -123,6 +123,8 @@ export interface IngestStats {
   removedDocuments: SkippedFile[];
   /** Documents not found this run but kept in the index, with the reason (see removals.ts). */
   kept: SkippedFile[];
+  /** The index version this ingest recorded (store/versions.ts), when it changed the index. */
+  indexVersion?: number;
   /** Documents in the index after the run. */
   documents: number;
   chunks: number;

@@ -74,6 +74,12 @@ export interface SnapshotSource {
    * to `file`, which must not exist. A concurrent ingest neither blocks it nor leaks into it.
    */
   snapshotTo(file: string): void;
+  /**
+   * Replace the retrieval state (documents, chunks, term statistics, vectors and the index's meta)
+   * with that of a snapshot file, in one transaction, leaving everything else (the model
+   * registry) as it is; the generation moves forward so every reader sees the change.
+   */
+  restoreRetrievalFrom(file: string): void;
 }
 
 export function hasSnapshots(store: object): store is SnapshotSource {

@@ -3,7 +3,7 @@
  * and `applyIngest` is a single transaction, so a crash leaves either the old or the new index.
  */
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Chunk, ChunkSpan } from "../ingest/index.ts";
 import { ChunkAnalyzer, encodeTerms, LEXICAL_ANALYZER, type LexicalStatsSource, type StoredLexicalRow } from "../retrieve/lexical-cache.ts";
@@ -12,6 +12,9 @@ import { createHash } from "node:crypto";
 
 /** Bump when the table layout changes; older binaries refuse newer files instead of corrupting them. */
 export const SCHEMA_VERSION = 1;
+
+/** The tables that make up the retrieval state, parents before children (index rollback restores these, not the model registry). */
+const RETRIEVAL_TABLES = ["documents", "chunks", "lexical_terms", "chunk_terms", "chunk_vectors", "chunk_vector_cache"] as const;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -390,6 +393,33 @@ export function openStore(file: string): SqliteStore {
     },
     identity() {
       return readIdentity();
+    },
+    restoreRetrievalFrom(file) {
+      if (memory) throw new Error("an in-memory index cannot be restored from a file");
+      if (!existsSync(file)) throw new Error(`index snapshot ${file} does not exist`);
+      db.prepare("ATTACH DATABASE ? AS snap").run(file);
+      try {
+        const has = (schema: "main" | "snap", t: string) => !!db.prepare(`SELECT 1 FROM ${schema}.sqlite_master WHERE type = 'table' AND name = ?`).get(t);
+        db.transaction(() => {
+          // Children first (foreign keys), then parents; copy parents first.
+          // The term dictionary only grows and never reuses an id (other connections cache ids), so it
+          // is kept and only gains the snapshot's terms; everything else is replaced.
+          for (const t of [...RETRIEVAL_TABLES].reverse()) if (t !== "lexical_terms" && has("main", t)) db.prepare(`DELETE FROM main.${t}`).run();
+          for (const t of RETRIEVAL_TABLES) {
+            if (!has("main", t) || !has("snap", t)) continue;
+            const cols = (db.prepare(`PRAGMA main.table_info(${t})`).all() as { name: string }[]).map((c) => c.name);
+            const theirs = new Set((db.prepare(`PRAGMA snap.table_info(${t})`).all() as { name: string }[]).map((c) => c.name));
+            const shared = cols.filter((c) => theirs.has(c)).join(", ");
+            db.prepare(`INSERT ${t === "lexical_terms" ? "OR IGNORE " : ""}INTO main.${t} (${shared}) SELECT ${shared} FROM snap.${t}`).run();
+          }
+          const keep = new Set(["generation", "schema_version"]);
+          for (const row of db.prepare("SELECT key FROM main.meta").all() as { key: string }[]) if (!keep.has(row.key)) db.prepare("DELETE FROM main.meta WHERE key = ?").run(row.key);
+          for (const row of db.prepare("SELECT key, value FROM snap.meta").all() as { key: string; value: string }[]) if (!keep.has(row.key)) stmt.setMeta.run(row.key, row.value);
+          stmt.bumpGeneration.run();
+        })();
+      } finally {
+        db.prepare("DETACH DATABASE snap").run();
+      }
     },
     snapshotTo(file) {
       if (memory) throw new Error("an in-memory index cannot be snapshotted to a file");

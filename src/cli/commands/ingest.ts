@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { hasSnapshots } from "../../store/index.ts";
+import { configHashOf, recordIndexVersion } from "../../store/versions.ts";
 import { readFileSync } from "node:fs";
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { ingestProject, IngestRefused, type IngestStats } from "../../ingest/index.ts";
@@ -88,6 +90,11 @@ export async function runIngest(project: Project, showProgress: boolean, options
     progressDone();
     stats.embedded = { embedder: result.embedder, embedded: result.embedded, upToDate: result.upToDate, ms: result.ms };
   }
+  // Every ingest that changes the index records a version `ragtune index rollback` can restore.
+  if (hasSnapshots(project.store)) {
+    const v = recordIndexVersion(project.store, project.indexFile, { note: "ingest", configHash: configHashOf({ sources: config.sources, chunking: config.chunking }) });
+    if (v) stats.indexVersion = v.version;
+  }
   return stats;
 }
 
@@ -97,6 +104,7 @@ export function printIngestStats(stats: IngestStats): void {
   console.log(
     `ingested: ${stats.added} added, ${stats.changed} changed, ${stats.removed} removed, ${stats.unchanged} unchanged, ${stats.skipped.length} skipped — ${stats.documents} documents, ${stats.chunks} chunks in the index ${dim(`(${Math.round(stats.ms)} ms)`)}`,
   );
+  if (stats.indexVersion !== undefined) console.log(dim(`index version v${stats.indexVersion} recorded (ragtune index versions; ragtune index rollback <v>)`));
   if (stats.embedded) {
     const e = stats.embedded;
     console.log(`embedded: ${e.embedded} chunks with ${e.embedder}, ${e.upToDate} already up to date ${dim(`(${Math.round(e.ms)} ms)`)}`);
