@@ -20,6 +20,7 @@ import { addFilterOptions } from "./commands/common.ts";
 import { registerBench } from "./commands/bench.ts";
 import { registerView } from "./commands/view.ts";
 import { registerPilot } from "./commands/pilot.ts";
+import { registerServe } from "./commands/serve.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { existingFileArg, hintFor, intArg, listArg, outFileArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
@@ -181,6 +182,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerFinetuneTrain(program);
   registerModels(program);
   registerView(program);
+  registerServe(program);
   registerPilot(program);
 
   return program;
