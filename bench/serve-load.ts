@@ -16,7 +16,8 @@
 import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { connect, type Socket } from "node:net";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
@@ -140,7 +141,14 @@ async function main(): Promise<void> {
 
   // The load generator runs in a worker thread: its own event loop, so the server's loop serves
   // only the requests (the server is still in this process, as the brief of the bench says).
+  // The server thread's event-loop delay says whether slow requests waited on the server's own work
+  // (a blocked loop) or on the machine (other processes on the cores).
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const cpuBefore = process.cpuUsage();
   const { latencies, byStatus, elapsed, maxLag, total } = await runLoadInWorker(port, questions);
+  loopDelay.disable();
+  const cpu = process.cpuUsage(cpuBefore);
   const load = {
     seconds,
     targetRate: rate,
@@ -151,11 +159,15 @@ async function main(): Promise<void> {
     p99Ms: round(percentile(latencies, 99)),
     maxMs: round(latencies[latencies.length - 1]),
     maxSchedulerLagMs: round(maxLag),
+    serverLoopDelayMs: { p50: round(loopDelay.percentile(50) / 1e6), p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) },
+    processCpuSeconds: round((cpu.user + cpu.system) / 1e6),
+    loadAverage1m: round(loadavg()[0]),
     byStatus: Object.fromEntries([...byStatus].sort((a, b) => a[0] - b[0])),
     errors5xx: [...byStatus].filter(([s]) => s >= 500 || s < 0).reduce((n, [, c]) => n + c, 0),
   };
   console.log(`load: ${total} requests at ${rate}/s for ${seconds}s (achieved ${load.achievedRate}/s)`);
   console.log(`  p50 ${load.p50Ms} ms   p95 ${load.p95Ms} ms   p99 ${load.p99Ms} ms   max ${load.maxMs} ms`);
+  console.log(`  server event-loop delay p99 ${load.serverLoopDelayMs.p99} ms, max ${load.serverLoopDelayMs.max} ms; process CPU ${load.processCpuSeconds} s in ${round(elapsed)} s; load average ${load.loadAverage1m}`);
   console.log(`  by status: ${JSON.stringify(load.byStatus)}   5xx/transport errors: ${load.errors5xx}`);
 
   let abuse: Record<string, unknown> | undefined;
