@@ -52,7 +52,7 @@ test("/v1/ask answers with citations, confidence, support from evaluate/metrics,
   const c = body.citations[0];
   assert.equal(c.path, "docs/v2/billing.md");
   assert.equal(c.version, "v2");
-  assert.match(c.label, /^docs\/v2\/billing\.md › Billing › Refunds › lines \d+–\d+$/);
+  assert.match(c.label, /^docs\/v2\/billing\.md › Billing › Refunds › (line \d+|lines \d+–\d+)$/);
   assert.ok(typeof body.confidence === "number" && body.confidence > 0 && body.confidence <= 1);
   assert.equal(body.generator, "offline:extractive");
   assert.equal(body.served.model.variant, "rag");
@@ -95,6 +95,21 @@ test("/v1/ask filters and k narrow retrieval", async () => {
   assert.equal(res.status, 200);
   assert.match(body.answer, /14 days/);
   assert.equal(app.requestLog!.get(body.requestId)!.retrieved.length, 1);
+});
+
+test("another variant is served through pipeline/ buildVariants; it refuses per-request k and filters", async () => {
+  const { project: p } = await ingested();
+  const lc = createServeApp({ project: p, variant: "long-context", requestLogFile: null });
+  opened.push(lc, p);
+  const res = await post(lc, "/v1/ask", { question: "How long do deleted cards stay in the trash?" });
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.served.model.variant, "long-context");
+  assert.match(body.answer, /60 days/);
+  const withK = await post(lc, "/v1/ask", { question: "refund", k: 2 });
+  assert.equal(withK.status, 400);
+  assert.equal((await withK.json()).error.field, "k");
+  assert.throws(() => createServeApp({ project: p, variant: "fine-tuned", requestLogFile: null }), /cannot be served: no trained model is promoted/);
 });
 
 test("/v1/search returns ranked chunks with scores, the same retrieval as ask", async () => {

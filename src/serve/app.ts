@@ -131,7 +131,7 @@ function citationsOut(a: Answered) {
       headingPath: c.headingPath,
       lines: [c.lineStart, c.lineEnd] as [number, number],
       version: c.version ?? "",
-      label: `${c.path}${heading} › lines ${c.lineStart}–${c.lineEnd}`,
+      label: `${c.path}${heading} › ${c.lineStart === c.lineEnd ? `line ${c.lineStart}` : `lines ${c.lineStart}–${c.lineEnd}`}`,
       ...(c.quote !== undefined ? { quote: c.quote } : {}),
     };
   });
