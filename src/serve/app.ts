@@ -23,6 +23,7 @@ import { openApiDocument } from "./openapi.ts";
 import {
   AskRequest,
   AskResponse,
+  ChatChunk,
   ChatRequest,
   ChatResponse,
   FeedbackRequest,
@@ -354,8 +355,10 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     }
     return streamSSE(c, async (stream) => {
       let streamId = `chatcmpl-${randomUUID()}`;
-      const chunk = (delta: Record<string, string>, finish: "stop" | null, extra: Record<string, unknown> = {}) =>
-        stream.writeSSE({ data: JSON.stringify({ id: streamId, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra }) });
+      const chunk = (delta: { role?: "assistant"; content?: string }, finish: "stop" | null, extra: Pick<z.input<typeof ChatChunk>, "usage" | "ragtune"> = {}) =>
+        stream.writeSSE({
+          data: JSON.stringify(checked(ChatChunk, { id: streamId, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })),
+        });
       await chunk({ role: "assistant", content: "" }, null);
       // Text is forwarded as the generator produces it; writes are chained so they stay in order.
       let pending: Promise<void> = Promise.resolve();
@@ -371,7 +374,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
         streamId = `chatcmpl-${body.requestId}`;
         // A generator that does not stream (the offline reader) answers at once: send it in word-sized pieces.
         if (!streamed || a.result.abstained) for (const piece of body.answer.match(/\S+\s*/g) ?? []) await chunk({ content: piece }, null);
-        await chunk({}, "stop", { usage: usageOf(a), ragtune: checked(AskResponse, body) });
+        await chunk({}, "stop", { usage: usageOf(a), ragtune: body });
       } catch (err) {
         const e = err instanceof ApiError ? err : new ApiError(500, "internal", undefined, (err as Error).message);
         await stream.writeSSE({ data: JSON.stringify({ error: { code: e.code, message: e.message, type: e.code } }) });

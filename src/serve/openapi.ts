@@ -7,6 +7,7 @@ import { z } from "zod";
 import {
   AskRequest,
   AskResponse,
+  ChatChunk,
   ChatRequest,
   ChatResponse,
   ErrorResponse,
@@ -38,13 +39,13 @@ const COMMON_ERRORS = {
   "504": error("The request took longer than serve.timeoutMs."),
 };
 
-function post(summary: string, request: string, response: string, extra: Schema = {}) {
+function post(summary: string, request: string, response: string, extra: Schema = {}, content: Schema = json(response)) {
   return {
     post: {
       summary,
       security: [{ bearer: [] }, {}],
       requestBody: { required: true, content: json(request) },
-      responses: { "200": { description: "OK", content: json(response) }, ...COMMON_ERRORS, ...extra },
+      responses: { "200": { description: "OK", content }, ...COMMON_ERRORS, ...extra },
     },
   };
 }
@@ -57,6 +58,7 @@ export function openApiDocument(): Schema {
     SearchResponse: jsonSchema(SearchResponse, "output"),
     ChatRequest: jsonSchema(ChatRequest, "input"),
     ChatResponse: jsonSchema(ChatResponse, "output"),
+    ChatChunk: jsonSchema(ChatChunk, "output"),
     FeedbackRequest: jsonSchema(FeedbackRequest, "input"),
     FeedbackResponse: jsonSchema(FeedbackResponse, "output"),
     Health: jsonSchema(HealthResponse, "output"),
@@ -77,6 +79,11 @@ export function openApiDocument(): Schema {
         "OpenAI-compatible chat completion, retrieval-augmented: the last user message is the question. With `stream: true` the reply is server-sent events ending in `data: [DONE]`.",
         "ChatRequest",
         "ChatResponse",
+        {},
+        {
+          ...json("ChatResponse"),
+          "text/event-stream": { schema: { type: "string", description: "With stream: true — `data: <ChatChunk JSON>` events (components.schemas.ChatChunk), then `data: [DONE]`." } },
+        },
       ),
       "/v1/feedback": post("Record thumbs up/down, a corrected answer or a comment on an earlier request.", "FeedbackRequest", "FeedbackResponse", {
         "404": error("No logged request has this requestId."),

@@ -146,6 +146,24 @@ export const ChatResponse = z.object({
 });
 export type ChatResponse = z.infer<typeof ChatResponse>;
 
+/** One server-sent event of a streamed chat completion (`stream: true`). */
+export const ChatChunk = z.object({
+  id: z.string(),
+  object: z.literal("chat.completion.chunk"),
+  created: z.number().int(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.number().int(),
+      delta: z.object({ role: z.literal("assistant").optional(), content: z.string().optional() }),
+      finish_reason: z.literal("stop").nullable(),
+    }),
+  ),
+  usage: z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() }).optional(),
+  /** On the last chunk: the same fields as /v1/ask returns. */
+  ragtune: AskResponse.optional(),
+});
+
 export const FeedbackResponse = z.object({ requestId: z.string(), recorded: z.literal(true) });
 
 export const ErrorResponse = z.object({
