@@ -22,6 +22,7 @@ import { registerBench } from "./commands/bench.ts";
 import { registerView } from "./commands/view.ts";
 import { registerPilot } from "./commands/pilot.ts";
 import { registerIndex } from "./commands/index-versions.ts";
+import { registerServe } from "./commands/serve.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { existingFileArg, hintFor, intArg, listArg, outFileArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
@@ -184,6 +185,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerModels(program);
   registerKeys(program);
   registerView(program);
+  registerServe(program);
   registerPilot(program);
   registerIndex(program);
 

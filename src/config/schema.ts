@@ -174,6 +174,40 @@ const Answer = z
   })
   .strict();
 
+/** `ragtune serve`: request limits and browser access of the HTTP API (docs/serve.md). */
+const Serve = z
+  .object({
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .min(1_024)
+      .max(10_000_000)
+      .default(65_536)
+      .describe("Largest request body accepted, in bytes; a larger one is refused with 413 before it is read in full."),
+    maxQueryChars: z
+      .number()
+      .int()
+      .min(16)
+      .max(100_000)
+      .default(2_000)
+      .describe("Longest question / query / last chat message accepted, in characters; a longer one is refused with 422 naming the field."),
+    maxK: z.number().int().min(1).max(200).default(50).describe("Largest `k` (chunks retrieved) a request may ask for; above it the request is refused with 422."),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(50)
+      .max(600_000)
+      .default(30_000)
+      .describe("Time one request may take (retrieval + answer) before the server answers 504."),
+    corsOrigins: z
+      .array(text(500))
+      .max(100)
+      .default([])
+      .describe("Browser origins allowed to call the API (e.g. 'https://support.example.com'); none by default, so no page elsewhere can read answers."),
+    requestLog: z.boolean().default(true).describe("Record every request in `<storeDir>/requests.db` (query, retrieved chunks, answer, latency, feedback)."),
+  })
+  .strict();
+
 /** Retries, concurrency and rate limits of one provider (see docs/providers.md). */
 const Limits = {
   maxRetries: z
@@ -423,6 +457,7 @@ const ConfigObject = z
     chunking: Chunking.default(Chunking.parse({})),
     retrieval: Retrieval.default(Retrieval.parse({})),
     answer: Answer.default(Answer.parse({})),
+    serve: Serve.default(Serve.parse({})),
     models: Models.default(Models.parse({})),
     longContext: LongContext.default(LongContext.parse({})),
     cache: Cache.default(Cache.parse({})),

@@ -1,0 +1,161 @@
+/**
+ * The durable request log: one SQLite row per request in `<storeDir>/requests.db` (WAL, so the
+ * monitor and `logs` commands can read it while the server writes). A separate file from the index
+ * so an ingest or `index rollback` never touches production evidence.
+ *
+ * Writing is best effort by design: the caller catches, logs and counts a failed write; an answer
+ * is never refused because its log row could not be written.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+export interface RequestRow {
+  id: string;
+  /** ISO time the request arrived. */
+  time: string;
+  route: string;
+  status: number;
+  query: string;
+  /** Retrieved chunks, best first. */
+  retrieved: { id: string; score: number }[];
+  answer: string | null;
+  confidence: number | null;
+  fallback: boolean | null;
+  support: number | null;
+  latencyMs: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** USD; null when the generator's price is unknown. */
+  costUsd: number | null;
+  model: string;
+  indexGeneration: number;
+  indexFingerprint: string;
+}
+
+export interface Feedback {
+  thumbs: "up" | "down";
+  correctedAnswer?: string;
+  text?: string;
+  at: string;
+}
+
+export interface StoredRequest extends RequestRow {
+  feedback: Feedback | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS requests (
+  id TEXT PRIMARY KEY,
+  time TEXT NOT NULL,
+  route TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  query TEXT NOT NULL,
+  retrieved TEXT NOT NULL,
+  answer TEXT,
+  confidence REAL,
+  fallback INTEGER,
+  support REAL,
+  latency_ms REAL NOT NULL,
+  input_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  cost_usd REAL,
+  model TEXT NOT NULL,
+  index_generation INTEGER NOT NULL,
+  index_fingerprint TEXT NOT NULL,
+  feedback TEXT
+);
+CREATE INDEX IF NOT EXISTS requests_time ON requests(time);
+`;
+
+interface DbRow {
+  id: string;
+  time: string;
+  route: string;
+  status: number;
+  query: string;
+  retrieved: string;
+  answer: string | null;
+  confidence: number | null;
+  fallback: number | null;
+  support: number | null;
+  latency_ms: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number | null;
+  model: string;
+  index_generation: number;
+  index_fingerprint: string;
+  feedback: string | null;
+}
+
+export class RequestLog {
+  private readonly db: Database.Database;
+  private readonly insertStmt: Database.Statement;
+  private readonly feedbackStmt: Database.Statement;
+  private readonly getStmt: Database.Statement;
+
+  constructor(readonly file: string) {
+    mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    // WAL + NORMAL: a committed row survives a crash of the process (not of the OS) without an
+    // fsync per request, which would cost more than answering.
+    this.db.pragma("synchronous = NORMAL");
+    // A monitor reading the log must not make a request's write fail at once.
+    this.db.pragma("busy_timeout = 2000");
+    this.db.exec(SCHEMA);
+    this.insertStmt = this.db.prepare(
+      `INSERT INTO requests (id, time, route, status, query, retrieved, answer, confidence, fallback, support, latency_ms, input_tokens, output_tokens, cost_usd, model, index_generation, index_fingerprint)
+       VALUES (@id, @time, @route, @status, @query, @retrieved, @answer, @confidence, @fallback, @support, @latencyMs, @inputTokens, @outputTokens, @costUsd, @model, @indexGeneration, @indexFingerprint)`,
+    );
+    this.feedbackStmt = this.db.prepare("UPDATE requests SET feedback = ? WHERE id = ?");
+    this.getStmt = this.db.prepare("SELECT * FROM requests WHERE id = ?");
+  }
+
+  record(row: RequestRow): void {
+    this.insertStmt.run({
+      ...row,
+      retrieved: JSON.stringify(row.retrieved),
+      fallback: row.fallback === null ? null : row.fallback ? 1 : 0,
+    });
+  }
+
+  /** False when no request has this id. */
+  setFeedback(id: string, feedback: Feedback): boolean {
+    return this.feedbackStmt.run(JSON.stringify(feedback), id).changes > 0;
+  }
+
+  get(id: string): StoredRequest | undefined {
+    const r = this.getStmt.get(id) as DbRow | undefined;
+    if (!r) return undefined;
+    return {
+      id: r.id,
+      time: r.time,
+      route: r.route,
+      status: r.status,
+      query: r.query,
+      retrieved: JSON.parse(r.retrieved) as RequestRow["retrieved"],
+      answer: r.answer,
+      confidence: r.confidence,
+      fallback: r.fallback === null ? null : r.fallback === 1,
+      support: r.support,
+      latencyMs: r.latency_ms,
+      inputTokens: r.input_tokens,
+      outputTokens: r.output_tokens,
+      costUsd: r.cost_usd,
+      model: r.model,
+      indexGeneration: r.index_generation,
+      indexFingerprint: r.index_fingerprint,
+      feedback: r.feedback === null ? null : (JSON.parse(r.feedback) as Feedback),
+    };
+  }
+
+  count(): number {
+    return (this.db.prepare("SELECT count(*) AS n FROM requests").get() as { n: number }).n;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
