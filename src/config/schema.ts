@@ -205,6 +205,17 @@ const Serve = z
       .default([])
       .describe("Browser origins allowed to call the API (e.g. 'https://support.example.com'); none by default, so no page elsewhere can read answers."),
     requestLog: z.boolean().default(true).describe("Record every request in `<storeDir>/requests.db` (query, retrieved chunks, answer, latency, feedback)."),
+    auth: z
+      .boolean()
+      .default(true)
+      .describe("Require an API key (`Authorization: Bearer <key>`, from `ragtune keys create`) on /v1 routes. `false` (or `ragtune serve --no-auth`) is allowed only while the server binds to a loopback address."),
+    rateLimitPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(600)
+      .describe("Requests per minute per API key (a key created with --rate-limit has its own); over it the answer is 429 with Retry-After."),
   })
   .strict();
 

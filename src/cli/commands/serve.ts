@@ -9,6 +9,12 @@ import { VARIANT_NAMES, type VariantName } from "../../config/index.ts";
 import { openFrom } from "./common.ts";
 import { hostArg, PORT } from "./view.ts";
 import { bold, dim } from "../output.ts";
+import { join, resolve } from "node:path";
+import { KeyStore } from "../../serve/keys.ts";
+import { RateLimiter } from "../../serve/rate-limit.ts";
+import { keyAuthorizer } from "../../serve/auth.ts";
+import type { Authorize } from "../../serve/schemas.ts";
+import { InputError } from "../../util/errors.ts";
 
 export function registerServe(program: Command): void {
   program
@@ -17,14 +23,35 @@ export function registerServe(program: Command): void {
     .option("--port <n>", "port to listen on, 1–65535 (default: 8787)", PORT, 8787)
     .option("--host <address>", "address to bind (default: 127.0.0.1, this machine only; anything else exposes the API to the network)", hostArg, "127.0.0.1")
     .addOption(new Option("--variant <name>", "pipeline to serve (default: rag)").choices(VARIANT_NAMES).default("rag"))
+    .option("--no-auth", "serve /v1 without API keys (only on a loopback address; default: keys required, see `ragtune keys create`)")
     .action(serveCommand);
 }
 
-export async function serveCommand(opts: { port: number; host: string; variant: VariantName }, cmd: Command): Promise<void> {
-  const { project } = openFrom(cmd);
+/** Loopback addresses: the only ones a server without API keys may bind. */
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
+
+export async function serveCommand(opts: { port: number; host: string; variant: VariantName; auth: boolean }, cmd: Command): Promise<void> {
+  const { loaded, project } = openFrom(cmd);
+  const auth = opts.auth && project.config.serve.auth;
+  if (!auth && !LOOPBACK.test(opts.host)) {
+    project.close();
+    throw new InputError(`--host ${opts.host}: a server without API keys (${opts.auth ? "serve.auth: false" : "--no-auth"}) may only bind a loopback address; create a key with \`ragtune keys create --scope query\``);
+  }
+  let authorize: Authorize | undefined;
+  if (auth) {
+    let keys: KeyStore;
+    try {
+      keys = new KeyStore(join(resolve(loaded.root, project.config.storeDir), "keys.db"));
+    } catch (err) {
+      project.close();
+      throw err;
+    }
+    const rate = project.config.serve.rateLimitPerMinute;
+    authorize = keyAuthorizer(keys, new RateLimiter({ ratePerMinute: rate }), { rateLimitPerMinute: rate });
+  }
   let running;
   try {
-    running = await startServe({ project, port: opts.port, host: opts.host, variant: opts.variant });
+    running = await startServe({ project, port: opts.port, host: opts.host, variant: opts.variant, ...(authorize ? { authorize } : {}) });
   } catch (err) {
     project.close();
     const e = err as NodeJS.ErrnoException;
@@ -34,7 +61,7 @@ export async function serveCommand(opts: { port: number; host: string; variant: 
   }
   const served = running.app.engine.served();
   console.log(
-    `${bold("ragtune serve")} ${running.url} ${dim(`(variant ${opts.variant}, generator ${served.model.generator}, index generation ${served.index.generation}, ${served.index.documents} documents; Ctrl-C to stop)`)}`,
+    `${bold("ragtune serve")} ${running.url} ${dim(`(${auth ? "API keys required" : "no API keys: loopback only"}, variant ${opts.variant}, generator ${served.model.generator}, index generation ${served.index.generation}, ${served.index.documents} documents; Ctrl-C to stop)`)}`,
   );
   const server = running;
   await new Promise<void>((done) => {

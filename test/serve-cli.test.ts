@@ -1,0 +1,88 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { makeTinyProject } from "./helpers/project.ts";
+import { BIN, runCli } from "./helpers/cli.ts";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+/** Start `ragtune serve` and resolve once it prints its address. */
+function startServe(dir: string, args: string[]): Promise<{ stop: () => void; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, "serve", ...args], { cwd: dir, env: { ...process.env, NO_COLOR: "1" } });
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`serve did not start: ${out} ${err}`));
+    }, 30_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], stop: () => child.kill("SIGTERM") });
+      }
+    });
+    child.stderr.on("data", (d) => (err += d));
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited ${code}: ${out} ${err}`));
+    });
+  });
+}
+
+test("ragtune serve requires API keys by default: no key 401, a query key answers; --no-auth only on loopback", async () => {
+  const dir = makeTinyProject();
+  try {
+    assert.equal((await runCli(["ingest"], dir)).code, 0);
+    // No key store yet: a clear error, exit 2.
+    const none = await runCli(["serve", "--port", String(await freePort())], dir);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /no API key store at .*keys\.db; create a key first: ragtune keys create --scope query/);
+    const open = await runCli(["serve", "--no-auth", "--host", "0.0.0.0"], dir);
+    assert.equal(open.code, 2);
+    assert.match(open.stderr, /--host 0\.0\.0\.0: a server without API keys \(--no-auth\) may only bind a loopback address/);
+
+    const created = await runCli(["keys", "create", "--scope", "query"], dir);
+    assert.equal(created.code, 0, created.stderr);
+    const key = created.stdout.trim().split("\n").pop()!;
+    const server = await startServe(dir, ["--port", String(await freePort())]);
+    try {
+      const ask = (headers: Record<string, string>) =>
+        fetch(`${server.url}/v1/ask`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ question: "How long do deleted cards stay in the trash?" }) });
+      const anon = await ask({});
+      assert.equal(anon.status, 401);
+      assert.equal(anon.headers.get("www-authenticate")?.startsWith("Bearer"), true);
+      const wrong = await ask({ authorization: `Bearer ${key.slice(0, -4)}AAAA` });
+      assert.equal(wrong.status, 401);
+      const ok = await ask({ authorization: `Bearer ${key}` });
+      assert.equal(ok.status, 200);
+      const body = (await ok.json()) as { answer: string };
+      assert.match(body.answer, /60 days/);
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200, "health needs no key");
+    } finally {
+      server.stop();
+    }
+    const loopback = await startServe(dir, ["--no-auth", "--port", String(await freePort())]);
+    try {
+      const r = await fetch(`${loopback.url}/v1/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "trash retention" }) });
+      assert.equal(r.status, 200);
+    } finally {
+      loopback.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
