@@ -256,9 +256,9 @@ const ROWS: Row[] = [
   { args: ["serve", "--port", "0"], error: opt("--port", "0", "expected an integer from 1 to 65,535") },
   { args: ["serve", "--port", "http"], error: opt("--port", "http", "expected an integer") },
   { args: ["serve", "--host", "http://localhost"], error: opt("--host", "http://localhost", "expected an IP address or host name") },
-  { args: ["serve", "--host", "192.0.2.1"], error: /--host 192\.0\.2\.1 is not an address of this machine/ },
+  { args: ["serve", "--no-auth", "--host", "192.0.2.1"], error: /--host 192\.0\.2\.1: a server without API keys \(--no-auth\) may only bind a loopback address/ },
   { args: ["serve", "--variant", "bm25"], error: /option '--variant <name>' argument 'bm25' is invalid\. Allowed choices are prompt-only, long-context, rag, fine-tuned, hybrid/ },
-  { args: ["serve", "--variant", "fine-tuned"], error: /--variant fine-tuned cannot be served: no trained model is promoted/ },
+  { args: ["serve", "--no-auth", "--variant", "fine-tuned"], error: /--variant fine-tuned cannot be served: no trained model is promoted/ },
 
   // index versions
   { args: ["index"], error: /'ragtune index' needs a command: versions, rollback/ },

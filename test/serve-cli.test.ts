@@ -58,6 +58,9 @@ test("ragtune serve requires API keys by default: no key 401, a query key answer
     const created = await runCli(["keys", "create", "--scope", "query"], dir);
     assert.equal(created.code, 0, created.stderr);
     const key = created.stdout.trim().split("\n").pop()!;
+    const elsewhere = await runCli(["serve", "--host", "192.0.2.1"], dir);
+    assert.equal(elsewhere.code, 2);
+    assert.match(elsewhere.stderr, /--host 192\.0\.2\.1 is not an address of this machine/);
     const server = await startServe(dir, ["--port", String(await freePort())]);
     try {
       const ask = (headers: Record<string, string>) =>

@@ -10,6 +10,7 @@ import type { LoadedConfig } from "../config/index.ts";
 import type { RagtuneConfig } from "../config/schema.ts";
 import { openProject, type Project } from "../pipeline/index.ts";
 import { ingestProject } from "../ingest/index.ts";
+import { reindexProject } from "../pipeline/reindex.ts";
 import { loadSuite } from "../evaluate/suite.ts";
 import { runEval, type RunEvalResult } from "../evaluate/runner.ts";
 import { newRunId, readCaseResults, runsDir } from "../evaluate/runs.ts";
@@ -127,13 +128,7 @@ function variantLine(r: RunEvalResult, name: string): { passRate: number; passed
 
 async function ingestStep(ctx: StepContext): Promise<StepOutput> {
   const { project } = ctx;
-  const stats = await ingestProject({
-    root: project.root,
-    sources: project.config.sources,
-    chunking: project.config.chunking,
-    store: project.store,
-    ...(ctx.options.locateInclude ? { locate: ctx.options.locateInclude } : {}),
-  });
+  const stats = await reindexProject(project, ctx.options.locateInclude ? { locate: ctx.options.locateInclude } : {});
   const fp = hasSnapshots(project.store) ? project.store.identity().identity : undefined;
   if (fp) ctx.state.inputs.indexFingerprint = fp.fingerprint;
   return {

@@ -20,6 +20,8 @@ import { AnswerEngine, type Answered } from "./answer.ts";
 import { RequestLog, type RequestRow } from "./log.ts";
 import { createServeMetrics, type ServeMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
+import { ApiError, checked, errorJson, parseBody, readJson } from "./http.ts";
+import { ADMIN_ROUTES, registerAdminRoutes } from "./admin.ts";
 import {
   AskRequest,
   AskResponse,
@@ -63,55 +65,10 @@ export type ServeApp = Hono & {
   close(): void;
 };
 
-type Status = 400 | 404 | 413 | 422 | 500 | 503 | 504;
-
-/** An error answered as `{"error": {code, field?, message}}`. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: Status,
-    readonly code: ErrorBody["error"]["code"],
-    readonly field: string | undefined,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const ROUTES = new Set(["/v1/ask", "/v1/search", "/v1/chat/completions", "/v1/feedback", "/healthz", "/readyz", "/metrics", "/openapi.json"]);
+const ROUTES = new Set<string>(["/v1/ask", "/v1/search", "/v1/chat/completions", "/v1/feedback", ...ADMIN_ROUTES, "/healthz", "/readyz", "/metrics", "/openapi.json"]);
 
 function hostOf(header: string): string {
   return header.startsWith("[") ? header.slice(0, header.indexOf("]") + 1) : header.split(":")[0];
-}
-
-function errorJson(c: Context, e: ApiError) {
-  const body: ErrorBody = { error: { code: e.code, ...(e.field ? { field: e.field } : {}), message: e.message } };
-  return c.json(body, e.status);
-}
-
-async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  if (!text.trim()) throw new ApiError(400, "malformed_json", undefined, "the request body is empty; expected a JSON object");
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ApiError(400, "malformed_json", undefined, `the request body is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
-  const r = schema.safeParse(body);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
-  const path = [...issue.path, ...keys.slice(0, 1)].map(String);
-  const field = path.length ? path.join(".") : undefined;
-  const message = issue.code === "unrecognized_keys" ? `unknown field '${field}'` : `${field ?? "body"}: ${issue.message}`;
-  throw new ApiError(400, "invalid_request", field, message);
-}
-
-/** Responses are validated too: a shape the contract does not promise is a server bug (500), never sent. */
-function checked<S extends z.ZodType>(schema: S, body: z.input<S>): z.output<S> {
-  return schema.parse(body);
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -156,7 +113,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   app.use("*", async (c, next) => {
     const started = performance.now();
     await next();
-    const route = ROUTES.has(c.req.path) ? c.req.path : "other";
+    const route = ROUTES.has(c.req.path) ? c.req.path : c.req.path.startsWith("/v1/documents/") ? "/v1/documents/:path" : "other";
     metrics.requests.inc({ route, status: String(c.res.status) });
     metrics.latency.observe({ route }, (performance.now() - started) / 1000);
   });
@@ -403,6 +360,8 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     if (!found) throw new ApiError(404, "not_found", "requestId", `no logged request has id '${req.requestId}'`);
     return c.json(checked(FeedbackResponse, { requestId: req.requestId, recorded: true }));
   });
+
+  registerAdminRoutes(app, { project, engine, ...(authorize ? { authorize } : {}) });
 
   app.get("/healthz", (c) => c.json(checked(HealthResponse, { status: "ok" })));
 

@@ -17,6 +17,10 @@ import {
   ReadyResponse,
   SearchRequest,
   SearchResponse,
+  IngestRequest,
+  IngestResponse,
+  DeleteDocumentResponse,
+  IndexVersionsResponse,
 } from "./schemas.ts";
 
 type Schema = Record<string, unknown>;
@@ -64,6 +68,14 @@ export function openApiDocument(): Schema {
     Health: jsonSchema(HealthResponse, "output"),
     Ready: jsonSchema(ReadyResponse, "output"),
     Error: jsonSchema(ErrorResponse, "output"),
+    IngestRequest: jsonSchema(IngestRequest, "input"),
+    IngestResponse: jsonSchema(IngestResponse, "output"),
+    DeleteDocumentResponse: jsonSchema(DeleteDocumentResponse, "output"),
+    IndexVersionsResponse: jsonSchema(IndexVersionsResponse, "output"),
+  };
+  const ADMIN = {
+    "401": error("No or unknown API key."),
+    "403": error("The key's scope is query; admin routes need an admin key."),
   };
   return {
     openapi: "3.1.0",
@@ -88,6 +100,30 @@ export function openApiDocument(): Schema {
       "/v1/feedback": post("Record thumbs up/down, a corrected answer or a comment on an earlier request.", "FeedbackRequest", "FeedbackResponse", {
         "404": error("No logged request has this requestId."),
       }),
+      "/v1/ingest": {
+        post: {
+          summary: "Admin: bring the index up to date with the documents on disk (as `ragtune ingest`), transactionally, and record an index version.",
+          security: [{ bearer: [] }, {}],
+          requestBody: { required: false, content: json("IngestRequest") },
+          responses: {
+            "200": { description: "OK", content: json("IngestResponse") },
+            "409": error("Another ingest or delete is running."),
+            "422": error("The ingest was refused (e.g. it would remove more than half of the index without prune); nothing changed."),
+            ...ADMIN,
+          },
+        },
+      },
+      "/v1/documents/{path}": {
+        delete: {
+          summary: "Admin: remove one document (URL-encoded index path) from the index, in one transaction, and record an index version.",
+          security: [{ bearer: [] }, {}],
+          parameters: [{ name: "path", in: "path", required: true, schema: { type: "string" }, description: "The document's path in the index, URL-encoded (docs%2Fv2%2Ftrash.md)." }],
+          responses: { "200": { description: "OK", content: json("DeleteDocumentResponse") }, "404": error("No such document in the index."), "409": error("Another ingest or delete is running."), ...ADMIN },
+        },
+      },
+      "/v1/index/versions": {
+        get: { summary: "Admin: the recorded index versions and the live one.", security: [{ bearer: [] }, {}], responses: { "200": { description: "OK", content: json("IndexVersionsResponse") }, ...ADMIN } },
+      },
       "/healthz": { get: { summary: "The process is up.", responses: { "200": { description: "OK", content: json("Health") } } } },
       "/readyz": {
         get: {

@@ -73,6 +73,7 @@ export const ServedVersion = z.object({
     fingerprint: z.string().describe("Content fingerprint of the index (documents, hashes, versions, chunking)."),
     documents: z.number().int(),
     chunks: z.number().int(),
+    version: z.number().int().nullable().describe("The index version (`ragtune index versions`) with this content; null when none was recorded."),
   }),
   model: z.object({
     variant: z.string().describe("The pipeline served: rag, hybrid, …"),
@@ -168,7 +169,7 @@ export const FeedbackResponse = z.object({ requestId: z.string(), recorded: z.li
 
 export const ErrorResponse = z.object({
   error: z.object({
-    code: z.enum(["invalid_request", "too_long", "malformed_json", "body_too_large", "not_found", "timeout", "not_ready", "forbidden_host", "internal"]),
+    code: z.enum(["invalid_request", "too_long", "malformed_json", "body_too_large", "not_found", "timeout", "not_ready", "forbidden_host", "conflict", "internal"]),
     field: z.string().optional().describe("The request field at fault (dotted path), when one is."),
     message: z.string(),
   }),
@@ -177,3 +178,35 @@ export type ErrorBody = z.infer<typeof ErrorResponse>;
 
 export const HealthResponse = z.object({ status: z.literal("ok") });
 export const ReadyResponse = z.object({ status: z.enum(["ready", "not_ready"]), reason: z.string().optional(), served: ServedVersion.optional() });
+
+// --- admin routes (scope "admin") ---------------------------------------------------------------
+
+export const IngestRequest = z
+  .object({ prune: z.boolean().optional().describe("Allow removing more than half of the index (as `ragtune ingest --prune`).") })
+  .strict();
+
+const IndexVersionOut = z.object({
+  version: z.number().int(),
+  createdAt: z.string(),
+  note: z.string(),
+  documents: z.number().int(),
+  chunks: z.number().int(),
+  fingerprint: z.string(),
+  restorable: z.boolean(),
+});
+
+export const IngestResponse = z.object({
+  added: z.number().int(),
+  changed: z.number().int(),
+  removed: z.number().int(),
+  unchanged: z.number().int(),
+  skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  documents: z.number().int(),
+  chunks: z.number().int(),
+  indexVersion: z.number().int().nullable().describe("The index version this ingest recorded; null when nothing changed."),
+  served: ServedVersion,
+});
+
+export const DeleteDocumentResponse = z.object({ path: z.string(), removed: z.literal(true), indexVersion: z.number().int().nullable(), served: ServedVersion });
+
+export const IndexVersionsResponse = z.object({ versions: z.array(IndexVersionOut), live: z.object({ generation: z.number().int(), fingerprint: z.string() }) });

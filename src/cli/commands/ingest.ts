@@ -1,11 +1,9 @@
 import type { Command } from "commander";
-import { hasSnapshots } from "../../store/index.ts";
-import { configHashOf, recordIndexVersion } from "../../store/versions.ts";
+import { reindexProject } from "../../pipeline/reindex.ts";
 import { readFileSync } from "node:fs";
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { ingestProject, IngestRefused, type IngestStats } from "../../ingest/index.ts";
 import type { Project } from "../../pipeline/index.ts";
-import { embedPending } from "../../retrieve/dense.ts";
 import { InputError } from "../../util/errors.ts";
 import { projectFrom, printJson } from "./common.ts";
 import { yellow, dim, progress, progressDone } from "../output.ts";
@@ -66,36 +64,20 @@ export function includeLocator(configPath: string): (source: number, include: nu
 }
 
 export async function runIngest(project: Project, showProgress: boolean, options: { prune?: boolean } = {}): Promise<IngestStats> {
-  const { config } = project;
-  let stats: IngestStats;
   try {
-    stats = await ingestProject({
-      root: project.root,
-      sources: config.sources,
-      chunking: config.chunking,
-      store: project.store,
+    return await reindexProject(project, {
       prune: options.prune,
       locate: includeLocator(project.configPath),
-      onProgress: showProgress ? (done, total, path) => progress(`ingest ${done}/${total} ${path}`) : undefined,
+      ...(showProgress
+        ? {
+            onIngestProgress: (done: number, total: number, path: string) => progress(`ingest ${done}/${total} ${path}`),
+            onEmbedProgress: (p: { done: number; total: number; embedder: string }) => progress(`embed ${p.done}/${p.total} with ${p.embedder}`),
+          }
+        : {}),
     });
   } finally {
     progressDone();
   }
-  // Dense/hybrid retrieval: embed only the chunks that are new or changed (vectors persist per embedder).
-  const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
-  if (embedder) {
-    const result = await embedPending(project.indexFile, embedder, {
-      onProgress: showProgress ? (p) => progress(`embed ${p.done}/${p.total} with ${p.embedder}`) : undefined,
-    });
-    progressDone();
-    stats.embedded = { embedder: result.embedder, embedded: result.embedded, upToDate: result.upToDate, ms: result.ms };
-  }
-  // Every ingest that changes the index records a version `ragtune index rollback` can restore.
-  if (hasSnapshots(project.store)) {
-    const v = recordIndexVersion(project.store, project.indexFile, { note: "ingest", configHash: configHashOf({ sources: config.sources, chunking: config.chunking }) });
-    if (v) stats.indexVersion = v.version;
-  }
-  return stats;
 }
 
 const LISTED = 20;

@@ -1,0 +1,48 @@
+/**
+ * Bring a project's index up to date — ingest (transactional: readers see the old index or the
+ * new one, and a failed ingest changes nothing), embed what changed for dense/hybrid retrieval,
+ * record an index version — the one sequence `ragtune ingest`, the demo and `POST /v1/ingest` run.
+ */
+import { ingestProject, type IngestStats } from "../ingest/index.ts";
+import { embedPending } from "../retrieve/dense.ts";
+import { hasSnapshots } from "../store/index.ts";
+import { configHashOf, recordIndexVersion } from "../store/versions.ts";
+import type { Project } from "./project.ts";
+
+export interface ReindexOptions {
+  prune?: boolean;
+  /** Names `sources[i].include` as file:line in errors (the CLI's config locator). */
+  locate?: (source: number, include: number) => string;
+  onIngestProgress?: (done: number, total: number, path: string) => void;
+  onEmbedProgress?: (p: { done: number; total: number; embedder: string }) => void;
+}
+
+/** The hash an index version records of the settings it was built with. */
+export function indexConfigHash(project: Project): string {
+  return configHashOf({ sources: project.config.sources, chunking: project.config.chunking });
+}
+
+export async function reindexProject(project: Project, options: ReindexOptions = {}): Promise<IngestStats> {
+  const { config } = project;
+  const stats = await ingestProject({
+    root: project.root,
+    sources: config.sources,
+    chunking: config.chunking,
+    store: project.store,
+    prune: options.prune,
+    ...(options.locate ? { locate: options.locate } : {}),
+    ...(options.onIngestProgress ? { onProgress: options.onIngestProgress } : {}),
+  });
+  // Dense/hybrid retrieval: embed only the chunks that are new or changed (vectors persist per embedder).
+  const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
+  if (embedder) {
+    const result = await embedPending(project.indexFile, embedder, options.onEmbedProgress ? { onProgress: options.onEmbedProgress } : {});
+    stats.embedded = { embedder: result.embedder, embedded: result.embedded, upToDate: result.upToDate, ms: result.ms };
+  }
+  // Every ingest that changes the index records a version `ragtune index rollback` can restore.
+  if (hasSnapshots(project.store)) {
+    const v = recordIndexVersion(project.store, project.indexFile, { note: "ingest", configHash: indexConfigHash(project) });
+    if (v) stats.indexVersion = v.version;
+  }
+  return stats;
+}
