@@ -260,6 +260,9 @@ const ROWS: Row[] = [
   { args: ["serve", "--variant", "bm25"], error: /option '--variant <name>' argument 'bm25' is invalid\. Allowed choices are prompt-only, long-context, rag, fine-tuned, hybrid/ },
   { args: ["serve", "--no-auth", "--variant", "fine-tuned"], error: /--variant fine-tuned cannot be served: no trained model is promoted/ },
 
+  // monitor
+  { args: ["monitor", "--since", "7"], error: /expected a duration like 30m, 24h, 7d or 2w/ },
+
   // index versions
   { args: ["index"], error: /'ragtune index' needs a command: versions, rollback/ },
   { args: ["index", "rollback", "abc"], error: /argument 'version'.*expected an integer/ },

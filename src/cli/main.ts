@@ -23,6 +23,7 @@ import { registerView } from "./commands/view.ts";
 import { registerPilot } from "./commands/pilot.ts";
 import { registerIndex } from "./commands/index-versions.ts";
 import { registerServe } from "./commands/serve.ts";
+import { registerMonitor } from "./commands/monitor.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { existingFileArg, hintFor, intArg, listArg, outFileArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
@@ -186,6 +187,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerKeys(program);
   registerView(program);
   registerServe(program);
+  registerMonitor(program);
   registerPilot(program);
   registerIndex(program);
 

@@ -216,6 +216,17 @@ const Serve = z
       .max(1_000_000)
       .default(600)
       .describe("Requests per minute per API key (a key created with --rate-limit has its own); over it the answer is 429 with Retry-After."),
+    monitors: z
+      .object({
+        maxFallbackRate: z.number().min(0).max(1).default(0.3).describe("Alert when more answers than this share fall back (\"I don't know\")."),
+        maxUnsupportedRate: z.number().min(0).max(1).default(0.1).describe("Alert when more answers than this share have a claim their cited chunks do not back (evaluate/metrics.ts answerSupport)."),
+        maxRetrievalMissRate: z.number().min(0).max(1).default(0.3).describe("Alert when more requests than this share retrieve nothing or fall back with retrieval (a proxy: online there is no gold source)."),
+        maxCorrectionRate: z.number().min(0).max(1).default(0.2).describe("Alert when more feedback than this share is thumbs-down or a corrected answer."),
+        maxErrorRate: z.number().min(0).max(1).default(0.01).describe("Alert when more requests than this share get a 5xx."),
+      })
+      .strict()
+      .default({ maxFallbackRate: 0.3, maxUnsupportedRate: 0.1, maxRetrievalMissRate: 0.3, maxCorrectionRate: 0.2, maxErrorRate: 0.01 })
+      .describe("Thresholds `ragtune monitor` alerts on (p95 latency uses constraints.p95LatencyMs)."),
   })
   .strict();
 

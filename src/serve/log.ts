@@ -128,27 +128,12 @@ export class RequestLog {
 
   get(id: string): StoredRequest | undefined {
     const r = this.getStmt.get(id) as DbRow | undefined;
-    if (!r) return undefined;
-    return {
-      id: r.id,
-      time: r.time,
-      route: r.route,
-      status: r.status,
-      query: r.query,
-      retrieved: JSON.parse(r.retrieved) as RequestRow["retrieved"],
-      answer: r.answer,
-      confidence: r.confidence,
-      fallback: r.fallback === null ? null : r.fallback === 1,
-      support: r.support,
-      latencyMs: r.latency_ms,
-      inputTokens: r.input_tokens,
-      outputTokens: r.output_tokens,
-      costUsd: r.cost_usd,
-      model: r.model,
-      indexGeneration: r.index_generation,
-      indexFingerprint: r.index_fingerprint,
-      feedback: r.feedback === null ? null : (JSON.parse(r.feedback) as Feedback),
-    };
+    return r ? toStored(r) : undefined;
+  }
+
+  /** Requests that arrived in [from, to) (ISO times), oldest first. */
+  between(from: string, to: string): StoredRequest[] {
+    return (this.db.prepare("SELECT * FROM requests WHERE time >= ? AND time < ? ORDER BY time").all(from, to) as DbRow[]).map(toStored);
   }
 
   count(): number {
@@ -158,4 +143,27 @@ export class RequestLog {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+function toStored(r: DbRow): StoredRequest {
+  return {
+    id: r.id,
+    time: r.time,
+    route: r.route,
+    status: r.status,
+    query: r.query,
+    retrieved: JSON.parse(r.retrieved) as RequestRow["retrieved"],
+    answer: r.answer,
+    confidence: r.confidence,
+    fallback: r.fallback === null ? null : r.fallback === 1,
+    support: r.support,
+    latencyMs: r.latency_ms,
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
+    costUsd: r.cost_usd,
+    model: r.model,
+    indexGeneration: r.index_generation,
+    indexFingerprint: r.index_fingerprint,
+    feedback: r.feedback === null ? null : (JSON.parse(r.feedback) as Feedback),
+  };
 }

@@ -1,0 +1,78 @@
+/**
+ * `ragtune monitor [--since 7d]`: the online monitors over the request log (src/serve/monitor.ts),
+ * this window against the one before, with alerts against `serve.monitors`. Thin.
+ */
+import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { RequestLog } from "../../serve/log.ts";
+import { monitorReport, parseSince, type WindowStats } from "../../serve/monitor.ts";
+import { invalid } from "../options.ts";
+import { projectFrom, printJson } from "./common.ts";
+import { bold, dim, red, yellow } from "../output.ts";
+import { InputError } from "../../util/errors.ts";
+
+function sinceArg(v: string): number {
+  const ms = parseSince(v);
+  if (ms === undefined) throw invalid("expected a duration like 30m, 24h, 7d or 2w (at most a year)");
+  return ms;
+}
+
+export function registerMonitor(program: Command): void {
+  program
+    .command("monitor")
+    .description("online monitors from the request log of `ragtune serve`: fallback, unsupported answers, retrieval misses, corrections, errors, latency, cost, staleness — with trends and alerts")
+    .option("--since <duration>", "window to report, e.g. 24h, 7d (default 7d); the trend compares it with the window before", sinceArg, 7 * 86_400_000)
+    .option("--fail-on-alert", "exit 1 when any monitor is over its threshold (for CI / cron)")
+    .option("--json", "machine-readable output")
+    .action(monitorCommand);
+}
+
+const pct = (x: number | null) => (x === null ? "–" : `${(x * 100).toFixed(1)}%`);
+
+function trend(now: number | null, before: number | null): string {
+  if (now === null || before === null) return "";
+  const d = (now - before) * 100;
+  if (Math.abs(d) < 0.05) return dim(" (=)");
+  return dim(` (${d > 0 ? "+" : ""}${d.toFixed(1)} pts)`);
+}
+
+function monitorCommand(opts: { since: number; failOnAlert?: boolean; json?: boolean }, cmd: Command): void {
+  const project = projectFrom(cmd);
+  try {
+    const file = join(resolve(project.root, project.config.storeDir), "requests.db");
+    if (!existsSync(file)) throw new InputError(`no request log at ${file}: start \`ragtune serve\` (serve.requestLog: true) and send it requests first`);
+    const log = new RequestLog(file);
+    let report;
+    try {
+      report = monitorReport((a, b) => log.between(a, b), project, opts.since, { ...project.config.serve.monitors, ...(project.config.constraints.p95LatencyMs ? { p95LatencyMs: project.config.constraints.p95LatencyMs } : {}) });
+    } finally {
+      log.close();
+    }
+    if (opts.json) printJson(report);
+    else {
+      const w: WindowStats = report.window;
+      const p: WindowStats = report.previous;
+      console.log(`${bold("ragtune monitor")} ${dim(`${w.from} → ${w.to}`)}: ${w.requests} requests, ${w.answered} answered${dim(` (window before: ${p.requests})`)}`);
+      const rows: [string, number | null, number | null][] = [
+        ["fallback rate", w.fallbackRate, p.fallbackRate],
+        ["unsupported answers", w.unsupportedRate, p.unsupportedRate],
+        ["retrieval-miss proxy", w.retrievalMissRate, p.retrievalMissRate],
+        [`user corrections (${w.feedback} with feedback)`, w.correctionRate, p.correctionRate],
+        ["server errors", w.errorRate, p.errorRate],
+      ];
+      for (const [name, now, before] of rows) console.log(`  ${name.padEnd(36)} ${pct(now).padStart(7)}${trend(now, before)}`);
+      console.log(`  ${"latency p50 / p95".padEnd(36)} ${w.latencyMs ? `${Math.round(w.latencyMs.p50)} / ${Math.round(w.latencyMs.p95)} ms` : "–"}`);
+      console.log(`  ${"cost".padEnd(36)} $${w.costUsd.toFixed(4)}`);
+      const s = report.stale;
+      console.log(`  ${"stale documents".padEnd(36)} ${s.changedOnDisk.length + s.missingOnDisk.length} of ${s.documents}${s.changedOnDisk.length ? dim(` (changed: ${s.changedOnDisk.slice(0, 3).join(", ")}${s.changedOnDisk.length > 3 ? ", …" : ""})`) : ""}`);
+      if (report.alerts.length) {
+        console.log(bold(red("alerts")));
+        for (const a of report.alerts) console.log(`  ${yellow("!")} ${a}`);
+      } else console.log(dim("no alerts"));
+    }
+    if (opts.failOnAlert && report.alerts.length) process.exitCode = 1;
+  } finally {
+    project.close();
+  }
+}
