@@ -18,7 +18,7 @@ function freePort(): Promise<number> {
 }
 
 /** Start `ragtune serve` and resolve once it prints its address. */
-function startServe(dir: string, args: string[]): Promise<{ stop: () => void; url: string }> {
+function startServe(dir: string, args: string[]): Promise<{ stop: () => void; url: string; banner: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, "serve", ...args], { cwd: dir, env: { ...process.env, NO_COLOR: "1" } });
     let out = "";
@@ -32,7 +32,7 @@ function startServe(dir: string, args: string[]): Promise<{ stop: () => void; ur
       const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1], stop: () => child.kill("SIGTERM") });
+        resolve({ url: m[1], banner: out, stop: () => child.kill("SIGTERM") });
       }
     });
     child.stderr.on("data", (d) => (err += d));
@@ -62,6 +62,7 @@ test("ragtune serve requires API keys by default: no key 401, a query key answer
     assert.equal(elsewhere.code, 2);
     assert.match(elsewhere.stderr, /--host 192\.0\.2\.1 is not an address of this machine/);
     const server = await startServe(dir, ["--port", String(await freePort())]);
+    assert.match(server.banner, /variant rag \(no run yet, so rag/);
     try {
       const ask = (headers: Record<string, string>) =>
         fetch(`${server.url}/v1/ask`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ question: "How long do deleted cards stay in the trash?" }) });
@@ -78,7 +79,10 @@ test("ragtune serve requires API keys by default: no key 401, a query key answer
     } finally {
       server.stop();
     }
+    // After a run, the decision picks the pipeline.
+    assert.equal((await runCli(["eval", "--variants", "prompt-only,rag"], dir)).code, 0);
     const loopback = await startServe(dir, ["--no-auth", "--port", String(await freePort())]);
+    assert.match(loopback.banner, /variant \S+ \(the decision over run \S+ recommends \S+ \(\w+ confidence\)/);
     try {
       const r = await fetch(`${loopback.url}/v1/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "trash retention" }) });
       assert.equal(r.status, 200);

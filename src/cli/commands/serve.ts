@@ -15,6 +15,7 @@ import { RateLimiter } from "../../serve/rate-limit.ts";
 import { keyAuthorizer } from "../../serve/auth.ts";
 import type { Authorize } from "../../serve/schemas.ts";
 import { InputError } from "../../util/errors.ts";
+import { chosenVariant } from "../../serve/chosen.ts";
 
 export function registerServe(program: Command): void {
   program
@@ -22,7 +23,7 @@ export function registerServe(program: Command): void {
     .description("an HTTP API over the project's pipeline: /v1/ask, /v1/search, OpenAI-compatible /v1/chat/completions, /v1/feedback, /metrics (see docs/serve.md)")
     .option("--port <n>", "port to listen on, 1–65535 (default: 8787)", PORT, 8787)
     .option("--host <address>", "address to bind (default: 127.0.0.1, this machine only; anything else exposes the API to the network)", hostArg, "127.0.0.1")
-    .addOption(new Option("--variant <name>", "pipeline to serve (default: rag)").choices(VARIANT_NAMES).default("rag"))
+    .addOption(new Option("--variant <name>", "pipeline to serve (default: the one the decision over the latest run recommends; rag without a run)").choices(VARIANT_NAMES))
     .option("--no-auth", "serve /v1 without API keys (only on a loopback address; default: keys required, see `ragtune keys create`)")
     .action(serveCommand);
 }
@@ -30,8 +31,9 @@ export function registerServe(program: Command): void {
 /** Loopback addresses: the only ones a server without API keys may bind. */
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
 
-export async function serveCommand(opts: { port: number; host: string; variant: VariantName; auth: boolean }, cmd: Command): Promise<void> {
+export async function serveCommand(opts: { port: number; host: string; variant?: VariantName; auth: boolean }, cmd: Command): Promise<void> {
   const { loaded, project } = openFrom(cmd);
+  let chosen = opts.variant ? { variant: opts.variant, why: "--variant" } : chosenVariant(loaded.root, project.config);
   const auth = opts.auth && project.config.serve.auth;
   if (!auth && !LOOPBACK.test(opts.host)) {
     project.close();
@@ -51,7 +53,15 @@ export async function serveCommand(opts: { port: number; host: string; variant: 
   }
   let running;
   try {
-    running = await startServe({ project, port: opts.port, host: opts.host, variant: opts.variant, ...(authorize ? { authorize } : {}) });
+    const start = (variant: VariantName) => startServe({ project, port: opts.port, host: opts.host, variant, ...(authorize ? { authorize } : {}) });
+    try {
+      running = await start(chosen.variant);
+    } catch (err) {
+      // The decision chose a trained variant whose model is not promoted here: serve rag and say why.
+      if (opts.variant || !/cannot be served/.test((err as Error).message)) throw err;
+      chosen = { variant: "rag", why: `${chosen.why}, but ${(err as Error).message}; serving rag` };
+      running = await start("rag");
+    }
   } catch (err) {
     project.close();
     const e = err as NodeJS.ErrnoException;
@@ -61,7 +71,7 @@ export async function serveCommand(opts: { port: number; host: string; variant: 
   }
   const served = running.app.engine.served();
   console.log(
-    `${bold("ragtune serve")} ${running.url} ${dim(`(${auth ? "API keys required" : "no API keys: loopback only"}, variant ${opts.variant}, generator ${served.model.generator}, index generation ${served.index.generation}, ${served.index.documents} documents; Ctrl-C to stop)`)}`,
+    `${bold("ragtune serve")} ${running.url} ${dim(`(${auth ? "API keys required" : "no API keys: loopback only"}, variant ${chosen.variant} (${chosen.why}), generator ${served.model.generator}, index generation ${served.index.generation}, ${served.index.documents} documents; Ctrl-C to stop)`)}`,
   );
   const server = running;
   await new Promise<void>((done) => {
