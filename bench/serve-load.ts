@@ -2,7 +2,7 @@
  * Load benchmark of `ragtune serve`: the example project (examples/acme-support, offline reader),
  * served in-process on a random loopback port, driven at a fixed rate on `/v1/ask`.
  *
- *   node --import tsx bench/serve-load.ts [--seconds 60] [--rate 100] [--skip-abuse]
+ *   node --import tsx bench/serve-load.ts [--seconds 60] [--rate 100] [--reingest-every S] [--skip-abuse]
  *
  * Open loop: request i is sent at start + i/rate whatever earlier requests are doing, and its
  * latency is measured from that scheduled time (so a stalled server shows up as latency instead of
@@ -13,7 +13,7 @@
  * half-sent requests; every abusive request must get a 4xx and a normal /v1/ask must still be
  * answered meanwhile. Prints p50/p95/p99 and errors by status; writes bench/results/serve-load.json.
  */
-import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -23,7 +23,8 @@ import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { loadConfig } from "../src/config/index.ts";
 import { openProject } from "../src/pipeline/index.ts";
-import { ingestProject } from "../src/ingest/index.ts";
+import { reindexProject } from "../src/pipeline/reindex.ts";
+import { listIndexVersions } from "../src/store/versions.ts";
 import { loadSuite } from "../src/evaluate/suite.ts";
 import { startServe } from "../src/serve/index.ts";
 
@@ -39,6 +40,8 @@ const option = (name: string, fallback: number): number => {
 const seconds = option("--seconds", 60);
 const rate = option("--rate", 100);
 const skipAbuse = args.includes("--skip-abuse");
+/** Re-ingest (POST /v1/ingest after editing a document) every this many seconds while the load runs; 0 = off. */
+const reingestEvery = option("--reingest-every", 0);
 
 const agent = new Agent({ keepAlive: true, maxSockets: 512 });
 const guarded = new WeakSet<Socket>();
@@ -83,6 +86,8 @@ interface LoadResult {
   elapsed: number;
   maxLag: number;
   total: number;
+  /** Index fingerprints the answers named (served.index.fingerprint). */
+  fingerprints: string[];
 }
 
 function runLoadInWorker(port: number, questions: string[]): Promise<LoadResult> {
@@ -90,7 +95,7 @@ function runLoadInWorker(port: number, questions: string[]): Promise<LoadResult>
     // A worker starts without tsx: the ingest sandbox's bootstrap registers it, then imports this file.
     const entry = new URL("../src/ingest/parse-worker-entry.mjs", import.meta.url);
     const worker = new Worker(entry, { workerData: { tsx: import.meta.resolve("tsx/esm/api"), module: import.meta.url, port, questions }, argv: args });
-    worker.once("message", (m: { latencies: number[]; byStatus: [number, number][]; elapsed: number; maxLag: number; total: number }) =>
+    worker.once("message", (m: { latencies: number[]; byStatus: [number, number][]; elapsed: number; maxLag: number; total: number; fingerprints: string[] }) =>
       done({ ...m, byStatus: new Map(m.byStatus) }),
     );
     worker.once("error", fail);
@@ -102,6 +107,7 @@ async function generateLoad(port: number, questions: string[]): Promise<void> {
   const total = Math.round(seconds * rate);
   const latencies: number[] = [];
   const byStatus = new Map<number, number>();
+  const fingerprints = new Set<string>();
   const start = performance.now();
   const inflight: Promise<void>[] = [];
   let maxLag = 0;
@@ -115,6 +121,13 @@ async function generateLoad(port: number, questions: string[]): Promise<void> {
       send(port, "/v1/ask", body).then((r) => {
         latencies.push(performance.now() - due);
         byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+        if (r.status === 200) {
+          try {
+            fingerprints.add((JSON.parse(r.body) as { served: { index: { fingerprint: string } } }).served.index.fingerprint);
+          } catch {
+            fingerprints.add("unparseable");
+          }
+        }
       }),
     );
   }
@@ -122,7 +135,7 @@ async function generateLoad(port: number, questions: string[]): Promise<void> {
   const elapsed = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   agent.destroy();
-  parentPort!.postMessage({ latencies, byStatus: [...byStatus], elapsed, maxLag, total });
+  parentPort!.postMessage({ latencies, byStatus: [...byStatus], elapsed, maxLag, total, fingerprints: [...fingerprints] });
 }
 
 async function main(): Promise<void> {
@@ -130,7 +143,7 @@ async function main(): Promise<void> {
   cpSync(join(ROOT, "examples/acme-support"), dir, { recursive: true });
   const loaded = loadConfig(join(dir, "ragtune.yaml"));
   const project = openProject(loaded);
-  await ingestProject({ root: dir, sources: project.config.sources, chunking: project.config.chunking, store: project.store });
+  await reindexProject(project);
   const questions = loadSuite(join(dir, loaded.config.suite)).cases.filter((c) => c.task === "qa").map((c) => c.input);
   const server = await startServe({ project, port: 0 });
   const { port } = server;
@@ -146,7 +159,25 @@ async function main(): Promise<void> {
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpuBefore = process.cpuUsage();
-  const { latencies, byStatus, elapsed, maxLag, total } = await runLoadInWorker(port, questions);
+  // Ingest while serving: edit a document and POST /v1/ingest on a timer; every answer must name
+  // an index state some ingest committed (a recorded version), never a half-built one.
+  let reingests = 0;
+  const reingestErrors: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  if (reingestEvery > 0) {
+    const target = join(dir, project.store.documents()[0].path);
+    timer = setInterval(() => {
+      appendFileSync(target, `\n\nRevision ${reingests + 1} of this page.\n`);
+      void send(port, "/v1/ingest", "{}").then((r) => {
+        if (r.status === 200) reingests++;
+        else if (r.status !== 409) reingestErrors.push(`${r.status} ${r.body.slice(0, 200)}`);
+      });
+    }, reingestEvery * 1000);
+  }
+  const { latencies, byStatus, elapsed, maxLag, total, fingerprints } = await runLoadInWorker(port, questions);
+  if (timer) clearInterval(timer);
+  const committed = new Set(listIndexVersions(project.indexFile).map((v) => v.identity.fingerprint));
+  const uncommitted = fingerprints.filter((f) => !committed.has(f));
   loopDelay.disable();
   const cpu = process.cpuUsage(cpuBefore);
   const load = {
@@ -164,11 +195,16 @@ async function main(): Promise<void> {
     loadAverage1m: round(loadavg()[0]),
     byStatus: Object.fromEntries([...byStatus].sort((a, b) => a[0] - b[0])),
     errors5xx: [...byStatus].filter(([s]) => s >= 500 || s < 0).reduce((n, [, c]) => n + c, 0),
+    ...(reingestEvery > 0 ? { reingest: { every: reingestEvery, completed: reingests, errors: reingestErrors, indexStatesServed: fingerprints.length, servedFromUncommittedState: uncommitted.length } } : {}),
   };
   console.log(`load: ${total} requests at ${rate}/s for ${seconds}s (achieved ${load.achievedRate}/s)`);
   console.log(`  p50 ${load.p50Ms} ms   p95 ${load.p95Ms} ms   p99 ${load.p99Ms} ms   max ${load.maxMs} ms`);
   console.log(`  server event-loop delay p99 ${load.serverLoopDelayMs.p99} ms, max ${load.serverLoopDelayMs.max} ms; process CPU ${load.processCpuSeconds} s in ${round(elapsed)} s; load average ${load.loadAverage1m}`);
   console.log(`  by status: ${JSON.stringify(load.byStatus)}   5xx/transport errors: ${load.errors5xx}`);
+  if (reingestEvery > 0) {
+    console.log(`  re-ingest every ${reingestEvery}s: ${reingests} ingests committed, ${reingestErrors.length} failed; answers named ${fingerprints.length} index states, ${uncommitted.length} not a committed version`);
+    for (const e of reingestErrors.slice(0, 5)) console.log(`    ingest error: ${e}`);
+  }
 
   let abuse: Record<string, unknown> | undefined;
   if (!skipAbuse) abuse = await abusePhase(port, questions[0]);
@@ -178,7 +214,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, node: process.version },
     generator: server.app.engine.generatorId(),
     project: "examples/acme-support",
-    command: `node --import tsx bench/serve-load.ts --seconds ${seconds} --rate ${rate}${skipAbuse ? " --skip-abuse" : ""}`,
+    command: `node --import tsx bench/serve-load.ts --seconds ${seconds} --rate ${rate}${reingestEvery ? ` --reingest-every ${reingestEvery}` : ""}${skipAbuse ? " --skip-abuse" : ""}`,
     load,
     ...(abuse ? { abuse } : {}),
     requestLogRows: server.app.requestLog?.count(),
