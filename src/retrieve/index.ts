@@ -16,6 +16,20 @@ export interface Hit {
   rank: number;
 }
 
+/** A hit as `search --json` and `POST /v1/search` show it. */
+export function hitJson(h: Hit) {
+  return {
+    rank: h.rank,
+    score: h.score,
+    id: h.chunk.id,
+    path: h.chunk.path,
+    headingPath: h.chunk.headingPath,
+    lines: [h.chunk.lineStart, h.chunk.lineEnd] as [number, number],
+    version: h.chunk.version,
+    text: h.chunk.text,
+  };
+}
+
 export interface SearchOptions {
   /** Number of hits to return. */
   k: number;

@@ -5,6 +5,7 @@
  * the config. Like `ragtune view`, when bound to loopback a request whose Host header names
  * another host is refused (DNS rebinding).
  */
+import { hitJson } from "../retrieve/index.ts";
 import { randomUUID } from "node:crypto";
 import { join, resolve } from "node:path";
 import { Hono, type Context } from "hono";
@@ -261,16 +262,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
         requestId: id,
         query: req.query,
         retriever,
-        hits: hits.map((h) => ({
-          rank: h.rank,
-          score: h.score,
-          id: h.chunk.id,
-          path: h.chunk.path,
-          headingPath: h.chunk.headingPath,
-          lines: [h.chunk.lineStart, h.chunk.lineEnd] as [number, number],
-          version: h.chunk.version,
-          text: h.chunk.text,
-        })),
+        hits: hits.map(hitJson),
         served,
       }),
     );

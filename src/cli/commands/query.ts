@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { hitJson } from "../../retrieve/index.ts";
 import { openFrom, printJson, applyFilterFlags, type FilterFlags } from "./common.ts";
 import { DEFAULT_SYSTEM_PROMPT, answerContext, corpusStats, retrievalFilter, retrieveForAnswer } from "../../pipeline/index.ts";
 import { bold, dim, cyan, yellow } from "../output.ts";
@@ -47,16 +48,7 @@ export async function searchCommand(query: string, opts: QueryOpts, cmd: Command
       printJson({
         query,
         retriever: retrieverName,
-        hits: hits.map((h) => ({
-          rank: h.rank,
-          score: h.score,
-          id: h.chunk.id,
-          path: h.chunk.path,
-          headingPath: h.chunk.headingPath,
-          lines: [h.chunk.lineStart, h.chunk.lineEnd],
-          version: h.chunk.version,
-          text: h.chunk.text,
-        })),
+        hits: hits.map(hitJson),
       });
       return;
     }
