@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, rmSync, utimesSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../src/config/index.ts";
 import { openProject } from "../src/pipeline/index.ts";
@@ -73,6 +73,29 @@ test("monitor --since takes 30m, 24h, 7d, 2w; anything else is a usage error; no
     assert.equal(r.code, 2);
     assert.match(r.stderr, /no request log at .*requests\.db: start `ragtune serve`/);
   } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("serve.redactPii: emails, phone and card numbers never reach the request log (queries, answers, feedback)", async () => {
+  const root = makeTinyProject("serve:\n  redactPii: true\n");
+  const project = openProject(loadConfig(join(root, "ragtune.yaml")));
+  try {
+    await reindexProject(project);
+    const app = createServeApp({ project, logError: () => {} });
+    const post = (path: string, body: unknown) => app.request(path, { method: "POST", headers: { host: "127.0.0.1", "content-type": "application/json" }, body: JSON.stringify(body) });
+    const r = (await (await post("/v1/ask", { question: "I am jane.doe@example.com, card 4111 1111 1111 1111: how long do deleted cards stay in the trash?" })).json()) as { requestId: string };
+    await post("/v1/feedback", { requestId: r.requestId, thumbs: "down", text: "call me on +44 20 7946 0958" });
+    app.close();
+    const log = new RequestLog(join(root, ".ragtune", "requests.db"));
+    const row = log.get(r.requestId)!;
+    log.close();
+    assert.match(row.query, /I am \[EMAIL\], card \[CARD\]: how long/);
+    assert.equal(row.feedback?.text, "call me on [PHONE]");
+    const bytes = readFileSync(join(root, ".ragtune", "requests.db")).toString("latin1") + (existsSync(join(root, ".ragtune", "requests.db-wal")) ? readFileSync(join(root, ".ragtune", "requests.db-wal")).toString("latin1") : "");
+    for (const secret of ["jane.doe@example.com", "4111 1111 1111 1111", "7946 0958"]) assert.ok(!bytes.includes(secret), `${secret} on disk`);
+  } finally {
+    project.close();
     rmSync(root, { recursive: true, force: true });
   }
 });

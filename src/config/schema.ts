@@ -205,6 +205,10 @@ const Serve = z
       .default([])
       .describe("Browser origins allowed to call the API (e.g. 'https://support.example.com'); none by default, so no page elsewhere can read answers."),
     requestLog: z.boolean().default(true).describe("Record every request in `<storeDir>/requests.db` (query, retrieved chunks, answer, latency, feedback)."),
+    redactPii: z
+      .boolean()
+      .default(false)
+      .describe("Scrub emails, phone numbers and card numbers from queries, answers and feedback before they are logged (the dataset scrubber: `[EMAIL]`, `[PHONE]`, `[CARD]`)."),
     auth: z
       .boolean()
       .default(true)

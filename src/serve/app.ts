@@ -5,6 +5,7 @@
  * the config. Like `ragtune view`, when bound to loopback a request whose Host header names
  * another host is refused (DNS rebinding).
  */
+import { scrubPii } from "../finetune/dataset/clean.ts";
 import { hitJson } from "../retrieve/index.ts";
 import { randomUUID } from "node:crypto";
 import { join, resolve } from "node:path";
@@ -104,7 +105,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   const logError = options.logError ?? ((m: string) => console.error(m));
   const logFile =
     options.requestLogFile === null || !limits.requestLog ? undefined : options.requestLogFile ?? join(resolve(project.root, project.config.storeDir), "requests.db");
-  const requestLog = logFile ? new RequestLog(logFile) : undefined;
+  const requestLog = logFile ? new RequestLog(logFile, limits.redactPii ? (t) => scrubPii(t).text : undefined) : undefined;
   const loopbackOnly = options.loopbackOnly ?? true;
   const authorize = options.authorize;
 

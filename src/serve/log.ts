@@ -95,7 +95,15 @@ export class RequestLog {
   private readonly feedbackStmt: Database.Statement;
   private readonly getStmt: Database.Statement;
 
-  constructor(readonly file: string) {
+  /**
+   * @param redact applied to every free text before it is written (query, answer, corrected
+   * answer, comment): with `serve.redactPii` the dataset scrubber, so emails, phone and card numbers
+   * never reach the disk.
+   */
+  constructor(
+    readonly file: string,
+    private readonly redact: (text: string) => string = (t) => t,
+  ) {
     mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
@@ -116,6 +124,8 @@ export class RequestLog {
   record(row: RequestRow): void {
     this.insertStmt.run({
       ...row,
+      query: this.redact(row.query),
+      answer: row.answer === null ? null : this.redact(row.answer),
       retrieved: JSON.stringify(row.retrieved),
       fallback: row.fallback === null ? null : row.fallback ? 1 : 0,
     });
@@ -123,7 +133,12 @@ export class RequestLog {
 
   /** False when no request has this id. */
   setFeedback(id: string, feedback: Feedback): boolean {
-    return this.feedbackStmt.run(JSON.stringify(feedback), id).changes > 0;
+    const clean: Feedback = {
+      ...feedback,
+      ...(feedback.correctedAnswer !== undefined ? { correctedAnswer: this.redact(feedback.correctedAnswer) } : {}),
+      ...(feedback.text !== undefined ? { text: this.redact(feedback.text) } : {}),
+    };
+    return this.feedbackStmt.run(JSON.stringify(clean), id).changes > 0;
   }
 
   get(id: string): StoredRequest | undefined {
