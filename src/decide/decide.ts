@@ -56,7 +56,7 @@ function moreCasesLine(u: UnresolvedLead, alpha: number): string {
 /** The recommendation with its sensitivity lines: where each constraint, moved alone, would change it. */
 export function decide(summary: RunSummary, cases: CaseResult[], config: DecideConfig): Decision {
   const core = decideCore(summary, cases, config);
-  return { ...core, sensitivity: sensitivity(summary, cases, config, core.architecture, decideCore) };
+  return { ...core, sensitivity: sensitivity(summary, cases, config, core, decideCore) };
 }
 
 function decideCore(summary: RunSummary, cases: CaseResult[], config: DecideConfig): Omit<Decision, "sensitivity"> {

@@ -13,6 +13,7 @@ export {
   failureGroup,
   THRESHOLDS,
   Evidence,
+  VARIANT_OF,
   type DecideConfig,
   type Group,
   type Purpose,

@@ -23,7 +23,8 @@ function round2(x: number, up: boolean): number {
   return (up ? Math.ceil(x / p) : Math.floor(x / p)) * p;
 }
 
-export function sensitivity(summary: RunSummary, cases: CaseResult[], config: DecideConfig, chosen: Architecture, core: Core): SensitivityLine[] {
+export function sensitivity(summary: RunSummary, cases: CaseResult[], config: DecideConfig, base: Omit<Decision, "sensitivity">, core: Core): SensitivityLine[] {
+  const chosen = base.architecture;
   const archWith = (c: Partial<Constraints>): Architecture => core(summary, cases, { ...config, constraints: { ...config.constraints, ...c } }).architecture;
   const c = config.constraints;
   const out: SensitivityLine[] = [];
@@ -85,7 +86,6 @@ export function sensitivity(summary: RunSummary, cases: CaseResult[], config: De
   }
 
   // Latency target and budget: thresholds just under (or over) each option's measured value.
-  const base = core(summary, cases, config);
   const p95s = [...new Set(base.costs.map((x) => x.p95LatencyMs).filter((x) => x > 0))].sort((a, b) => b - a);
   const latency = firstFlip(
     p95s.map((p) => Math.max(1, Math.floor(p * 0.99))).filter((t) => c.p95LatencyMs === undefined || t < c.p95LatencyMs),

@@ -3,19 +3,14 @@
  * the latest run recommends, so the service runs what the measurements chose.
  */
 import type { RagtuneConfig, VariantName } from "../config/index.ts";
-import { decide, type Architecture } from "../decide/index.ts";
+import { decide, VARIANT_OF, type Architecture } from "../decide/index.ts";
 import { listRuns, readCaseResults, readSummary, runsDir } from "../evaluate/runs.ts";
 import { join } from "node:path";
 
-const VARIANT_OF: Record<Architecture, VariantName> = {
-  "prompt-only": "prompt-only",
-  "long-context": "long-context",
-  rag: "rag",
-  "fine-tune": "fine-tuned",
-  hybrid: "hybrid",
-  // A stronger model is a generator change (models.generator), not a pipeline: serve rag with it.
-  "stronger-model": "rag",
-};
+/** A stronger model is a generator change (models.generator), not a pipeline: serve rag with it. */
+function variantOf(a: Architecture): VariantName {
+  return (VARIANT_OF[a] as VariantName | undefined) ?? "rag";
+}
 
 export function chosenVariant(root: string, config: RagtuneConfig): { variant: VariantName; why: string } {
   const dir = runsDir(root, config);
@@ -24,7 +19,7 @@ export function chosenVariant(root: string, config: RagtuneConfig): { variant: V
   const runDir = join(dir, ids[ids.length - 1]);
   try {
     const d = decide(readSummary(runDir), readCaseResults(runDir), config);
-    const variant = VARIANT_OF[d.architecture];
+    const variant = variantOf(d.architecture);
     const note = d.architecture === "stronger-model" ? "; the decision asks for a stronger generator: set models.generator" : "";
     return { variant, why: `the decision over run ${ids[ids.length - 1]} recommends ${d.architecture} (${d.confidence} confidence)${note}` };
   } catch (err) {

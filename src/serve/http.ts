@@ -26,9 +26,7 @@ export function errorJson(c: Context, e: ApiError) {
   return c.json(body, e.status);
 }
 
-export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  if (!text.trim()) throw new ApiError(400, "malformed_json", undefined, "the request body is empty; expected a JSON object");
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -36,15 +34,16 @@ export async function readJson(c: Context): Promise<unknown> {
   }
 }
 
+export async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (!text.trim()) throw new ApiError(400, "malformed_json", undefined, "the request body is empty; expected a JSON object");
+  return parseJson(text);
+}
+
 /** A JSON body that may be absent (then `{}`). */
 export async function readOptionalJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
-  if (!text.trim()) return {};
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ApiError(400, "malformed_json", undefined, `the request body is not valid JSON: ${(err as Error).message}`);
-  }
+  return text.trim() ? parseJson(text) : {};
 }
 
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {

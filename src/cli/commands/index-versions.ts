@@ -4,7 +4,8 @@
  */
 import type { Command } from "commander";
 import { hasSnapshots } from "../../store/index.ts";
-import { configHashOf, listIndexVersions, rollbackIndex } from "../../store/versions.ts";
+import { listIndexVersions, rollbackIndex } from "../../store/versions.ts";
+import { indexConfigHash } from "../../pipeline/reindex.ts";
 import { intArg } from "../options.ts";
 import { projectFrom, printJson } from "./common.ts";
 import { bold, dim, green } from "../output.ts";
@@ -56,15 +57,15 @@ function rollbackCommand(version: number, opts: { json?: boolean }, cmd: Command
   const project = projectFrom(cmd);
   try {
     if (!hasSnapshots(project.store)) throw new InputError("this index cannot be rolled back (it is not a SQLite file)");
-    const config = project.config;
-    const r = rollbackIndex(project.store, project.indexFile, version, configHashOf({ sources: config.sources, chunking: config.chunking }));
+    const configHash = indexConfigHash(project);
+    const r = rollbackIndex(project.store, project.indexFile, version, configHash);
     if (opts.json) {
       printJson(r);
       return;
     }
     console.log(`${bold("index rolled back")} to v${r.restored.version} (${r.restored.identity.documents} documents, ${r.restored.identity.chunks} chunks, recorded ${r.restored.createdAt})`);
     if (r.saved) console.log(dim(`the state before was recorded as v${r.saved.version}: \`ragtune index rollback ${r.saved.version}\` undoes this`));
-    if (r.restored.configHash !== configHashOf({ sources: config.sources, chunking: config.chunking })) {
+    if (r.restored.configHash !== configHash) {
       console.log(dim("note: ragtune.yaml's sources or chunking differ from the ones that version was built with; the next `ragtune ingest` re-indexes to the current config"));
     }
     console.log(dim("models are untouched (ragtune models rollback rolls a model back)"));

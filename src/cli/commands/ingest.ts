@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { reindexProject } from "../../pipeline/reindex.ts";
 import { readFileSync } from "node:fs";
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from "yaml";
-import { ingestProject, IngestRefused, type IngestStats } from "../../ingest/index.ts";
+import { IngestRefused, type IngestStats } from "../../ingest/index.ts";
 import type { Project } from "../../pipeline/index.ts";
 import { InputError } from "../../util/errors.ts";
 import { projectFrom, printJson } from "./common.ts";
