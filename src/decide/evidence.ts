@@ -20,7 +20,7 @@ import {
   type VariantSummary,
 } from "../evaluate/types.ts";
 import type { RagtuneConfig } from "../config/schema.ts";
-import type { Architecture } from "./types.ts";
+import type { Architecture, CostItem } from "./types.ts";
 import { InputError } from "../util/errors.ts";
 import { fmtCount, trainingItem, usd, variantCosts, type CostConfig, type VariantCostDetail } from "./cost.ts";
 
@@ -169,6 +169,11 @@ export class Evidence {
     return this.costs.find((c) => c.variant === name);
   }
 
+  /** What one fine-tuning run costs and how often it recurs (the fine-tuned option's training item, computed when it has no cost entry). */
+  fineTuneTraining(): CostItem | undefined {
+    return trainingItem(this.cost("fine-tuned"), { summary: this.summary, config: this.config, variant: "fine-tuned" });
+  }
+
   share(v: VariantEvidence, g: Group): number {
     return v.failed ? v.groups[g] / v.failed : 0;
   }
@@ -210,7 +215,7 @@ export class Evidence {
       out.push(`only ${c.labelledExamples} labelled examples; fine-tuning needs ≥ ${THRESHOLDS.minLabels} (constraints.labelledExamples)`);
     }
     if (arch === "fine-tune" && purpose === "knowledge" && (c.knowledgeChange === "daily" || c.knowledgeChange === "weekly")) {
-      const training = trainingItem(this.cost("fine-tuned"), { summary: this.summary, config: this.config, variant: "fine-tuned" });
+      const training = this.fineTuneTraining();
       out.push(
         `knowledge changes ${c.knowledgeChange} (constraints.knowledgeChange): fine-tuning bakes facts into the weights, so the model would be stale within a ${c.knowledgeChange === "daily" ? "day" : "week"} ` +
           `and every change would need a new training run${training ? ` (${training.formula})` : ""}`,

@@ -5,7 +5,7 @@
  */
 import type { Purpose, Verdict } from "./evidence.ts";
 import { ARCH_OF, COMPLEXITY, STRICT_FORMAT, THRESHOLDS, type Evidence, type Group, type VariantEvidence } from "./evidence.ts";
-import { breakEven, fmtCount, trainingItem, usd } from "./cost.ts";
+import { breakEven, fmtCount, usd } from "./cost.ts";
 import { isOfflineGenerator, offlineReaderLine, strongerModelForContext } from "./generator-limit.ts";
 import { costLine, fixLine, groupShareLine, listDetail, passes, pct, stable, truncationLine } from "./wording.ts";
 
@@ -252,11 +252,9 @@ export function knowledgeWithoutRetrieval(ev: Evidence): Verdict | undefined {
     if (fix.rate < THRESHOLDS.fixes) return undefined;
     lines.push(`fine-tuned was measured: ${fixLine(ev, ft, "knowledge")}; ${passes(ft)}.`);
   }
+  const training = ev.fineTuneTraining();
   lines.push(
-    `Knowledge changes ${ev.constraints.knowledgeChange}, so facts can be trained into the model; retrain on each change${(() => {
-      const t = trainingItem(ev.cost("fine-tuned"), { summary: ev.summary, config: ev.config, variant: "fine-tuned" });
-      return t ? ` (${t.formula})` : "";
-    })()}. Fine-tuned models recall trained facts less reliably than context, and cannot cite.`,
+    `Knowledge changes ${ev.constraints.knowledgeChange}, so facts can be trained into the model; retrain on each change${training ? ` (${training.formula})` : ""}. Fine-tuned models recall trained facts less reliably than context, and cannot cite.`,
   );
   return { architecture: "fine-tune", rule: "knowledge-without-retrieval", purpose: "knowledge", rationale: lines };
 }
