@@ -106,7 +106,7 @@ test("LlmGenerator qa: numbered context prompt and [n] citations", async () => {
   const result = await generator.generate({ task: "qa", input: "How long do refunds take?", context });
   const [system, user] = requests[0].body.messages;
   assert.equal(system.role, "system");
-  assert.equal(system.content, PROMPTS.qaSystem);
+  assert.equal(system.content, `${PROMPTS.qaSystem}\n${PROMPTS.dataRule}`);
   assert.match(system.content, /I don't know/);
   assert.match(user.content, /\[1\] \(docs\/billing\.md › Billing › Refunds\)\nRefunds take 5 days\./);
   assert.match(user.content, /\[2\] \(docs\/contact\.md › Contact\)\nEmail billing@acme\.test\./);

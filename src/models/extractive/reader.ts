@@ -185,7 +185,8 @@ export class ExtractiveReader implements Generator {
     };
 
     const question = analyzeQuestion(request.input);
-    const units = dedupe(request.context.flatMap((chunk, i) => cachedUnits(chunk, i)));
+    // A sentence addressed to the model ("ignore previous instructions …") is never the answer: it is data.
+    const units = dedupe(request.context.flatMap((chunk, i) => cachedUnits(chunk, i))).filter((u) => !u.injected);
     if (question.terms.size === 0 || units.length === 0) return abstain(0);
     const { scored, confidence, credit } = rankUnits(question, units, request.context, request.preferVersions, request.corpus);
     const best = scored[0];

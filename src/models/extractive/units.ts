@@ -10,6 +10,7 @@
  */
 import { contentTokens, tokenize } from "../../retrieve/tokenize.ts";
 import { locate } from "../citations.ts";
+import { looksLikeInjectedInstruction } from "../injection.ts";
 import type { ContextChunk } from "../index.ts";
 import { unitCues, type UnitCues, type UnitKind } from "./answer-types.ts";
 
@@ -33,6 +34,8 @@ export interface Unit {
   lineEnd: number;
   length: number;
   cues: UnitCues;
+  /** Text addressed to an AI model (models/injection.ts): data, never an answer. */
+  injected: boolean;
 }
 
 const FENCE_RE = /^\s*(```|~~~)/;
@@ -95,6 +98,7 @@ export function splitUnits(chunk: ContextChunk, chunkIndex: number): Unit[] {
       lineEnd: where.lineEnd,
       length: terms.length,
       cues: unitCues(plain, marked, kind),
+      injected: looksLikeInjectedInstruction(plain),
     };
     units.push(unit);
     return unit;
