@@ -24,6 +24,7 @@ import { registerPilot } from "./commands/pilot.ts";
 import { registerIndex } from "./commands/index-versions.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerMonitor } from "./commands/monitor.ts";
+import { registerLogs, sinceArg } from "./commands/logs.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { existingFileArg, hintFor, intArg, listArg, outFileArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
@@ -159,6 +160,8 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .command("decide")
     .description("recommend an architecture from a run's failure distribution and the declared constraints")
     .argument("[run]", "run id, run folder or 'latest' (default: latest); must exist")
+    .option("--from-logs", "also weigh the labelled live failures of the request log (labels the window first, as `ragtune logs label`)")
+    .option("--since <duration>", "window of the request log for --from-logs, e.g. 24h, 7d (default 7d)", sinceArg)
     .option("--json", "machine-readable output")
     .action(decideCommand);
 
@@ -188,6 +191,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerView(program);
   registerServe(program);
   registerMonitor(program);
+  registerLogs(program);
   registerPilot(program);
   registerIndex(program);
 
