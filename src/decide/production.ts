@@ -52,7 +52,7 @@ function groupOfCause(p: ProductionEvidence, c: FailureCause): Group | undefined
 
 const share = (p: ProductionEvidence, g: Group) => (p.labelled ? p.groups[g] / p.labelled : 0);
 
-function targetOf(p: ProductionEvidence, measured: Architecture): Target | undefined {
+function targetOf(p: ProductionEvidence, measured: Architecture, citationsRequired: boolean): Target | undefined {
   const k = share(p, "knowledge");
   const b = share(p, "behaviour");
   const r = share(p, "reasoning");
@@ -68,10 +68,12 @@ function targetOf(p: ProductionEvidence, measured: Architecture): Target | undef
     };
   }
   if (b >= THRESHOLDS.dominantShare && k < THRESHOLDS.littleKnowledgeShare && p.corrections >= PRODUCTION_THRESHOLDS.minCorrections) {
+    // A fine-tuned model alone cannot cite: with citations required it answers from retrieved passages (as rules.ts).
+    const keepContext = CONTEXT.includes(measured) || citationsRequired;
     return {
-      architecture: CONTEXT.includes(measured) ? "hybrid" : "fine-tune",
+      architecture: keepContext ? "hybrid" : "fine-tune",
       purpose: "behaviour",
-      why: `most live failures are behaviour (format, tone, policy) and users corrected ${p.corrections} answers: fine-tune the behaviour on those corrections (\`ragtune dataset build --from-logs\`)${CONTEXT.includes(measured) ? ", keeping retrieval for the facts" : ""}`,
+      why: `most live failures are behaviour (format, tone, policy) and users corrected ${p.corrections} answers: fine-tune the behaviour on those corrections (\`ragtune dataset build --from-logs\`)${keepContext ? `, keeping retrieval for the facts${citationsRequired ? " and the citations" : ""}` : ""}`,
       confirms: (m) => m === "fine-tune" || m === "hybrid",
     };
   }
@@ -92,7 +94,7 @@ export function withProduction(core: Omit<Decision, "sensitivity">, ev: Evidence
   const lines = [head];
   let effect: NonNullable<Decision["production"]>["effect"] = "kept";
   let architecture = measured;
-  const target = p.labelled ? targetOf(p, measured) : undefined;
+  const target = p.labelled ? targetOf(p, measured, ev.constraints.citationsRequired === true) : undefined;
   if (p.labelled < PRODUCTION_THRESHOLDS.minFailures) {
     lines.push(`${p.labelled} labelled live failure${p.labelled === 1 ? " is" : "s are"} too few to move the recommendation (at least ${PRODUCTION_THRESHOLDS.minFailures}); the measured recommendation ${measured} stands.`);
   } else if (!target) {
