@@ -272,6 +272,8 @@ const ROWS: Row[] = [
   { args: ["decide", "--from-logs", "--since", "0d"], error: opt("--since", "0d", "expected a duration like 30m, 24h, 7d or 2w") },
   { args: ["decide", "--since", "1d"], error: /--since goes with --from-logs/ },
   { args: ["decide", "--from-logs"], error: /no request log at .*requests\.db/ },
+  { args: ["report", "--from-logs", "--since", "7"], error: opt("--since", "7", "expected a duration like 30m, 24h, 7d or 2w") },
+  { args: ["report", "--since", "1d"], error: /--since goes with --from-logs/ },
   { args: ["dataset", "build", "--from-logs", "--since", "x"], error: opt("--since", "x", "expected a duration like 30m, 24h, 7d or 2w") },
   { args: ["dataset", "build", "--since", "1d"], error: /--since goes with --from-logs/ },
   { args: ["dataset", "build", "--from-logs"], error: /no request log at .*requests\.db/ },

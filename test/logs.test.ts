@@ -217,6 +217,12 @@ test("decide --from-logs: live failures confirm rag (knowledge) or move it to hy
       assert.equal(JSON.stringify(decide(summary, cases, project.config)), JSON.stringify(decide(summary, cases, project.config, undefined)));
       const human = await runCli(["decide", "--from-logs"], s.root);
       assert.match(human.stdout, /production evidence: 5 labelled live failures of 5 requests/);
+      const report = await runCli(["report", "--from-logs", "--since", "1d"], s.root);
+      assert.equal(report.code, 0, report.stderr);
+      const rj = JSON.parse(readFileSync(join(runDir, "report.json"), "utf8"));
+      assert.equal(rj.recommendation.architecture, want.architecture);
+      assert.equal(rj.recommendation.production.effect, want.effect);
+      assert.match(readFileSync(join(runDir, "report.md"), "utf8"), /## Production evidence\n\n5 labelled live failures of 5 answered requests/);
       // Too few live failures never move it.
       const few = productionFromLogs(project, DAY).evidence;
       const fewer = { ...few, labelled: 2, groups: { knowledge: 0, behaviour: 2, reasoning: 0 } };

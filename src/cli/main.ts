@@ -170,6 +170,8 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .description("write report.md, report.json and report.html (self-contained, opens offline) for a run")
     .argument("[run]", "run id, run folder or 'latest' (default: latest); must exist")
     .option("--out <dir>", "also copy the reports to this folder (created if missing; must not be a file)", outFolderArg)
+    .option("--from-logs", "decide with the labelled live failures of the request log too (as `ragtune decide --from-logs`)")
+    .option("--since <duration>", "window of the request log for --from-logs, e.g. 24h, 7d (default 7d)", sinceArg)
     .action(reportCommand);
 
   registerExport(program);

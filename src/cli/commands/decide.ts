@@ -70,9 +70,11 @@ export function printDecision(decision: Decision, generator: string): void {
   console.log(dim(`answers produced by ${generator}`));
 }
 
-export async function reportCommand(run: string | undefined, opts: { out?: string }, cmd: Command): Promise<void> {
+export async function reportCommand(run: string | undefined, opts: { out?: string; fromLogs?: boolean; since?: number }, cmd: Command): Promise<void> {
+  if (opts.since !== undefined && !opts.fromLogs) throw new InputError("--since goes with --from-logs (the window of the request log)");
   const { loaded, runDir, summary, cases } = loadRun(cmd, run);
-  const decision = decide(summary, cases, loaded.config);
+  const production = opts.fromLogs ? productionOf(cmd, opts.since ?? 7 * 86_400_000) : undefined;
+  const decision = decide(summary, cases, loaded.config, production);
   const report = buildReport(summary, cases, decision, loaded.config);
   writeReport(runDir, report);
   await writeHtmlReport(runDir, report, cases, join(resolve(loaded.root, loaded.config.storeDir), "index.db"));
