@@ -263,6 +263,28 @@ const ROWS: Row[] = [
   // monitor
   { args: ["monitor", "--since", "7"], error: /expected a duration like 30m, 24h, 7d or 2w/ },
 
+  // logs and the loop back (no request log in this fixture: exit 2, named)
+  { args: ["logs", "list", "--since", "7"], error: opt("--since", "7", "expected a duration like 30m, 24h, 7d or 2w") },
+  { args: ["logs", "list", "--feedback", "dwn"], error: /option '--feedback <which>' argument 'dwn' is invalid\. .*down, corrected, any/ },
+  { args: ["logs", "list"], error: /no request log at .*requests\.db: start `ragtune serve`/ },
+  { args: ["logs", "label", "--since", "5y"], error: opt("--since", "5y", "expected a duration like 30m, 24h, 7d or 2w") },
+  { args: ["logs", "label"], error: /no request log at .*requests\.db/ },
+  { args: ["decide", "--from-logs", "--since", "0d"], error: opt("--since", "0d", "expected a duration like 30m, 24h, 7d or 2w") },
+  { args: ["decide", "--since", "1d"], error: /--since goes with --from-logs/ },
+  { args: ["decide", "--from-logs"], error: /no request log at .*requests\.db/ },
+  { args: ["report", "--from-logs", "--since", "7"], error: opt("--since", "7", "expected a duration like 30m, 24h, 7d or 2w") },
+  { args: ["report", "--since", "1d"], error: /--since goes with --from-logs/ },
+  { args: ["dataset", "build", "--from-logs", "--since", "x"], error: opt("--since", "x", "expected a duration like 30m, 24h, 7d or 2w") },
+  { args: ["dataset", "build", "--since", "1d"], error: /--since goes with --from-logs/ },
+  { args: ["dataset", "build", "--from-logs"], error: /no request log at .*requests\.db/ },
+  { args: ["suite"], error: /'ragtune suite' needs a command: add-from-logs/ },
+  { args: ["suite", "add-from-logs"], error: /nothing to add: give request ids .* or --feedback/ },
+  { args: ["suite", "add-from-logs", "--feedback", "all"], error: /option '--feedback <which>' argument 'all' is invalid/ },
+  { args: ["suite", "add-from-logs", "--feedback", "down", "--since", "-1d"], error: opt("--since", "-1d", "expected a duration like 30m, 24h, 7d or 2w") },
+  { args: ["suite", "add-from-logs", "abc", "--since", "1d"], error: /--since goes with --feedback/ },
+  { args: ["suite", "add-from-logs", "abc", "--to", "docs"], error: opt("--to", "docs", ".*is a folder; expected a file path") },
+  { args: ["suite", "add-from-logs", "abc"], error: /no request log at .*requests\.db/ },
+
   // index versions
   { args: ["index"], error: /'ragtune index' needs a command: versions, rollback/ },
   { args: ["index", "rollback", "abc"], error: /argument 'version'.*expected an integer/ },

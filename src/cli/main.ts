@@ -24,6 +24,7 @@ import { registerPilot } from "./commands/pilot.ts";
 import { registerIndex } from "./commands/index-versions.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerMonitor } from "./commands/monitor.ts";
+import { registerLogs, sinceArg } from "./commands/logs.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
 import { existingFileArg, hintFor, intArg, listArg, outFileArg, outFolderArg, textArg, textListArg, usdArg } from "./options.ts";
@@ -159,6 +160,8 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .command("decide")
     .description("recommend an architecture from a run's failure distribution and the declared constraints")
     .argument("[run]", "run id, run folder or 'latest' (default: latest); must exist")
+    .option("--from-logs", "also weigh the labelled live failures of the request log (labels the window first, as `ragtune logs label`)")
+    .option("--since <duration>", "window of the request log for --from-logs, e.g. 24h, 7d (default 7d)", sinceArg)
     .option("--json", "machine-readable output")
     .action(decideCommand);
 
@@ -167,6 +170,8 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .description("write report.md, report.json and report.html (self-contained, opens offline) for a run")
     .argument("[run]", "run id, run folder or 'latest' (default: latest); must exist")
     .option("--out <dir>", "also copy the reports to this folder (created if missing; must not be a file)", outFolderArg)
+    .option("--from-logs", "decide with the labelled live failures of the request log too (as `ragtune decide --from-logs`)")
+    .option("--since <duration>", "window of the request log for --from-logs, e.g. 24h, 7d (default 7d)", sinceArg)
     .action(reportCommand);
 
   registerExport(program);
@@ -188,6 +193,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerView(program);
   registerServe(program);
   registerMonitor(program);
+  registerLogs(program);
   registerPilot(program);
   registerIndex(program);
 

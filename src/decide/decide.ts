@@ -3,7 +3,8 @@
  * constraints, and assemble the Decision (rationale, confidence, what would change it).
  */
 import type { CaseResult, FailureCause, RunSummary } from "../evaluate/types.ts";
-import type { Decision } from "./types.ts";
+import type { Decision, ProductionEvidence } from "./types.ts";
+import { withProduction } from "./production.ts";
 import { breakEvens, fmtCount } from "./cost.ts";
 import { STATS_DEFAULTS, casesForSignificance } from "../evaluate/significance.ts";
 import { ARCH_OF, Evidence, VARIANT_OF, type DecideConfig, type Verdict } from "./evidence.ts";
@@ -54,9 +55,12 @@ function moreCasesLine(u: UnresolvedLead, alpha: number): string {
 }
 
 /** The recommendation with its sensitivity lines: where each constraint, moved alone, would change it. */
-export function decide(summary: RunSummary, cases: CaseResult[], config: DecideConfig): Decision {
+export function decide(summary: RunSummary, cases: CaseResult[], config: DecideConfig, production?: ProductionEvidence): Decision {
   const core = decideCore(summary, cases, config);
-  return { ...core, sensitivity: sensitivity(summary, cases, config, core, decideCore) };
+  const sens = sensitivity(summary, cases, config, core, decideCore);
+  if (!production) return { ...core, sensitivity: sens };
+  // Sensitivity stays that of the measured decision: each lever is moved against the run, not the logs.
+  return { ...withProduction(core, new Evidence(summary, cases, config), production), sensitivity: sens };
 }
 
 function decideCore(summary: RunSummary, cases: CaseResult[], config: DecideConfig): Omit<Decision, "sensitivity"> {

@@ -8,6 +8,7 @@
 export * from "./types.ts";
 export { decide } from "./decide.ts";
 export { rolloutPlan } from "./rollout.ts";
+export { withProduction, PRODUCTION_THRESHOLDS } from "./production.ts";
 export { RULES, bestMeasured } from "./rules.ts";
 export {
   failureGroup,

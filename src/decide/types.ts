@@ -69,6 +69,8 @@ export interface Decision {
   rule: string;
   /** How to roll the recommendation out, step by step, with separate rollback paths (rollout.ts). */
   rollout: RolloutStep[];
+  /** Present only with production evidence (`decide --from-logs`): the evidence and what it did to the measured recommendation. */
+  production?: ProductionEvidence & { effect: "confirmed" | "changed" | "kept"; measuredArchitecture: Architecture; lines: string[] };
 }
 
 /** One step of the rollout plan. */
@@ -96,4 +98,26 @@ export interface SensitivityLine {
   at: number | string | boolean | null;
   to: Architecture;
   text: string;
+}
+
+/**
+ * Labelled live failures of a window of the request log (`ragtune logs label`), the input of
+ * `decide --from-logs` (production.ts). Groups as in evidence.ts.
+ */
+export interface ProductionEvidence {
+  /** ISO window. */
+  from: string;
+  to: string;
+  /** Answered requests in the window. */
+  requests: number;
+  /** Requests with a live-failure label. */
+  labelled: number;
+  /** … of which the user corrected / gave a thumbs down / only a monitor tripped. */
+  corrections: number;
+  thumbsDown: number;
+  monitorOnly: number;
+  byCause: Partial<Record<FailureCause, number>>;
+  groups: Record<"knowledge" | "behaviour" | "reasoning", number>;
+  /** The group each counted cause was put in (weak_reasoning depends on the signal). */
+  causeGroups: Partial<Record<FailureCause, "knowledge" | "behaviour" | "reasoning">>;
 }

@@ -92,6 +92,8 @@ export interface ReportJson {
     rollout: Decision["rollout"];
     /** Where each constraint, moved alone, changes the recommendation. */
     sensitivity: Decision["sensitivity"];
+    /** Only with `report --from-logs`: the production evidence and what it did to the measured recommendation. */
+    production?: Decision["production"];
   };
   variants: ReportVariant[];
   notConfigured: RunSummary["notConfigured"];
@@ -318,6 +320,7 @@ export function buildReport(
       rule: decision.rule,
       rollout: decision.rollout,
       sensitivity: decision.sensitivity,
+      ...(decision.production ? { production: decision.production } : {}),
     },
     variants: summary.variants.map((v) => reportVariant(v, inRun, decision, summary)),
     notConfigured: summary.notConfigured,

@@ -74,6 +74,24 @@ function quote(text: string): string {
   return text.replace(/`/g, "'").replace(/[*_[\]]/g, (c) => `\\${c}`).replace(/</g, "&lt;");
 }
 
+/** `report --from-logs`: the live failures the recommendation was re-run on (docs/logs.md). */
+function productionSection(p: NonNullable<ReportJson["recommendation"]["production"]>): string[] {
+  const effect = p.effect === "changed" ? `changed the recommendation from ${p.measuredArchitecture}` : p.effect === "confirmed" ? `confirmed ${p.measuredArchitecture}` : `kept ${p.measuredArchitecture}`;
+  const causes = Object.entries(p.byCause).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0));
+  return [
+    "## Production evidence",
+    "",
+    `${p.labelled} labelled live failures of ${p.requests} answered requests (${p.from} → ${p.to}); they ${effect}.`,
+    "",
+    "| cause | live failures |",
+    "|---|---|",
+    ...causes.map(([c, n]) => `| ${c} | ${n} |`),
+    "",
+    ...p.lines.slice(1).map((l) => `- ${quote(l)}`),
+    "",
+  ];
+}
+
 function verdict(r: ReportJson): string {
   const rec = r.recommendation;
   const best = r.variants.reduce<ReportVariant | undefined>((a, v) => (!a || v.passRate > a.passRate ? v : a), undefined);
@@ -313,6 +331,7 @@ export function renderMarkdown(r: ReportJson): string {
     verdict(r),
     "",
     ...(r.complete ? [] : ["> **Incomplete run:** not every case ran on every variant.", ""]),
+    ...(rec.production ? productionSection(rec.production) : []),
     ...(r.generator.offline ? [`> ${r.generator.note}`, ""] : []),
     "## Variant comparison",
     "",

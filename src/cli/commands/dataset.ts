@@ -24,6 +24,8 @@ import {
 import { InputError } from "../../util/errors.ts";
 import { bold, dim, green, table, yellow } from "../output.ts";
 import { printJson } from "./common.ts";
+import { sinceArg } from "./logs.ts";
+import { examplesFromRequests, openRequestLog, requestsSince, type RequestExamples } from "../../logs/index.ts";
 
 interface DatasetBuildOpts {
   run?: string[];
@@ -34,6 +36,8 @@ interface DatasetBuildOpts {
   systemField?: string[];
   logs?: string[];
   correctedOnly?: boolean;
+  fromLogs?: boolean;
+  since?: number;
   includePassed?: boolean;
   nearDup?: number | false;
   pii?: boolean;
@@ -69,6 +73,8 @@ export function registerDataset(program: Command): void {
     .option("--system-field <name>", "optional system-prompt column/key of each --file", textListArg("a field name"))
     .option("--logs <path>", "served log JSONL {input, output, correction?} (repeatable; must exist); a correction wins", existingFilesArg)
     .option("--corrected-only", "from --logs, only entries a user corrected")
+    .option("--from-logs", "corrected answers in the project's request log (requests.db of `ragtune serve`) become qa examples: query → corrected answer")
+    .option("--since <duration>", "window of the request log for --from-logs, e.g. 24h, 7d (default 7d)", sinceArg)
     .option("--near-dup <jaccard>", "near-duplicate Jaccard threshold in (0, 1], or 'off' (default 0.8)", nearDupArg)
     .option("--pii", "replace emails, phone numbers and Luhn-valid card numbers with placeholders")
     .option("--min-tokens <n>", "drop examples under this many tokens, 0–100,000 (default 1); at most --max-tokens", intArg(0, 100_000))
@@ -100,6 +106,7 @@ function checkCombinations(opts: DatasetBuildOpts): void {
   };
   needs(opts.includePassed, "--include-passed", "--run", opts.run?.length);
   needs(opts.correctedOnly, "--corrected-only", "--logs", opts.logs?.length);
+  needs(opts.since !== undefined, "--since", "--from-logs", opts.fromLogs);
   needs(opts.inputField?.length, "--input-field", "--file", opts.file?.length);
   needs(opts.outputField?.length, "--output-field", "--file", opts.file?.length);
   needs(opts.systemField?.length, "--system-field", "--file", opts.file?.length);
@@ -169,8 +176,24 @@ export async function datasetBuildCommand(opts: DatasetBuildOpts, cmd: Command):
     },
     split: { ratios: opts.split, seed: opts.seed },
   };
-  if (build.runs!.length === 0 && files.length === 0 && build.logs!.length === 0) {
-    throw new InputError("nothing to build from: give --run, --file or --logs");
+  let fromLogs: (RequestExamples & { file: string; requests: number }) | undefined;
+  if (opts.fromLogs) {
+    const p = needProject("--from-logs");
+    const log = openRequestLog({ root: p.root, config: p.config });
+    try {
+      const window = requestsSince(log, opts.since ?? 7 * 86_400_000);
+      fromLogs = { ...examplesFromRequests(window.rows, relative(process.cwd(), log.file) || log.file), file: log.file, requests: window.rows.length };
+    } finally {
+      log.close();
+    }
+    const skippedText = fromLogs.skipped.map((s) => `${s.count} ${s.reason}`).join("; ");
+    if (fromLogs.examples.length === 0 && build.runs!.length === 0 && files.length === 0 && build.logs!.length === 0) {
+      throw new InputError(`--from-logs: no corrected answers among the ${fromLogs.requests} logged requests of the window${skippedText ? ` (${skippedText})` : ""}; only corrected answers are training data`);
+    }
+    build.examples = fromLogs.examples;
+  }
+  if (build.runs!.length === 0 && files.length === 0 && build.logs!.length === 0 && !fromLogs) {
+    throw new InputError("nothing to build from: give --run, --file, --logs or --from-logs");
   }
   if (opts.decontaminate !== false) {
     const explicit = typeof opts.decontaminate === "string";
@@ -191,13 +214,17 @@ export async function datasetBuildCommand(opts: DatasetBuildOpts, cmd: Command):
   if (opts.name !== undefined && (/[/\\]|^\.\.?$/.test(opts.name) || !opts.name.trim())) throw new InputError(`--name: '${opts.name}' is not a folder name`);
   build.name = opts.name;
   const result = buildDataset(build);
+  // The request log's examples come in as given examples: name the log they came from.
+  if (fromLogs) for (const s of result.sources) if (s.kind === "given") s.path = relative(process.cwd(), fromLogs.file) || fromLogs.file;
   const root = loaded?.root ?? process.cwd();
   const outDir = resolve(opts.out ?? resolve(root, ".ragtune", "datasets", result.name));
   const formats = opts.format ?? ["openai"];
   const written = writeDataset(outDir, result, formats, { maxTokens: opts.maxTokens, axolotl: { baseModel: opts.baseModel } });
 
+  const fromLogsJson = fromLogs ? { file: fromLogs.file, requests: fromLogs.requests, examples: fromLogs.examples.length, skipped: fromLogs.skipped } : undefined;
   if (opts.json) {
     printJson({
+      ...(fromLogsJson ? { fromLogs: fromLogsJson } : {}),
       name: result.name,
       outDir,
       hash: result.hash,
@@ -210,6 +237,10 @@ export async function datasetBuildCommand(opts: DatasetBuildOpts, cmd: Command):
       files: written.map((f) => relative(outDir, f)),
     });
     return;
+  }
+  if (fromLogsJson) {
+    console.log(`request log ${relative(process.cwd(), fromLogsJson.file) || fromLogsJson.file}: ${fromLogsJson.examples} corrected answer(s) → example(s) of ${fromLogsJson.requests} request(s)`);
+    for (const s of fromLogsJson.skipped) console.log(dim(`  skipped ${s.count}: ${s.reason} (not training data)`));
   }
   printHuman(result, outDir, written);
 }
