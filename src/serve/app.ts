@@ -19,8 +19,9 @@ import type { RagtuneConfig, VariantName } from "../config/index.ts";
 import type { ChunkFilter } from "../store/index.ts";
 import { isLoopback } from "../view/server.ts";
 import { AnswerEngine, type Answered } from "./answer.ts";
-import { RequestLog, type RequestRow } from "./log.ts";
-import { createServeMetrics, type ServeMetrics } from "./metrics.ts";
+import { RequestLog, TRAFFIC_KINDS, type RequestRow, type Traffic } from "./log.ts";
+import { supersededInIndex } from "./monitor.ts";
+import { createServeMetrics, registerMonitorGauges, type ServeMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import { ApiError, checked, errorJson, parseBody, readJson } from "./http.ts";
 import { ADMIN_ROUTES, registerAdminRoutes } from "./admin.ts";
@@ -56,6 +57,8 @@ export interface ServeAppOptions {
   requestLogFile?: string | null;
   /** Where failed log writes and internal errors are reported (default console.error). */
   logError?: (message: string) => void;
+  /** How long /metrics reuses the monitor window it computed (default 2000 ms; tests use 0). */
+  monitorCacheMs?: number;
 }
 
 export type ServeApp = Hono & {
@@ -71,6 +74,27 @@ const ROUTES = new Set<string>(["/v1/ask", "/v1/search", "/v1/chat/completions",
 
 function hostOf(header: string): string {
   return header.startsWith("[") ? header.slice(0, header.indexOf("]") + 1) : header.split(":")[0];
+}
+
+/** Header that tags evaluation / synthetic traffic, so monitors can leave it out (docs/serve.md). */
+export const TRAFFIC_HEADER = "x-ragtune-traffic";
+
+/** The traffic kind a request declares; 422 naming the header for anything but eval / synthetic (or live). */
+function trafficOf(c: Context): Traffic {
+  const raw = c.req.header(TRAFFIC_HEADER);
+  if (raw === undefined) return "live";
+  const value = raw.trim().toLowerCase();
+  const kind = TRAFFIC_KINDS.find((k) => k === value);
+  if (!kind) throw new ApiError(422, "invalid_request", "X-Ragtune-Traffic", `header X-Ragtune-Traffic is '${raw.slice(0, 40)}'; expected eval or synthetic (or live, the default)`);
+  return kind;
+}
+
+/** The counter label: one of the kinds, or "invalid" (bounded cardinality whatever clients send). */
+function trafficLabel(c: Context): string {
+  const raw = c.req.header(TRAFFIC_HEADER);
+  if (raw === undefined) return "live";
+  const value = raw.trim().toLowerCase();
+  return TRAFFIC_KINDS.find((k) => k === value) ?? "invalid";
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -106,6 +130,13 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   const logFile =
     options.requestLogFile === null || !limits.requestLog ? undefined : options.requestLogFile ?? join(resolve(project.root, project.config.storeDir), "requests.db");
   const requestLog = logFile ? new RequestLog(logFile, limits.redactPii ? (t) => scrubPii(t).text : undefined) : undefined;
+  const monitorGauges = registerMonitorGauges(metrics, {
+    project,
+    requestLog,
+    windowMinutes: limits.monitors.windowMinutes,
+    served: () => engine.served(),
+    ...(options.monitorCacheMs !== undefined ? { cacheMs: options.monitorCacheMs } : {}),
+  });
   const loopbackOnly = options.loopbackOnly ?? true;
   const authorize = options.authorize;
 
@@ -116,7 +147,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     const started = performance.now();
     await next();
     const route = ROUTES.has(c.req.path) ? c.req.path : c.req.path.startsWith("/v1/documents/") ? "/v1/documents/:path" : "other";
-    metrics.requests.inc({ route, status: String(c.res.status) });
+    metrics.requests.inc({ route, status: String(c.res.status), traffic: trafficLabel(c) });
     metrics.latency.observe({ route }, (performance.now() - started) / 1000);
   });
 
@@ -129,7 +160,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
 
   if (limits.corsOrigins.length > 0) {
     const allowed = new Set(limits.corsOrigins);
-    app.use("/v1/*", cors({ origin: (origin) => (allowed.has(origin) ? origin : null), allowMethods: ["POST", "OPTIONS"], allowHeaders: ["Content-Type", "Authorization"] }));
+    app.use("/v1/*", cors({ origin: (origin) => (allowed.has(origin) ? origin : null), allowMethods: ["POST", "OPTIONS"], allowHeaders: ["Content-Type", "Authorization", "X-Ragtune-Traffic", "traceparent"] }));
   }
 
   app.use(
@@ -166,12 +197,12 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     }
   };
 
-  const answered = async (route: string, question: string, opts: { k?: number; filter?: ChunkFilter; onText?: (d: string) => void }) => {
+  const answered = async (route: string, question: string, traffic: Traffic, opts: { k?: number; filter?: ChunkFilter; onText?: (d: string) => void }) => {
     const id = randomUUID();
     const time = new Date().toISOString();
     const started = performance.now();
     const served = engine.served();
-    const base = { id, time, route, query: question, model: served.model.generator, indexGeneration: served.index.generation, indexFingerprint: served.index.fingerprint };
+    const base = { id, time, route, query: question, model: served.model.generator, indexGeneration: served.index.generation, indexFingerprint: served.index.fingerprint, traffic };
     let a: Answered;
     try {
       a = await withTimeout(engine.answer(question, opts), limits.timeoutMs);
@@ -183,6 +214,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     const latencyMs = performance.now() - started;
     if (a.result.abstained) metrics.fallbacks.inc();
     if (a.unsupported) metrics.unsupported.inc();
+    const superseded = supersededInIndex(project);
     record({
       ...base,
       status: 200,
@@ -195,6 +227,8 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       inputTokens: a.result.usage.inputTokens,
       outputTokens: a.result.usage.outputTokens,
       costUsd: a.costUsd,
+      citations: a.result.citations.length,
+      staleCitation: a.result.citations.some((c) => superseded.has(c.path)),
     });
     const body: z.input<typeof AskResponse> = {
       requestId: id,
@@ -214,6 +248,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   app.post("/v1/ask", async (c) => {
     const denied = await guard(c);
     if (denied) return denied;
+    const traffic = trafficOf(c);
     const req = parseBody(AskRequest, await readJson(c));
     checkText("question", req.question);
     checkK(req.k);
@@ -222,7 +257,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       if (field) throw new ApiError(400, "invalid_request", field, `${field} applies to the rag variant; the ${engine.variant} variant retrieves with the configured retrieval settings`);
     }
     requireReady();
-    const { body } = await answered("/v1/ask", req.question, { k: req.k, filter: req.filters });
+    const { body } = await answered("/v1/ask", req.question, traffic, { k: req.k, filter: req.filters });
     c.header("x-request-id", body.requestId);
     return c.json(checked(AskResponse, body));
   });
@@ -230,6 +265,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   app.post("/v1/search", async (c) => {
     const denied = await guard(c);
     if (denied) return denied;
+    const traffic = trafficOf(c);
     const req = parseBody(SearchRequest, await readJson(c));
     checkText("query", req.query);
     checkK(req.k);
@@ -256,6 +292,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       model: served.model.generator,
       indexGeneration: served.index.generation,
       indexFingerprint: served.index.fingerprint,
+      traffic,
     });
     c.header("x-request-id", id);
     return c.json(
@@ -272,6 +309,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   app.post("/v1/chat/completions", async (c) => {
     const denied = await guard(c);
     if (denied) return denied;
+    const traffic = trafficOf(c);
     const req = parseBody(ChatRequest, await readJson(c));
     let at = req.messages.length - 1;
     while (at >= 0 && req.messages[at].role !== "user") at--;
@@ -289,7 +327,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       total_tokens: a.result.usage.inputTokens + a.result.usage.outputTokens,
     });
     if (!req.stream) {
-      const { body, answered: a } = await answered("/v1/chat/completions", question, {});
+      const { body, answered: a } = await answered("/v1/chat/completions", question, traffic, {});
       c.header("x-request-id", body.requestId);
       return c.json(
         checked(ChatResponse, {
@@ -314,7 +352,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       let pending: Promise<void> = Promise.resolve();
       let streamed = false;
       try {
-        const { body, answered: a } = await answered("/v1/chat/completions", question, {
+        const { body, answered: a } = await answered("/v1/chat/completions", question, traffic, {
           onText: (delta) => {
             streamed = true;
             pending = pending.then(() => chunk({ content: delta }, null));
@@ -370,6 +408,12 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
 
   app.get("/metrics", async (c) => {
     metrics.indexGeneration.set(project.store.generation());
+    try {
+      monitorGauges.refresh();
+    } catch (err) {
+      // The counters are still worth serving when the log cannot be read.
+      logError(`ragtune serve: /metrics could not compute the monitors: ${(err as Error).message}`);
+    }
     return c.body(await metrics.registry.metrics(), 200, { "Content-Type": metrics.registry.contentType });
   });
 
