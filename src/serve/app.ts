@@ -18,7 +18,9 @@ import type { Project } from "../pipeline/index.ts";
 import type { RagtuneConfig, VariantName } from "../config/index.ts";
 import type { ChunkFilter } from "../store/index.ts";
 import { isLoopback } from "../view/server.ts";
-import { AnswerEngine, type Answered } from "./answer.ts";
+import { AnswerEngine, epochMs, type Answered } from "./answer.ts";
+import { createTracer, type Tracer } from "./trace/index.ts";
+import { DEFAULT_SYSTEM_PROMPT } from "../pipeline/index.ts";
 import { RequestLog, TRAFFIC_KINDS, type RequestRow, type Traffic } from "./log.ts";
 import { supersededInIndex } from "./monitor.ts";
 import { createServeMetrics, registerMonitorGauges, type ServeMetrics } from "./metrics.ts";
@@ -66,8 +68,12 @@ export type ServeApp = Hono & {
   metrics: ServeMetrics;
   requestLog: RequestLog | undefined;
   limits: ServeLimits;
-  /** Close the request log (the project is the caller's). */
+  /** The trace exporter when `serve.traces.enabled`. */
+  tracer: Tracer | undefined;
+  /** Close the request log (the project is the caller's); queued trace spans are exported in the background. */
   close(): void;
+  /** Export the queued trace spans (each batch bounded by serve.traces.timeoutMs), then close. */
+  shutdown(): Promise<void>;
 };
 
 const ROUTES = new Set<string>(["/v1/ask", "/v1/search", "/v1/chat/completions", "/v1/feedback", ...ADMIN_ROUTES, "/healthz", "/readyz", "/metrics", "/openapi.json"]);
@@ -137,6 +143,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     served: () => engine.served(),
     ...(options.monitorCacheMs !== undefined ? { cacheMs: options.monitorCacheMs } : {}),
   });
+  const tracer = limits.traces.enabled ? createTracer(limits.traces, metrics, logError) : undefined;
   const loopbackOnly = options.loopbackOnly ?? true;
   const authorize = options.authorize;
 
@@ -186,6 +193,23 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     if (!ready.ok) throw new ApiError(503, "not_ready", undefined, ready.reason);
   };
 
+  const systemPrompt = project.config.models.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
+  /** What the LLM / retriever / reranker spans show of an answer (the offline reader reads no system prompt). */
+  const traceAnswer = (a: Answered) => ({
+    text: a.result.text,
+    fallback: a.result.abstained,
+    confidence: a.result.confidence ?? null,
+    support: a.support ?? null,
+    generator: a.result.generator,
+    inputTokens: a.result.usage.inputTokens,
+    outputTokens: a.result.usage.outputTokens,
+    ...(a.result.generator.startsWith("offline:") ? {} : { systemPrompt }),
+    hits: a.hits,
+    retrieval: a.timings.retrieval,
+    generation: a.timings.generation,
+    ...(a.rerank ? { rerank: a.rerank } : {}),
+  });
+
   /** Best effort: a failed write is reported and counted, never turned into a failed request. */
   const record = (row: RequestRow) => {
     if (!requestLog) return;
@@ -197,18 +221,37 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     }
   };
 
-  const answered = async (route: string, question: string, traffic: Traffic, opts: { k?: number; filter?: ChunkFilter; onText?: (d: string) => void }) => {
+  const answered = async (route: string, question: string, traffic: Traffic, opts: { k?: number; filter?: ChunkFilter; onText?: (d: string) => void; traceparent?: string }) => {
     const id = randomUUID();
     const time = new Date().toISOString();
     const started = performance.now();
+    const startedAt = epochMs();
     const served = engine.served();
     const base = { id, time, route, query: question, model: served.model.generator, indexGeneration: served.index.generation, indexFingerprint: served.index.fingerprint, traffic };
+    const span = tracer?.begin(opts.traceparent);
+    const trace = (status: number, a?: Answered, error?: string) => {
+      if (!tracer || !span?.sampled) return;
+      tracer.record({
+        ...span,
+        route,
+        requestId: id,
+        traffic,
+        question,
+        start: startedAt,
+        end: epochMs(),
+        status,
+        ...(error !== undefined ? { error } : {}),
+        ...(a ? { answer: traceAnswer(a) } : {}),
+        served: { indexFingerprint: served.index.fingerprint, indexVersion: served.index.version, indexGeneration: served.index.generation, variant: served.model.variant },
+      });
+    };
     let a: Answered;
     try {
       a = await withTimeout(engine.answer(question, opts), limits.timeoutMs);
     } catch (err) {
       const status = err instanceof ApiError ? err.status : 500;
       record({ ...base, status, retrieved: [], answer: null, confidence: null, fallback: null, support: null, latencyMs: performance.now() - started, inputTokens: 0, outputTokens: 0, costUsd: null });
+      trace(status, undefined, (err as Error).message);
       throw err;
     }
     const latencyMs = performance.now() - started;
@@ -230,6 +273,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       citations: a.result.citations.length,
       staleCitation: a.result.citations.some((c) => superseded.has(c.path)),
     });
+    trace(200, a);
     const body: z.input<typeof AskResponse> = {
       requestId: id,
       answer: a.result.text,
@@ -257,7 +301,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       if (field) throw new ApiError(400, "invalid_request", field, `${field} applies to the rag variant; the ${engine.variant} variant retrieves with the configured retrieval settings`);
     }
     requireReady();
-    const { body } = await answered("/v1/ask", req.question, traffic, { k: req.k, filter: req.filters });
+    const { body } = await answered("/v1/ask", req.question, traffic, { k: req.k, filter: req.filters, traceparent: c.req.header("traceparent") });
     c.header("x-request-id", body.requestId);
     return c.json(checked(AskResponse, body));
   });
@@ -327,7 +371,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       total_tokens: a.result.usage.inputTokens + a.result.usage.outputTokens,
     });
     if (!req.stream) {
-      const { body, answered: a } = await answered("/v1/chat/completions", question, traffic, {});
+      const { body, answered: a } = await answered("/v1/chat/completions", question, traffic, { traceparent: c.req.header("traceparent") });
       c.header("x-request-id", body.requestId);
       return c.json(
         checked(ChatResponse, {
@@ -353,6 +397,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       let streamed = false;
       try {
         const { body, answered: a } = await answered("/v1/chat/completions", question, traffic, {
+          traceparent: c.req.header("traceparent"),
           onText: (delta) => {
             streamed = true;
             pending = pending.then(() => chunk({ content: delta }, null));
@@ -435,6 +480,14 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     metrics,
     requestLog,
     limits,
-    close: () => requestLog?.close(),
+    tracer,
+    close: () => {
+      if (tracer) void tracer.exporter.shutdown();
+      requestLog?.close();
+    },
+    shutdown: async () => {
+      await tracer?.exporter.shutdown();
+      requestLog?.close();
+    },
   });
 }
