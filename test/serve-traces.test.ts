@@ -97,7 +97,7 @@ test("traces: CHAIN → RETRIEVER + LLM spans per answer over OTLP/HTTP JSON, wi
     const rs = req.body.resourceSpans[0];
     assert.deepEqual(rs.resource.attributes, [{ key: "service.name", value: { stringValue: "acme-support-bot" } }]);
     const spans = rs.scopeSpans.flatMap((s: { spans: Span[] }) => s.spans) as Span[];
-    assert.equal(spans.length, 6, "two traced answers × (CHAIN, RETRIEVER, LLM); the unsampled one is not exported");
+    assert.equal(spans.length, 8, "two traced answers × (CHAIN, RETRIEVER, RERANKER, LLM); the unsampled one is not exported");
     for (const s of spans) {
       assert.match(s.traceId, /^[0-9a-f]{32}$/);
       assert.match(s.spanId, /^[0-9a-f]{16}$/);
@@ -109,7 +109,7 @@ test("traces: CHAIN → RETRIEVER + LLM spans per answer over OTLP/HTTP JSON, wi
     const byTrace = (id: string) => spans.filter((s) => s.traceId === id);
     // The /v1/ask trace joined the caller's trace.
     const askSpans = byTrace(incomingTrace);
-    assert.deepEqual(askSpans.map(kindOf).sort(), ["CHAIN", "LLM", "RETRIEVER"]);
+    assert.deepEqual(askSpans.map(kindOf).sort(), ["CHAIN", "LLM", "RERANKER", "RETRIEVER"], "the default offline reranker ran");
     const root = askSpans.find((s) => kindOf(s) === "CHAIN")!;
     assert.equal(root.parentSpanId, incomingSpan, "the request span's parent is the caller's span");
     assert.equal(root.kind, 2, "SERVER");
@@ -134,6 +134,22 @@ test("traces: CHAIN → RETRIEVER + LLM spans per answer over OTLP/HTTP JSON, wi
     assert.equal(value(retriever, "retrieval.documents.0.document.content"), top.text);
     assert.equal(JSON.parse(value(retriever, "retrieval.documents.0.document.metadata") as string).path, top.path);
 
+    // The reranker's candidates in, the same candidates reordered out; the answer's top chunk is among them.
+    const reranker = askSpans.find((s) => kindOf(s) === "RERANKER")!;
+    assert.equal(value(reranker, "reranker.model_name"), "offline");
+    const docs = (prefix: string) => {
+      const ids: string[] = [];
+      for (let i = 0; value(reranker, `${prefix}.${i}.document.id`) !== undefined; i++) ids.push(value(reranker, `${prefix}.${i}.document.id`) as string);
+      return ids;
+    };
+    const rin = docs("reranker.input_documents");
+    const rout = docs("reranker.output_documents");
+    assert.ok(rin.length >= logged.length);
+    assert.deepEqual([...rout].sort(), [...rin].sort());
+    assert.ok(rout.includes(logged[0].id));
+    assert.equal(value(reranker, "reranker.top_k"), rout.length);
+    assert.ok(BigInt(reranker.startTimeUnixNano) >= BigInt(retriever.startTimeUnixNano) && BigInt(reranker.endTimeUnixNano) <= BigInt(retriever.endTimeUnixNano), "reranking is part of retrieval");
+
     const llm = askSpans.find((s) => kindOf(s) === "LLM")!;
     assert.equal(value(llm, "llm.model_name"), "offline:extractive");
     assert.equal(value(llm, "llm.output_messages.0.message.role"), "assistant");
@@ -146,7 +162,7 @@ test("traces: CHAIN → RETRIEVER + LLM spans per answer over OTLP/HTTP JSON, wi
     assert.equal(chatRoot.parentSpanId, undefined);
     assert.notEqual(chatRoot.traceId, incomingTrace);
     const chatSpans = byTrace(chatRoot.traceId);
-    assert.equal(chatSpans.length, 3);
+    assert.equal(chatSpans.length, 4);
     for (const s of chatSpans) assert.equal(value(s, "ragtune.traffic"), "eval");
     const chatLlm = chatSpans.find((s) => kindOf(s) === "LLM")!;
     assert.equal(value(chatLlm, "llm.token_count.prompt"), chat.usage.prompt_tokens);
@@ -154,7 +170,7 @@ test("traces: CHAIN → RETRIEVER + LLM spans per answer over OTLP/HTTP JSON, wi
     assert.equal(value(chatLlm, "llm.token_count.total"), chat.usage.prompt_tokens + chat.usage.completion_tokens);
     assert.equal(value(chatRoot, "http.route"), "/v1/chat/completions");
 
-    assert.equal(await metric(a, 'ragtune_trace_spans_total{outcome="exported"}'), 6);
+    assert.equal(await metric(a, 'ragtune_trace_spans_total{outcome="exported"}'), 8);
     assert.equal(await metric(a, "ragtune_trace_export_errors_total"), 0);
   } finally {
     await a.shutdown();
@@ -182,7 +198,7 @@ test("traces: a dead collector fails no request; export errors are counted in /m
       await a.tracer!.exporter.flush();
     }
     assert.equal(await metric(a, "ragtune_trace_export_errors_total"), 5);
-    assert.equal(await metric(a, 'ragtune_trace_spans_total{outcome="failed"}'), 15);
+    assert.equal(await metric(a, 'ragtune_trace_spans_total{outcome="failed"}'), 20);
     const traceLogs = logged.filter((m) => /trace export/.test(m));
     assert.equal(traceLogs.length, 1, traceLogs.join("\n"));
     assert.match(traceLogs[0], /trace export to http:\/\/127\.0\.0\.1:\d+\/v1\/traces failed: .*counted in ragtune_trace_export_errors_total/);
@@ -200,17 +216,17 @@ test("traces: a collector that never answers does not hold requests; the export 
   await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
   const port = (silent.address() as AddressInfo).port;
   const p = await project();
-  const a = app(p, { endpoint: `http://127.0.0.1:${port}/v1/traces`, timeoutMs: 300, maxQueueSpans: 7, maxBatchSpans: 3 });
+  const a = app(p, { endpoint: `http://127.0.0.1:${port}/v1/traces`, timeoutMs: 300, maxQueueSpans: 9, maxBatchSpans: 3 });
   try {
     assert.equal((await post(a, "/v1/ask", { question: "How long do deleted cards stay in the trash?" })).status, 200);
     const exporting = a.tracer!.exporter.flush();
     let settled = false;
     void exporting.then(() => (settled = true));
-    // While the export hangs, requests are answered and their traces queue (3 spans each, bound 7).
+    // While the export hangs, requests are answered and their traces queue (4 spans each, bound 9).
     for (let i = 0; i < 3; i++) assert.equal((await post(a, "/v1/ask", { question: "Which cards do you accept?" })).status, 200);
     assert.equal(settled, false, "the export is still waiting for the silent collector");
-    assert.equal(a.tracer!.exporter.pending, 6, "two traces queued…");
-    assert.equal(await metric(a, 'ragtune_trace_spans_total{outcome="dropped"}'), 3, "…and the third dropped, not waited for");
+    assert.equal(a.tracer!.exporter.pending, 8, "two traces queued…");
+    assert.equal(await metric(a, 'ragtune_trace_spans_total{outcome="dropped"}'), 4, "…and the third dropped, not waited for");
     await exporting;
     assert.ok((await metric(a, "ragtune_trace_export_errors_total"))! >= 1, "the silent export timed out and was counted");
   } finally {
@@ -231,7 +247,21 @@ test("traces: shutdown exports what is queued; off by default; traceparent parsi
   assert.equal(collector.requests.length, 0);
   await a.shutdown();
   assert.equal(collector.requests.length, 1, "queued spans were exported on shutdown");
-  assert.equal(collector.requests[0].body.resourceSpans[0].scopeSpans[0].spans.length, 3);
+  assert.equal(collector.requests[0].body.resourceSpans[0].scopeSpans[0].spans.length, 4);
+
+  // Without a reranker there is no RERANKER span.
+  collector.script();
+  collector.fallback = { status: 200, body: {} };
+  const root2 = makeTinyProject("retrieval:\n  rerank: none\n");
+  roots.push(root2);
+  const p2 = openProject(loadConfig(join(root2, "ragtune.yaml")));
+  projects.push(p2);
+  await reindexProject(p2);
+  const b = app(p2, { endpoint: `http://127.0.0.1:${collector.port}/v1/traces` });
+  await post(b, "/v1/ask", { question: "How long do deleted cards stay in the trash?" });
+  await b.shutdown();
+  const kinds = (collector.requests[0].body.resourceSpans[0].scopeSpans[0].spans as Span[]).map(kindOf).sort();
+  assert.deepEqual(kinds, ["CHAIN", "LLM", "RETRIEVER"]);
   await collector.close();
 
   const plain = createServeApp({ project: p, requestLogFile: null });

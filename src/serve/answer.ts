@@ -107,12 +107,15 @@ export class AnswerEngine {
     let context: ContextChunk[];
     const started = epochMs();
     let retrieved = started;
+    let rerank: Answered["rerank"];
     if (this.variantRunner) {
       const out = await this.variantRunner.run({ task: "qa", input: question });
       ({ result, retrieved: hits, context } = out);
     } else {
       const filter = opts.filter ?? retrievalFilter(config.retrieval);
-      const ctx = await answerContext(project, question, opts.k ?? config.retrieval.k, filter);
+      const ctx = await answerContext(project, question, opts.k ?? config.retrieval.k, filter, {
+        onRerank: (r) => (rerank = { model: r.reranker, input: r.input, output: r.output, start: r.start, end: r.end }),
+      });
       ({ hits, context } = ctx);
       retrieved = epochMs();
       result = await project.generator().generate({
@@ -136,6 +139,7 @@ export class AnswerEngine {
       support: support?.ratio,
       unsupported: support !== undefined && support.unsupportedSentences.length > 0,
       costUsd: result.cached ? 0 : price ? costUsd(result.usage, price) : null,
+      ...(rerank ? { rerank } : {}),
       timings: this.variantRunner ? { retrieval: [started, generated], generation: [started, generated] } : { retrieval: [started, retrieved], generation: [retrieved, generated] },
     };
   }
