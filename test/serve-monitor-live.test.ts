@@ -253,3 +253,61 @@ test("/metrics monitors: the window is rolling, and with no log the rates are Na
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("the /metrics window in memory: filled from the log at start, drops rows older than the window, holds at most maxRows, takes feedback", async () => {
+  const { MonitorWindow } = await import("../src/serve/monitor-window.ts");
+  const root = makeTinyProject();
+  try {
+    const log = new RequestLog(join(root, "requests.db"));
+    const now = Date.parse("2026-06-01T12:00:00Z");
+    const row = (id: string, minutesAgo: number, traffic: "live" | "eval" = "live") => ({
+      id,
+      time: new Date(now - minutesAgo * 60_000).toISOString(),
+      route: "/v1/ask",
+      status: 200,
+      query: "q",
+      retrieved: [{ id: "c", score: 1 }],
+      answer: "a",
+      confidence: 1,
+      fallback: id.startsWith("fb"),
+      support: 1,
+      latencyMs: 5,
+      inputTokens: 1,
+      outputTokens: 1,
+      costUsd: 0.5,
+      model: "m",
+      indexGeneration: 1,
+      indexFingerprint: "f",
+      traffic,
+      citations: 1,
+      staleCitation: false,
+    });
+    log.record(row("old", 90));
+    log.record(row("a", 50));
+    log.record(row("fb1", 40));
+    log.record(row("e", 30, "eval"));
+    const w = new MonitorWindow(60 * 60_000, 3);
+    w.seed(log, now);
+    assert.equal(w.size, 2, "the live rows of the last hour");
+    w.add(row("b", 20));
+    w.add(row("e2", 10, "eval"));
+    w.feedback("a", { thumbs: "down", at: "" });
+    let stats = windowStats(w.current(now), "", "");
+    assert.equal(stats.requests, 3);
+    assert.equal(stats.fallbackRate, 1 / 3);
+    assert.equal(stats.correctionRate, 1);
+    assert.equal(stats.costUsd, 1.5);
+    // 15 minutes later "a" (50 min ago) has left the window.
+    stats = windowStats(w.current(now + 15 * 60_000), "", "");
+    assert.equal(stats.requests, 2);
+    assert.equal(stats.correctionRate, null, "the corrected row left with its feedback");
+    // Over maxRows the oldest go, and the window says it is truncated.
+    assert.equal(w.truncated, false);
+    for (const id of ["c", "d"]) w.add(row(id, 1));
+    assert.equal(w.size, 3);
+    assert.equal(w.truncated, true);
+    log.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

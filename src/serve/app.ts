@@ -19,9 +19,9 @@ import type { RagtuneConfig, VariantName } from "../config/index.ts";
 import type { ChunkFilter } from "../store/index.ts";
 import { isLoopback } from "../view/server.ts";
 import { AnswerEngine, epochMs, type Answered } from "./answer.ts";
-import { createTracer, type Tracer } from "./trace/index.ts";
-import { DEFAULT_SYSTEM_PROMPT } from "../pipeline/index.ts";
-import { RequestLog, TRAFFIC_KINDS, type RequestRow, type Traffic } from "./log.ts";
+import { answerTrace, createTracer, type Tracer } from "./trace/index.ts";
+import { RequestLog, type RequestRow, type Traffic } from "./log.ts";
+import { trafficLabel, trafficOf } from "./traffic.ts";
 import { supersededInIndex } from "./monitor.ts";
 import { createServeMetrics, registerMonitorGauges, type ServeMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -80,27 +80,6 @@ const ROUTES = new Set<string>(["/v1/ask", "/v1/search", "/v1/chat/completions",
 
 function hostOf(header: string): string {
   return header.startsWith("[") ? header.slice(0, header.indexOf("]") + 1) : header.split(":")[0];
-}
-
-/** Header that tags evaluation / synthetic traffic, so monitors can leave it out (docs/serve.md). */
-export const TRAFFIC_HEADER = "x-ragtune-traffic";
-
-/** The traffic kind a request declares; 422 naming the header for anything but eval / synthetic (or live). */
-function trafficOf(c: Context): Traffic {
-  const raw = c.req.header(TRAFFIC_HEADER);
-  if (raw === undefined) return "live";
-  const value = raw.trim().toLowerCase();
-  const kind = TRAFFIC_KINDS.find((k) => k === value);
-  if (!kind) throw new ApiError(422, "invalid_request", "X-Ragtune-Traffic", `header X-Ragtune-Traffic is '${raw.slice(0, 40)}'; expected eval or synthetic (or live, the default)`);
-  return kind;
-}
-
-/** The counter label: one of the kinds, or "invalid" (bounded cardinality whatever clients send). */
-function trafficLabel(c: Context): string {
-  const raw = c.req.header(TRAFFIC_HEADER);
-  if (raw === undefined) return "live";
-  const value = raw.trim().toLowerCase();
-  return TRAFFIC_KINDS.find((k) => k === value) ?? "invalid";
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -193,28 +172,12 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     if (!ready.ok) throw new ApiError(503, "not_ready", undefined, ready.reason);
   };
 
-  const systemPrompt = project.config.models.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
-  /** What the LLM / retriever / reranker spans show of an answer (the offline reader reads no system prompt). */
-  const traceAnswer = (a: Answered) => ({
-    text: a.result.text,
-    fallback: a.result.abstained,
-    confidence: a.result.confidence ?? null,
-    support: a.support ?? null,
-    generator: a.result.generator,
-    inputTokens: a.result.usage.inputTokens,
-    outputTokens: a.result.usage.outputTokens,
-    ...(a.result.generator.startsWith("offline:") ? {} : { systemPrompt }),
-    hits: a.hits,
-    retrieval: a.timings.retrieval,
-    generation: a.timings.generation,
-    ...(a.rerank ? { rerank: a.rerank } : {}),
-  });
-
   /** Best effort: a failed write is reported and counted, never turned into a failed request. */
   const record = (row: RequestRow) => {
     if (!requestLog) return;
     try {
       requestLog.record(row);
+      monitorGauges.window?.add(row);
     } catch (err) {
       metrics.logErrors.inc();
       logError(`ragtune serve: could not write request ${row.id} to ${requestLog.file}: ${(err as Error).message}`);
@@ -241,7 +204,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
         end: epochMs(),
         status,
         ...(error !== undefined ? { error } : {}),
-        ...(a ? { answer: traceAnswer(a) } : {}),
+        ...(a ? { answer: answerTrace(a, project.config.models.systemPrompt) } : {}),
         served: { indexFingerprint: served.index.fingerprint, indexVersion: served.index.version, indexGeneration: served.index.generation, variant: served.model.variant },
       });
     };
@@ -434,6 +397,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       throw new ApiError(500, "internal", undefined, `could not record feedback: ${(err as Error).message}`);
     }
     if (!found) throw new ApiError(404, "not_found", "requestId", `no logged request has id '${req.requestId}'`);
+    monitorGauges.window?.feedback(req.requestId, { thumbs: req.thumbs, ...(req.correctedAnswer !== undefined ? { correctedAnswer: req.correctedAnswer } : {}), at: "" });
     return c.json(checked(FeedbackResponse, { requestId: req.requestId, recorded: true }));
   });
 

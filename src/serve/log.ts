@@ -217,15 +217,23 @@ export class RequestLog {
    * `includeEval`, and at most `limit` rows (the newest) so a scrape stays bounded on a big log.
    */
   monitored(from: string, to: string, opts: { includeEval?: boolean; limit?: number } = {}): { rows: MonitoredRequest[]; truncated: boolean } {
+    const { rows, truncated } = this.monitoredWithIds(from, to, opts);
+    return { rows: rows.map(({ id: _id, time: _time, ...r }) => r), truncated };
+  }
+
+  /** `monitored`, newest first, with each row's id and time (the server's in-memory window). */
+  monitoredWithIds(from: string, to: string, opts: { includeEval?: boolean; limit?: number } = {}): { rows: (MonitoredRequest & { id: string; time: string })[]; truncated: boolean } {
     const limit = opts.limit ?? -1;
     const rows = this.db
       .prepare(
-        `SELECT route, status, json_array_length(retrieved) AS retrieved_count, fallback, support, latency_ms, cost_usd,
+        `SELECT id, time, route, status, json_array_length(retrieved) AS retrieved_count, fallback, support, latency_ms, cost_usd,
                 json_extract(feedback, '$.thumbs') AS thumbs, json_extract(feedback, '$.correctedAnswer') AS corrected,
                 traffic, citations, stale_citation
          FROM requests WHERE time >= ? AND time < ? ${opts.includeEval ? "" : "AND traffic = 'live'"} ORDER BY time DESC LIMIT ?`,
       )
       .all(from, to, limit === -1 ? -1 : limit + 1) as {
+      id: string;
+      time: string;
       route: string;
       status: number;
       retrieved_count: number;
@@ -244,6 +252,8 @@ export class RequestLog {
     return {
       truncated,
       rows: rows.map((r) => ({
+        id: r.id,
+        time: r.time,
         route: r.route,
         status: r.status,
         retrieved: { length: r.retrieved_count },

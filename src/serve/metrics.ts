@@ -4,13 +4,14 @@
  *
  * The `ragtune_monitor_*` gauges are the online monitors of `ragtune monitor`, computed by the same
  * `windowStats` (monitor.ts) over a rolling window of the request log at scrape time, so the
- * dashboard and the command cannot disagree. A scrape reads a bounded projection of the log
- * (log.ts `monitored`: no texts, at most `MONITOR_MAX_ROWS` rows) and reuses the result for
- * `cacheMs`, so scraping often or a big log never makes /metrics slow.
+ * dashboard and the command cannot disagree. The window is held in memory (monitor-window.ts:
+ * the rows the server logs, at most `MONITOR_MAX_ROWS`), not read back from SQLite per scrape, and
+ * the result is reused for `cacheMs`, so scraping often or a big log never makes /metrics slow.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Project } from "../pipeline/index.ts";
 import type { RequestLog } from "./log.ts";
+import { MonitorWindow } from "./monitor-window.ts";
 import { staleness, windowStats, type Staleness, type WindowStats } from "./monitor.ts";
 import type { ServedVersion } from "./schemas.ts";
 
@@ -64,7 +65,7 @@ export function createServeMetrics(): ServeMetrics {
 }
 
 /** Rows one scrape reads at most (the newest of the window); beyond it the gauges cover the newest rows and ragtune_monitor_window_truncated is 1. */
-export const MONITOR_MAX_ROWS = 200_000;
+export const MONITOR_MAX_ROWS = 100_000;
 
 export interface MonitorGaugeOptions {
   project: Project;
@@ -80,7 +81,7 @@ export interface MonitorGaugeOptions {
  * Registers the monitor gauges and returns `refresh()`, to await before the registry is
  * serialised. A rate with no data in the window (e.g. no answers yet) is NaN, Prometheus' "no value".
  */
-export function registerMonitorGauges(metrics: ServeMetrics, opts: MonitorGaugeOptions): { refresh(now?: Date): void } {
+export function registerMonitorGauges(metrics: ServeMetrics, opts: MonitorGaugeOptions): { window: MonitorWindow | undefined; refresh(now?: Date): void } {
   const r = metrics.registry;
   const gauge = (name: string, help: string) => new Gauge({ name, help, registers: [r] });
   const rates: [keyof WindowStats, Gauge][] = [
@@ -112,6 +113,8 @@ export function registerMonitorGauges(metrics: ServeMetrics, opts: MonitorGaugeO
   windowSeconds.set(opts.windowMinutes * 60);
   const cacheMs = opts.cacheMs ?? 2_000;
   let computedAt = -Infinity;
+  const window = opts.requestLog ? new MonitorWindow(opts.windowMinutes * 60_000, opts.maxRows ?? MONITOR_MAX_ROWS) : undefined;
+  if (window) window.seed(opts.requestLog!);
 
   const apply = (w: WindowStats | undefined, isTruncated: boolean, stale: Staleness) => {
     for (const [key, g] of rates) {
@@ -128,19 +131,18 @@ export function registerMonitorGauges(metrics: ServeMetrics, opts: MonitorGaugeO
   };
 
   return {
+    window,
     refresh(now = new Date()) {
       const served = opts.served();
       info.reset();
       info.set({ index_version: served.index.version === null ? "" : String(served.index.version), index_fingerprint: served.index.fingerprint, model: served.model.generator }, 1);
-      const t = performance.now();
-      if (t - computedAt < cacheMs) return;
-      computedAt = t;
+      if (performance.now() - computedAt < cacheMs) return;
       const to = now.toISOString();
       const from = new Date(now.getTime() - opts.windowMinutes * 60_000).toISOString();
       const stale = staleness(opts.project);
-      if (!opts.requestLog) return apply(undefined, false, stale);
-      const { rows, truncated: isTruncated } = opts.requestLog.monitored(from, to, { limit: opts.maxRows ?? MONITOR_MAX_ROWS });
-      apply(windowStats(rows, from, to), isTruncated, stale);
+      apply(window ? windowStats(window.current(now.getTime()), from, to) : undefined, window?.truncated ?? false, stale);
+      // After computing: a slow computation must not leave every later scrape uncached.
+      computedAt = performance.now();
     },
   };
 }

@@ -65,7 +65,7 @@ export interface Staleness {
 
 const ANSWER_ROUTES = new Set(["/v1/ask", "/v1/chat/completions"]);
 
-function quantile(sorted: number[], q: number): number {
+function quantile(sorted: ArrayLike<number>, q: number): number {
   if (!sorted.length) return 0;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
@@ -79,7 +79,8 @@ export function windowStats(rows: readonly MonitoredRequest[], from: string, to:
   // Rows logged before citations were recorded (citations null) say nothing about staleness.
   const citedKnown = cited.filter((r) => r.staleCitation !== null);
   const withFeedback = rows.filter((r) => r.feedback);
-  const latencies = rows.filter((r) => r.status < 500).map((r) => r.latencyMs).sort((a, b) => a - b);
+  // A typed array sorts numerically without a comparator: several times faster on the /metrics window.
+  const latencies = Float64Array.from(rows.filter((r) => r.status < 500), (r) => r.latencyMs).sort();
   return {
     from,
     to,

@@ -7,6 +7,8 @@
  * - exporter.ts: bounded queue, batches, flush on shutdown, errors counted and logged once.
  */
 import type { RagtuneConfig } from "../../config/index.ts";
+import { DEFAULT_SYSTEM_PROMPT } from "../../pipeline/index.ts";
+import type { Answered } from "../answer.ts";
 import type { ServeMetrics } from "../metrics.ts";
 import { newSpanId, newTraceId, parseTraceParent } from "./context.ts";
 import { TraceExporter, tracesEndpoint } from "./exporter.ts";
@@ -52,5 +54,23 @@ export function createTracer(config: RagtuneConfig["serve"]["traces"], metrics: 
     record(trace) {
       exporter.add(trace);
     },
+  };
+}
+
+/** What the RETRIEVER / RERANKER / LLM spans show of an answer (the offline reader reads no system prompt). */
+export function answerTrace(a: Answered, systemPrompt: string | undefined): NonNullable<RequestTrace["answer"]> {
+  return {
+    text: a.result.text,
+    fallback: a.result.abstained,
+    confidence: a.result.confidence ?? null,
+    support: a.support ?? null,
+    generator: a.result.generator,
+    inputTokens: a.result.usage.inputTokens,
+    outputTokens: a.result.usage.outputTokens,
+    ...(a.result.generator.startsWith("offline:") ? {} : { systemPrompt: systemPrompt ?? DEFAULT_SYSTEM_PROMPT }),
+    hits: a.hits,
+    retrieval: a.timings.retrieval,
+    generation: a.timings.generation,
+    ...(a.rerank ? { rerank: a.rerank } : {}),
   };
 }

@@ -70,11 +70,17 @@ function attr(key: string, v: string | number | boolean): OtlpAttribute {
 
 const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
 
-function documents(prefix: string, hits: Hit[], maxChars: number): OtlpAttribute[] {
+/**
+ * `withContent` false: ids and scores only. The reranker's 30 candidates in and out would
+ * otherwise carry ~100 KB of chunk text per request; the texts that answered are on the RETRIEVER span.
+ */
+function documents(prefix: string, hits: Hit[], maxChars: number, withContent = true): OtlpAttribute[] {
   const out: OtlpAttribute[] = [];
   hits.forEach((h, i) => {
     const p = `${prefix}.${i}.document`;
-    out.push(attr(`${p}.id`, h.chunk.id), attr(`${p}.score`, h.score), attr(`${p}.content`, cut(h.chunk.text, maxChars)));
+    out.push(attr(`${p}.id`, h.chunk.id), attr(`${p}.score`, h.score));
+    if (!withContent) return;
+    out.push(attr(`${p}.content`, cut(h.chunk.text, maxChars)));
     out.push(attr(`${p}.metadata`, JSON.stringify({ path: h.chunk.path, headingPath: h.chunk.headingPath, lines: [h.chunk.lineStart, h.chunk.lineEnd], version: h.chunk.version ?? "" })));
   });
   return out;
@@ -137,8 +143,8 @@ export function requestSpans(t: RequestTrace, maxChars: number): OtlpSpan[] {
         attr("reranker.model_name", r.model),
         attr("reranker.query", cut(t.question, maxChars)),
         attr("reranker.top_k", r.output.length),
-        ...documents("reranker.input_documents", r.input, maxChars),
-        ...documents("reranker.output_documents", r.output, maxChars),
+        ...documents("reranker.input_documents", r.input, maxChars, false),
+        ...documents("reranker.output_documents", r.output, maxChars, false),
       ]),
     );
   }
