@@ -61,12 +61,12 @@ const ANSWER_HEADERS = [
   },
 ];
 
-function post(summary: string, request: string, response: string, extra: Schema = {}, content: Schema = json(response), headers = true) {
+function post(summary: string, request: string, response: string, extra: Schema = {}, content: Schema = json(response), headers: Schema[] = ANSWER_HEADERS) {
   return {
     post: {
       summary,
       security: [{ bearer: [] }, {}],
-      ...(headers ? { parameters: ANSWER_HEADERS } : {}),
+      ...(headers.length ? { parameters: headers } : {}),
       requestBody: { required: true, content: json(request) },
       responses: { "200": { description: "OK", content }, ...COMMON_ERRORS, ...extra },
     },
@@ -105,7 +105,7 @@ export function openApiDocument(): Schema {
     },
     paths: {
       "/v1/ask": post("Answer a question with citations, confidence and a fallback flag.", "AskRequest", "AskResponse"),
-      "/v1/search": post("Ranked chunks for a query (the same retrieval /v1/ask answers from).", "SearchRequest", "SearchResponse"),
+      "/v1/search": post("Ranked chunks for a query (the same retrieval /v1/ask answers from).", "SearchRequest", "SearchResponse", {}, json("SearchResponse"), ANSWER_HEADERS.slice(0, 1)),
       "/v1/chat/completions": post(
         "OpenAI-compatible chat completion, retrieval-augmented: the last user message is the question. With `stream: true` the reply is server-sent events ending in `data: [DONE]`.",
         "ChatRequest",
@@ -118,7 +118,7 @@ export function openApiDocument(): Schema {
       ),
       "/v1/feedback": post("Record thumbs up/down, a corrected answer or a comment on an earlier request.", "FeedbackRequest", "FeedbackResponse", {
         "404": error("No logged request has this requestId."),
-      }, json("FeedbackResponse"), false),
+      }, json("FeedbackResponse"), []),
       "/v1/ingest": {
         post: {
           summary: "Admin: bring the index up to date with the documents on disk (as `ragtune ingest`), transactionally, and record an index version.",
