@@ -2,7 +2,11 @@
  * Load benchmark of `ragtune serve`: the example project (examples/acme-support, offline reader),
  * served in-process on a random loopback port, driven at a fixed rate on `/v1/ask`.
  *
- *   node --import tsx bench/serve-load.ts [--seconds 60] [--rate 100] [--reingest-every S] [--skip-abuse]
+ *   node --import tsx bench/serve-load.ts [--seconds 60] [--rate 100] [--reingest-every S] [--skip-abuse] [--traces]
+ *
+ * `--traces` turns on trace export (serve.traces) to a local OTLP/HTTP sink in this process that
+ * answers 200 without parsing, to measure what tracing costs an answer; results then go to
+ * bench/results/serve-load-traces.json.
  *
  * Open loop: request i is sent at start + i/rate whatever earlier requests are doing, and its
  * latency is measured from that scheduled time (so a stalled server shows up as latency instead of
@@ -13,6 +17,7 @@
  * half-sent requests; every abusive request must get a 4xx and a normal /v1/ask must still be
  * answered meanwhile. Prints p50/p95/p99 and errors by status; writes bench/results/serve-load.json.
  */
+import { createServer } from "node:http";
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { connect, type Socket } from "node:net";
@@ -29,12 +34,14 @@ import { loadSuite } from "../src/evaluate/suite.ts";
 import { startServe } from "../src/serve/index.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const RESULTS = join(ROOT, "bench/results/serve-load.json");
 const args = process.argv.slice(2);
+const withTraces = args.includes("--traces");
+const RESULTS = join(ROOT, withTraces ? "bench/results/serve-load-traces.json" : "bench/results/serve-load.json");
 const option = (name: string, fallback: number): number => {
   const i = args.indexOf(name);
   const v = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
+  // Only a given value is checked: a default may be 0 (= off, --reingest-every).
+  if (i >= 0 && (!Number.isFinite(v) || v <= 0)) throw new Error(`${name} must be a positive number`);
   return v;
 };
 const seconds = option("--seconds", 60);
@@ -145,7 +152,25 @@ async function main(): Promise<void> {
   const project = openProject(loaded);
   await reindexProject(project);
   const questions = loadSuite(join(dir, loaded.config.suite)).cases.filter((c) => c.task === "qa").map((c) => c.input);
-  const server = await startServe({ project, port: 0 });
+  // The trace sink: reads each export and answers 200 (counts bytes; spans are counted by the exporter's metric).
+  let sinkBytes = 0;
+  let sinkRequests = 0;
+  const sink = withTraces
+    ? createServer((req, res) => {
+        req.on("data", (d: Buffer) => (sinkBytes += d.length));
+        req.on("end", () => {
+          sinkRequests++;
+          res.writeHead(200, { "content-type": "application/json" }).end("{}");
+        });
+      })
+    : undefined;
+  if (sink) await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+  const sinkPort = sink ? (sink.address() as { port: number }).port : 0;
+  const server = await startServe({
+    project,
+    port: 0,
+    ...(withTraces ? { limits: { traces: { ...project.config.serve.traces, enabled: true, endpoint: `http://127.0.0.1:${sinkPort}/v1/traces` } } } : {}),
+  });
   const { port } = server;
   console.log(`serve-load: ${server.url}, ${questions.length} questions from the example suite, generator ${server.app.engine.generatorId()}`);
 
@@ -206,6 +231,15 @@ async function main(): Promise<void> {
     for (const e of reingestErrors.slice(0, 5)) console.log(`    ingest error: ${e}`);
   }
 
+  let traces: Record<string, unknown> | undefined;
+  if (withTraces) {
+    await server.app.tracer!.exporter.flush();
+    const m = await server.app.metrics.traceSpans.get();
+    const by = Object.fromEntries(m.values.map((v) => [String(v.labels.outcome), v.value]));
+    traces = { spans: by, exportRequests: sinkRequests, exportedMB: round(sinkBytes / 1e6) };
+    console.log(`  traces: spans ${JSON.stringify(by)}, ${sinkRequests} export requests, ${traces.exportedMB} MB`);
+  }
+
   let abuse: Record<string, unknown> | undefined;
   if (!skipAbuse) abuse = await abusePhase(port, questions[0]);
 
@@ -214,12 +248,14 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, node: process.version },
     generator: server.app.engine.generatorId(),
     project: "examples/acme-support",
-    command: `node --import tsx bench/serve-load.ts --seconds ${seconds} --rate ${rate}${reingestEvery ? ` --reingest-every ${reingestEvery}` : ""}${skipAbuse ? " --skip-abuse" : ""}`,
+    command: `node --import tsx bench/serve-load.ts --seconds ${seconds} --rate ${rate}${reingestEvery ? ` --reingest-every ${reingestEvery}` : ""}${skipAbuse ? " --skip-abuse" : ""}${withTraces ? " --traces" : ""}`,
     load,
+    ...(traces ? { traces } : {}),
     ...(abuse ? { abuse } : {}),
     requestLogRows: server.app.requestLog?.count(),
   };
   await server.close();
+  sink?.close();
   project.close();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dirname(RESULTS), { recursive: true });

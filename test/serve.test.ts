@@ -209,8 +209,8 @@ test("/healthz, /readyz, /metrics; counters move by route and status", async () 
   const ready = await app.request("/readyz");
   assert.equal(ready.status, 200);
   assert.equal((await ready.json()).status, "ready");
-  const okLine = /^ragtune_http_requests_total\{route="\/v1\/search",status="200"\} /;
-  const badLine = /^ragtune_http_requests_total\{route="\/v1\/search",status="400"\} /;
+  const okLine = /^ragtune_http_requests_total\{route="\/v1\/search",status="200",traffic="live"\} /;
+  const badLine = /^ragtune_http_requests_total\{route="\/v1\/search",status="400",traffic="live"\} /;
   const [ok0, bad0] = [await metricValue(app, okLine), await metricValue(app, badLine)];
   await post(app, "/v1/search", { query: "refund" });
   await post(app, "/v1/search", { query: 1 });

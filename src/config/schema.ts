@@ -227,10 +227,35 @@ const Serve = z
         maxRetrievalMissRate: z.number().min(0).max(1).default(0.3).describe("Alert when more requests than this share retrieve nothing or fall back with retrieval (a proxy: online there is no gold source)."),
         maxCorrectionRate: z.number().min(0).max(1).default(0.2).describe("Alert when more feedback than this share is thumbs-down or a corrected answer."),
         maxErrorRate: z.number().min(0).max(1).default(0.01).describe("Alert when more requests than this share get a 5xx."),
+        minCitationRate: z.number().min(0).max(1).default(0.5).describe("Alert when fewer answered requests than this share are answered (not a fallback) with at least one citation."),
+        maxStaleCitationRate: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.1)
+          .describe("Alert when more cited answers than this share cite a chunk of a superseded version (a newer version label of the same document is indexed)."),
+        windowMinutes: z.number().int().min(1).max(10_080).default(60).describe("Rolling window of the monitor gauges in /metrics (`ragtune_monitor_*`), in minutes."),
       })
       .strict()
-      .default({ maxFallbackRate: 0.3, maxUnsupportedRate: 0.1, maxRetrievalMissRate: 0.3, maxCorrectionRate: 0.2, maxErrorRate: 0.01 })
-      .describe("Thresholds `ragtune monitor` alerts on (p95 latency uses constraints.p95LatencyMs)."),
+      .default({ maxFallbackRate: 0.3, maxUnsupportedRate: 0.1, maxRetrievalMissRate: 0.3, maxCorrectionRate: 0.2, maxErrorRate: 0.01, minCitationRate: 0.5, maxStaleCitationRate: 0.1, windowMinutes: 60 })
+      .describe("Thresholds `ragtune monitor` alerts on (p95 latency uses constraints.p95LatencyMs), and the window of the /metrics monitors."),
+    traces: z
+      .object({
+        enabled: z.boolean().default(false).describe("Export a trace per answered request (OpenTelemetry OTLP/HTTP JSON, OpenInference attributes). Off by default."),
+        endpoint: text(2_000)
+          .optional()
+          .describe("OTLP/HTTP traces URL, e.g. 'http://localhost:4318/v1/traces'. Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + '/v1/traces', else http://localhost:4318/v1/traces."),
+        headers: z.record(z.string().min(1).max(200), text(4_000)).default({}).describe("Extra HTTP headers sent with every export (e.g. an API key header of the collector)."),
+        serviceName: text(200).default("ragtune").describe("The `service.name` resource attribute."),
+        maxQueueSpans: z.number().int().min(1).max(1_000_000).default(2_048).describe("Spans held for export; when full, new spans are dropped and counted (ragtune_trace_spans_dropped_total), never blocking a request."),
+        maxBatchSpans: z.number().int().min(1).max(100_000).default(512).describe("Spans per export request."),
+        flushIntervalMs: z.number().int().min(10).max(600_000).default(2_000).describe("How often queued spans are exported."),
+        timeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe("Time one export request may take before it is abandoned and counted as an error."),
+        maxContentChars: z.number().int().min(0).max(1_000_000).default(2_000).describe("Longest text (question, answer, document content) put in a span attribute; longer text is cut."),
+      })
+      .strict()
+      .default({ enabled: false, headers: {}, serviceName: "ragtune", maxQueueSpans: 2_048, maxBatchSpans: 512, flushIntervalMs: 2_000, timeoutMs: 10_000, maxContentChars: 2_000 })
+      .describe("OpenTelemetry trace export of `ragtune serve` (docs/serve.md#traces)."),
   })
   .strict();
 

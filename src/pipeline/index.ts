@@ -16,7 +16,7 @@ import type { VariantName } from "../config/index.ts";
 import type { Project } from "./project.ts";
 import { countTokens } from "../models/index.ts";
 import { versionsNamed, type VersionOrder } from "../core/versions.ts";
-import { configFilter } from "../retrieve/pipeline.ts";
+import { configFilter, type RetrieveOptions } from "../retrieve/pipeline.ts";
 import { longContextBudget } from "../models/limits.ts";
 import { describeFineTuned, FineTunedGenerator, loadFineTunedModels, type FineTunedModels } from "./finetuned.ts";
 import type { ModelRecord } from "../finetune/index.ts";
@@ -154,9 +154,9 @@ export interface AnswerContext {
   preferVersions: string[];
 }
 
-export async function answerContext(project: Project, query: string, k: number, filter?: ChunkFilter): Promise<AnswerContext> {
+export async function answerContext(project: Project, query: string, k: number, filter?: ChunkFilter, observe?: Pick<RetrieveOptions, "onRerank">): Promise<AnswerContext> {
   const preferVersions = namedVersions(project, query);
-  const hits = await (await project.retrieval()).retrieve(query, { k, filter, preferVersions });
+  const hits = await (await project.retrieval()).retrieve(query, { k, filter, preferVersions, ...observe });
   const versions = project.versions();
   return { hits, context: hits.map((h) => toContextChunk(h.chunk, h.score, versions)), preferVersions };
 }

@@ -75,6 +75,17 @@ export interface RetrieveOptions {
    * a filter: other versions still answer what the named one does not cover.
    */
   preferVersions?: readonly string[];
+  /** Called when the reranker ran, with its input and output (serve's traces show them). */
+  onRerank?: (stage: RerankStage) => void;
+}
+
+/** What the reranker received and returned in one retrieval (times: epoch ms). */
+export interface RerankStage {
+  reranker: string;
+  input: Hit[];
+  output: Hit[];
+  start: number;
+  end: number;
 }
 
 export interface RetrievalPipeline {
@@ -170,7 +181,9 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
       if (named.length > 0) hits = await withNamedVersions(query, depth, filter, named, hits);
       if (reranker && hits.length > 0) {
         const head = hits.slice(0, config.rerankCandidates);
+        const start = options.onRerank ? performance.timeOrigin + performance.now() : 0;
         const reranked = await reranker.rerank(query, head, head.length);
+        options.onRerank?.({ reranker: reranker.id, input: head, output: reranked, start, end: performance.timeOrigin + performance.now() });
         hits = [...reranked, ...hits.slice(head.length)];
       }
       // Only the head can reach the top k: 3k candidates leave ≥ 1.5k distinct ones even when every

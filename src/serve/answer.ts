@@ -24,7 +24,14 @@ export interface Answered {
   support: number | undefined;
   unsupported: boolean;
   costUsd: number | null;
+  /** The reranker's input and output when one reordered the candidates (traces' RERANKER span). */
+  rerank?: { model: string; input: Hit[]; output: Hit[]; start: number; end: number };
+  /** Wall-clock spans of the stages (epoch ms, sub-ms precision), for traces; one span when a variant runs both. */
+  timings: { retrieval: [number, number]; generation: [number, number] };
 }
+
+/** Epoch milliseconds with sub-millisecond precision. */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
 
 export interface AnswerOptions {
   k?: number;
@@ -98,13 +105,19 @@ export class AnswerEngine {
     let result: GenerateResult;
     let hits: Hit[];
     let context: ContextChunk[];
+    const started = epochMs();
+    let retrieved = started;
+    let rerank: Answered["rerank"];
     if (this.variantRunner) {
       const out = await this.variantRunner.run({ task: "qa", input: question });
       ({ result, retrieved: hits, context } = out);
     } else {
       const filter = opts.filter ?? retrievalFilter(config.retrieval);
-      const ctx = await answerContext(project, question, opts.k ?? config.retrieval.k, filter);
+      const ctx = await answerContext(project, question, opts.k ?? config.retrieval.k, filter, {
+        onRerank: (r) => (rerank = { model: r.reranker, input: r.input, output: r.output, start: r.start, end: r.end }),
+      });
       ({ hits, context } = ctx);
+      retrieved = epochMs();
       result = await project.generator().generate({
         task: "qa",
         input: question,
@@ -116,6 +129,7 @@ export class AnswerEngine {
         ...(opts.onText ? { onText: opts.onText } : {}),
       });
     }
+    const generated = epochMs();
     const support = answerSupport("qa", result, context);
     const price = priceFor(result.generator, config.pricing.models) ?? priceFor(this.generatorId(), config.pricing.models);
     return {
@@ -125,6 +139,8 @@ export class AnswerEngine {
       support: support?.ratio,
       unsupported: support !== undefined && support.unsupportedSentences.length > 0,
       costUsd: result.cached ? 0 : price ? costUsd(result.usage, price) : null,
+      ...(rerank ? { rerank } : {}),
+      timings: this.variantRunner ? { retrieval: [started, generated], generation: [started, generated] } : { retrieval: [started, retrieved], generation: [retrieved, generated] },
     };
   }
 

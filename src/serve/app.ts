@@ -18,9 +18,12 @@ import type { Project } from "../pipeline/index.ts";
 import type { RagtuneConfig, VariantName } from "../config/index.ts";
 import type { ChunkFilter } from "../store/index.ts";
 import { isLoopback } from "../view/server.ts";
-import { AnswerEngine, type Answered } from "./answer.ts";
-import { RequestLog, type RequestRow } from "./log.ts";
-import { createServeMetrics, type ServeMetrics } from "./metrics.ts";
+import { AnswerEngine, epochMs, type Answered } from "./answer.ts";
+import { answerTrace, createTracer, type Tracer } from "./trace/index.ts";
+import { RequestLog, type RequestRow, type Traffic } from "./log.ts";
+import { trafficLabel, trafficOf } from "./traffic.ts";
+import { supersededInIndex } from "./monitor.ts";
+import { createServeMetrics, registerMonitorGauges, type ServeMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import { ApiError, checked, errorJson, parseBody, readJson } from "./http.ts";
 import { ADMIN_ROUTES, registerAdminRoutes } from "./admin.ts";
@@ -56,6 +59,8 @@ export interface ServeAppOptions {
   requestLogFile?: string | null;
   /** Where failed log writes and internal errors are reported (default console.error). */
   logError?: (message: string) => void;
+  /** How long /metrics reuses the monitor window it computed (default 2000 ms; tests use 0). */
+  monitorCacheMs?: number;
 }
 
 export type ServeApp = Hono & {
@@ -63,8 +68,12 @@ export type ServeApp = Hono & {
   metrics: ServeMetrics;
   requestLog: RequestLog | undefined;
   limits: ServeLimits;
-  /** Close the request log (the project is the caller's). */
+  /** The trace exporter when `serve.traces.enabled`. */
+  tracer: Tracer | undefined;
+  /** Close the request log (the project is the caller's); queued trace spans are exported in the background. */
   close(): void;
+  /** Export the queued trace spans (each batch bounded by serve.traces.timeoutMs), then close. */
+  shutdown(): Promise<void>;
 };
 
 const ROUTES = new Set<string>(["/v1/ask", "/v1/search", "/v1/chat/completions", "/v1/feedback", ...ADMIN_ROUTES, "/healthz", "/readyz", "/metrics", "/openapi.json"]);
@@ -106,6 +115,14 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   const logFile =
     options.requestLogFile === null || !limits.requestLog ? undefined : options.requestLogFile ?? join(resolve(project.root, project.config.storeDir), "requests.db");
   const requestLog = logFile ? new RequestLog(logFile, limits.redactPii ? (t) => scrubPii(t).text : undefined) : undefined;
+  const monitorGauges = registerMonitorGauges(metrics, {
+    project,
+    requestLog,
+    windowMinutes: limits.monitors.windowMinutes,
+    served: () => engine.served(),
+    ...(options.monitorCacheMs !== undefined ? { cacheMs: options.monitorCacheMs } : {}),
+  });
+  const tracer = limits.traces.enabled ? createTracer(limits.traces, metrics, logError) : undefined;
   const loopbackOnly = options.loopbackOnly ?? true;
   const authorize = options.authorize;
 
@@ -116,7 +133,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     const started = performance.now();
     await next();
     const route = ROUTES.has(c.req.path) ? c.req.path : c.req.path.startsWith("/v1/documents/") ? "/v1/documents/:path" : "other";
-    metrics.requests.inc({ route, status: String(c.res.status) });
+    metrics.requests.inc({ route, status: String(c.res.status), traffic: trafficLabel(c) });
     metrics.latency.observe({ route }, (performance.now() - started) / 1000);
   });
 
@@ -129,7 +146,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
 
   if (limits.corsOrigins.length > 0) {
     const allowed = new Set(limits.corsOrigins);
-    app.use("/v1/*", cors({ origin: (origin) => (allowed.has(origin) ? origin : null), allowMethods: ["POST", "OPTIONS"], allowHeaders: ["Content-Type", "Authorization"] }));
+    app.use("/v1/*", cors({ origin: (origin) => (allowed.has(origin) ? origin : null), allowMethods: ["POST", "OPTIONS"], allowHeaders: ["Content-Type", "Authorization", "X-Ragtune-Traffic", "traceparent"] }));
   }
 
   app.use(
@@ -160,29 +177,50 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     if (!requestLog) return;
     try {
       requestLog.record(row);
+      monitorGauges.window?.add(row);
     } catch (err) {
       metrics.logErrors.inc();
       logError(`ragtune serve: could not write request ${row.id} to ${requestLog.file}: ${(err as Error).message}`);
     }
   };
 
-  const answered = async (route: string, question: string, opts: { k?: number; filter?: ChunkFilter; onText?: (d: string) => void }) => {
+  const answered = async (route: string, question: string, traffic: Traffic, opts: { k?: number; filter?: ChunkFilter; onText?: (d: string) => void; traceparent?: string }) => {
     const id = randomUUID();
     const time = new Date().toISOString();
     const started = performance.now();
+    const startedAt = epochMs();
     const served = engine.served();
-    const base = { id, time, route, query: question, model: served.model.generator, indexGeneration: served.index.generation, indexFingerprint: served.index.fingerprint };
+    const base = { id, time, route, query: question, model: served.model.generator, indexGeneration: served.index.generation, indexFingerprint: served.index.fingerprint, traffic };
+    const span = tracer?.begin(opts.traceparent);
+    const trace = (status: number, a?: Answered, error?: string) => {
+      if (!tracer || !span?.sampled) return;
+      tracer.record({
+        ...span,
+        route,
+        requestId: id,
+        traffic,
+        question,
+        start: startedAt,
+        end: epochMs(),
+        status,
+        ...(error !== undefined ? { error } : {}),
+        ...(a ? { answer: answerTrace(a, project.config.models.systemPrompt) } : {}),
+        served: { indexFingerprint: served.index.fingerprint, indexVersion: served.index.version, indexGeneration: served.index.generation, variant: served.model.variant },
+      });
+    };
     let a: Answered;
     try {
       a = await withTimeout(engine.answer(question, opts), limits.timeoutMs);
     } catch (err) {
       const status = err instanceof ApiError ? err.status : 500;
       record({ ...base, status, retrieved: [], answer: null, confidence: null, fallback: null, support: null, latencyMs: performance.now() - started, inputTokens: 0, outputTokens: 0, costUsd: null });
+      trace(status, undefined, (err as Error).message);
       throw err;
     }
     const latencyMs = performance.now() - started;
     if (a.result.abstained) metrics.fallbacks.inc();
     if (a.unsupported) metrics.unsupported.inc();
+    const superseded = supersededInIndex(project);
     record({
       ...base,
       status: 200,
@@ -195,7 +233,10 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       inputTokens: a.result.usage.inputTokens,
       outputTokens: a.result.usage.outputTokens,
       costUsd: a.costUsd,
+      citations: a.result.citations.length,
+      staleCitation: a.result.citations.some((c) => superseded.has(c.path)),
     });
+    trace(200, a);
     const body: z.input<typeof AskResponse> = {
       requestId: id,
       answer: a.result.text,
@@ -214,6 +255,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   app.post("/v1/ask", async (c) => {
     const denied = await guard(c);
     if (denied) return denied;
+    const traffic = trafficOf(c);
     const req = parseBody(AskRequest, await readJson(c));
     checkText("question", req.question);
     checkK(req.k);
@@ -222,7 +264,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       if (field) throw new ApiError(400, "invalid_request", field, `${field} applies to the rag variant; the ${engine.variant} variant retrieves with the configured retrieval settings`);
     }
     requireReady();
-    const { body } = await answered("/v1/ask", req.question, { k: req.k, filter: req.filters });
+    const { body } = await answered("/v1/ask", req.question, traffic, { k: req.k, filter: req.filters, traceparent: c.req.header("traceparent") });
     c.header("x-request-id", body.requestId);
     return c.json(checked(AskResponse, body));
   });
@@ -230,6 +272,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   app.post("/v1/search", async (c) => {
     const denied = await guard(c);
     if (denied) return denied;
+    const traffic = trafficOf(c);
     const req = parseBody(SearchRequest, await readJson(c));
     checkText("query", req.query);
     checkK(req.k);
@@ -256,6 +299,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       model: served.model.generator,
       indexGeneration: served.index.generation,
       indexFingerprint: served.index.fingerprint,
+      traffic,
     });
     c.header("x-request-id", id);
     return c.json(
@@ -272,6 +316,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   app.post("/v1/chat/completions", async (c) => {
     const denied = await guard(c);
     if (denied) return denied;
+    const traffic = trafficOf(c);
     const req = parseBody(ChatRequest, await readJson(c));
     let at = req.messages.length - 1;
     while (at >= 0 && req.messages[at].role !== "user") at--;
@@ -289,7 +334,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       total_tokens: a.result.usage.inputTokens + a.result.usage.outputTokens,
     });
     if (!req.stream) {
-      const { body, answered: a } = await answered("/v1/chat/completions", question, {});
+      const { body, answered: a } = await answered("/v1/chat/completions", question, traffic, { traceparent: c.req.header("traceparent") });
       c.header("x-request-id", body.requestId);
       return c.json(
         checked(ChatResponse, {
@@ -314,7 +359,8 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       let pending: Promise<void> = Promise.resolve();
       let streamed = false;
       try {
-        const { body, answered: a } = await answered("/v1/chat/completions", question, {
+        const { body, answered: a } = await answered("/v1/chat/completions", question, traffic, {
+          traceparent: c.req.header("traceparent"),
           onText: (delta) => {
             streamed = true;
             pending = pending.then(() => chunk({ content: delta }, null));
@@ -351,6 +397,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       throw new ApiError(500, "internal", undefined, `could not record feedback: ${(err as Error).message}`);
     }
     if (!found) throw new ApiError(404, "not_found", "requestId", `no logged request has id '${req.requestId}'`);
+    monitorGauges.window?.feedback(req.requestId, { thumbs: req.thumbs, ...(req.correctedAnswer !== undefined ? { correctedAnswer: req.correctedAnswer } : {}), at: "" });
     return c.json(checked(FeedbackResponse, { requestId: req.requestId, recorded: true }));
   });
 
@@ -370,6 +417,12 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
 
   app.get("/metrics", async (c) => {
     metrics.indexGeneration.set(project.store.generation());
+    try {
+      monitorGauges.refresh();
+    } catch (err) {
+      // The counters are still worth serving when the log cannot be read.
+      logError(`ragtune serve: /metrics could not compute the monitors: ${(err as Error).message}`);
+    }
     return c.body(await metrics.registry.metrics(), 200, { "Content-Type": metrics.registry.contentType });
   });
 
@@ -391,6 +444,14 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     metrics,
     requestLog,
     limits,
-    close: () => requestLog?.close(),
+    tracer,
+    close: () => {
+      if (tracer) void tracer.exporter.shutdown();
+      requestLog?.close();
+    },
+    shutdown: async () => {
+      await tracer?.exporter.shutdown();
+      requestLog?.close();
+    },
   });
 }

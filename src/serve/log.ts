@@ -31,7 +31,16 @@ export interface RequestRow {
   model: string;
   indexGeneration: number;
   indexFingerprint: string;
+  /** Who sent it: `live` users, or `eval` / `synthetic` traffic (header X-Ragtune-Traffic) that monitors leave out. Default live. */
+  traffic?: Traffic;
+  /** Citations in the answer (null for searches and failed requests). */
+  citations?: number | null;
+  /** Whether a cited chunk comes from a superseded version (a newer label of the same document is indexed). */
+  staleCitation?: boolean | null;
 }
+
+export const TRAFFIC_KINDS = ["live", "eval", "synthetic"] as const;
+export type Traffic = (typeof TRAFFIC_KINDS)[number];
 
 export interface Feedback {
   thumbs: "up" | "down";
@@ -42,6 +51,28 @@ export interface Feedback {
 
 export interface StoredRequest extends RequestRow {
   feedback: Feedback | null;
+  traffic: Traffic;
+  citations: number | null;
+  staleCitation: boolean | null;
+}
+
+/**
+ * The columns the monitors read, without the texts: what `/metrics` scans every scrape, so
+ * `retrieved` is only its length (`json_array_length` in SQL, no JSON parsed per row).
+ * A StoredRequest is one too.
+ */
+export interface MonitoredRequest {
+  route: string;
+  status: number;
+  retrieved: { readonly length: number };
+  fallback: boolean | null;
+  support: number | null;
+  latencyMs: number;
+  costUsd: number | null;
+  feedback: Pick<Feedback, "thumbs" | "correctedAnswer"> | null;
+  traffic: Traffic;
+  citations: number | null;
+  staleCitation: boolean | null;
 }
 
 const SCHEMA = `
@@ -63,10 +94,23 @@ CREATE TABLE IF NOT EXISTS requests (
   model TEXT NOT NULL,
   index_generation INTEGER NOT NULL,
   index_fingerprint TEXT NOT NULL,
-  feedback TEXT
+  feedback TEXT,
+  traffic TEXT NOT NULL DEFAULT 'live',
+  citations INTEGER,
+  stale_citation INTEGER
 );
 CREATE INDEX IF NOT EXISTS requests_time ON requests(time);
 `;
+
+/**
+ * Columns added after the first release, with their definitions: a log written by an older
+ * server gains them on open (its rows read as live traffic with unknown citations).
+ */
+const ADDED_COLUMNS: [string, string][] = [
+  ["traffic", "TEXT NOT NULL DEFAULT 'live'"],
+  ["citations", "INTEGER"],
+  ["stale_citation", "INTEGER"],
+];
 
 interface DbRow {
   id: string;
@@ -87,6 +131,9 @@ interface DbRow {
   index_generation: number;
   index_fingerprint: string;
   feedback: string | null;
+  traffic: string;
+  citations: number | null;
+  stale_citation: number | null;
 }
 
 export class RequestLog {
@@ -113,17 +160,31 @@ export class RequestLog {
     // A monitor reading the log must not make a request's write fail at once.
     this.db.pragma("busy_timeout = 2000");
     this.db.exec(SCHEMA);
+    this.migrate();
     this.insertStmt = this.db.prepare(
-      `INSERT INTO requests (id, time, route, status, query, retrieved, answer, confidence, fallback, support, latency_ms, input_tokens, output_tokens, cost_usd, model, index_generation, index_fingerprint)
-       VALUES (@id, @time, @route, @status, @query, @retrieved, @answer, @confidence, @fallback, @support, @latencyMs, @inputTokens, @outputTokens, @costUsd, @model, @indexGeneration, @indexFingerprint)`,
+      `INSERT INTO requests (id, time, route, status, query, retrieved, answer, confidence, fallback, support, latency_ms, input_tokens, output_tokens, cost_usd, model, index_generation, index_fingerprint, traffic, citations, stale_citation)
+       VALUES (@id, @time, @route, @status, @query, @retrieved, @answer, @confidence, @fallback, @support, @latencyMs, @inputTokens, @outputTokens, @costUsd, @model, @indexGeneration, @indexFingerprint, @traffic, @citations, @staleCitation)`,
     );
     this.feedbackStmt = this.db.prepare("UPDATE requests SET feedback = ? WHERE id = ?");
     this.getStmt = this.db.prepare("SELECT * FROM requests WHERE id = ?");
   }
 
+  /** Adds the columns an older log lacks, in one transaction (a reader never sees half of them). */
+  private migrate(): void {
+    const have = new Set((this.db.prepare("PRAGMA table_info(requests)").all() as { name: string }[]).map((c) => c.name));
+    const missing = ADDED_COLUMNS.filter(([name]) => !have.has(name));
+    if (!missing.length) return;
+    this.db.transaction(() => {
+      for (const [name, definition] of missing) this.db.exec(`ALTER TABLE requests ADD COLUMN ${name} ${definition}`);
+    })();
+  }
+
   record(row: RequestRow): void {
     this.insertStmt.run({
       ...row,
+      traffic: row.traffic ?? "live",
+      citations: row.citations ?? null,
+      staleCitation: row.staleCitation === undefined || row.staleCitation === null ? null : row.staleCitation ? 1 : 0,
       query: this.redact(row.query),
       answer: row.answer === null ? null : this.redact(row.answer),
       retrieved: JSON.stringify(row.retrieved),
@@ -149,6 +210,63 @@ export class RequestLog {
   /** Requests that arrived in [from, to) (ISO times), oldest first. */
   between(from: string, to: string): StoredRequest[] {
     return (this.db.prepare("SELECT * FROM requests WHERE time >= ? AND time < ? ORDER BY time").all(from, to) as DbRow[]).map(toStored);
+  }
+
+  /**
+   * What the monitors read for [from, to): only the columns they use, live traffic unless
+   * `includeEval`, and at most `limit` rows (the newest) so a scrape stays bounded on a big log.
+   */
+  monitored(from: string, to: string, opts: { includeEval?: boolean; limit?: number } = {}): { rows: MonitoredRequest[]; truncated: boolean } {
+    const { rows, truncated } = this.monitoredWithIds(from, to, opts);
+    return { rows: rows.map(({ id: _id, time: _time, ...r }) => r), truncated };
+  }
+
+  /** `monitored`, newest first, with each row's id and time (the server's in-memory window). */
+  monitoredWithIds(from: string, to: string, opts: { includeEval?: boolean; limit?: number } = {}): { rows: (MonitoredRequest & { id: string; time: string })[]; truncated: boolean } {
+    const limit = opts.limit ?? -1;
+    const rows = this.db
+      .prepare(
+        `SELECT id, time, route, status, json_array_length(retrieved) AS retrieved_count, fallback, support, latency_ms, cost_usd,
+                json_extract(feedback, '$.thumbs') AS thumbs, json_extract(feedback, '$.correctedAnswer') AS corrected,
+                traffic, citations, stale_citation
+         FROM requests WHERE time >= ? AND time < ? ${opts.includeEval ? "" : "AND traffic = 'live'"} ORDER BY time DESC LIMIT ?`,
+      )
+      .all(from, to, limit === -1 ? -1 : limit + 1) as {
+      id: string;
+      time: string;
+      route: string;
+      status: number;
+      retrieved_count: number;
+      fallback: number | null;
+      support: number | null;
+      latency_ms: number;
+      cost_usd: number | null;
+      thumbs: string | null;
+      corrected: string | null;
+      traffic: string;
+      citations: number | null;
+      stale_citation: number | null;
+    }[];
+    const truncated = limit !== -1 && rows.length > limit;
+    if (truncated) rows.length = limit;
+    return {
+      truncated,
+      rows: rows.map((r) => ({
+        id: r.id,
+        time: r.time,
+        route: r.route,
+        status: r.status,
+        retrieved: { length: r.retrieved_count },
+        fallback: r.fallback === null ? null : r.fallback === 1,
+        support: r.support,
+        latencyMs: r.latency_ms,
+        costUsd: r.cost_usd,
+        feedback: r.thumbs === null ? null : { thumbs: r.thumbs as Feedback["thumbs"], ...(r.corrected !== null ? { correctedAnswer: r.corrected } : {}) },
+        traffic: r.traffic as Traffic,
+        citations: r.citations,
+        staleCitation: r.stale_citation === null ? null : r.stale_citation === 1,
+      })),
+    };
   }
 
   count(): number {
@@ -180,5 +298,8 @@ function toStored(r: DbRow): StoredRequest {
     indexGeneration: r.index_generation,
     indexFingerprint: r.index_fingerprint,
     feedback: r.feedback === null ? null : (JSON.parse(r.feedback) as Feedback),
+    traffic: r.traffic as Traffic,
+    citations: r.citations,
+    staleCitation: r.stale_citation === null ? null : r.stale_citation === 1,
   };
 }

@@ -8,7 +8,9 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Project } from "../pipeline/index.ts";
-import type { StoredRequest } from "./log.ts";
+import type { StoredDocument } from "../store/index.ts";
+import type { VersionOrder } from "../core/versions.ts";
+import type { MonitoredRequest } from "./log.ts";
 
 export interface MonitorThresholds {
   maxFallbackRate: number;
@@ -16,6 +18,8 @@ export interface MonitorThresholds {
   maxRetrievalMissRate: number;
   maxCorrectionRate: number;
   maxErrorRate: number;
+  minCitationRate: number;
+  maxStaleCitationRate: number;
   /** ms; from constraints.p95LatencyMs when set. */
   p95LatencyMs?: number;
 }
@@ -33,6 +37,10 @@ export interface WindowStats {
   /** Share of requests with feedback that were thumbs-down or corrected. */
   correctionRate: number | null;
   feedback: number;
+  /** Answered, not fallback, with at least one citation: share of answered requests. */
+  citationRate: number | null;
+  /** Answers citing a chunk of a superseded version (a newer label of the same document is indexed): share of answers with citations. */
+  staleCitationRate: number | null;
   errorRate: number | null;
   latencyMs: { p50: number; p95: number } | null;
   costUsd: number;
@@ -41,23 +49,38 @@ export interface WindowStats {
 export interface MonitorReport {
   window: WindowStats;
   previous: WindowStats;
-  stale: { documents: number; changedOnDisk: string[]; missingOnDisk: string[] };
+  stale: Staleness;
   alerts: string[];
+  /** Whether eval / synthetic traffic (X-Ragtune-Traffic) was counted; by default only live traffic is. */
+  includesEval: boolean;
+}
+
+export interface Staleness {
+  documents: number;
+  changedOnDisk: string[];
+  missingOnDisk: string[];
+  /** Documents indexed in an old version while a newer version label of the same document is indexed. */
+  superseded: { path: string; version: string; newerPath: string; newerVersion: string }[];
 }
 
 const ANSWER_ROUTES = new Set(["/v1/ask", "/v1/chat/completions"]);
 
-function quantile(sorted: number[], q: number): number {
+function quantile(sorted: ArrayLike<number>, q: number): number {
   if (!sorted.length) return 0;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
 const share = (n: number, d: number) => (d ? n / d : null);
 
-export function windowStats(rows: StoredRequest[], from: string, to: string): WindowStats {
+/** The rows of the window (full StoredRequests or the monitor's projection, log.ts `monitored`). */
+export function windowStats(rows: readonly MonitoredRequest[], from: string, to: string): WindowStats {
   const answered = rows.filter((r) => ANSWER_ROUTES.has(r.route) && r.status === 200);
+  const cited = answered.filter((r) => !r.fallback && (r.citations ?? 0) >= 1);
+  // Rows logged before citations were recorded (citations null) say nothing about staleness.
+  const citedKnown = cited.filter((r) => r.staleCitation !== null);
   const withFeedback = rows.filter((r) => r.feedback);
-  const latencies = rows.filter((r) => r.status < 500).map((r) => r.latencyMs).sort((a, b) => a - b);
+  // A typed array sorts numerically without a comparator: several times faster on the /metrics window.
+  const latencies = Float64Array.from(rows.filter((r) => r.status < 500), (r) => r.latencyMs).sort();
   return {
     from,
     to,
@@ -68,14 +91,48 @@ export function windowStats(rows: StoredRequest[], from: string, to: string): Wi
     retrievalMissRate: share(answered.filter((r) => r.retrieved.length === 0 || r.fallback).length, answered.length),
     correctionRate: share(withFeedback.filter((r) => r.feedback!.thumbs === "down" || r.feedback!.correctedAnswer).length, withFeedback.length),
     feedback: withFeedback.length,
+    citationRate: share(cited.length, answered.filter((r) => r.citations !== null).length),
+    staleCitationRate: share(citedKnown.filter((r) => r.staleCitation).length, citedKnown.length),
     errorRate: share(rows.filter((r) => r.status >= 500).length, rows.length),
     latencyMs: latencies.length ? { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) } : null,
     costUsd: rows.reduce((a, r) => a + (r.costUsd ?? 0), 0),
   };
 }
 
-/** Indexed documents whose file changed after they were ingested, or is gone. */
-export function staleness(project: Project): MonitorReport["stale"] {
+/**
+ * A document's identity across versions: its path without the segment naming its version label
+ * (docs/v1/billing/plans.md and docs/v2/billing/plans.md are one document in two versions).
+ * A path that does not name its label is its own identity.
+ */
+export function documentKey(path: string, version: string): string {
+  if (!version) return path;
+  const label = version.toLowerCase();
+  const parts = path.split("/");
+  const kept = parts.filter((p, i) => i === parts.length - 1 || p.toLowerCase() !== label);
+  return kept.length === parts.length ? path : kept.join("/");
+}
+
+/**
+ * Old-version documents whose document also exists in a newer version label, by the project's
+ * version order (core/versions.ts, the order ingest and retrieval rank newest first). Keyed by path.
+ */
+export function supersededDocuments(docs: readonly StoredDocument[], order: VersionOrder): Map<string, { version: string; newerPath: string; newerVersion: string }> {
+  const newest = new Map<string, StoredDocument>();
+  for (const d of docs) {
+    const key = documentKey(d.path, d.version);
+    const best = newest.get(key);
+    if (!best || order.compare(d.version, best.version) < 0) newest.set(key, d);
+  }
+  const out = new Map<string, { version: string; newerPath: string; newerVersion: string }>();
+  for (const d of docs) {
+    const best = newest.get(documentKey(d.path, d.version))!;
+    if (best !== d && order.compare(best.version, d.version) < 0) out.set(d.path, { version: d.version, newerPath: best.path, newerVersion: best.version });
+  }
+  return out;
+}
+
+/** Indexed documents whose file changed after they were ingested, or is gone, or has a newer version indexed. */
+export function staleness(project: Project): Staleness {
   const changedOnDisk: string[] = [];
   const missingOnDisk: string[] = [];
   const docs = project.store.documents();
@@ -88,12 +145,13 @@ export function staleness(project: Project): MonitorReport["stale"] {
     const ingested = Date.parse(d.ingestedAt);
     if (Number.isFinite(ingested) && statSync(file).mtimeMs > ingested + 1000) changedOnDisk.push(d.path);
   }
-  return { documents: docs.length, changedOnDisk, missingOnDisk };
+  const superseded = [...supersededDocuments(docs, project.versions())].map(([path, s]) => ({ path, ...s }));
+  return { documents: docs.length, changedOnDisk, missingOnDisk, superseded };
 }
 
 const pct = (x: number | null) => (x === null ? "–" : `${(x * 100).toFixed(1)}%`);
 
-export function alertsFor(w: WindowStats, stale: MonitorReport["stale"], t: MonitorThresholds): string[] {
+export function alertsFor(w: WindowStats, stale: Staleness, t: MonitorThresholds): string[] {
   const out: string[] = [];
   const over = (name: string, value: number | null, max: number, key: string) => {
     if (value !== null && value > max) out.push(`${name} ${pct(value)} is over ${pct(max)} (serve.monitors.${key})`);
@@ -103,6 +161,8 @@ export function alertsFor(w: WindowStats, stale: MonitorReport["stale"], t: Moni
   over("retrieval-miss rate", w.retrievalMissRate, t.maxRetrievalMissRate, "maxRetrievalMissRate");
   over("user-correction rate", w.correctionRate, t.maxCorrectionRate, "maxCorrectionRate");
   over("server-error rate", w.errorRate, t.maxErrorRate, "maxErrorRate");
+  over("stale-citation rate", w.staleCitationRate, t.maxStaleCitationRate, "maxStaleCitationRate");
+  if (w.citationRate !== null && w.citationRate < t.minCitationRate) out.push(`citation rate ${pct(w.citationRate)} is under ${pct(t.minCitationRate)} (serve.monitors.minCitationRate)`);
   if (t.p95LatencyMs !== undefined && w.latencyMs && w.latencyMs.p95 > t.p95LatencyMs) {
     out.push(`p95 latency ${Math.round(w.latencyMs.p95)} ms is over the ${t.p95LatencyMs} ms target (constraints.p95LatencyMs)`);
   }
@@ -111,7 +171,8 @@ export function alertsFor(w: WindowStats, stale: MonitorReport["stale"], t: Moni
   return out;
 }
 
-function staleCount(s: MonitorReport["stale"]): number {
+/** Changed or missing on disk. Superseded documents are not counted: archived versions are often kept on purpose; citing them is what the stale-citation rate alerts on. */
+export function staleCount(s: Staleness): number {
   return s.changedOnDisk.length + s.missingOnDisk.length;
 }
 
@@ -125,12 +186,37 @@ export function parseSince(text: string): number | undefined {
   return ms > 0 && ms <= 366 * 86_400_000 ? ms : undefined;
 }
 
-export function monitorReport(rowsBetween: (from: string, to: string) => StoredRequest[], project: Project, sinceMs: number, thresholds: MonitorThresholds, now = new Date()): MonitorReport {
+/** Live traffic only unless eval traffic is asked for (rows logged before the traffic column count as live). */
+export function trafficFilter<R extends { traffic?: string }>(rows: readonly R[], includeEval = false): R[] {
+  return includeEval ? [...rows] : rows.filter((r) => (r.traffic ?? "live") === "live");
+}
+
+export function monitorReport(
+  rowsBetween: (from: string, to: string) => readonly MonitoredRequest[],
+  project: Project,
+  sinceMs: number,
+  thresholds: MonitorThresholds,
+  now = new Date(),
+  opts: { includeEval?: boolean } = {},
+): MonitorReport {
   const to = now.toISOString();
   const from = new Date(now.getTime() - sinceMs).toISOString();
   const before = new Date(now.getTime() - 2 * sinceMs).toISOString();
-  const window = windowStats(rowsBetween(from, to), from, to);
-  const previous = windowStats(rowsBetween(before, from), before, from);
+  const includesEval = opts.includeEval ?? false;
+  const window = windowStats(trafficFilter(rowsBetween(from, to), includesEval), from, to);
+  const previous = windowStats(trafficFilter(rowsBetween(before, from), includesEval), before, from);
   const stale = staleness(project);
-  return { window, previous, stale, alerts: alertsFor(window, stale, thresholds) };
+  return { window, previous, stale, alerts: alertsFor(window, stale, thresholds), includesEval };
+}
+
+const supersededCache = new WeakMap<Project, { generation: number; map: ReturnType<typeof supersededDocuments> }>();
+
+/** supersededDocuments of the served index, recomputed only when the store's generation changes (per answer it is a Map lookup). */
+export function supersededInIndex(project: Project): ReturnType<typeof supersededDocuments> {
+  const generation = project.store.generation();
+  const hit = supersededCache.get(project);
+  if (hit && hit.generation === generation) return hit.map;
+  const map = supersededDocuments(project.store.documents(), project.versions());
+  supersededCache.set(project, { generation, map });
+  return map;
 }

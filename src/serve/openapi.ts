@@ -38,16 +38,35 @@ const error = (description: string) => ({ description, content: json("Error") })
 const COMMON_ERRORS = {
   "400": error("Malformed JSON or a request field of the wrong shape; `error.field` names it."),
   "413": error("Request body larger than serve.bodyLimitBytes."),
-  "422": error("Question / query longer than serve.maxQueryChars, or k above serve.maxK; `error.field` names it."),
+  "422": error("Question / query longer than serve.maxQueryChars, k above serve.maxK, or an X-Ragtune-Traffic header other than eval / synthetic; `error.field` names it."),
   "503": error("The index is empty (not ready)."),
   "504": error("The request took longer than serve.timeoutMs."),
 };
 
-function post(summary: string, request: string, response: string, extra: Schema = {}, content: Schema = json(response)) {
+/** Headers the answering routes read: the eval-traffic tag and W3C trace context (docs/serve.md). */
+const ANSWER_HEADERS = [
+  {
+    name: "X-Ragtune-Traffic",
+    in: "header",
+    required: false,
+    schema: { type: "string", enum: ["live", "eval", "synthetic"] },
+    description: "Tags evaluation or synthetic traffic: it is logged with its kind and left out of the monitors (`ragtune monitor`, /metrics) unless they include it. Absent = live. Any other value is refused with 422 (`error.field` = X-Ragtune-Traffic).",
+  },
+  {
+    name: "traceparent",
+    in: "header",
+    required: false,
+    schema: { type: "string" },
+    description: "W3C trace context; with trace export on (serve.traces) the request's spans join this trace.",
+  },
+];
+
+function post(summary: string, request: string, response: string, extra: Schema = {}, content: Schema = json(response), headers: Schema[] = ANSWER_HEADERS) {
   return {
     post: {
       summary,
       security: [{ bearer: [] }, {}],
+      ...(headers.length ? { parameters: headers } : {}),
       requestBody: { required: true, content: json(request) },
       responses: { "200": { description: "OK", content }, ...COMMON_ERRORS, ...extra },
     },
@@ -86,7 +105,7 @@ export function openApiDocument(): Schema {
     },
     paths: {
       "/v1/ask": post("Answer a question with citations, confidence and a fallback flag.", "AskRequest", "AskResponse"),
-      "/v1/search": post("Ranked chunks for a query (the same retrieval /v1/ask answers from).", "SearchRequest", "SearchResponse"),
+      "/v1/search": post("Ranked chunks for a query (the same retrieval /v1/ask answers from).", "SearchRequest", "SearchResponse", {}, json("SearchResponse"), ANSWER_HEADERS.slice(0, 1)),
       "/v1/chat/completions": post(
         "OpenAI-compatible chat completion, retrieval-augmented: the last user message is the question. With `stream: true` the reply is server-sent events ending in `data: [DONE]`.",
         "ChatRequest",
@@ -99,7 +118,7 @@ export function openApiDocument(): Schema {
       ),
       "/v1/feedback": post("Record thumbs up/down, a corrected answer or a comment on an earlier request.", "FeedbackRequest", "FeedbackResponse", {
         "404": error("No logged request has this requestId."),
-      }),
+      }, json("FeedbackResponse"), []),
       "/v1/ingest": {
         post: {
           summary: "Admin: bring the index up to date with the documents on disk (as `ragtune ingest`), transactionally, and record an index version.",

@@ -17,7 +17,7 @@ export interface RunningServe {
   url: string;
   port: number;
   app: ServeApp;
-  /** Stop accepting connections, finish open requests, close the request log. */
+  /** Stop accepting connections, finish open requests, export queued trace spans, close the request log. */
   close(): Promise<void>;
 }
 
@@ -40,8 +40,8 @@ export function startServe(opts: StartServeOptions): Promise<RunningServe> {
         close: () =>
           new Promise<void>((done) => {
             server.close(() => {
-              app.close();
-              done();
+              // Queued trace spans are exported before the log closes (each batch bounded by serve.traces.timeoutMs).
+              void app.shutdown().finally(done);
             });
             (server as Server).closeIdleConnections?.();
           }),

@@ -23,6 +23,7 @@ export function registerMonitor(program: Command): void {
     .command("monitor")
     .description("online monitors from the request log of `ragtune serve`: fallback, unsupported answers, retrieval misses, corrections, errors, latency, cost, staleness — with trends and alerts")
     .option("--since <duration>", "window to report, e.g. 24h, 7d (default 7d); the trend compares it with the window before", sinceArg, 7 * 86_400_000)
+    .option("--include-eval", "count eval / synthetic traffic (requests sent with X-Ragtune-Traffic) too; by default only live traffic is monitored")
     .option("--fail-on-alert", "exit 1 when any monitor is over its threshold (for CI / cron)")
     .option("--json", "machine-readable output")
     .action(monitorCommand);
@@ -37,7 +38,7 @@ function trend(now: number | null, before: number | null): string {
   return dim(` (${d > 0 ? "+" : ""}${d.toFixed(1)} pts)`);
 }
 
-function monitorCommand(opts: { since: number; failOnAlert?: boolean; json?: boolean }, cmd: Command): void {
+function monitorCommand(opts: { since: number; includeEval?: boolean; failOnAlert?: boolean; json?: boolean }, cmd: Command): void {
   const project = projectFrom(cmd);
   try {
     const file = join(resolve(project.root, project.config.storeDir), "requests.db");
@@ -45,7 +46,15 @@ function monitorCommand(opts: { since: number; failOnAlert?: boolean; json?: boo
     const log = new RequestLog(file);
     let report;
     try {
-      report = monitorReport((a, b) => log.between(a, b), project, opts.since, { ...project.config.serve.monitors, ...(project.config.constraints.p95LatencyMs ? { p95LatencyMs: project.config.constraints.p95LatencyMs } : {}) });
+      const includeEval = opts.includeEval ?? false;
+      report = monitorReport(
+        (a, b) => log.monitored(a, b, { includeEval }).rows,
+        project,
+        opts.since,
+        { ...project.config.serve.monitors, ...(project.config.constraints.p95LatencyMs ? { p95LatencyMs: project.config.constraints.p95LatencyMs } : {}) },
+        new Date(),
+        { includeEval },
+      );
     } finally {
       log.close();
     }
@@ -53,11 +62,13 @@ function monitorCommand(opts: { since: number; failOnAlert?: boolean; json?: boo
     else {
       const w: WindowStats = report.window;
       const p: WindowStats = report.previous;
-      console.log(`${bold("ragtune monitor")} ${dim(`${w.from} → ${w.to}`)}: ${w.requests} requests, ${w.answered} answered${dim(` (window before: ${p.requests})`)}`);
+      console.log(`${bold("ragtune monitor")} ${dim(`${w.from} → ${w.to}`)}: ${w.requests} requests, ${w.answered} answered${dim(` (window before: ${p.requests})`)}${report.includesEval ? " — eval / synthetic traffic included" : dim(" — live traffic only")}`);
       const rows: [string, number | null, number | null][] = [
         ["fallback rate", w.fallbackRate, p.fallbackRate],
         ["unsupported answers", w.unsupportedRate, p.unsupportedRate],
         ["retrieval-miss proxy", w.retrievalMissRate, p.retrievalMissRate],
+        ["citation rate", w.citationRate, p.citationRate],
+        ["stale citations (superseded version)", w.staleCitationRate, p.staleCitationRate],
         [`user corrections (${w.feedback} with feedback)`, w.correctionRate, p.correctionRate],
         ["server errors", w.errorRate, p.errorRate],
       ];
@@ -66,6 +77,10 @@ function monitorCommand(opts: { since: number; failOnAlert?: boolean; json?: boo
       console.log(`  ${"cost".padEnd(36)} $${w.costUsd.toFixed(4)}`);
       const s = report.stale;
       console.log(`  ${"stale documents".padEnd(36)} ${s.changedOnDisk.length + s.missingOnDisk.length} of ${s.documents}${s.changedOnDisk.length ? dim(` (changed: ${s.changedOnDisk.slice(0, 3).join(", ")}${s.changedOnDisk.length > 3 ? ", …" : ""})`) : ""}`);
+      if (s.superseded.length) {
+        const first = s.superseded[0];
+        console.log(`  ${"superseded by a newer version".padEnd(36)} ${s.superseded.length} of ${s.documents}${dim(` (e.g. ${first.path} [${first.version}] → ${first.newerPath} [${first.newerVersion}])`)}`);
+      }
       if (report.alerts.length) {
         console.log(bold(red("alerts")));
         for (const a of report.alerts) console.log(`  ${yellow("!")} ${a}`);
