@@ -9,6 +9,10 @@
  * silently lowering the rate — no coordinated omission). The load generator shares the process
  * (and its event loop) with the server, so the numbers include the client's own overhead.
  *
+ * With `--reingest-every S`, a document is edited and `POST /v1/ingest` sent every S seconds: the
+ * re-index runs in the server's worker thread (serve/reindex-worker-client.ts); the bench checks
+ * every answer names a committed index state and reports the serving thread's switch time.
+ *
  * Then an abuse phase: malformed JSON, huge bodies (declared and chunked), slow clients holding
  * half-sent requests; every abusive request must get a 4xx and a normal /v1/ask must still be
  * answered meanwhile. Prints p50/p95/p99 and errors by status; writes bench/results/serve-load.json.
@@ -27,6 +31,7 @@ import { reindexProject } from "../src/pipeline/reindex.ts";
 import { listIndexVersions } from "../src/store/versions.ts";
 import { loadSuite } from "../src/evaluate/suite.ts";
 import { startServe } from "../src/serve/index.ts";
+import { indexUpdaterFor } from "../src/serve/reindex-worker-client.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS = join(ROOT, "bench/results/serve-load.json");
@@ -163,13 +168,19 @@ async function main(): Promise<void> {
   // an index state some ingest committed (a recorded version), never a half-built one.
   let reingests = 0;
   const reingestErrors: string[] = [];
+  // Serving-thread time to switch to each new generation (BM25 index + pipeline rebuilt from the store).
+  const switchMs: number[] = [];
   let timer: NodeJS.Timeout | undefined;
   if (reingestEvery > 0) {
     const target = join(dir, project.store.documents()[0].path);
     timer = setInterval(() => {
       appendFileSync(target, `\n\nRevision ${reingests + 1} of this page.\n`);
       void send(port, "/v1/ingest", "{}").then((r) => {
-        if (r.status === 200) reingests++;
+        if (r.status === 200) {
+          reingests++;
+          const ms = indexUpdaterFor(project).lastSwitchMs;
+          if (ms !== undefined) switchMs.push(ms);
+        }
         else if (r.status !== 409) reingestErrors.push(`${r.status} ${r.body.slice(0, 200)}`);
       });
     }, reingestEvery * 1000);
@@ -195,7 +206,7 @@ async function main(): Promise<void> {
     loadAverage1m: round(loadavg()[0]),
     byStatus: Object.fromEntries([...byStatus].sort((a, b) => a[0] - b[0])),
     errors5xx: [...byStatus].filter(([s]) => s >= 500 || s < 0).reduce((n, [, c]) => n + c, 0),
-    ...(reingestEvery > 0 ? { reingest: { every: reingestEvery, completed: reingests, errors: reingestErrors, indexStatesServed: fingerprints.length, servedFromUncommittedState: uncommitted.length } } : {}),
+    ...(reingestEvery > 0 ? { reingest: { every: reingestEvery, completed: reingests, errors: reingestErrors, indexStatesServed: fingerprints.length, servedFromUncommittedState: uncommitted.length, switchMs: { median: round(percentile([...switchMs].sort((a, b) => a - b), 50)), max: round(Math.max(0, ...switchMs)) } } } : {}),
   };
   console.log(`load: ${total} requests at ${rate}/s for ${seconds}s (achieved ${load.achievedRate}/s)`);
   console.log(`  p50 ${load.p50Ms} ms   p95 ${load.p95Ms} ms   p99 ${load.p99Ms} ms   max ${load.maxMs} ms`);
@@ -203,6 +214,7 @@ async function main(): Promise<void> {
   console.log(`  by status: ${JSON.stringify(load.byStatus)}   5xx/transport errors: ${load.errors5xx}`);
   if (reingestEvery > 0) {
     console.log(`  re-ingest every ${reingestEvery}s: ${reingests} ingests committed, ${reingestErrors.length} failed; answers named ${fingerprints.length} index states, ${uncommitted.length} not a committed version`);
+    console.log(`  serving-thread switch to a new generation: median ${load.reingest!.switchMs.median} ms, max ${load.reingest!.switchMs.max} ms`);
     for (const e of reingestErrors.slice(0, 5)) console.log(`    ingest error: ${e}`);
   }
 
@@ -220,6 +232,7 @@ async function main(): Promise<void> {
     requestLogRows: server.app.requestLog?.count(),
   };
   await server.close();
+  await indexUpdaterFor(project).close();
   project.close();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dirname(RESULTS), { recursive: true });
