@@ -30,7 +30,8 @@ export function registerAdminRoutes(app: Hono, ctx: AdminContext): void {
   const { project, engine } = ctx;
   const guard = async (c: Context) => (ctx.authorize ? ctx.authorize(c, "admin") : undefined);
   // The worker that changes the index off this thread; shared with `serve --watch` (one change at a time).
-  const updater = ctx.updater ?? indexUpdaterFor(project);
+  // Looked up per request (not at registration), so a caller may set the project's updater up first.
+  const updater = () => ctx.updater ?? indexUpdaterFor(project);
 
   /** The worker's errors as API errors: busy → 409, the request's fault → 404/422, the rest → 500 naming what happened. */
   const apiErrorOf = (err: unknown, field?: string): unknown => {
@@ -48,7 +49,7 @@ export function registerAdminRoutes(app: Hono, ctx: AdminContext): void {
     const req = parseBody(IngestRequest, await readOptionalJson(c));
     let stats: IngestStats;
     try {
-      stats = await updater.reindex({ prune: req.prune });
+      stats = await updater().reindex({ prune: req.prune });
     } catch (err) {
       throw apiErrorOf(err);
     }
@@ -73,7 +74,7 @@ export function registerAdminRoutes(app: Hono, ctx: AdminContext): void {
     const path = decodeURIComponent(c.req.param("path"));
     let version: number | undefined;
     try {
-      version = await updater.deleteDocument(path);
+      version = await updater().deleteDocument(path);
     } catch (err) {
       throw apiErrorOf(err, "path");
     }
