@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, rmSync, unlinkSync, writeFileSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createServer, type AddressInfo } from "node:net";
 import { loadConfig } from "../src/config/index.ts";
 import { openProject } from "../src/pipeline/index.ts";
 import { WatchLoop, watchedFolders } from "../src/ingest/watch.ts";
@@ -18,8 +19,8 @@ import { makeTinyProject } from "./helpers/project.ts";
 const BIN = fileURLToPath(new URL("../bin/ragtune.js", import.meta.url));
 
 /** A running `ingest --watch` whose stdout lines can be awaited in order. */
-function watchProcess(root: string, args: string[] = []) {
-  const child = spawn(process.execPath, [BIN, "ingest", "--watch", "--debounce-ms", "150", ...args], { cwd: root, env: { ...process.env, NO_COLOR: "1" } });
+function watchProcess(root: string, args: string[] = ["ingest", "--watch", "--debounce-ms", "150"]) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: { ...process.env, NO_COLOR: "1" } });
   let out = "";
   let err = "";
   let seen = 0;
@@ -113,6 +114,40 @@ test("ingest --watch re-indexes edits, additions and deletions, survives a faili
     assert.ok(!afterDelete.documents.includes("docs/v2/guides/exports.md"));
     assert.equal(afterDelete.documents.length, 3);
 
+    w.child.kill("SIGTERM");
+    assert.equal(await w.exited, 0, w.output());
+  } finally {
+    if (w.child.exitCode === null) w.child.kill("SIGKILL");
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("serve --watch re-indexes a changed file in the server's worker and answers from it; SIGTERM stops with 0", { timeout: 120_000 }, async () => {
+  const root = makeTinyProject();
+  const ingest = spawn(process.execPath, [BIN, "ingest"], { cwd: root });
+  await new Promise((done) => ingest.on("exit", done));
+  // --port takes 1–65535: borrow a free one.
+  const port = await new Promise<number>((done) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const p = (probe.address() as AddressInfo).port;
+      probe.close(() => done(p));
+    });
+  });
+  const w = watchProcess(root, ["serve", "--watch", "--debounce-ms", "150", "--no-auth", "--port", String(port)]);
+  try {
+    const url = (await w.next(/ragtune serve http:/)).match(/http:\/\/[^\s]+/)![0];
+    await w.next(/^watching 2 folder\(s\)/);
+    const ask = async (question: string) => {
+      const r = await fetch(`${url}/v1/ask`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ question }) });
+      assert.equal(r.status, 200);
+      return (await r.json()) as { answer: string; served: { index: { version: number | null } } };
+    };
+    assert.equal((await ask("How long do deleted cards stay in the trash?")).served.index.version, 1);
+    writeFileSync(join(root, "docs/v2/trash.md"), "# Trash\n\n## Retention\n\nDeleted cards stay in the trash for 45 days before they are permanently deleted.\n");
+    assert.match(await w.next(/^reindexed: /), /0 added, 1 changed, 0 removed, 0 skipped — index version v2/);
+    const after = await ask("How long do deleted cards stay in the trash?");
+    assert.match(after.answer, /45 days/);
+    assert.equal(after.served.index.version, 2);
     w.child.kill("SIGTERM");
     assert.equal(await w.exited, 0, w.output());
   } finally {

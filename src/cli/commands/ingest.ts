@@ -20,6 +20,7 @@ export interface IngestFlags {
 }
 
 export async function ingestCommand(opts: IngestFlags, cmd: Command): Promise<void> {
+  if (opts.debounceMs !== undefined && !opts.watch) throw new InputError("--debounce-ms only applies with --watch");
   const project = projectFrom(cmd);
   try {
     let stats: IngestStats;
