@@ -2,7 +2,7 @@
  * Load benchmark of `ragtune serve`: the example project (examples/acme-support, offline reader),
  * served in-process on a random loopback port, driven at a fixed rate on `/v1/ask`.
  *
- *   node --import tsx bench/serve-load.ts [--seconds 60] [--rate 100] [--reingest-every S] [--skip-abuse]
+ *   node --import tsx bench/serve-load.ts [--seconds 60] [--rate 100] [--reingest-every S [--ingest-in-process]] [--skip-abuse]
  *
  * Open loop: request i is sent at start + i/rate whatever earlier requests are doing, and its
  * latency is measured from that scheduled time (so a stalled server shows up as latency instead of
@@ -34,12 +34,12 @@ import { startServe } from "../src/serve/index.ts";
 import { indexUpdaterFor } from "../src/serve/reindex-worker-client.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const RESULTS = join(ROOT, "bench/results/serve-load.json");
+const RESULTS = join(ROOT, `bench/results/serve-load${process.argv.includes("--reingest-every") ? (process.argv.includes("--ingest-in-process") ? "-reingest-inline" : "-reingest") : ""}.json`);
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
   const i = args.indexOf(name);
   const v = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
+  if (!Number.isFinite(v) || v < 0 || (v === 0 && i >= 0)) throw new Error(`${name} must be a positive number`);
   return v;
 };
 const seconds = option("--seconds", 60);
@@ -47,6 +47,8 @@ const rate = option("--rate", 100);
 const skipAbuse = args.includes("--skip-abuse");
 /** Re-ingest (POST /v1/ingest after editing a document) every this many seconds while the load runs; 0 = off. */
 const reingestEvery = option("--reingest-every", 0);
+/** A/B: re-ingest on the serving thread (reindexProject in-process, the behaviour before the worker) instead of POST /v1/ingest. */
+const ingestInProcess = args.includes("--ingest-in-process");
 
 const agent = new Agent({ keepAlive: true, maxSockets: 512 });
 const guarded = new WeakSet<Socket>();
@@ -175,11 +177,17 @@ async function main(): Promise<void> {
     const target = join(dir, project.store.documents()[0].path);
     timer = setInterval(() => {
       appendFileSync(target, `\n\nRevision ${reingests + 1} of this page.\n`);
-      void send(port, "/v1/ingest", "{}").then((r) => {
+      const ingest = ingestInProcess
+        ? reindexProject(project).then(
+            () => ({ status: 200, body: "" }),
+            (err: Error) => ({ status: 500, body: err.message }),
+          )
+        : send(port, "/v1/ingest", "{}");
+      void ingest.then((r) => {
         if (r.status === 200) {
           reingests++;
           const ms = indexUpdaterFor(project).lastSwitchMs;
-          if (ms !== undefined) switchMs.push(ms);
+          if (ms !== undefined && !ingestInProcess) switchMs.push(ms);
         }
         else if (r.status !== 409) reingestErrors.push(`${r.status} ${r.body.slice(0, 200)}`);
       });
@@ -206,7 +214,7 @@ async function main(): Promise<void> {
     loadAverage1m: round(loadavg()[0]),
     byStatus: Object.fromEntries([...byStatus].sort((a, b) => a[0] - b[0])),
     errors5xx: [...byStatus].filter(([s]) => s >= 500 || s < 0).reduce((n, [, c]) => n + c, 0),
-    ...(reingestEvery > 0 ? { reingest: { every: reingestEvery, completed: reingests, errors: reingestErrors, indexStatesServed: fingerprints.length, servedFromUncommittedState: uncommitted.length, switchMs: { median: round(percentile([...switchMs].sort((a, b) => a - b), 50)), max: round(Math.max(0, ...switchMs)) } } } : {}),
+    ...(reingestEvery > 0 ? { reingest: { every: reingestEvery, where: ingestInProcess ? "serving thread (--ingest-in-process)" : "worker thread (POST /v1/ingest)", completed: reingests, errors: reingestErrors, indexStatesServed: fingerprints.length, servedFromUncommittedState: uncommitted.length, switchMs: { median: round(percentile([...switchMs].sort((a, b) => a - b), 50)), max: round(Math.max(0, ...switchMs)) } } } : {}),
   };
   console.log(`load: ${total} requests at ${rate}/s for ${seconds}s (achieved ${load.achievedRate}/s)`);
   console.log(`  p50 ${load.p50Ms} ms   p95 ${load.p95Ms} ms   p99 ${load.p99Ms} ms   max ${load.maxMs} ms`);
@@ -226,7 +234,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, node: process.version },
     generator: server.app.engine.generatorId(),
     project: "examples/acme-support",
-    command: `node --import tsx bench/serve-load.ts --seconds ${seconds} --rate ${rate}${reingestEvery ? ` --reingest-every ${reingestEvery}` : ""}${skipAbuse ? " --skip-abuse" : ""}`,
+    command: `node --import tsx bench/serve-load.ts --seconds ${seconds} --rate ${rate}${reingestEvery ? ` --reingest-every ${reingestEvery}` : ""}${ingestInProcess ? " --ingest-in-process" : ""}${skipAbuse ? " --skip-abuse" : ""}`,
     load,
     ...(abuse ? { abuse } : {}),
     requestLogRows: server.app.requestLog?.count(),
