@@ -2,7 +2,7 @@
  * Load benchmark of `ragtune serve`: the example project (examples/acme-support, offline reader),
  * served in-process on a random loopback port, driven at a fixed rate on `/v1/ask`.
  *
- *   node --import tsx bench/serve-load.ts [--seconds 60] [--rate 100] [--reingest-every S] [--skip-abuse] [--traces]
+ *   node --import tsx bench/serve-load.ts [--seconds 60] [--rate 100] [--reingest-every S [--ingest-in-process]] [--skip-abuse] [--traces]
  *
  * `--traces` turns on trace export (serve.traces) to a local OTLP/HTTP sink in this process that
  * answers 200 without parsing, to measure what tracing costs an answer; results then go to
@@ -12,6 +12,10 @@
  * latency is measured from that scheduled time (so a stalled server shows up as latency instead of
  * silently lowering the rate — no coordinated omission). The load generator shares the process
  * (and its event loop) with the server, so the numbers include the client's own overhead.
+ *
+ * With `--reingest-every S`, a document is edited and `POST /v1/ingest` sent every S seconds: the
+ * re-index runs in the server's worker thread (serve/reindex-worker-client.ts); the bench checks
+ * every answer names a committed index state and reports the serving thread's switch time.
  *
  * Then an abuse phase: malformed JSON, huge bodies (declared and chunked), slow clients holding
  * half-sent requests; every abusive request must get a 4xx and a normal /v1/ask must still be
@@ -32,11 +36,12 @@ import { reindexProject } from "../src/pipeline/reindex.ts";
 import { listIndexVersions } from "../src/store/versions.ts";
 import { loadSuite } from "../src/evaluate/suite.ts";
 import { startServe } from "../src/serve/index.ts";
+import { indexUpdaterFor } from "../src/serve/reindex-worker-client.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
 const withTraces = args.includes("--traces");
-const RESULTS = join(ROOT, withTraces ? "bench/results/serve-load-traces.json" : "bench/results/serve-load.json");
+const RESULTS = join(ROOT, `bench/results/serve-load${withTraces ? "-traces" : ""}${args.includes("--reingest-every") ? (args.includes("--ingest-in-process") ? "-reingest-inline" : "-reingest") : ""}.json`);
 const option = (name: string, fallback: number): number => {
   const i = args.indexOf(name);
   const v = i >= 0 ? Number(args[i + 1]) : fallback;
@@ -49,6 +54,8 @@ const rate = option("--rate", 100);
 const skipAbuse = args.includes("--skip-abuse");
 /** Re-ingest (POST /v1/ingest after editing a document) every this many seconds while the load runs; 0 = off. */
 const reingestEvery = option("--reingest-every", 0);
+/** A/B: re-ingest on the serving thread (reindexProject in-process, the behaviour before the worker) instead of POST /v1/ingest. */
+const ingestInProcess = args.includes("--ingest-in-process");
 
 const agent = new Agent({ keepAlive: true, maxSockets: 512 });
 const guarded = new WeakSet<Socket>();
@@ -176,6 +183,9 @@ async function main(): Promise<void> {
 
   // Warm-up (lazy BM25 / pipeline build, JIT), not measured.
   for (const q of questions.slice(0, 20)) await send(port, "/v1/ask", JSON.stringify({ question: q }));
+  // With --reingest-every, one ingest before measuring starts the re-index worker (its thread and
+  // loader cost ~5 s of CPU once per server, like the JIT warm-up above), unmeasured too.
+  if (reingestEvery > 0 && !ingestInProcess) await send(port, "/v1/ingest", "{}");
 
   // The load generator runs in a worker thread: its own event loop, so the server's loop serves
   // only the requests (the server is still in this process, as the brief of the bench says).
@@ -184,23 +194,45 @@ async function main(): Promise<void> {
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpuBefore = process.cpuUsage();
+  let peakRssMb = 0;
+  const rssTimer = setInterval(() => (peakRssMb = Math.max(peakRssMb, process.memoryUsage.rss() / 1e6)), 200);
   // Ingest while serving: edit a document and POST /v1/ingest on a timer; every answer must name
   // an index state some ingest committed (a recorded version), never a half-built one.
   let reingests = 0;
   const reingestErrors: string[] = [];
+  // Serving-thread time to switch to each new generation (BM25 index + pipeline rebuilt from the store).
+  const switchMs: number[] = [];
+  let inProcessBusy = false;
   let timer: NodeJS.Timeout | undefined;
   if (reingestEvery > 0) {
     const target = join(dir, project.store.documents()[0].path);
     timer = setInterval(() => {
       appendFileSync(target, `\n\nRevision ${reingests + 1} of this page.\n`);
-      void send(port, "/v1/ingest", "{}").then((r) => {
-        if (r.status === 200) reingests++;
+      // In-process keeps the route's rule: one at a time, a tick during a running ingest is a 409.
+      const ingest = ingestInProcess
+        ? inProcessBusy
+          ? Promise.resolve({ status: 409, body: "" })
+          : ((inProcessBusy = true),
+            reindexProject(project)
+              .then(
+                () => ({ status: 200, body: "" }),
+                (err: Error) => ({ status: 500, body: err.message }),
+              )
+              .finally(() => (inProcessBusy = false)))
+        : send(port, "/v1/ingest", "{}");
+      void ingest.then((r) => {
+        if (r.status === 200) {
+          reingests++;
+          const ms = indexUpdaterFor(project).lastSwitchMs;
+          if (ms !== undefined && !ingestInProcess) switchMs.push(ms);
+        }
         else if (r.status !== 409) reingestErrors.push(`${r.status} ${r.body.slice(0, 200)}`);
       });
     }, reingestEvery * 1000);
   }
   const { latencies, byStatus, elapsed, maxLag, total, fingerprints } = await runLoadInWorker(port, questions);
   if (timer) clearInterval(timer);
+  clearInterval(rssTimer);
   const committed = new Set(listIndexVersions(project.indexFile).map((v) => v.identity.fingerprint));
   const uncommitted = fingerprints.filter((f) => !committed.has(f));
   loopDelay.disable();
@@ -217,17 +249,19 @@ async function main(): Promise<void> {
     maxSchedulerLagMs: round(maxLag),
     serverLoopDelayMs: { p50: round(loopDelay.percentile(50) / 1e6), p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) },
     processCpuSeconds: round((cpu.user + cpu.system) / 1e6),
+    peakRssMb: Math.round(peakRssMb),
     loadAverage1m: round(loadavg()[0]),
     byStatus: Object.fromEntries([...byStatus].sort((a, b) => a[0] - b[0])),
     errors5xx: [...byStatus].filter(([s]) => s >= 500 || s < 0).reduce((n, [, c]) => n + c, 0),
-    ...(reingestEvery > 0 ? { reingest: { every: reingestEvery, completed: reingests, errors: reingestErrors, indexStatesServed: fingerprints.length, servedFromUncommittedState: uncommitted.length } } : {}),
+    ...(reingestEvery > 0 ? { reingest: { every: reingestEvery, where: ingestInProcess ? "serving thread (--ingest-in-process)" : "worker thread (POST /v1/ingest)", completed: reingests, errors: reingestErrors, indexStatesServed: fingerprints.length, servedFromUncommittedState: uncommitted.length, switchMs: { median: round(percentile([...switchMs].sort((a, b) => a - b), 50)), max: round(Math.max(0, ...switchMs)) } } } : {}),
   };
   console.log(`load: ${total} requests at ${rate}/s for ${seconds}s (achieved ${load.achievedRate}/s)`);
   console.log(`  p50 ${load.p50Ms} ms   p95 ${load.p95Ms} ms   p99 ${load.p99Ms} ms   max ${load.maxMs} ms`);
-  console.log(`  server event-loop delay p99 ${load.serverLoopDelayMs.p99} ms, max ${load.serverLoopDelayMs.max} ms; process CPU ${load.processCpuSeconds} s in ${round(elapsed)} s; load average ${load.loadAverage1m}`);
+  console.log(`  server event-loop delay p99 ${load.serverLoopDelayMs.p99} ms, max ${load.serverLoopDelayMs.max} ms; peak RSS ${load.peakRssMb} MB; process CPU ${load.processCpuSeconds} s in ${round(elapsed)} s; load average ${load.loadAverage1m}`);
   console.log(`  by status: ${JSON.stringify(load.byStatus)}   5xx/transport errors: ${load.errors5xx}`);
   if (reingestEvery > 0) {
     console.log(`  re-ingest every ${reingestEvery}s: ${reingests} ingests committed, ${reingestErrors.length} failed; answers named ${fingerprints.length} index states, ${uncommitted.length} not a committed version`);
+    console.log(`  serving-thread switch to a new generation: median ${load.reingest!.switchMs.median} ms, max ${load.reingest!.switchMs.max} ms`);
     for (const e of reingestErrors.slice(0, 5)) console.log(`    ingest error: ${e}`);
   }
 
@@ -248,7 +282,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, node: process.version },
     generator: server.app.engine.generatorId(),
     project: "examples/acme-support",
-    command: `node --import tsx bench/serve-load.ts --seconds ${seconds} --rate ${rate}${reingestEvery ? ` --reingest-every ${reingestEvery}` : ""}${skipAbuse ? " --skip-abuse" : ""}${withTraces ? " --traces" : ""}`,
+    command: `node --import tsx bench/serve-load.ts --seconds ${seconds} --rate ${rate}${reingestEvery ? ` --reingest-every ${reingestEvery}` : ""}${ingestInProcess ? " --ingest-in-process" : ""}${skipAbuse ? " --skip-abuse" : ""}${withTraces ? " --traces" : ""}`,
     load,
     ...(traces ? { traces } : {}),
     ...(abuse ? { abuse } : {}),
@@ -256,6 +290,7 @@ async function main(): Promise<void> {
   };
   await server.close();
   sink?.close();
+  await indexUpdaterFor(project).close();
   project.close();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dirname(RESULTS), { recursive: true });

@@ -254,6 +254,11 @@ const ROWS: Row[] = [
   { args: ["view", "--host", "192.0.2.1"], error: /--host 192\.0\.2\.1 is not an address of this machine/ },
   // serve (bad values only: a good line would start a server that never exits)
   { args: ["serve", "--port", "0"], error: opt("--port", "0", "expected an integer from 1 to 65,535") },
+  { args: ["serve", "--watch", "--debounce-ms", "-5"], error: opt("--debounce-ms", "-5", "expected an integer from 0 to 60,000") },
+  { args: ["serve", "--debounce-ms", "100"], error: /--debounce-ms only applies with --watch/ },
+  { args: ["ingest", "--watch", "--debounce-ms", "1.5"], error: opt("--debounce-ms", "1\\.5", "expected an integer from 0 to 60,000") },
+  { args: ["ingest", "--watch", "--debounce-ms", "60001"], error: opt("--debounce-ms", "60001", "expected an integer from 0 to 60,000") },
+  { args: ["ingest", "--debounce-ms", "100"], error: /--debounce-ms only applies with --watch/ },
   { args: ["serve", "--port", "http"], error: opt("--port", "http", "expected an integer") },
   { args: ["serve", "--host", "http://localhost"], error: opt("--host", "http://localhost", "expected an IP address or host name") },
   { args: ["serve", "--no-auth", "--host", "192.0.2.1"], error: /--host 192\.0\.2\.1: a server without API keys \(--no-auth\) may only bind a loopback address/ },

@@ -9,6 +9,7 @@ import { createServeApp } from "../src/serve/index.ts";
 import { KeyStore } from "../src/serve/keys.ts";
 import { RateLimiter } from "../src/serve/rate-limit.ts";
 import { keyAuthorizer } from "../src/serve/auth.ts";
+import { IndexUpdater, indexUpdaterFor, ReindexFailed } from "../src/serve/reindex-worker-client.ts";
 import { makeTinyProject } from "./helpers/project.ts";
 
 async function setup() {
@@ -27,6 +28,7 @@ async function setup() {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   const done = () => {
+    void indexUpdaterFor(project).close();
     app.close();
     project.close();
     rmSync(root, { recursive: true, force: true });
@@ -110,6 +112,55 @@ test("DELETE /v1/documents/:path removes one document and records a version; unk
     const missing = await s.call("DELETE", `/v1/documents/${encodeURIComponent("docs/nope.md")}`, s.admin);
     assert.equal(missing.status, 404);
     assert.equal(((await missing.json()) as { error: { field: string } }).error.field, "path");
+  } finally {
+    s.done();
+  }
+});
+
+test("an ingest worker that exits, throws or is killed mid-transaction changes nothing: 500 naming it, the index intact, the next ingest runs", { timeout: 60_000 }, async () => {
+  const s = await setup();
+  try {
+    const module = new URL("./helpers/misbehaving-reindex-worker.ts", import.meta.url);
+    // Registered before the first admin request, so the routes use this one (indexUpdaterFor is per project).
+    const bad = indexUpdaterFor(s.project, { module });
+    const documents = s.project.store.documents().map((d) => d.path);
+    const generation = s.project.store.generation();
+    const intact = () => {
+      assert.deepEqual(s.project.store.documents().map((d) => d.path), documents);
+      assert.equal(s.project.store.generation(), generation);
+    };
+    for (const [mode, message] of [
+      ["exit", /the ingest failed: the re-index worker stopped \(exit code 3\) before reporting; nothing was committed, the index is unchanged/],
+      ["throw", /the ingest failed: the re-index worker failed \(the misbehaving worker threw mid-ingest\) before reporting; nothing was committed/],
+    ] as const) {
+      writeFileSync(join(s.root, "misbehave.txt"), mode);
+      const r = await s.call("POST", "/v1/ingest", s.admin, {});
+      assert.equal(r.status, 500, mode);
+      assert.match(((await r.json()) as { error: { message: string } }).error.message, message);
+      intact();
+    }
+    assert.equal(bad.started, 2, "a fresh worker after each crash");
+    // Killed while holding the write transaction (the server stopping mid-ingest).
+    writeFileSync(join(s.root, "misbehave.txt"), "hang");
+    const pending = bad.reindex();
+    await new Promise((r) => setTimeout(r, 1_500));
+    await bad.close();
+    await assert.rejects(pending, /stopped \(exit code 1\) before reporting; nothing was committed/);
+    intact();
+    // The write lock died with the worker: a real ingest on another worker commits.
+    writeFileSync(join(s.root, "docs/v2/exports.md"), "# Exports\n\nBoards can be exported as CSV or as JSON from the board menu.\n");
+    const good = new IndexUpdater(s.project);
+    try {
+      const stats = await good.reindex();
+      assert.equal(stats.added, 1);
+      assert.equal(s.project.store.generation(), generation + 1);
+    } finally {
+      await good.close();
+    }
+    // A refusal from the real worker is 422 and also changes nothing.
+    for (const f of ["docs/v2/billing.md", "docs/v2/trash.md", "docs/v2/exports.md"]) unlinkSync(join(s.root, f));
+    await assert.rejects(good.reindex(), (err: Error) => err instanceof ReindexFailed && err.kind === "input" && /matched no files/.test(err.message));
+    assert.equal(s.project.store.generation(), generation + 1);
   } finally {
     s.done();
   }

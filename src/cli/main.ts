@@ -82,6 +82,8 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .option("--json", "print stats as JSON")
     .option("--prune", "also remove documents no longer selected by any source, and allow removing more than half of the index")
     .option("--yes", "same as --prune (confirm the removals, e.g. in CI)")
+    .option("--watch", "after the ingest, keep watching the sources and re-index on every change (Ctrl-C stops; see docs/ingest.md)")
+    .option("--debounce-ms <n>", "with --watch: quiet time after the last change before re-indexing, 0–60000 ms (default: 300)", intArg(0, 60_000))
     .action(ingestCommand);
 
   addFilterOptions(

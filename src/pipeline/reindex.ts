@@ -8,6 +8,7 @@ import { embedPending } from "../retrieve/dense.ts";
 import { hasSnapshots } from "../store/index.ts";
 import { configHashOf, recordIndexVersion } from "../store/versions.ts";
 import type { Project } from "./project.ts";
+import type { ParserSandbox } from "../ingest/sandbox.ts";
 
 export interface ReindexOptions {
   prune?: boolean;
@@ -15,6 +16,8 @@ export interface ReindexOptions {
   locate?: (source: number, include: number) => string;
   onIngestProgress?: (done: number, total: number, path: string) => void;
   onEmbedProgress?: (p: { done: number; total: number; embedder: string }) => void;
+  /** Where files are parsed (default: the process's shared parser worker; the server's re-index worker passes its own limits). */
+  sandbox?: ParserSandbox;
 }
 
 /** The hash an index version records of the settings it was built with. */
@@ -32,6 +35,7 @@ export async function reindexProject(project: Project, options: ReindexOptions =
     prune: options.prune,
     ...(options.locate ? { locate: options.locate } : {}),
     ...(options.onIngestProgress ? { onProgress: options.onIngestProgress } : {}),
+    ...(options.sandbox ? { sandbox: options.sandbox } : {}),
   });
   // Dense/hybrid retrieval: embed only the chunks that are new or changed (vectors persist per embedder).
   const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();

@@ -6,16 +6,21 @@ import { IngestRefused, type IngestStats } from "../../ingest/index.ts";
 import type { Project } from "../../pipeline/index.ts";
 import { InputError } from "../../util/errors.ts";
 import { projectFrom, printJson } from "./common.ts";
-import { yellow, dim, progress, progressDone } from "../output.ts";
+import { yellow, dim, red, progress, progressDone } from "../output.ts";
+import { DEFAULT_DEBOUNCE_MS, projectWriteFolders, WatchLoop } from "../../ingest/watch.ts";
 
 export interface IngestFlags {
   json?: boolean;
   /** Confirm removals held back by the safety checks (`--yes` is the same). */
   prune?: boolean;
   yes?: boolean;
+  /** Keep watching the sources after the ingest and re-index on changes. */
+  watch?: boolean;
+  debounceMs?: number;
 }
 
 export async function ingestCommand(opts: IngestFlags, cmd: Command): Promise<void> {
+  if (opts.debounceMs !== undefined && !opts.watch) throw new InputError("--debounce-ms only applies with --watch");
   const project = projectFrom(cmd);
   try {
     let stats: IngestStats;
@@ -33,6 +38,7 @@ export async function ingestCommand(opts: IngestFlags, cmd: Command): Promise<vo
         `the index holds no documents after this ingest: ${stats.skipped.length} selected file(s) were skipped (reasons above); check sources and the files they select`,
       );
     }
+    if (opts.watch) await watchAndReindex(project, opts);
   } finally {
     project.close();
   }
@@ -96,4 +102,54 @@ export function printIngestStats(stats: IngestStats): void {
   if (stats.removedDocuments.length > LISTED) console.log(`  ${dim("removed")} … and ${stats.removedDocuments.length - LISTED} more (--json lists all)`);
   for (const k of stats.kept.slice(0, LISTED)) console.log(`  ${yellow("kept")} ${k.path}: ${k.reason}`);
   if (stats.kept.length > LISTED) console.log(`  ${yellow("kept")} … and ${stats.kept.length - LISTED} more (--json lists all)`);
+}
+
+/** One line per re-index: what changed, the version recorded, how long it took. */
+export function watchLine(stats: IngestStats, info: { paths: string[]; ms: number }): string {
+  const version = stats.indexVersion !== undefined ? `index version v${stats.indexVersion}` : "no new version (nothing changed)";
+  const shown = info.paths.slice(0, 3).join(", ") + (info.paths.length > 3 ? ` … +${info.paths.length - 3}` : "");
+  return `reindexed: ${stats.added} added, ${stats.changed} changed, ${stats.removed} removed, ${stats.skipped.length} skipped — ${version}, ${stats.documents} documents, ${stats.chunks} chunks (${Math.round(info.ms)} ms) ${dim(`after changes to ${shown}`)}`;
+}
+
+/**
+ * `ragtune ingest --watch`: re-run the same reindex on source changes until SIGINT/SIGTERM, which
+ * stop after a running re-index commits or rolls back. A failing re-index prints its error and
+ * keeps the previous index; a skipped file prints its reason (file and line where known).
+ */
+async function watchAndReindex(project: Project, opts: IngestFlags): Promise<void> {
+  const { config } = project;
+  const debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+  const prune = opts.prune === true || opts.yes === true;
+  const loop = new WatchLoop<IngestStats>({
+    root: project.root,
+    sources: config.sources,
+    ignore: projectWriteFolders(config),
+    debounceMs,
+    reindex: () => runIngest(project, false, { prune }),
+    onReindexed: (stats, info) => {
+      if (opts.json) printJson({ reindexed: { ...info, ms: Math.round(info.ms) }, stats });
+      else {
+        console.log(watchLine(stats, info));
+        for (const s of stats.skipped) console.log(`  ${yellow("skipped")} ${s.path}: ${s.reason}`);
+        for (const r of stats.removedDocuments.slice(0, LISTED)) console.log(`  ${dim("removed")} ${r.path}: ${r.reason}`);
+      }
+    },
+    onError: (err, info) => {
+      const message = err instanceof Error ? err.message : String(err);
+      if (opts.json) printJson({ failed: message, paths: info.paths });
+      else console.log(`${red("re-index failed")} (the previous index is kept; still watching): ${message}`);
+    },
+  });
+  console.error(
+    dim(`watching ${loop.folders.length} folder(s) with ${loop.mode}, debounce ${debounceMs} ms; Ctrl-C to stop (a running re-index finishes first)`),
+  );
+  await new Promise<void>((done) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      void loop.stop().then(done);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
 }

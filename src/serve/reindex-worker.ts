@@ -1,0 +1,59 @@
+/**
+ * The re-index worker: runs `reindexProject` (and single-document deletes) on its own SQLite
+ * connection to the served index, off the serving thread. SQLite WAL lets the server keep reading
+ * the committed index meanwhile; the ingest commits in one transaction, and the server picks up
+ * the new generation on its next read. A throw is reported as a typed failure; a crash or kill
+ * leaves the transaction uncommitted, so the index is unchanged (started by reindex-worker-client.ts).
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { IngestRefused } from "../ingest/index.ts";
+import { ParserSandbox, SANDBOX_DEFAULTS } from "../ingest/sandbox.ts";
+import { openProject, type Project } from "../pipeline/index.ts";
+import { indexConfigHash, reindexProject } from "../pipeline/reindex.ts";
+import { hasSnapshots } from "../store/index.ts";
+import { recordIndexVersion } from "../store/versions.ts";
+import { InputError } from "../util/errors.ts";
+import type { ReindexFailure, ReindexJob, ReindexWorkerInit, ReindexWorkerMessage } from "./reindex-worker-protocol.ts";
+
+// Library console output must not end up in the server's stdout protocol (there is none, but keep it on stderr like the parser worker).
+process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+
+const init = workerData as ReindexWorkerInit;
+const port = parentPort!;
+const post = (m: ReindexWorkerMessage) => port.postMessage(m);
+
+/**
+ * The parser limits on the process's resident memory (sandbox.ts) are a budget for an ingest; in a
+ * server the process already holds the server, the load and this worker (≈ 500–800 MB measured by
+ * bench/serve-load.ts), which would recycle the parser after every file (a fresh worker and loader
+ * each time: ~2 s of CPU per ingest) or refuse files. Here they count from what the process held
+ * when this worker started: the same headroom an ingest gets on its own.
+ */
+const baseRssMb = process.memoryUsage.rss() / (1024 * 1024);
+const sandbox = new ParserSandbox({
+  rssCapMb: Math.round(baseRssMb + SANDBOX_DEFAULTS.rssCapMb),
+  recycleRssMb: Math.round(baseRssMb + SANDBOX_DEFAULTS.recycleRssMb),
+});
+
+let project: Project | undefined;
+const opened = (): Project => (project ??= openProject({ config: init.config, path: init.configPath, root: init.root }, { indexFile: init.indexFile }));
+
+function failureOf(err: unknown): ReindexFailure {
+  if (err instanceof IngestRefused) return { kind: "refused", message: err.message, removals: err.removals };
+  if (err instanceof InputError) return { kind: "input", message: err.message };
+  return { kind: "internal", message: err instanceof Error ? err.message : String(err) };
+}
+
+async function run(job: ReindexJob): Promise<ReindexWorkerMessage> {
+  const p = opened();
+  if (job.kind === "reindex") return { type: "reindexed", id: job.id, stats: await reindexProject(p, { prune: job.prune, sandbox }) };
+  if (!p.store.documents().some((d) => d.path === job.path)) return { type: "failed", id: job.id, failure: { kind: "not_found", message: `no document '${job.path}' in the index` } };
+  p.store.applyIngest({ upserts: [], removals: [job.path] });
+  const v = hasSnapshots(p.store) ? recordIndexVersion(p.store, p.indexFile, { note: `delete ${job.path}`, configHash: indexConfigHash(p) }) : undefined;
+  return { type: "deleted", id: job.id, indexVersion: v?.version };
+}
+
+port.on("message", async (job: ReindexJob) => {
+  post(await run(job).catch((err: unknown): ReindexWorkerMessage => ({ type: "failed", id: job.id, failure: failureOf(err) })));
+});
+post({ type: "ready" });
