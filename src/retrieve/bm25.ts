@@ -35,6 +35,7 @@ import type { Bm25Options, Hit, Retriever, SearchOptions } from "./index.ts";
 import { analyzeChunks, corpusFromRows, hasLexicalStats, type LexicalCorpus } from "./lexical-cache.ts";
 import { isStopTerm, rm3Query, type FeedbackSource, type PrfOptions } from "./prf.ts";
 import { contentTokens, tokenize } from "./tokenize.ts";
+import { ChunkTokenTable, type RerankTokenSource } from "./rerank-tokens.ts";
 
 export type { PrfOptions } from "./prf.ts";
 
@@ -46,6 +47,12 @@ export interface Bm25IndexOptions extends Bm25Options {
    * over its own length (0 = none).
    */
   headingB?: number | "body";
+  /**
+   * Also build the offline reranker's per-chunk tokens (positions, heading ids) at index time, so
+   * no query tokenizes a chunk (see rerank-tokens.ts; `rerankTokens()`). Counted in the build's
+   * time and memory. Default false (the first stage alone does not need them).
+   */
+  rerankTokens?: boolean;
 }
 
 export interface Bm25SearchOptions extends SearchOptions {
@@ -76,10 +83,16 @@ export class Bm25Index implements Retriever {
   private readonly masks = new Map<string, Uint8Array>();
   /** Doc-major copy of the postings, built on the first feedback query. */
   private forward?: { start: Int32Array; term: Int32Array; count: Uint16Array };
+  /** The reranker's per-chunk tokens (with `rerankTokens`), and the doc of each chunk object. */
+  private readonly tokenTable?: ChunkTokenTable;
+  private readonly docOf?: Map<Chunk, number>;
+  private readonly otherTermIds = new Map<string, number>();
+  private docById?: Map<string, number>;
 
   /** Tokenizes `chunks` (or takes their already computed statistics, `corpus`, in chunk order). */
   constructor(chunks: Chunk[], options: Bm25IndexOptions, corpus?: LexicalCorpus) {
-    const stats = corpus ?? analyzeChunks(chunks);
+    const withTokens = options.rerankTokens === true;
+    const stats = corpus?.content || !withTokens ? (corpus ?? analyzeChunks(chunks)) : analyzeChunks(chunks, true);
     const n = chunks.length;
     if (stats.bodyLen.length !== n) throw new Error(`term statistics cover ${stats.bodyLen.length} chunks, expected ${n}`);
     const { k1, b, headingBoost } = options;
@@ -142,6 +155,39 @@ export class Bm25Index implements Retriever {
       this.termIdf[t] = Math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5));
     }
     this.scratch = new Float64Array(n);
+    if (withTokens && stats.content) {
+      this.tokenTable = new ChunkTokenTable(stats.content);
+      // A content token is one of the chunk's BM25 tokens, so it has df > 0; should one ever not
+      // be, the reranker still finds it by the dictionary id its sequence was written with.
+      for (let t = 0; t < termCount; t++) if (df[t] === 0 && stats.terms[t] !== undefined) this.otherTermIds.set(stats.terms[t], t);
+      this.docOf = new Map();
+      for (let d = 0; d < n; d++) this.docOf.set(chunks[d], d);
+    }
+  }
+
+  /** The offline reranker's tokens of this index's chunks (built with `rerankTokens: true`), else undefined. */
+  rerankTokens(): RerankTokenSource<Chunk> | undefined {
+    const table = this.tokenTable;
+    const docOf = this.docOf;
+    if (!table || !docOf) return undefined;
+    return {
+      tokensOf: (chunk) => {
+        let d = docOf.get(chunk);
+        if (d === undefined) {
+          // Another copy of one of our chunks (e.g. a dense retriever's): same id and same text.
+          const byId = (this.docById ??= new Map(this.chunks.map((c, i) => [c.id, i]))).get(chunk.id);
+          const ours = byId === undefined ? undefined : this.chunks[byId];
+          if (ours && ours.text === chunk.text && ours.title === chunk.title && ours.headingPath.join("\n") === chunk.headingPath.join("\n")) d = byId;
+        }
+        return d === undefined ? undefined : table.tokensOf(d);
+      },
+      termId: (term) => this.termIds.get(term) ?? this.otherTermIds.get(term) ?? -1,
+    };
+  }
+
+  /** Bytes of the reranker token table (0 without `rerankTokens`). */
+  get rerankTokenBytes(): number {
+    return this.tokenTable?.bytes ?? 0;
   }
 
   /**
