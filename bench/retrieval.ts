@@ -1,8 +1,8 @@
 /**
- * Retrieval benchmark on public data: ragtune vs minisearch, Orama and wink-bm25-text-search, in
+ * Retrieval benchmark on public data: ragtune vs minisearch, Orama, wink-bm25-text-search, SQLite FTS5 and LanceDB FTS, in
  * one process, on the same corpus (see src/bench/retrieval.ts for how every number is measured).
  *
- *   node --expose-gc --import tsx bench/retrieval.ts [--compare minisearch,orama,wink] [--config FILE] [--repeat N] [--skip-clapnq]
+ *   node --expose-gc --import tsx bench/retrieval.ts [--compare minisearch,orama,wink,sqlite-fts5,lancedb] [--config FILE] [--repeat N] [--skip-clapnq]
  *
  * 1. ../shared/datasets/hotpotqa-dev500 (BEIR layout: 4,858 paragraphs, 500 questions, 2 gold
  *    paragraphs each) → bench/results/retrieval-hotpotqa.json.
@@ -37,7 +37,7 @@ const option = (name: string): string | undefined => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const compare = (option("--compare") ?? "minisearch,orama,wink").split(",").filter(Boolean);
+const compare = (option("--compare") ?? "minisearch,orama,wink,sqlite-fts5,lancedb").split(",").filter(Boolean);
 const configPath = option("--config");
 // Default: one pass over queries never seen before (after a warm-up on synthetic ones); --repeat N
 // is the warm-cache figure (each query's fastest of N), labelled so in the output and the JSON.
