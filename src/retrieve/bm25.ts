@@ -36,6 +36,7 @@ import { analyzeChunks, corpusFromRows, hasLexicalStats, type LexicalCorpus } fr
 import { isStopTerm, rm3Query, type FeedbackSource, type PrfOptions } from "./prf.ts";
 import { contentTokens, tokenize } from "./tokenize.ts";
 import { ChunkTokenTable, type RerankTokenSource } from "./rerank-tokens.ts";
+import { maxScoreTopK } from "./maxscore.ts";
 
 export type { PrfOptions } from "./prf.ts";
 
@@ -53,7 +54,16 @@ export interface Bm25IndexOptions extends Bm25Options {
    * time and memory. Default false (the first stage alone does not need them).
    */
   rerankTokens?: boolean;
+  /**
+   * MaxScore dynamic pruning of the top-k search (maxscore.ts; exact: the same hits and scores as
+   * scoring every posting). "auto" (default) prunes from `PRUNE_MIN_DOCS` chunks up, where the
+   * skipped postings outweigh its bookkeeping; true/false force it.
+   */
+  pruning?: boolean | "auto";
 }
+
+/** Corpus size from which "auto" pruning is on (bench/scale.ts: below it exhaustive scoring is as fast). */
+export const PRUNE_MIN_DOCS = 50_000;
 
 export interface Bm25SearchOptions extends SearchOptions {
   /** RM3 pseudo-relevance feedback for this query (see prf.ts). Off when absent. */
@@ -77,6 +87,10 @@ export class Bm25Index implements Retriever {
   private readonly postDoc: Int32Array;
   private readonly postWeight: Float32Array;
   private readonly postCount: Uint16Array;
+  /** Largest posting weight per term (MaxScore's upper bounds). */
+  private readonly termMax: Float32Array;
+  /** Whether top-k searches use MaxScore pruning. */
+  readonly pruning: boolean;
   /** Score accumulator reused across searches (only touched slots are reset). */
   private readonly scratch: Float64Array;
   /** Admission masks by filter JSON; a project uses a handful of filters over many queries. */
@@ -146,6 +160,15 @@ export class Bm25Index implements Retriever {
         this.postCount[slot] = Math.min(tfB + tfH, 0xffff);
       }
     }
+
+    this.termMax = new Float32Array(termCount);
+    for (let t = 0; t < termCount; t++) {
+      let max = 0;
+      for (let p = this.postStart[t], end = this.postStart[t + 1]; p < end; p++) if (this.postWeight[p] > max) max = this.postWeight[p];
+      this.termMax[t] = max;
+    }
+    const pruning = options.pruning ?? "auto";
+    this.pruning = pruning === "auto" ? n >= PRUNE_MIN_DOCS : pruning;
 
     this.termText = stats.terms;
     this.termIdf = new Float64Array(termCount);
@@ -241,6 +264,10 @@ export class Bm25Index implements Retriever {
 
   /** Top-k docs for weighted terms (weight 1 each when `weights` is absent). */
   private rank(terms: readonly number[], weights: readonly number[] | undefined, allowed: Uint8Array | undefined, k: number): { doc: number; score: number }[] {
+    if (this.pruning) {
+      const w = terms.map((id, i) => this.termIdf[id] * (weights ? weights[i] : 1));
+      return maxScoreTopK({ postStart: this.postStart, postDoc: this.postDoc, postWeight: this.postWeight, termMax: this.termMax }, terms, w, allowed, k);
+    }
     const scores = this.scratch;
     const touched: number[] = [];
     for (let i = 0; i < terms.length; i++) {
