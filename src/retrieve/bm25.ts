@@ -89,8 +89,8 @@ export class Bm25Index implements Retriever {
   private readonly postCount: Uint16Array;
   /** Largest posting weight per term (MaxScore's upper bounds). */
   private readonly termMax: Float32Array;
-  /** Whether top-k searches use MaxScore pruning. */
-  readonly pruning: boolean;
+  /** Whether top-k searches use MaxScore pruning; may be switched at any time (results are the same). */
+  pruning: boolean;
   /** Score accumulator reused across searches (only touched slots are reset). */
   private readonly scratch: Float64Array;
   /** Admission masks by filter JSON; a project uses a handful of filters over many queries. */

@@ -78,6 +78,9 @@ function groupPositions(ids: Int32Array, terms: number[], start: number[], posit
   start.push(n);
 }
 
+/** Corpus size up to which a doc's views are kept after first use (bounded memory above it). */
+export const VIEW_CACHE_MAX_DOCS = 200_000;
+
 export class ChunkTokenTable {
   readonly size: number;
   private readonly termOff: Int32Array;
@@ -89,6 +92,7 @@ export class ChunkTokenTable {
   private readonly head: Int32Array;
   private readonly headSetOff: Int32Array;
   private readonly headSet: Int32Array;
+  private readonly views?: (ChunkTokens | undefined)[];
 
   /** Build from every doc's content-token sequences (lexical-cache `ContentSequences`). */
   constructor(seq: ContentSequences) {
@@ -117,10 +121,22 @@ export class ChunkTokenTable {
       this.headSetOff[d + 1] = headSet.length;
     }
     this.headSet = Int32Array.from(headSet);
+    if (n <= VIEW_CACHE_MAX_DOCS) this.views = new Array<ChunkTokens | undefined>(n);
   }
 
-  /** Views of doc `d`'s tokens. */
+  /**
+   * Views of doc `d`'s tokens, kept once made (five small view objects per touched doc, no
+   * tokenizing) when the corpus is at most `VIEW_CACHE_MAX_DOCS`; made per call above that.
+   */
   tokensOf(d: number): ChunkTokens {
+    const cached = this.views?.[d];
+    if (cached) return cached;
+    const made = this.makeView(d);
+    if (this.views) this.views[d] = made;
+    return made;
+  }
+
+  private makeView(d: number): ChunkTokens {
     const t0 = this.termOff[d];
     const t1 = this.termOff[d + 1];
     return {

@@ -234,6 +234,8 @@ interface PreparedQuery {
   totalIdf: number;
   /** Adjacent query term pairs as ids, [a0, b0, a1, b1, …]. */
   pairs: Int32Array;
+  /** The same pairs as indexes into `ids` (so a pair reuses its terms' lookups). */
+  pairSlots: Int32Array;
 }
 
 function prepareQuery(terms: string[], idf: (term: string) => number, termIdOf: (term: string) => number = globalTermId): PreparedQuery {
@@ -243,28 +245,36 @@ function prepareQuery(terms: string[], idf: (term: string) => number, termIdOf: 
   let totalIdf = 0;
   for (const w of weights) totalIdf += w;
   const pairs = new Int32Array(2 * Math.max(0, terms.length - 1));
+  const pairSlots = new Int32Array(pairs.length);
   for (let i = 1; i < terms.length; i++) {
     pairs[2 * (i - 1)] = termIdOf(terms[i - 1]);
     pairs[2 * (i - 1) + 1] = termIdOf(terms[i]);
+    pairSlots[2 * (i - 1)] = distinct.indexOf(terms[i - 1]);
+    pairSlots[2 * (i - 1) + 1] = distinct.indexOf(terms[i]);
   }
-  return { ids, idf: weights, totalIdf, pairs };
+  return { ids, idf: weights, totalIdf, pairs, pairSlots };
 }
 
 let matchedFrom = new Int32Array(16);
 let matchedTo = new Int32Array(16);
+/** Per query term: its index in the chunk's sorted body terms, or -1 (scratch, reused). */
+let slotOf = new Int32Array(16);
 
 function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
   const total = q.totalIdf;
   let covered = 0;
   let inHead = 0;
   let bodyShare = 0;
-  if (matchedFrom.length < q.ids.length) (matchedFrom = new Int32Array(q.ids.length)), (matchedTo = new Int32Array(q.ids.length));
+  if (matchedFrom.length < q.ids.length) (matchedFrom = new Int32Array(q.ids.length)), (matchedTo = new Int32Array(q.ids.length)), (slotOf = new Int32Array(q.ids.length));
+  const slots = slotOf;
   let m = 0;
   for (let i = 0; i < q.ids.length; i++) {
     const id = q.ids[i];
+    slots[i] = -1;
     if (id < 0) continue;
     const w = q.idf[i];
     const j = findTerm(tok.terms, id);
+    slots[i] = j;
     const head = tok.headSet.includes(id);
     if (j >= 0 || head) covered += w;
     if (head) inHead += w;
@@ -290,8 +300,8 @@ function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
       const a = q.pairs[2 * i];
       const b = q.pairs[2 * i + 1];
       if (a < 0 || b < 0) continue;
-      const ja = findTerm(tok.terms, a);
-      const jb = ja < 0 ? -1 : findTerm(tok.terms, b);
+      const ja = slots[q.pairSlots[2 * i]];
+      const jb = ja < 0 ? -1 : slots[q.pairSlots[2 * i + 1]];
       if ((jb >= 0 && adjacentIn(tok.positions, tok.start[ja], tok.start[ja + 1], tok.start[jb], tok.start[jb + 1])) || adjacentInSequence(tok.head, a, b)) found++;
     }
     phrase = found / pairCount;
