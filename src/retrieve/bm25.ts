@@ -357,37 +357,54 @@ const EMPTY = new Uint8Array(0);
  * O(n log k) instead of sorting every match.
  */
 function selectTopK(candidates: number[], scores: Float64Array, k: number): number[] {
-  // `worse(a, b)`: a ranks below b.
-  const worse = (a: number, b: number): boolean => scores[a] < scores[b] || (scores[a] === scores[b] && a > b);
-  const heap: number[] = [];
-  const siftUp = (i: number): void => {
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!worse(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
+  // Min-heap of doc ids in a typed array, the worst of the k at the root; comparisons inlined
+  // (this runs for every matching doc of every query). a ranks below b ⇔ lower score, or the same
+  // score and a higher doc id.
+  const size = Math.min(k, candidates.length);
+  if (size <= 0) return [];
+  const heap = new Int32Array(size);
+  let n = 0;
+  for (let c = 0; c < candidates.length; c++) {
+    const d = candidates[c];
+    const sd = scores[d];
+    let i: number;
+    if (n < size) {
+      // sift up
+      i = n++;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        const p = heap[parent];
+        const sp = scores[p];
+        if (!(sd < sp || (sd === sp && d > p))) break;
+        heap[i] = p;
+        i = parent;
+      }
+      heap[i] = d;
+      continue;
     }
-  };
-  const siftDown = (i: number): void => {
+    const root = heap[0];
+    const sr = scores[root];
+    if (!(sr < sd || (sr === sd && root > d))) continue;
+    // replace the root, sift down
+    i = 0;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
+      let m = l;
       const r = l + 1;
-      let m = i;
-      if (l < heap.length && worse(heap[l], heap[m])) m = l;
-      if (r < heap.length && worse(heap[r], heap[m])) m = r;
-      if (m === i) return;
-      [heap[i], heap[m]] = [heap[m], heap[i]];
+      if (r < n) {
+        const a = heap[r];
+        const b = heap[l];
+        if (scores[a] < scores[b] || (scores[a] === scores[b] && a > b)) m = r;
+      }
+      const x = heap[m];
+      const sx = scores[x];
+      if (!(sx < sd || (sx === sd && x > d))) break;
+      heap[i] = x;
       i = m;
     }
-  };
-  for (const d of candidates) {
-    if (heap.length < k) {
-      heap.push(d);
-      siftUp(heap.length - 1);
-    } else if (worse(heap[0], d)) {
-      heap[0] = d;
-      siftDown(0);
-    }
+    heap[i] = d;
   }
-  return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0));
+  const out = Array.from(heap);
+  return out.sort((a, b) => scores[b] - scores[a] || a - b);
 }

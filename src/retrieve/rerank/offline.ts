@@ -255,6 +255,12 @@ function prepareQuery(terms: string[], idf: (term: string) => number, termIdOf: 
   return { ids, idf: weights, totalIdf, pairs, pairSlots };
 }
 
+/** Linear membership test: these arrays hold a handful of ids, and a plain loop stays in optimised code. */
+function contains(ids: Int32Array, id: number): boolean {
+  for (let i = 0; i < ids.length; i++) if (ids[i] === id) return true;
+  return false;
+}
+
 let matchedFrom = new Int32Array(16);
 let matchedTo = new Int32Array(16);
 /** Per query term: its index in the chunk's sorted body terms, or -1 (scratch, reused). */
@@ -275,7 +281,7 @@ function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
     const w = q.idf[i];
     const j = findTerm(tok.terms, id);
     slots[i] = j;
-    const head = tok.headSet.includes(id);
+    const head = contains(tok.headSet, id);
     if (j >= 0 || head) covered += w;
     if (head) inHead += w;
     if (j >= 0) {
@@ -289,7 +295,7 @@ function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
   let titleInQuery = 0;
   if (tok.headSet.length > 0) {
     let n = 0;
-    for (let i = 0; i < tok.headSet.length; i++) if (q.ids.includes(tok.headSet[i])) n++;
+    for (let i = 0; i < tok.headSet.length; i++) if (contains(q.ids, tok.headSet[i])) n++;
     titleInQuery = n / tok.headSet.length;
   }
   let phrase = 0;
