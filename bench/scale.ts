@@ -20,8 +20,10 @@
  * memory before and after the build, each after a full GC, and the peak RSS (getrusage maxrss);
  * index bytes per chunk = Δ(heap used + external) / N (the chunk texts are input, allocated before
  * the first sample and kept by the caller); QPS and p50/p95 latency of `search(query, {k})` over
- * the 1,000 queries after an untimed 50-query warm-up, single-threaded, also as queries per
- * CPU-second.
+ * the 1,000 queries after an untimed 50-query warm-up on other queries, single-threaded, also as
+ * queries per CPU-second — with MaxScore pruning and exhaustive, on the same index, pair by pair
+ * (each query runs both ways in turn, in alternating order, so both see the same machine load);
+ * every pruned result is checked equal to the exhaustive one.
  * Prints a summary and writes bench/results/scale-<n>.json.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
@@ -216,29 +218,58 @@ const generateMs = performance.now() - t;
 let bodyWords = 0;
 for (const c of chunks) bodyWords += c.text.split(" ").length;
 const queries = makeQueries(chunks, QUERIES);
+const warmup = makeQueries(chunks, 50);
 const corpus = memory();
 
 log(`scale: building the BM25 index…`);
 t = performance.now();
 let cpu = process.cpuUsage();
 let index: Bm25Index | undefined = new Bm25Index(chunks, { k1: 1.2, b: 0.75, headingBoost: 0.5 });
+const defaultPruning = index.pruning;
 const buildMs = performance.now() - t;
 const buildCpuMs = cpuMsSince(cpu);
 const built = memory();
 
-log(`scale: ${QUERIES} queries, k=${K}…`);
-for (const q of queries.slice(0, 50)) index.search(q, { k: K });
-const latencies: number[] = [];
-let hits = 0;
-cpu = process.cpuUsage();
-for (const q of queries) {
-  const s = performance.now();
-  hits += index.search(q, { k: K }).length;
-  latencies.push(performance.now() - s);
+log(`scale: ${QUERIES} queries, k=${K}, pruned and exhaustive pair by pair…`);
+for (const pruning of [true, false]) {
+  index.pruning = pruning;
+  for (const q of warmup) index.search(q, { k: K });
 }
-const searchCpuMs = cpuMsSince(cpu);
-const totalMs = latencies.reduce((a, b) => a + b, 0);
-latencies.sort((a, b) => a - b);
+interface Mode {
+  latencies: number[];
+  cpuMs: number;
+}
+const modes: Record<"pruned" | "exhaustive", Mode> = { pruned: { latencies: [], cpuMs: 0 }, exhaustive: { latencies: [], cpuMs: 0 } };
+let hits = 0;
+let mismatches = 0;
+for (let i = 0; i < queries.length; i++) {
+  const q = queries[i];
+  const got: Record<string, string> = {};
+  const order: ("pruned" | "exhaustive")[] = i % 2 ? ["pruned", "exhaustive"] : ["exhaustive", "pruned"];
+  for (const mode of order) {
+    index.pruning = mode === "pruned";
+    const c = process.cpuUsage();
+    const s = performance.now();
+    const found = index.search(q, { k: K });
+    modes[mode].latencies.push(performance.now() - s);
+    modes[mode].cpuMs += cpuMsSince(c);
+    got[mode] = JSON.stringify(found.map((h) => [h.chunk.id, h.score]));
+    if (mode === "exhaustive") hits += found.length;
+  }
+  if (got.pruned !== got.exhaustive) mismatches++;
+}
+index.pruning = defaultPruning;
+const summary = (m: Mode) => {
+  const total = m.latencies.reduce((a, b) => a + b, 0);
+  const sorted = [...m.latencies].sort((a, b) => a - b);
+  return {
+    qps: Math.round((QUERIES * 1000) / total),
+    cpuQps: Math.round((QUERIES * 1000) / m.cpuMs),
+    latencyMs: { p50: +percentile(sorted, 0.5).toFixed(3), p95: +percentile(sorted, 0.95).toFixed(3), max: +sorted[sorted.length - 1].toFixed(3) },
+  };
+};
+const pruned = summary(modes.pruned);
+const exhaustive = summary(modes.exhaustive);
 
 const indexBytes = (built.heapUsedMb + built.externalMb - corpus.heapUsedMb - corpus.externalMb) * MB;
 const result = {
@@ -269,10 +300,14 @@ const result = {
   search: {
     queries: QUERIES,
     k: K,
-    qps: Math.round((QUERIES * 1000) / totalMs),
-    /** Queries per CPU-second: steadier than wall-clock QPS when other processes share the cores. */
-    cpuQps: Math.round((QUERIES * 1000) / searchCpuMs),
-    latencyMs: { p50: +percentile(latencies, 0.5).toFixed(3), p95: +percentile(latencies, 0.95).toFixed(3), max: +latencies[latencies.length - 1].toFixed(3) },
+    /** MaxScore pruning (cpuQps = queries per CPU-second, steadier than wall-clock QPS on a shared machine). */
+    pruned,
+    exhaustive,
+    speedup: +(pruned.qps / exhaustive.qps).toFixed(2),
+    /** Queries whose pruned top k (ids and scores) differed from the exhaustive one: must be 0. */
+    mismatches,
+    /** Whether the index prunes by default at this size (PRUNE_MIN_DOCS). */
+    defaultPruning,
     meanHits: +(hits / QUERIES).toFixed(2),
   },
   env: {
@@ -296,7 +331,10 @@ console.log(
   `  memory     index ${fmt(result.memory.indexMb)} MB = ${fmt(result.memory.indexBytesPerChunk)} B/chunk (heap+external); RSS +${fmt(result.memory.rssDeltaMb)} MB; RSS before/after ${fmt(corpus.rssMb)}/${fmt(built.rssMb)} MB, peak ${fmt(built.peakRssMb)} MB`,
 );
 console.log(`             heap used before/after ${fmt(corpus.heapUsedMb)}/${fmt(built.heapUsedMb)} MB, external ${fmt(corpus.externalMb)}/${fmt(built.externalMb)} MB`);
-console.log(`  search     ${fmt(result.search.qps)} QPS (${fmt(result.search.cpuQps)} per CPU-second), p50 ${result.search.latencyMs.p50} ms, p95 ${result.search.latencyMs.p95} ms (k=${K}, ${QUERIES} queries)`);
+for (const [label, m] of [["pruned    ", pruned], ["exhaustive", exhaustive]] as const) {
+  console.log(`  ${label} ${fmt(m.qps)} QPS (${fmt(m.cpuQps)} per CPU-second), p50 ${m.latencyMs.p50} ms, p95 ${m.latencyMs.p95} ms (k=${K}, ${QUERIES} queries)`);
+}
+console.log(`  MaxScore   ${result.search.speedup}× QPS, ${mismatches} of ${QUERIES} results differ from exhaustive; default at this size: ${defaultPruning ? "pruned" : "exhaustive"}`);
 console.log(`  load avg   ${result.env.loadavg.join(" ")} on ${result.env.cpus} cores`);
 
 const out = join(ROOT, "bench/results", `scale-${N >= 1e6 && N % 1e6 === 0 ? `${N / 1e6}m` : N >= 1e3 && N % 1e3 === 0 ? `${N / 1e3}k` : N}.json`);

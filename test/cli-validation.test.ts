@@ -179,7 +179,7 @@ const ROWS: Row[] = [
   { args: ["bench", "retrieval", "--beir", beir, "--split", "dev"], error: /--split: .*dev\.tsv does not exist; splits in .*: test/ },
   { args: ["bench", "retrieval", "--beir", beir, "--split", ""], error: opt("--split", "", "expected a split name") },
   { args: ["bench", "retrieval", "--suite", "suite.yaml", "--split", "dev"], error: /--split applies to --beir only/ },
-  { args: ["bench", "retrieval", "--beir", beir, "--compare", "minisarch"], error: /unknown library 'minisarch' \(did you mean 'minisearch'\?\); expected one of: minisearch, orama, wink/ },
+  { args: ["bench", "retrieval", "--beir", beir, "--compare", "minisarch"], error: /unknown library 'minisarch' \(did you mean 'minisearch'\?\); expected one of: minisearch, orama, wink, sqlite-fts5, lancedb/ },
   { args: ["bench", "retrieval", "--beir", beir, "--repeat", "0"], error: opt("--repeat", "0", "expected an integer from 1 to 100") },
   { args: ["bench", "retrieval", "--suite", "suite.yaml", "--grid", "nosuch.yaml"], error: opt("--grid", "nosuch.yaml", "file not found") },
   { args: ["bench", "retrieval", "--suite", "suite.yaml", "--strategies", "heading"], error: /unknown chunking strategy 'heading' \(did you mean 'headings'\?\)/ },

@@ -93,7 +93,7 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
       if (!index || gen !== indexGeneration) {
         const r = config.retrieval;
         // Built from the persisted term statistics: no re-tokenizing on every start.
-        index = Bm25Index.fromStore(store, { k1: r.k1, b: r.b, headingBoost: r.headingBoost });
+        index = Bm25Index.fromStore(store, { k1: r.k1, b: r.b, headingBoost: r.headingBoost, rerankTokens: r.rerank === "offline" });
         indexGeneration = gen;
       }
       return index;

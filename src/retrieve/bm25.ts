@@ -35,6 +35,8 @@ import type { Bm25Options, Hit, Retriever, SearchOptions } from "./index.ts";
 import { analyzeChunks, corpusFromRows, hasLexicalStats, type LexicalCorpus } from "./lexical-cache.ts";
 import { isStopTerm, rm3Query, type FeedbackSource, type PrfOptions } from "./prf.ts";
 import { contentTokens, tokenize } from "./tokenize.ts";
+import { ChunkTokenTable, type RerankTokenSource } from "./rerank-tokens.ts";
+import { maxScoreTopK } from "./maxscore.ts";
 
 export type { PrfOptions } from "./prf.ts";
 
@@ -46,7 +48,22 @@ export interface Bm25IndexOptions extends Bm25Options {
    * over its own length (0 = none).
    */
   headingB?: number | "body";
+  /**
+   * Also build the offline reranker's per-chunk tokens (positions, heading ids) at index time, so
+   * no query tokenizes a chunk (see rerank-tokens.ts; `rerankTokens()`). Counted in the build's
+   * time and memory. Default false (the first stage alone does not need them).
+   */
+  rerankTokens?: boolean;
+  /**
+   * MaxScore dynamic pruning of the top-k search (maxscore.ts; exact: the same hits and scores as
+   * scoring every posting). "auto" (default) prunes from `PRUNE_MIN_DOCS` chunks up, where the
+   * skipped postings outweigh its bookkeeping; true/false force it.
+   */
+  pruning?: boolean | "auto";
 }
+
+/** Corpus size from which "auto" pruning is on (bench/scale.ts: below it exhaustive scoring is as fast). */
+export const PRUNE_MIN_DOCS = 50_000;
 
 export interface Bm25SearchOptions extends SearchOptions {
   /** RM3 pseudo-relevance feedback for this query (see prf.ts). Off when absent. */
@@ -70,16 +87,26 @@ export class Bm25Index implements Retriever {
   private readonly postDoc: Int32Array;
   private readonly postWeight: Float32Array;
   private readonly postCount: Uint16Array;
+  /** Largest posting weight per term (MaxScore's upper bounds). */
+  private readonly termMax: Float32Array;
+  /** Whether top-k searches use MaxScore pruning; may be switched at any time (results are the same). */
+  pruning: boolean;
   /** Score accumulator reused across searches (only touched slots are reset). */
   private readonly scratch: Float64Array;
   /** Admission masks by filter JSON; a project uses a handful of filters over many queries. */
   private readonly masks = new Map<string, Uint8Array>();
   /** Doc-major copy of the postings, built on the first feedback query. */
   private forward?: { start: Int32Array; term: Int32Array; count: Uint16Array };
+  /** The reranker's per-chunk tokens (with `rerankTokens`), and the doc of each chunk object. */
+  private readonly tokenTable?: ChunkTokenTable;
+  private readonly docOf?: Map<Chunk, number>;
+  private readonly otherTermIds = new Map<string, number>();
+  private docById?: Map<string, number>;
 
   /** Tokenizes `chunks` (or takes their already computed statistics, `corpus`, in chunk order). */
   constructor(chunks: Chunk[], options: Bm25IndexOptions, corpus?: LexicalCorpus) {
-    const stats = corpus ?? analyzeChunks(chunks);
+    const withTokens = options.rerankTokens === true;
+    const stats = corpus?.content || !withTokens ? (corpus ?? analyzeChunks(chunks)) : analyzeChunks(chunks, true);
     const n = chunks.length;
     if (stats.bodyLen.length !== n) throw new Error(`term statistics cover ${stats.bodyLen.length} chunks, expected ${n}`);
     const { k1, b, headingBoost } = options;
@@ -134,6 +161,15 @@ export class Bm25Index implements Retriever {
       }
     }
 
+    this.termMax = new Float32Array(termCount);
+    for (let t = 0; t < termCount; t++) {
+      let max = 0;
+      for (let p = this.postStart[t], end = this.postStart[t + 1]; p < end; p++) if (this.postWeight[p] > max) max = this.postWeight[p];
+      this.termMax[t] = max;
+    }
+    const pruning = options.pruning ?? "auto";
+    this.pruning = pruning === "auto" ? n >= PRUNE_MIN_DOCS : pruning;
+
     this.termText = stats.terms;
     this.termIdf = new Float64Array(termCount);
     for (let t = 0; t < termCount; t++) {
@@ -142,6 +178,39 @@ export class Bm25Index implements Retriever {
       this.termIdf[t] = Math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5));
     }
     this.scratch = new Float64Array(n);
+    if (withTokens && stats.content) {
+      this.tokenTable = new ChunkTokenTable(stats.content);
+      // A content token is one of the chunk's BM25 tokens, so it has df > 0; should one ever not
+      // be, the reranker still finds it by the dictionary id its sequence was written with.
+      for (let t = 0; t < termCount; t++) if (df[t] === 0 && stats.terms[t] !== undefined) this.otherTermIds.set(stats.terms[t], t);
+      this.docOf = new Map();
+      for (let d = 0; d < n; d++) this.docOf.set(chunks[d], d);
+    }
+  }
+
+  /** The offline reranker's tokens of this index's chunks (built with `rerankTokens: true`), else undefined. */
+  rerankTokens(): RerankTokenSource<Chunk> | undefined {
+    const table = this.tokenTable;
+    const docOf = this.docOf;
+    if (!table || !docOf) return undefined;
+    return {
+      tokensOf: (chunk) => {
+        let d = docOf.get(chunk);
+        if (d === undefined) {
+          // Another copy of one of our chunks (e.g. a dense retriever's): same id and same text.
+          const byId = (this.docById ??= new Map(this.chunks.map((c, i) => [c.id, i]))).get(chunk.id);
+          const ours = byId === undefined ? undefined : this.chunks[byId];
+          if (ours && ours.text === chunk.text && ours.title === chunk.title && ours.headingPath.join("\n") === chunk.headingPath.join("\n")) d = byId;
+        }
+        return d === undefined ? undefined : table.tokensOf(d);
+      },
+      termId: (term) => this.termIds.get(term) ?? this.otherTermIds.get(term) ?? -1,
+    };
+  }
+
+  /** Bytes of the reranker token table (0 without `rerankTokens`). */
+  get rerankTokenBytes(): number {
+    return this.tokenTable?.bytes ?? 0;
   }
 
   /**
@@ -195,6 +264,10 @@ export class Bm25Index implements Retriever {
 
   /** Top-k docs for weighted terms (weight 1 each when `weights` is absent). */
   private rank(terms: readonly number[], weights: readonly number[] | undefined, allowed: Uint8Array | undefined, k: number): { doc: number; score: number }[] {
+    if (this.pruning) {
+      const w = terms.map((id, i) => this.termIdf[id] * (weights ? weights[i] : 1));
+      return maxScoreTopK({ postStart: this.postStart, postDoc: this.postDoc, postWeight: this.postWeight, termMax: this.termMax }, terms, w, allowed, k);
+    }
     const scores = this.scratch;
     const touched: number[] = [];
     for (let i = 0; i < terms.length; i++) {
@@ -284,37 +357,54 @@ const EMPTY = new Uint8Array(0);
  * O(n log k) instead of sorting every match.
  */
 function selectTopK(candidates: number[], scores: Float64Array, k: number): number[] {
-  // `worse(a, b)`: a ranks below b.
-  const worse = (a: number, b: number): boolean => scores[a] < scores[b] || (scores[a] === scores[b] && a > b);
-  const heap: number[] = [];
-  const siftUp = (i: number): void => {
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!worse(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
+  // Min-heap of doc ids in a typed array, the worst of the k at the root; comparisons inlined
+  // (this runs for every matching doc of every query). a ranks below b ⇔ lower score, or the same
+  // score and a higher doc id.
+  const size = Math.min(k, candidates.length);
+  if (size <= 0) return [];
+  const heap = new Int32Array(size);
+  let n = 0;
+  for (let c = 0; c < candidates.length; c++) {
+    const d = candidates[c];
+    const sd = scores[d];
+    let i: number;
+    if (n < size) {
+      // sift up
+      i = n++;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        const p = heap[parent];
+        const sp = scores[p];
+        if (!(sd < sp || (sd === sp && d > p))) break;
+        heap[i] = p;
+        i = parent;
+      }
+      heap[i] = d;
+      continue;
     }
-  };
-  const siftDown = (i: number): void => {
+    const root = heap[0];
+    const sr = scores[root];
+    if (!(sr < sd || (sr === sd && root > d))) continue;
+    // replace the root, sift down
+    i = 0;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
+      let m = l;
       const r = l + 1;
-      let m = i;
-      if (l < heap.length && worse(heap[l], heap[m])) m = l;
-      if (r < heap.length && worse(heap[r], heap[m])) m = r;
-      if (m === i) return;
-      [heap[i], heap[m]] = [heap[m], heap[i]];
+      if (r < n) {
+        const a = heap[r];
+        const b = heap[l];
+        if (scores[a] < scores[b] || (scores[a] === scores[b] && a > b)) m = r;
+      }
+      const x = heap[m];
+      const sx = scores[x];
+      if (!(sx < sd || (sx === sd && x > d))) break;
+      heap[i] = x;
       i = m;
     }
-  };
-  for (const d of candidates) {
-    if (heap.length < k) {
-      heap.push(d);
-      siftUp(heap.length - 1);
-    } else if (worse(heap[0], d)) {
-      heap[0] = d;
-      siftDown(0);
-    }
+    heap[i] = d;
   }
-  return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0));
+  const out = Array.from(heap);
+  return out.sort((a, b) => scores[b] - scores[a] || a - b);
 }

@@ -13,12 +13,18 @@
  * sorted by term id, as unsigned LEB128 varints of (id − previous id, body tf, heading tf). Term
  * ids index a per-store dictionary table (`lexical_terms`), so a term's text is stored once per
  * store, not once per chunk. A typical triple takes 3–5 bytes.
+ *
+ * Also kept (`chunk_terms.content`, and in memory when asked): the chunk's *content-token
+ * sequences* — body then heading field, stop words dropped, as term ids of the same dictionary —
+ * which the offline reranker needs for positions, proximity and phrases (rerank-tokens.ts). They
+ * are computed here, at index time, so no query pays for tokenizing a chunk it touches first.
+ * Encoding: varint body length, then the body ids, then the heading ids, each an unsigned varint.
  */
 import type { Chunk } from "../ingest/index.ts";
-import { TOKENIZER_VERSION, tokenize } from "./tokenize.ts";
+import { contentTokens, TOKENIZER_VERSION, tokenize } from "./tokenize.ts";
 
 /** Key of the analysis: bump the suffix when `headingFieldText` or the statistics change. */
-export const LEXICAL_ANALYZER = `${TOKENIZER_VERSION};fields=body,title+headings;v1`;
+export const LEXICAL_ANALYZER = `${TOKENIZER_VERSION};fields=body,title+headings;content;v2`;
 
 /** Title and heading path as one field; the title is skipped when it repeats the top heading. */
 export function headingFieldText(chunk: Pick<Chunk, "title" | "headingPath">): string {
@@ -62,6 +68,16 @@ export interface LexicalCorpus {
   bodyLen: Int32Array;
   /** Heading-field length in tokens, per doc. */
   headLen: Int32Array;
+  /** Content-token sequences (see the module comment), when every doc has them. */
+  content?: ContentSequences;
+}
+
+/** Content-token id sequences of every doc: doc d's body is `bodyIds[bodyStart[d]..bodyStart[d+1]]`, likewise the heading field. */
+export interface ContentSequences {
+  bodyStart: Int32Array;
+  bodyIds: Int32Array;
+  headStart: Int32Array;
+  headIds: Int32Array;
 }
 
 /** Statistics of one chunk, entries in first-occurrence order (body first). */
@@ -71,6 +87,10 @@ export interface ChunkTerms {
   ids: number[];
   body: number[];
   head: number[];
+  /** Content-token ids of the body, in text order (with `withContent`). */
+  content?: number[];
+  /** Content-token ids of the heading field, in order (with `withContent`). */
+  headContent?: number[];
 }
 
 /**
@@ -83,9 +103,12 @@ export class ChunkAnalyzer {
   private tfBody = new Int32Array(1024);
   private tfHead = new Int32Array(1024);
   private readonly idFor: (term: string) => number;
+  private readonly withContent: boolean;
 
-  constructor(idFor: (term: string) => number) {
+  /** `withContent`: also return the content-token sequences (for the offline reranker). */
+  constructor(idFor: (term: string) => number, withContent = false) {
     this.idFor = idFor;
+    this.withContent = withContent;
   }
 
   private ensure(id: number): void {
@@ -125,7 +148,12 @@ export class ChunkAnalyzer {
       this.tfBody[id] = 0;
       this.tfHead[id] = 0;
     }
-    return { bodyLen: bodyTokens.length, headLen: headTokens.length, ids, body, head };
+    const stats: ChunkTerms = { bodyLen: bodyTokens.length, headLen: headTokens.length, ids, body, head };
+    if (this.withContent) {
+      stats.content = contentTokens(chunk.text).map(this.idFor);
+      stats.headContent = contentTokens(headingFieldText(chunk)).map(this.idFor);
+    }
+    return stats;
   }
 }
 
@@ -137,9 +165,17 @@ export class CorpusBuilder {
   private readonly entryHead = new GrowableInt32(4096);
   private readonly bodyLen = new GrowableInt32();
   private readonly headLen = new GrowableInt32();
+  private readonly bodyStart = new GrowableInt32();
+  private readonly bodyIds = new GrowableInt32(4096);
+  private readonly headStart = new GrowableInt32();
+  private readonly headIds = new GrowableInt32(1024);
+  /** Whether every doc so far came with content sequences. */
+  private allContent = true;
 
   constructor() {
     this.docStart.push(0);
+    this.bodyStart.push(0);
+    this.headStart.push(0);
   }
 
   get docs(): number {
@@ -152,6 +188,10 @@ export class CorpusBuilder {
       this.entryBody.push(stats.body[i]);
       this.entryHead.push(stats.head[i]);
     }
+    if (stats.content && stats.headContent && this.allContent) {
+      for (const id of stats.content) this.bodyIds.push(id);
+      for (const id of stats.headContent) this.headIds.push(id);
+    } else this.allContent = false;
     this.finishDoc(stats.bodyLen, stats.headLen);
   }
 
@@ -159,8 +199,10 @@ export class CorpusBuilder {
    * Add a doc from its persisted encoding. Returns false, adding nothing, when the encoding is
    * damaged or names a term missing from `terms` (the caller then re-analyses the chunk).
    */
-  addEncoded(bodyLen: number, headLen: number, encoded: Uint8Array, terms: readonly (string | undefined)[]): boolean {
+  addEncoded(bodyLen: number, headLen: number, encoded: Uint8Array, terms: readonly (string | undefined)[], content?: Uint8Array): boolean {
     const mark = this.entryTerm.length;
+    const bodyMark = this.bodyIds.length;
+    const headMark = this.headIds.length;
     let ok = true;
     try {
       decodeTerms(encoded, (id, body, head) => {
@@ -169,11 +211,20 @@ export class CorpusBuilder {
         this.entryBody.push(body);
         this.entryHead.push(head);
       });
+      if (!content) this.allContent = false;
+      else if (this.allContent) {
+        decodeContent(content, (id, inHead) => {
+          if (terms[id] === undefined) ok = false;
+          (inHead ? this.headIds : this.bodyIds).push(id);
+        });
+      }
     } catch {
       ok = false;
     }
     if (!ok) {
       this.entryTerm.length = this.entryBody.length = this.entryHead.length = mark;
+      this.bodyIds.length = bodyMark;
+      this.headIds.length = headMark;
       return false;
     }
     this.finishDoc(bodyLen, headLen);
@@ -184,6 +235,8 @@ export class CorpusBuilder {
     this.bodyLen.push(bodyLen);
     this.headLen.push(headLen);
     this.docStart.push(this.entryTerm.length);
+    this.bodyStart.push(this.bodyIds.length);
+    this.headStart.push(this.headIds.length);
   }
 
   finish(terms: string[]): LexicalCorpus {
@@ -195,12 +248,15 @@ export class CorpusBuilder {
       entryHead: this.entryHead.toArray(),
       bodyLen: this.bodyLen.toArray(),
       headLen: this.headLen.toArray(),
+      ...(this.allContent
+        ? { content: { bodyStart: this.bodyStart.toArray(), bodyIds: this.bodyIds.toArray(), headStart: this.headStart.toArray(), headIds: this.headIds.toArray() } }
+        : {}),
     };
   }
 }
 
-/** Tokenize chunks into a corpus with its own dictionary (the from-scratch path). */
-export function analyzeChunks(chunks: readonly Pick<Chunk, "text" | "title" | "headingPath">[]): LexicalCorpus {
+/** Tokenize chunks into a corpus with its own dictionary (the from-scratch path); `withContent` keeps the content-token sequences too. */
+export function analyzeChunks(chunks: readonly Pick<Chunk, "text" | "title" | "headingPath">[], withContent = false): LexicalCorpus {
   const ids = new Map<string, number>();
   const terms: string[] = [];
   const analyzer = new ChunkAnalyzer((term) => {
@@ -211,7 +267,7 @@ export function analyzeChunks(chunks: readonly Pick<Chunk, "text" | "title" | "h
       terms.push(term);
     }
     return id;
-  });
+  }, withContent);
   const builder = new CorpusBuilder();
   for (const chunk of chunks) builder.add(analyzer.analyze(chunk));
   return builder.finish(terms);
@@ -240,6 +296,36 @@ export function encodeTerms(stats: Pick<ChunkTerms, "ids" | "body" | "head">): B
     prev = stats.ids[i];
   }
   return Buffer.from(bytes);
+}
+
+/** Encode a chunk's content-token sequences (body, heading field) as varints, body length first. */
+export function encodeContent(body: readonly number[], head: readonly number[]): Buffer {
+  const bytes: number[] = [];
+  writeVarint(bytes, body.length);
+  for (const id of body) writeVarint(bytes, id);
+  for (const id of head) writeVarint(bytes, id);
+  return Buffer.from(bytes);
+}
+
+/** Decode `encodeContent` output, calling `each(id, inHead)` in sequence order. */
+export function decodeContent(bytes: Uint8Array, each: (id: number, inHead: boolean) => void): void {
+  let pos = 0;
+  const n = bytes.length;
+  const read = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      if (pos >= n) throw new Error("chunk_terms: truncated content sequence");
+      const byte = bytes[pos++];
+      v += (byte & 0x7f) * mul;
+      if (byte < 0x80) return v;
+      mul *= 128;
+    }
+  };
+  if (n === 0) throw new Error("chunk_terms: empty content sequence");
+  const bodyLen = read();
+  for (let i = 0; i < bodyLen; i++) each(read(), false);
+  while (pos < n) each(read(), true);
 }
 
 /** Decode `encodeTerms` output, calling `each(id, bodyTf, headTf)` in id order. */
@@ -277,6 +363,8 @@ export interface StoredLexicalRow {
   bodyLen: number;
   headLen: number;
   terms: Uint8Array | undefined;
+  /** `encodeContent` of the chunk's content-token sequences (absent in rows written before them). */
+  content?: Uint8Array;
 }
 
 /**
@@ -308,7 +396,7 @@ export function corpusFromRows(rows: StoredLexicalRow[], terms: string[]): { chu
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     chunks[i] = row.chunk;
-    if (row.analyzer === LEXICAL_ANALYZER && row.terms && builder.addEncoded(row.bodyLen, row.headLen, row.terms, terms)) continue;
+    if (row.analyzer === LEXICAL_ANALYZER && row.terms && row.content && builder.addEncoded(row.bodyLen, row.headLen, row.terms, terms, row.content)) continue;
     if (!analyzer) {
       const dict = new Map<string, number>();
       terms.forEach((t, id) => dict.set(t, id));
@@ -321,7 +409,7 @@ export function corpusFromRows(rows: StoredLexicalRow[], terms: string[]): { chu
           terms.push(term);
         }
         return id;
-      });
+      }, true);
     }
     builder.add(analyzer.analyze(row.chunk));
   }

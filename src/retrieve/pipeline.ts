@@ -24,6 +24,7 @@ import { expandToParents as defaultExpandToParents } from "./small-to-big.ts";
 import { preferNewestVersions, specificHeadings, type HeadingSpecificity } from "./versions.ts";
 import { NATURAL_VERSION_ORDER, type VersionOrder } from "../core/versions.ts";
 import { createReranker } from "./rerank/index.ts";
+import type { RerankTokenSource } from "./rerank-tokens.ts";
 
 /** Pseudo-relevance feedback settings passed to the lexical retriever. */
 export interface PrfOptions {
@@ -206,7 +207,7 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
  * measures exactly what `ragtune ask` runs.
  */
 export function assembleRetrievalPipeline(parts: {
-  lexical: LexicalSearcher & { idf(term: string): number };
+  lexical: LexicalSearcher & { idf(term: string): number; rerankTokens?(): RerankTokenSource<Chunk> | undefined };
   dense?: DenseSearcher;
   chunks: readonly Chunk[];
   retrieval: RagtuneConfig["retrieval"];
@@ -225,7 +226,7 @@ export function assembleRetrievalPipeline(parts: {
   return createRetrievalPipeline({
     lexical,
     dense: parts.dense,
-    reranker: createReranker(parts.retrieval.rerank, parts.models, process.env, { root: parts.root, idf: (t) => lexical.idf(t) }),
+    reranker: createReranker(parts.retrieval.rerank, parts.models, process.env, { root: parts.root, idf: (t) => lexical.idf(t), tokens: lexical.rerankTokens?.() }),
     chunksOfPath: (path) => byPath.get(path) ?? [],
     config: parts.retrieval,
     embedder: parts.models.embedder,

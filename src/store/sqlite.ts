@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Chunk, ChunkSpan } from "../ingest/index.ts";
-import { ChunkAnalyzer, encodeTerms, LEXICAL_ANALYZER, type LexicalStatsSource, type StoredLexicalRow } from "../retrieve/lexical-cache.ts";
+import { ChunkAnalyzer, encodeContent, encodeTerms, LEXICAL_ANALYZER, type LexicalStatsSource, type StoredLexicalRow } from "../retrieve/lexical-cache.ts";
 import type { ChunkFilter, IndexIdentity, IngestBatch, ManifestEntry, SnapshotSource, Store, StoredDocument } from "./index.ts";
 import { createHash } from "node:crypto";
 
@@ -54,7 +54,10 @@ CREATE INDEX IF NOT EXISTS chunks_version ON chunks(version);
  * written with; rows under another key are re-analysed. `lexical_terms` is the store's term
  * dictionary (ids are never reused, so an id cached by any connection stays valid). Created on
  * open as well, so indexes written before these tables existed gain them (their chunks are
- * analysed on the next ingest or index build).
+ * analysed on the next ingest or index build). `content` holds the chunk's content-token
+ * sequences for the offline reranker (lexical-cache.ts `encodeContent`), computed at ingest so no
+ * query tokenizes a chunk; tables from before it gain the column (their rows are stale by analyzer
+ * key and get rewritten).
  */
 const LEXICAL_SCHEMA = `
 CREATE TABLE IF NOT EXISTS lexical_terms (
@@ -66,7 +69,8 @@ CREATE TABLE IF NOT EXISTS chunk_terms (
   tokenizer TEXT NOT NULL,
   body_len  INTEGER NOT NULL,
   head_len  INTEGER NOT NULL,
-  terms     BLOB NOT NULL
+  terms     BLOB NOT NULL,
+  content   BLOB
 );
 `;
 
@@ -90,6 +94,7 @@ interface LexicalRow extends ChunkRow {
   ct_body_len: number | null;
   ct_head_len: number | null;
   ct_terms: Buffer | null;
+  ct_content: Buffer | null;
 }
 
 interface DocumentRow {
@@ -156,6 +161,8 @@ function checkOrInit(db: Database.Database, file: string): void {
   }
   db.exec("PRAGMA journal_mode = WAL");
   if (!tables.includes("chunk_terms") || !tables.includes("lexical_terms")) db.exec(LEXICAL_SCHEMA);
+  const termColumns = (db.prepare("PRAGMA table_info(chunk_terms)").all() as { name: string }[]).map((c) => c.name);
+  if (!termColumns.includes("content")) db.exec("ALTER TABLE chunk_terms ADD COLUMN content BLOB");
   // Indexes written before chunk spans existed gain the column; their chunks get spans when the
   // next ingest re-chunks them (PIPELINE_VERSION), and read as having none until then.
   const columns = (db.prepare("PRAGMA table_info(chunks)").all() as { name: string }[]).map((c) => c.name);
@@ -212,9 +219,9 @@ export function openStore(file: string): SqliteStore {
     chunk: db.prepare(`SELECT ${CHUNK_COLUMNS} FROM chunks WHERE id = ?`),
     deleteTermsOf: db.prepare("DELETE FROM chunk_terms WHERE chunk_id IN (SELECT id FROM chunks WHERE path = ?)"),
     upsertTerms: db.prepare(
-      `INSERT INTO chunk_terms (chunk_id, tokenizer, body_len, head_len, terms) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO chunk_terms (chunk_id, tokenizer, body_len, head_len, terms, content) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(chunk_id) DO UPDATE SET tokenizer = excluded.tokenizer, body_len = excluded.body_len,
-         head_len = excluded.head_len, terms = excluded.terms`,
+         head_len = excluded.head_len, terms = excluded.terms, content = excluded.content`,
     ),
     allTerms: db.prepare("SELECT id, term FROM lexical_terms"),
     termId: db.prepare("SELECT id FROM lexical_terms WHERE term = ?"),
@@ -225,7 +232,7 @@ export function openStore(file: string): SqliteStore {
     ),
     lexicalRows: db.prepare(
       `SELECT ${CHUNK_COLUMNS.split(", ").map((c) => `c.${c}`).join(", ")},
-         t.tokenizer AS ct_tokenizer, t.body_len AS ct_body_len, t.head_len AS ct_head_len, t.terms AS ct_terms
+         t.tokenizer AS ct_tokenizer, t.body_len AS ct_body_len, t.head_len AS ct_head_len, t.terms AS ct_terms, t.content AS ct_content
        FROM chunks c LEFT JOIN chunk_terms t ON t.chunk_id = c.id ORDER BY c.path, c.ordinal`,
     ),
   };
@@ -247,10 +254,10 @@ export function openStore(file: string): SqliteStore {
     }
     return id;
   };
-  let analyzer = new ChunkAnalyzer(termIdFor);
+  let analyzer = new ChunkAnalyzer(termIdFor, true);
   const writeTerms = (c: Chunk): void => {
     const stats = analyzer.analyze(c);
-    stmt.upsertTerms.run(c.id, LEXICAL_ANALYZER, stats.bodyLen, stats.headLen, encodeTerms(stats));
+    stmt.upsertTerms.run(c.id, LEXICAL_ANALYZER, stats.bodyLen, stats.headLen, encodeTerms(stats), encodeContent(stats.content!, stats.headContent!));
   };
   /** (Re)write the statistics of chunks without a row or with a row from another analyzer. */
   const refreshLexical = (): number => {
@@ -306,7 +313,7 @@ export function openStore(file: string): SqliteStore {
         // Terms this document added are gone with its savepoint: their cached ids with them; and an
         // analysis cut short leaves counts in the analyzer's scratch arrays.
         termCache = undefined;
-        analyzer = new ChunkAnalyzer(termIdFor);
+        analyzer = new ChunkAnalyzer(termIdFor, true);
         batch.onDocumentError(upsert.doc.path, err instanceof Error ? err : new Error(String(err)));
       }
     }
@@ -353,6 +360,7 @@ export function openStore(file: string): SqliteStore {
         bodyLen: r.ct_body_len ?? 0,
         headLen: r.ct_head_len ?? 0,
         terms: r.ct_terms ?? undefined,
+        content: r.ct_content ?? undefined,
       }));
       return { rows: out, terms };
     },

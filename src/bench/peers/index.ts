@@ -28,7 +28,7 @@ export interface PeerRetriever {
 }
 
 /** Names accepted by `--compare`, each with the package(s) it needs. */
-export const PEER_NAMES = ["minisearch", "orama", "wink"] as const;
+export const PEER_NAMES = ["minisearch", "orama", "wink", "sqlite-fts5", "lancedb"] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 /** Create a peer by name (dynamic import, so only the libraries asked for are loaded). */
@@ -40,6 +40,10 @@ export async function createPeer(name: string): Promise<PeerRetriever> {
       return (await import("./orama.ts")).createOramaPeer();
     case "wink":
       return (await import("./wink.ts")).createWinkPeer();
+    case "sqlite-fts5":
+      return (await import("./sqlite-fts5.ts")).createSqliteFts5Peer();
+    case "lancedb":
+      return (await import("./lancedb.ts")).createLanceDbPeer();
     default:
       throw new InputError(`unknown library '${name}' for --compare (choose from: ${PEER_NAMES.join(", ")})`);
   }

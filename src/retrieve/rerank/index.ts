@@ -12,7 +12,7 @@ import type { RagtuneConfig } from "../../config/schema.ts";
 import { didYouMean, InputError } from "../../util/errors.ts";
 import type { Reranker } from "../index.ts";
 import { HTTP_RERANK_DEFAULTS, HttpReranker, type HttpRerankerKind } from "./http.ts";
-import { OfflineReranker, type OfflineFeatureWeights } from "./offline.ts";
+import { OfflineReranker, type OfflineFeatureWeights, type OfflineRerankerOptions } from "./offline.ts";
 import { OnnxReranker, type OnnxRerankerOptions } from "./onnx.ts";
 
 export { OfflineReranker, DEFAULT_OFFLINE_WEIGHTS } from "./offline.ts";
@@ -28,6 +28,8 @@ export interface CreateRerankerOptions {
   root?: string;
   /** idf of an index term for the offline reranker (e.g. from the BM25 index). */
   idf?: (term: string) => number;
+  /** Chunk tokens computed at index time for the offline reranker (`Bm25Index.rerankTokens()`). */
+  tokens?: OfflineRerankerOptions["tokens"];
   /** Offline reranker weight overrides. */
   offlineWeights?: Partial<OfflineFeatureWeights>;
   /** Injected for tests. */
@@ -51,7 +53,7 @@ export function createReranker(
 ): Reranker | undefined {
   const trimmed = id.trim();
   if (trimmed === "" || trimmed === "none") return undefined;
-  if (trimmed === "offline") return new OfflineReranker({ idf: options.idf, weights: options.offlineWeights });
+  if (trimmed === "offline") return new OfflineReranker({ idf: options.idf, weights: options.offlineWeights, tokens: options.tokens });
   const colon = trimmed.indexOf(":");
   const kind = colon < 0 ? trimmed : trimmed.slice(0, colon);
   const rest = colon < 0 ? "" : trimmed.slice(colon + 1).trim();

@@ -27,6 +27,7 @@
 import type { Chunk } from "../../ingest/index.ts";
 import type { Hit, Reranker } from "../index.ts";
 import { contentTokens, tokenize } from "../tokenize.ts";
+import type { ChunkTokens, RerankTokenSource } from "../rerank-tokens.ts";
 
 export interface OfflineFeatureWeights {
   firstStage: number;
@@ -63,6 +64,11 @@ export interface OfflineRerankerOptions {
    * candidate set, which is cruder but needs no index.
    */
   idf?: (term: string) => number;
+  /**
+   * Chunk tokens computed at index time (`Bm25Index.rerankTokens()`); chunks it does not know are
+   * tokenized on first touch and cached, as without it. Rankings are the same either way.
+   */
+  tokens?: RerankTokenSource<Chunk>;
 }
 
 /**
@@ -78,22 +84,10 @@ function termId(term: string): number {
   return id;
 }
 
-/**
- * A chunk's tokens in flat typed arrays: distinct body term ids sorted ascending (found by binary
- * search) with their positions in CSR form. One contiguous block per chunk — a Map per chunk was
- * measured 2× slower here, its lookups missing the cache on every candidate.
- */
-interface ChunkTokens {
-  /** Distinct body term ids, ascending. */
-  terms: Int32Array;
-  /** Positions of `terms[j]` are `positions[start[j]] .. positions[start[j + 1] - 1]`, ascending. */
-  start: Int32Array;
-  positions: Int32Array;
-  /** Heading/title term ids in order (for heading bigrams). */
-  head: Int32Array;
-  /** Distinct heading/title term ids (a handful: a linear scan is fastest). */
-  headSet: Int32Array;
-}
+// A chunk's tokens are flat typed arrays (`ChunkTokens`, rerank-tokens.ts): distinct body term ids
+// sorted ascending (found by binary search) with their positions in CSR form — a Map per chunk was
+// measured 2× slower here, its lookups missing the cache on every candidate. The index computes
+// them for its whole corpus at index time; this first-touch cache serves chunks it does not know.
 
 // Keyed by the chunk object (ids survive re-ingest while text changes), so entries die with the chunk.
 const TOKEN_CACHE = new WeakMap<Chunk, ChunkTokens>();
@@ -240,38 +234,54 @@ interface PreparedQuery {
   totalIdf: number;
   /** Adjacent query term pairs as ids, [a0, b0, a1, b1, …]. */
   pairs: Int32Array;
+  /** The same pairs as indexes into `ids` (so a pair reuses its terms' lookups). */
+  pairSlots: Int32Array;
 }
 
-function prepareQuery(terms: string[], idf: (term: string) => number): PreparedQuery {
+function prepareQuery(terms: string[], idf: (term: string) => number, termIdOf: (term: string) => number = globalTermId): PreparedQuery {
   const distinct = [...new Set(terms)];
-  const ids = Int32Array.from(distinct, (t) => TERM_IDS.get(t) ?? -1);
+  const ids = Int32Array.from(distinct, termIdOf);
   const weights = Float64Array.from(distinct, (t) => idf(t));
   let totalIdf = 0;
   for (const w of weights) totalIdf += w;
   const pairs = new Int32Array(2 * Math.max(0, terms.length - 1));
+  const pairSlots = new Int32Array(pairs.length);
   for (let i = 1; i < terms.length; i++) {
-    pairs[2 * (i - 1)] = TERM_IDS.get(terms[i - 1]) ?? -1;
-    pairs[2 * (i - 1) + 1] = TERM_IDS.get(terms[i]) ?? -1;
+    pairs[2 * (i - 1)] = termIdOf(terms[i - 1]);
+    pairs[2 * (i - 1) + 1] = termIdOf(terms[i]);
+    pairSlots[2 * (i - 1)] = distinct.indexOf(terms[i - 1]);
+    pairSlots[2 * (i - 1) + 1] = distinct.indexOf(terms[i]);
   }
-  return { ids, idf: weights, totalIdf, pairs };
+  return { ids, idf: weights, totalIdf, pairs, pairSlots };
+}
+
+/** Linear membership test: these arrays hold a handful of ids, and a plain loop stays in optimised code. */
+function contains(ids: Int32Array, id: number): boolean {
+  for (let i = 0; i < ids.length; i++) if (ids[i] === id) return true;
+  return false;
 }
 
 let matchedFrom = new Int32Array(16);
 let matchedTo = new Int32Array(16);
+/** Per query term: its index in the chunk's sorted body terms, or -1 (scratch, reused). */
+let slotOf = new Int32Array(16);
 
 function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
   const total = q.totalIdf;
   let covered = 0;
   let inHead = 0;
   let bodyShare = 0;
-  if (matchedFrom.length < q.ids.length) (matchedFrom = new Int32Array(q.ids.length)), (matchedTo = new Int32Array(q.ids.length));
+  if (matchedFrom.length < q.ids.length) (matchedFrom = new Int32Array(q.ids.length)), (matchedTo = new Int32Array(q.ids.length)), (slotOf = new Int32Array(q.ids.length));
+  const slots = slotOf;
   let m = 0;
   for (let i = 0; i < q.ids.length; i++) {
     const id = q.ids[i];
+    slots[i] = -1;
     if (id < 0) continue;
     const w = q.idf[i];
     const j = findTerm(tok.terms, id);
-    const head = tok.headSet.includes(id);
+    slots[i] = j;
+    const head = contains(tok.headSet, id);
     if (j >= 0 || head) covered += w;
     if (head) inHead += w;
     if (j >= 0) {
@@ -285,7 +295,7 @@ function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
   let titleInQuery = 0;
   if (tok.headSet.length > 0) {
     let n = 0;
-    for (let i = 0; i < tok.headSet.length; i++) if (q.ids.includes(tok.headSet[i])) n++;
+    for (let i = 0; i < tok.headSet.length; i++) if (contains(q.ids, tok.headSet[i])) n++;
     titleInQuery = n / tok.headSet.length;
   }
   let phrase = 0;
@@ -296,8 +306,8 @@ function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
       const a = q.pairs[2 * i];
       const b = q.pairs[2 * i + 1];
       if (a < 0 || b < 0) continue;
-      const ja = findTerm(tok.terms, a);
-      const jb = ja < 0 ? -1 : findTerm(tok.terms, b);
+      const ja = slots[q.pairSlots[2 * i]];
+      const jb = ja < 0 ? -1 : slots[q.pairSlots[2 * i + 1]];
       if ((jb >= 0 && adjacentIn(tok.positions, tok.start[ja], tok.start[ja + 1], tok.start[jb], tok.start[jb + 1])) || adjacentInSequence(tok.head, a, b)) found++;
     }
     phrase = found / pairCount;
@@ -319,25 +329,44 @@ export function offlineFeatures(terms: string[], chunk: Chunk, idf: (term: strin
 }
 
 /** idf estimated from the candidates themselves (df counted over the candidate set). */
-function candidateIdf(hits: Hit[]): (term: string) => number {
+function candidateIdf(toks: ChunkTokens[], termIdOf: (term: string) => number): (term: string) => number {
   const df = new Map<number, number>();
-  for (const h of hits) {
-    const tok = chunkTokens(h.chunk);
+  for (const tok of toks) {
     for (const t of new Set([...tok.terms, ...tok.headSet])) df.set(t, (df.get(t) ?? 0) + 1);
   }
-  const n = hits.length;
+  const n = toks.length;
   return (t) => {
-    const d = df.get(TERM_IDS.get(t) ?? -1) ?? 0;
+    const d = df.get(termIdOf(t)) ?? 0;
     return Math.log(1 + (n - d + 0.5) / (d + 0.5));
   };
 }
 
-/** Feature vectors of all candidates, with `firstStage` min-max normalised over them. */
-export function candidateFeatures(query: string, hits: Hit[], idf?: (term: string) => number): OfflineFeatures[] {
+const globalTermId = (t: string): number => TERM_IDS.get(t) ?? -1;
+
+/** Every candidate's precomputed tokens from `source`, or undefined when one is missing. */
+function sourcedTokens(hits: Hit[], source: RerankTokenSource<Chunk> | undefined): ChunkTokens[] | undefined {
+  if (!source) return undefined;
+  const out = new Array<ChunkTokens>(hits.length);
+  for (let i = 0; i < hits.length; i++) {
+    const tok = source.tokensOf(hits[i].chunk);
+    if (!tok) return undefined;
+    out[i] = tok;
+  }
+  return out;
+}
+
+/**
+ * Feature vectors of all candidates, with `firstStage` min-max normalised over them. With `source`
+ * (tokens computed at index time) no candidate is tokenized here; the features are identical.
+ */
+export function candidateFeatures(query: string, hits: Hit[], idf?: (term: string) => number, source?: RerankTokenSource<Chunk>): OfflineFeatures[] {
   const terms = queryTerms(query);
-  // Tokenize (and intern) every candidate first: query terms absent from the id table match nothing.
-  const toks = hits.map((h) => chunkTokens(h.chunk));
-  const q = prepareQuery(terms, idf ?? candidateIdf(hits));
+  const sourced = sourcedTokens(hits, source);
+  // Without precomputed tokens, tokenize (and intern) every candidate first: query terms absent
+  // from the id table match nothing.
+  const toks = sourced ?? hits.map((h) => chunkTokens(h.chunk));
+  const termIdOf = sourced ? (t: string) => source!.termId(t) : globalTermId;
+  const q = prepareQuery(terms, idf ?? candidateIdf(toks, termIdOf), termIdOf);
   let min = Infinity;
   let max = -Infinity;
   for (const h of hits) {
@@ -375,6 +404,7 @@ export class OfflineReranker implements Reranker {
   readonly id = "offline";
   readonly weights: Readonly<OfflineFeatureWeights>;
   private readonly idf?: (term: string) => number;
+  private readonly tokens?: RerankTokenSource<Chunk>;
 
   constructor(options: OfflineRerankerOptions = {}) {
     const weights = { ...DEFAULT_OFFLINE_WEIGHTS, ...options.weights };
@@ -383,6 +413,7 @@ export class OfflineReranker implements Reranker {
     }
     this.weights = Object.freeze(weights);
     this.idf = options.idf;
+    this.tokens = options.tokens;
   }
 
   async rerank(query: string, hits: Hit[], k: number): Promise<Hit[]> {
@@ -392,7 +423,7 @@ export class OfflineReranker implements Reranker {
   /** The same as `rerank`, synchronously (the offline reranker does no I/O). */
   rerankSync(query: string, hits: Hit[], k: number): Hit[] {
     if (hits.length === 0) return [];
-    const features = candidateFeatures(query, hits, this.idf);
+    const features = candidateFeatures(query, hits, this.idf, this.tokens);
     return rankByScores(
       hits,
       features.map((f) => combineFeatures(f, this.weights)),
