@@ -211,6 +211,7 @@ export function formatSuiteResult(r: SuiteBenchResult): string {
   lines.push("");
   for (const [key, labels] of notes) lines.push(dim(`  ${labels.length ? `${labels.join(", ")} — ` : ""}${key}`));
   if (r.best) lines.push("", `best recall@${r.k}: chunking.strategy=${r.best.strategy}, retrieval '${r.best.config}'`);
+  if (r.semantic) lines.push(r.semantic.advice);
   lines.push(dim("recall@k, hit@k and MRR are computed over the k chunks `ragtune ask/eval` would retrieve (filters and version collapsing as configured)."));
   return lines.join("\n");
 }
