@@ -155,3 +155,30 @@ test("use-lite at ingest: vectors stored per embedder id, re-ingest embeds only 
     project.close();
   }
 });
+
+test("bench retrieval --suite verdict: use-lite hybrid recommended only when it finds more and ranks no worse; stored for decide", async () => {
+  const { semanticVerdict } = await import("../src/bench/retrieval.ts");
+  const { readSemanticVerdict, writeSemanticVerdict } = await import("../src/bench/semantic-verdict.ts");
+  const row = (config: string, retriever: string, recallAtK: number | null, mrr: number | null) =>
+    ({ strategy: "paragraphs", config, retriever, overrides: {}, chunks: 10, cases: 40, k: 5, recallAtK, hitAtK: recallAtK, mrr, recall20: 1, searchMs: 1 }) as const;
+  const lexical = row("bm25+rerank", "bm25(k1=1.5) → rerank(offline, top 30)", 0.9, 0.8);
+  const better = semanticVerdict({ cases: 40, k: 5, rows: [lexical, row("use-lite hybrid", "hybrid(…)", 0.95, 0.82)] });
+  assert.equal(better?.recommended, true);
+  assert.equal(better?.recallGain, 0.05);
+  assert.match(better!.advice, /measured \+0\.050 recall@5 and \+0\.020 MRR vs lexical on your suite \(40 cases, chunking paragraphs\): recommended/);
+  const worse = semanticVerdict({ cases: 40, k: 5, rows: [lexical, row("use-lite hybrid", "hybrid(…)", 0.95, 0.7)] });
+  assert.equal(worse?.recommended, false, "more recall but worse ranking is not a win");
+  assert.match(worse!.advice, /not recommended/);
+  assert.equal(semanticVerdict({ cases: 40, k: 5, rows: [lexical, row("use-lite hybrid", "", null, null)] }), undefined, "a row that could not run gives no verdict");
+  // A lexical project's bm25+rerank row is its "config" row (identical settings run once).
+  const viaConfig = semanticVerdict({ cases: 40, k: 5, rows: [{ ...lexical, config: "config" }, row("use-lite hybrid", "hybrid(…)", 0.9, 0.8)] });
+  assert.equal(viaConfig?.lexical.config, "config");
+  assert.equal(viaConfig?.recommended, false, "no gain, no recommendation");
+
+  const root = mkdtempSync(join(tmpdir(), "ragtune-verdict-"));
+  assert.equal(readSemanticVerdict(root, ".ragtune"), undefined);
+  writeSemanticVerdict(root, ".ragtune", better!, "suite.yaml");
+  assert.equal(readSemanticVerdict(root, ".ragtune")?.recallGain, 0.05);
+  writeFileSync(join(root, ".ragtune", "semantic-verdict.json"), "{ not json");
+  assert.equal(readSemanticVerdict(root, ".ragtune"), undefined, "an unreadable file means not measured");
+});

@@ -20,6 +20,7 @@ import {
   type SuiteGridEntry,
 } from "../../bench/retrieval.ts";
 import { PEER_NAMES } from "../../bench/peers/index.ts";
+import { writeSemanticVerdict } from "../../bench/semantic-verdict.ts";
 import { InputError } from "../../util/errors.ts";
 import { bold, dim, progress, progressDone, table } from "../output.ts";
 import { printJson } from "./common.ts";
@@ -112,6 +113,7 @@ export async function benchRetrievalCommand(opts: BenchRetrievalOpts, cmd: Comma
     onProgress: showProgress ? (text) => progress(`bench: ${text}`) : undefined,
   });
   progressDone();
+  if (result.semantic) writeSemanticVerdict(project.root, project.config.storeDir, result.semantic, opts.suite!);
   if (opts.json) printJson(result);
   else console.log(formatSuiteResult(result));
 }
