@@ -47,7 +47,7 @@ test("ids the config accepts are supported by the registries; ids it refuses are
     const e = registryError(() => createChatProvider(id, config.models, env));
     assert.ok(!e || !UNSUPPORTED.test(e), `${id}: ${e}`);
   }
-  for (const id of ["none", "hashing", "hashing:256", "onnx:models/bge", "gguf:e.gguf", "openai:text-embedding-3-small", "ollama:nomic-embed-text", "openai-compatible:local/bge"]) {
+  for (const id of ["none", "hashing", "hashing:256", "use-lite", "onnx:models/bge", "gguf:e.gguf", "openai:text-embedding-3-small", "ollama:nomic-embed-text", "openai-compatible:local/bge"]) {
     assert.equal(modelIdProblem("embedder", id, providers), undefined, id);
     const e = registryError(() => createEmbedder(id, config.models, env));
     assert.ok(!e || !UNSUPPORTED.test(e), `${id}: ${e}`);

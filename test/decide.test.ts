@@ -677,3 +677,14 @@ test("sensitivity: labelled data is the lever for behaviour failures", () => {
   assert.equal(labels?.to, "fine-tune");
   assert.equal(labels?.at, 300);
 });
+
+test("wrong retrieval on rag: the evidence quotes the measured semantic-retrieval verdict, else says how to measure it", () => {
+  const { summary, cases, config } = makeRun({ variants: supportBot });
+  const plain = decide(summary, cases, config);
+  assert.equal(plain.architecture, "rag");
+  has(plain.whatWouldChange, "`ragtune bench retrieval --suite` measures whether semantic retrieval offline (use-lite) helps");
+  const advice = "semantic retrieval (use-lite hybrid) measured +0.023 recall@5 and +0.025 MRR vs lexical on your suite (87 cases, chunking paragraphs): recommended";
+  const measured = decide(summary, cases, { ...config, semanticRetrieval: { advice, measuredAt: "2026-12-03T14:00:00Z" } });
+  has(measured.whatWouldChange, "Semantic retrieval (use-lite hybrid) measured +0.023 recall@5");
+  has(measured.whatWouldChange, "(measured 2026-12-03)");
+});

@@ -118,13 +118,30 @@ export type RagtuneRetrieverFactory = (chunks: Chunk[], settings: RagtuneRetriev
 /** The chunk filter the answering pipeline applies from `retrieval.versions/paths/tags`. */
 export { configFilter } from "../retrieve/pipeline.ts";
 
+/**
+ * Vectors already computed in this process, by embedder id and embedding input: the suite grid
+ * builds several dense/hybrid rows over the same chunks, and a local model such as use-lite costs
+ * ~60 ms a chunk, so each text is embedded once per process.
+ */
+const EMBEDDED = new Map<string, Float32Array>();
+
 /** Embed every chunk (title + headings + body, as ingest does) into one row-major matrix. */
 async function embedChunks(embedder: Embedder, chunks: readonly Chunk[], batchSize = 64): Promise<{ matrix: Float32Array; dims: number }> {
   let matrix = new Float32Array(0);
   let dims = 0;
   for (let start = 0; start < chunks.length; start += batchSize) {
     const batch = chunks.slice(start, start + batchSize);
-    const vectors = await embedder.embed(batch.map(embeddingInput), "document");
+    const inputs = batch.map(embeddingInput);
+    const keys = inputs.map((t) => `${embedder.id}\u0000${t}`);
+    const missing = inputs.filter((_, i) => !EMBEDDED.has(keys[i]));
+    const fresh = missing.length ? await embedder.embed(missing, "document") : [];
+    if (fresh.length !== missing.length) throw new Error(`${embedder.id} returned ${fresh.length} vectors for ${missing.length} texts`);
+    let f = 0;
+    const vectors = keys.map((key) => {
+      let v = EMBEDDED.get(key);
+      if (!v) EMBEDDED.set(key, (v = fresh[f++]));
+      return v;
+    });
     if (vectors.length !== batch.length) throw new Error(`${embedder.id} returned ${vectors.length} vectors for ${batch.length} texts`);
     if (start === 0) {
       dims = vectors[0]?.length ?? 0;
@@ -422,7 +439,19 @@ export interface SuiteGridEntry {
   /** Row label, e.g. "k1=0.9 b=0.4". */
   name: string;
   retrieval?: RetrievalOverrides;
+  /** `models.embedder` for this row (default: the project's). */
+  embedder?: string;
+  /**
+   * Measure this row under one chunking strategy only: the project's (or the first one measured).
+   * For rows that embed every chunk with a local model, which costs time per strategy.
+   */
+  configuredStrategyOnly?: boolean;
 }
+
+/** The semantic row of the default grid: use-lite vectors, weighted fusion, then the offline reranker. */
+export const SEMANTIC_ROW = "use-lite hybrid";
+/** The lexical row it is compared with (today's default: BM25 + the offline reranker). */
+export const LEXICAL_ROW = "bm25+rerank";
 
 /**
  * The configurations measured by default, each laid over the project's own retrieval settings:
@@ -442,7 +471,61 @@ export const DEFAULT_SUITE_GRID: SuiteGridEntry[] = [
   { name: "small-to-big", retrieval: { smallToBig: true } },
   { name: "dense", retrieval: { mode: "dense" } },
   { name: "hybrid", retrieval: { mode: "hybrid" } },
+  // Weighted fusion with lexical weight 0.7 was chosen on ClapNQ and the pnpm/fastify dev suites
+  // (bench/semantic.ts); it is not a global default because its gain depends on the corpus.
+  {
+    name: SEMANTIC_ROW,
+    retrieval: { mode: "hybrid", fusion: { method: "weighted", lexicalWeight: 0.7 }, rerank: "offline" },
+    embedder: "use-lite",
+    configuredStrategyOnly: true,
+  },
 ];
+
+/** use-lite hybrid vs lexical on the project's own suite, and what to do about it. */
+export interface SemanticVerdict {
+  strategy: ChunkingStrategy;
+  cases: number;
+  k: number;
+  lexical: { config: string; recallAtK: number; mrr: number; searchMs: number };
+  semantic: { config: string; recallAtK: number; mrr: number; searchMs: number };
+  /** semantic − lexical. */
+  recallGain: number;
+  mrrGain: number;
+  recommended: boolean;
+  /** One sentence with the numbers, e.g. for the decision's evidence. */
+  advice: string;
+}
+
+/** Recommend semantic retrieval when it finds more gold sources in the top k and ranks them no worse. */
+export function semanticVerdict(result: Pick<SuiteBenchResult, "rows" | "cases" | "k">): SemanticVerdict | undefined {
+  const sem = result.rows.find((r) => r.config === SEMANTIC_ROW && r.recallAtK !== null);
+  if (!sem) return undefined;
+  const ran = (r: SuiteBenchRow) => r.strategy === sem.strategy && r.recallAtK !== null;
+  // A lexical project's "config" row is bm25+rerank already (identical settings run once, under the first name).
+  const lex =
+    result.rows.find((r) => ran(r) && r.config === LEXICAL_ROW) ??
+    result.rows.find((r) => ran(r) && r.config === "config" && /^bm25\(.*rerank\(offline/.test(r.retriever) && !r.retriever.includes("hybrid"));
+  if (!lex) return undefined;
+  const recallGain = round(sem.recallAtK! - lex.recallAtK!, 4);
+  const mrrGain = round(sem.mrr! - lex.mrr!, 4);
+  const recommended = recallGain > 0 && mrrGain >= 0;
+  const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
+  const measured = `semantic retrieval (use-lite hybrid) measured ${signed(recallGain)} recall@${result.k} and ${signed(mrrGain)} MRR vs lexical on your suite (${result.cases} cases, chunking ${sem.strategy})`;
+  const advice = recommended
+    ? `${measured}: recommended — set models.embedder: use-lite, retrieval.mode: hybrid, retrieval.fusion: {method: weighted, lexicalWeight: 0.7}`
+    : `${measured}: not recommended — lexical retrieval is as good here without the embedding pass (~60 ms a chunk at ingest, ~290 MB)`;
+  return {
+    strategy: sem.strategy,
+    cases: result.cases,
+    k: result.k,
+    lexical: { config: lex.config, recallAtK: lex.recallAtK!, mrr: lex.mrr!, searchMs: lex.searchMs! },
+    semantic: { config: sem.config, recallAtK: sem.recallAtK!, mrr: sem.mrr!, searchMs: sem.searchMs! },
+    recallGain,
+    mrrGain,
+    recommended,
+    advice,
+  };
+}
 
 export interface SuiteBenchRow {
   strategy: ChunkingStrategy;
@@ -476,6 +559,8 @@ export interface SuiteBenchResult {
   rows: SuiteBenchRow[];
   /** The row with the best recall@k (ties: MRR, then the earlier row). */
   best?: { strategy: ChunkingStrategy; config: string };
+  /** use-lite hybrid vs bm25+rerank, when both rows ran. */
+  semantic?: SemanticVerdict;
 }
 
 export interface BenchSuiteOptions {
@@ -522,12 +607,13 @@ export async function benchRetrievalSuite(options: BenchSuiteOptions): Promise<S
     throw new InputError(`${options.suite}: no case has gold \`sources\` (retrieval is scored against them); add sources to qa/classify cases`);
   }
   const strategies = options.strategies ?? [...CHUNKING_STRATEGIES];
+  const singleStrategy = strategies.includes(config.chunking.strategy) ? config.chunking.strategy : strategies[0];
   // Identical settings are measured once, under the first name that produced them.
   const seen = new Set<string>();
   const grid: { entry: SuiteGridEntry; retrieval: RetrievalConfig }[] = [];
   for (const entry of options.grid ?? DEFAULT_SUITE_GRID) {
     const retrieval = applyOverrides(config.retrieval, entry);
-    const key = JSON.stringify(retrieval);
+    const key = JSON.stringify([retrieval, entry.embedder ?? config.models.embedder]);
     if (seen.has(key)) continue;
     seen.add(key);
     grid.push({ entry, retrieval });
@@ -552,6 +638,7 @@ export async function benchRetrievalSuite(options: BenchSuiteOptions): Promise<S
     result.strategies.push({ strategy, chunks: chunks.length, ingestMs: round(performance.now() - t0, 1), ...(error ? { error } : {}) });
 
     for (const { entry, retrieval } of grid) {
+      if (entry.configuredStrategyOnly && strategy !== singleStrategy) continue;
       options.onProgress?.(`${strategy} × ${entry.name}`);
       const row: SuiteBenchRow = {
         strategy,
@@ -574,7 +661,8 @@ export async function benchRetrievalSuite(options: BenchSuiteOptions): Promise<S
       }
       let searcher: RagtuneSearcher;
       try {
-        searcher = await factory(chunks, { retrieval, models: config.models, root });
+        const models = entry.embedder ? { ...config.models, embedder: entry.embedder } : config.models;
+        searcher = await factory(chunks, { retrieval, models, root });
       } catch (err) {
         // A setting this project cannot run (dense without an embedder, a missing model folder)
         // is one row's finding, not the end of the grid.
@@ -613,5 +701,7 @@ export async function benchRetrievalSuite(options: BenchSuiteOptions): Promise<S
     if (!best || row.recallAtK > best.recallAtK! || (row.recallAtK === best.recallAtK && row.mrr! > best.mrr!)) best = row;
   }
   if (best) result.best = { strategy: best.strategy, config: best.config };
+  const semantic = semanticVerdict(result);
+  if (semantic) result.semantic = semantic;
   return result;
 }

@@ -23,7 +23,7 @@ export const ID_FORMS: Readonly<Record<IdRole, readonly string[]>> = Object.free
     "llamacpp:<file.gguf>[?lora=<adapter.gguf>]",
   ],
   judge: ["openai:<model>", "anthropic:<model>", "ollama:<model>", "openai-compatible:<provider>/<model>", "llamacpp:<file.gguf>[?lora=<adapter.gguf>]"],
-  embedder: ["none", "hashing[:<dims>]", "onnx:<folder>", "gguf:<file>", "openai:<model>", "ollama:<model>", "openai-compatible:<provider>/<model>"],
+  embedder: ["none", "hashing[:<dims>]", "use-lite", "onnx:<folder>", "gguf:<file>", "openai:<model>", "ollama:<model>", "openai-compatible:<provider>/<model>"],
   reranker: ["none", "offline", "onnx:<folder>", "cohere:<model>", "jina:<model>"],
   reference: ["openai:<model>", "anthropic:<model>", "ollama:<model>", "openai-compatible:<provider>/<model>", "llamacpp:<file.gguf>"],
 });
@@ -67,6 +67,8 @@ export function modelIdProblem(role: IdRole, id: string, providers: ReadonlySet<
   switch (kind) {
     case "none":
       return colon < 0 ? undefined : `'${id}': 'none' takes no argument`;
+    case "use-lite":
+      return colon < 0 ? undefined : `'${id}': 'use-lite' takes no argument`;
     case "offline":
       if (role === "reranker") return colon < 0 ? undefined : `'${id}': 'offline' takes no argument`;
       if (rest !== "extractive") {

@@ -332,7 +332,7 @@ const Models = z
       .max(1_000)
       .default("none")
       .describe(
-        "Embedder for dense/hybrid retrieval: 'none', 'hashing[:<dims>]' (8–65536 dims; deterministic baseline; measured below BM25, not a default), 'onnx:<folder>' (local transformers.js model, offline), 'gguf:<file>' (node-llama-cpp), 'openai:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>'. Required (not 'none') when retrieval.mode is dense or hybrid.",
+        "Embedder for dense/hybrid retrieval: 'none', 'hashing[:<dims>]' (8–65536 dims; deterministic baseline; measured below BM25, not a default), 'use-lite' (Universal Sentence Encoder lite, 512 dims, shipped in npm packages; offline, no key), 'onnx:<folder>' (local transformers.js model, offline), 'gguf:<file>' (node-llama-cpp), 'openai:<model>', 'ollama:<model>', 'openai-compatible:<provider>/<model>'. Required (not 'none') when retrieval.mode is dense or hybrid.",
       ),
     providers: userMap(Provider, z.string().regex(PROVIDER_NAME, { message: "provider names are letters, digits, '.', '_' and '-' (no '/' or ':')" }))
       .describe("Named endpoints (also used by API embedders and rerankers). Names: letters, digits, '.', '_', '-'."),

@@ -156,7 +156,10 @@ export function whatWouldChange(ev: Evidence, v: Verdict): string[] {
       const g = generatorLimit(ev, "rag");
       if (rag && rag.detail.knowledge.wrong_retrieval) {
         out.push(
-          `If retrieval improved (wrong_retrieval is ${rag.detail.knowledge.wrong_retrieval} of rag's ${rag.failed} failures), rag's ${pct(rag.summary.passRate)} would rise${g ? "" : "; nothing else would change the choice"}.`,
+          `If retrieval improved (wrong_retrieval is ${rag.detail.knowledge.wrong_retrieval} of rag's ${rag.failed} failures), rag's ${pct(rag.summary.passRate)} would rise${g ? "" : "; nothing else would change the choice"}.` +
+            (ev.config.semanticRetrieval
+              ? ` ${ev.config.semanticRetrieval.advice[0].toUpperCase()}${ev.config.semanticRetrieval.advice.slice(1)}${ev.config.semanticRetrieval.measuredAt ? ` (measured ${ev.config.semanticRetrieval.measuredAt.slice(0, 10)})` : ""}.`
+              : " `ragtune bench retrieval --suite` measures whether semantic retrieval offline (use-lite) helps on this suite."),
         );
       }
       if (g) out.push(`With ${g.offline ? "a real model" : "a stronger generator"}: ${ceilingLine(g)}`);

@@ -25,7 +25,11 @@ import { InputError } from "../util/errors.ts";
 import { fmtCount, trainingItem, usd, variantCosts, type CostConfig, type VariantCostDetail } from "./cost.ts";
 
 /** `evaluate.alpha` is optional: it only sizes the "more cases" advice (default 0.05). */
-export type DecideConfig = CostConfig & { evaluate?: Partial<Pick<RagtuneConfig["evaluate"], "alpha">> };
+export type DecideConfig = CostConfig & {
+  evaluate?: Partial<Pick<RagtuneConfig["evaluate"], "alpha">>;
+  /** The last `bench retrieval --suite` verdict on semantic retrieval (src/bench/semantic-verdict.ts), quoted when retrieval fails. */
+  semanticRetrieval?: { advice: string; measuredAt?: string };
+};
 export type Group = "knowledge" | "behaviour" | "reasoning";
 /** What an option is meant to fix; fine-tuning for knowledge has its own constraint. */
 export type Purpose = Group | "none";

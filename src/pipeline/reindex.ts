@@ -4,7 +4,7 @@
  * record an index version — the one sequence `ragtune ingest`, the demo and `POST /v1/ingest` run.
  */
 import { ingestProject, type IngestStats } from "../ingest/index.ts";
-import { embedPending } from "../retrieve/dense.ts";
+import { embedPending, type EmbedEstimate, type EmbedProgress } from "../retrieve/dense.ts";
 import { hasSnapshots } from "../store/index.ts";
 import { configHashOf, recordIndexVersion } from "../store/versions.ts";
 import type { Project } from "./project.ts";
@@ -15,7 +15,11 @@ export interface ReindexOptions {
   /** Names `sources[i].include` as file:line in errors (the CLI's config locator). */
   locate?: (source: number, include: number) => string;
   onIngestProgress?: (done: number, total: number, path: string) => void;
-  onEmbedProgress?: (p: { done: number; total: number; embedder: string }) => void;
+  onEmbedProgress?: (p: EmbedProgress) => void;
+  /** The embedding job's measured time estimate, before the rest of a job longer than one batch. */
+  onEmbedEstimate?: (e: EmbedEstimate) => void;
+  /** Chunks per embedding batch and transaction (default 64). */
+  embedBatchSize?: number;
   /** Where files are parsed (default: the process's shared parser worker; the server's re-index worker passes its own limits). */
   sandbox?: ParserSandbox;
 }
@@ -40,7 +44,11 @@ export async function reindexProject(project: Project, options: ReindexOptions =
   // Dense/hybrid retrieval: embed only the chunks that are new or changed (vectors persist per embedder).
   const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
   if (embedder) {
-    const result = await embedPending(project.indexFile, embedder, options.onEmbedProgress ? { onProgress: options.onEmbedProgress } : {});
+    const result = await embedPending(project.indexFile, embedder, {
+      ...(options.embedBatchSize ? { batchSize: options.embedBatchSize } : {}),
+      ...(options.onEmbedProgress ? { onProgress: options.onEmbedProgress } : {}),
+      ...(options.onEmbedEstimate ? { onEstimate: options.onEmbedEstimate } : {}),
+    });
     stats.embedded = { embedder: result.embedder, embedded: result.embedded, upToDate: result.upToDate, ms: result.ms };
   }
   // Every ingest that changes the index records a version `ragtune index rollback` can restore.

@@ -209,11 +209,34 @@ export class DenseRetriever {
   }
 }
 
+export interface EmbedProgress {
+  done: number;
+  total: number;
+  embedder: string;
+  /** Wall time so far (includes loading a local model on the first batch). */
+  elapsedMs: number;
+}
+
+/** The time a job will take, measured on its first batch (see `EmbedPendingOptions.onEstimate`). */
+export interface EmbedEstimate {
+  embedder: string;
+  /** Chunks the job embeds in all. */
+  total: number;
+  /** Chunks timed (the first batch). */
+  measured: number;
+  /** Wall ms per chunk on them (an upper bound for a local model: its load time is included). */
+  msPerChunk: number;
+  /** Expected wall ms of the whole job (measured part included). */
+  totalMs: number;
+}
+
 export interface EmbedPendingOptions {
   /** Texts per embed call, each stored in its own transaction (default 64). */
   batchSize?: number;
   /** Called after every stored batch. */
-  onProgress?: (progress: { done: number; total: number; embedder: string }) => void;
+  onProgress?: (progress: EmbedProgress) => void;
+  /** Called once, after the first batch, when more batches follow: the measured time estimate. */
+  onEstimate?: (estimate: EmbedEstimate) => void;
   signal?: AbortSignal;
 }
 
@@ -251,7 +274,12 @@ export async function embedPending(
       if (embedded.length !== batch.length) throw new Error(`${embedder.id} returned ${embedded.length} vectors for ${batch.length} texts`);
       vectors.put(batch.map((p, i) => ({ chunkId: p.id, embedder: embedder.id, vector: embedded[i], textHash: p.textHash })));
       done += batch.length;
-      options.onProgress?.({ done, total, embedder: embedder.id });
+      const elapsedMs = performance.now() - started;
+      if (start === 0 && done < total && options.onEstimate) {
+        const msPerChunk = elapsedMs / done;
+        options.onEstimate({ embedder: embedder.id, total, measured: done, msPerChunk, totalMs: msPerChunk * total });
+      }
+      options.onProgress?.({ done, total, embedder: embedder.id, elapsedMs });
     }
     return { embedder: embedder.id, embedded: done, upToDate: vectors.chunkCount() - total, ms: performance.now() - started };
   } finally {

@@ -21,6 +21,7 @@ import {
   timingLabel,
 } from "../../bench/retrieval.ts";
 import { PEER_NAMES } from "../../bench/peers/index.ts";
+import { writeSemanticVerdict } from "../../bench/semantic-verdict.ts";
 import { InputError } from "../../util/errors.ts";
 import { bold, dim, progress, progressDone, table } from "../output.ts";
 import { printJson } from "./common.ts";
@@ -113,6 +114,7 @@ export async function benchRetrievalCommand(opts: BenchRetrievalOpts, cmd: Comma
     onProgress: showProgress ? (text) => progress(`bench: ${text}`) : undefined,
   });
   progressDone();
+  if (result.semantic) writeSemanticVerdict(project.root, project.config.storeDir, result.semantic, opts.suite!);
   if (opts.json) printJson(result);
   else console.log(formatSuiteResult(result));
 }
@@ -212,6 +214,7 @@ export function formatSuiteResult(r: SuiteBenchResult): string {
   lines.push("");
   for (const [key, labels] of notes) lines.push(dim(`  ${labels.length ? `${labels.join(", ")} — ` : ""}${key}`));
   if (r.best) lines.push("", `best recall@${r.k}: chunking.strategy=${r.best.strategy}, retrieval '${r.best.config}'`);
+  if (r.semantic) lines.push(r.semantic.advice);
   lines.push(dim("recall@k, hit@k and MRR are computed over the k chunks `ragtune ask/eval` would retrieve (filters and version collapsing as configured)."));
   return lines.join("\n");
 }

@@ -10,9 +10,13 @@ import type { RunSummary } from "../../evaluate/types.ts";
 import { buildReport, writeHtmlReport, writeReport } from "../../report/index.ts";
 import { loadedFrom, printJson, projectFrom } from "./common.ts";
 import { bold, dim, green } from "../output.ts";
+import { readSemanticVerdict } from "../../bench/semantic-verdict.ts";
 
 function loadRun(cmd: Command, run?: string) {
-  const loaded = loadedFrom(cmd);
+  const given = loadedFrom(cmd);
+  // The suite benchmark's measured verdict on semantic retrieval, when one was run, for the evidence.
+  const semantic = readSemanticVerdict(given.root, given.config.storeDir);
+  const loaded = semantic ? { ...given, config: { ...given.config, semanticRetrieval: semantic } } : given;
   const runDir = resolveRunFlag(`${cmd.name()} [run]`, loaded.root, loaded.config, run);
   return { loaded, runDir, summary: readSummary(runDir), cases: readCaseResults(runDir) };
 }

