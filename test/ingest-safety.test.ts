@@ -105,6 +105,46 @@ test("a deleted file is removed; a file that breaks is removed; both are listed 
   }
 });
 
+test("a file skipped for this run's conditions (a parser time or memory limit) keeps its previous version; one skipped for its content is removed", async () => {
+  const f = fixture();
+  const { ParserSandbox } = await import("../src/ingest/sandbox.ts");
+  // A sandbox whose limits trip for chosen files: the same results the real limits give.
+  class LimitedSandbox extends ParserSandbox {
+    constructor(private readonly trip: Map<string, { reason: string; transient?: boolean }>) {
+      super();
+    }
+    override async parse(request: Parameters<ParserSandbox["parse"]>[0]) {
+      const t = this.trip.get(request.path);
+      return t ? { ok: false as const, reason: `${request.path}: ${t.reason}`, ...(t.transient ? { transient: true } : {}) } : super.parse(request);
+    }
+  }
+  const sandbox = new LimitedSandbox(
+    new Map([
+      ["docs/a.md", { reason: "parsing took longer than 30 s (the per-file time limit): not indexed", transient: true }],
+      ["docs/b.md", { reason: "parsing grew the process by more than 880 MB of memory (the ingest's memory limit): not indexed", transient: true }],
+      ["docs/c.md", { reason: "parsing needed more than 320 MB of heap (the per-file memory limit): not indexed" }],
+    ]),
+  );
+  try {
+    await f.run();
+    const before = new Map(f.store.chunks().map((c) => [c.path, c.text]));
+    for (const p of ["docs/a.md", "docs/b.md", "docs/c.md"]) write(f.root, p, page(`${p} edited`));
+    const stats = await f.run({ sandbox });
+    assert.deepEqual(f.state().docs, ["docs/a.md", "docs/b.md", "docs/d.md", "docs/sub/e.md", "notes/n.md"]);
+    assert.deepEqual(stats.removedDocuments.map((r) => r.path), ["docs/c.md"]);
+    assert.deepEqual(stats.kept.map((k) => k.path).sort(), ["docs/a.md", "docs/b.md"]);
+    for (const k of stats.kept) assert.match(k.reason, /could not be indexed this run \(.*limit.*\); the previous version stays indexed/);
+    assert.ok(stats.skipped.filter((s) => s.transient).length === 2, "the skips say they were this run's conditions");
+    // The kept documents still have their previous text.
+    const after = new Map(f.store.chunks().map((c) => [c.path, c.text]));
+    assert.equal(after.get("docs/a.md"), before.get("docs/a.md"));
+    assert.equal(after.get("docs/b.md"), before.get("docs/b.md"));
+  } finally {
+    await sandbox.close();
+    f.cleanup();
+  }
+});
+
 test("documents no longer selected are kept until --prune; excluded files too", async () => {
   const f = fixture();
   try {

@@ -143,6 +143,12 @@ export interface EmbedStats {
 export interface SkippedFile {
   path: string;
   reason: string;
+  /**
+   * The reason is this run's conditions (a file that could not be read, a time or memory limit of the
+   * parser, which depend on the machine's load and on what the process holds), not the file's
+   * content: a previous version of the document stays indexed instead of being removed.
+   */
+  transient?: boolean;
 }
 
 export { chunkDocument } from "./chunk.ts";

@@ -119,10 +119,14 @@ export async function ingestProject(opts: IngestOptions): Promise<IngestStats> {
     for (const path of paths) {
       const file = files.get(path)!;
       const { version } = file;
+      let transient = false;
       const reason = await (async (): Promise<string | undefined> => {
         if (!loaderFor(path)) return `unsupported file type "${extensionOf(path) || "(no extension)"}" (supported: ${supported})`;
         const read = await readSelected(file, chunking.maxFileBytes);
-        if ("reason" in read) return read.reason;
+        if ("reason" in read) {
+          transient = read.reason.startsWith("unreadable:");
+          return read.reason;
+        }
         const { bytes } = read;
         const digest = createHash("sha256").update(bytes).digest("hex");
         const prev = stored.get(path);
@@ -133,7 +137,10 @@ export async function ingestProject(opts: IngestOptions): Promise<IngestStats> {
         }
         const size = bytes.length;
         const parsed = await sandbox.parse({ path, version, bytes, chunking });
-        if (!parsed.ok) return parsed.reason;
+        if (!parsed.ok) {
+          transient = parsed.transient === true;
+          return parsed.reason;
+        }
         const slot = spill.put(parsed.meta, parsed.chunks);
         const doc: StoredDocument = { path, hash: digest, version, title: parsed.title, bytes: size, chunks: parsed.chunks.length, ingestedAt: new Date().toISOString() };
         upserts.push({
@@ -147,7 +154,7 @@ export async function ingestProject(opts: IngestOptions): Promise<IngestStats> {
         else stats.added++;
         return undefined;
       })();
-      if (reason !== undefined) skipped.push({ path, reason });
+      if (reason !== undefined) skipped.push({ path, reason, ...(transient ? { transient } : {}) });
       opts.onProgress?.(++done, paths.length, path);
     }
 

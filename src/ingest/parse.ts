@@ -20,7 +20,7 @@ export type ParsedChunk = Omit<Chunk, "meta">;
 
 export type ParseResult =
   | { ok: true; title: string; meta: Record<string, unknown>; chunks: ParsedChunk[] }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; /** The run's conditions, not the file's content, made it fail (see SkippedFile.transient). */ transient?: boolean };
 
 /** Decode file bytes as text, or say why they are not text. */
 export function decodeText(bytes: Uint8Array): { text: string } | { binary: string } {

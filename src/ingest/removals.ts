@@ -4,7 +4,9 @@
  * - a pattern that selects nothing is an error, before anything changes (`checkPatterns`);
  * - a document leaves the index on its own only when the walk proves its file is gone: a pattern
  *   that selects its path walked the folder it was in and did not find it; or when its file is
- *   still selected but can no longer be indexed (it changed into something skipped);
+ *   still selected but can no longer be indexed (it changed into something skipped for its content);
+ * - a file skipped for this run's conditions (unreadable, or a parser time or memory limit: they
+ *   depend on the machine's load and on what else the process holds) keeps its previous version;
  * - a document whose file was not looked for (no pattern selects its path any more) is kept until
  *   `--prune` confirms; so is one whose folder or file could not be read this run;
  * - removing more than half of the index needs `--prune` as well (`IngestRefused`, exit 2).
@@ -70,16 +72,17 @@ export function planRemovals(input: {
   prune: boolean;
 }): RemovalPlan {
   const { stored, keep, expansion, prune } = input;
-  const skipReason = new Map(input.skipped.map((s) => [s.path, s.reason]));
+  const skipOf = new Map(input.skipped.map((s) => [s.path, s]));
   const removals: SkippedFile[] = [];
   const kept: SkippedFile[] = [];
   for (const path of stored.keys()) {
     if (keep.has(path)) continue;
-    const reason = skipReason.get(path);
-    if (reason !== undefined) {
-      // Unreadable says nothing about the content: keep the last good version.
-      if (reason.startsWith("unreadable:")) kept.push({ path, reason: `could not be read this run (${reason}); the previous version stays indexed` });
-      else removals.push({ path, reason: `now skipped: ${reason}` });
+    const skip = skipOf.get(path);
+    if (skip !== undefined) {
+      // Unreadable or over a limit this run says nothing about the content: keep the last good version.
+      if (skip.reason.startsWith("unreadable:")) kept.push({ path, reason: `could not be read this run (${skip.reason}); the previous version stays indexed` });
+      else if (skip.transient) kept.push({ path, reason: `could not be indexed this run (${skip.reason}); the previous version stays indexed` });
+      else removals.push({ path, reason: `now skipped: ${skip.reason}` });
       continue;
     }
     if (inUnlistedFolder(path, expansion.unlisted)) {

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { IngestRefused } from "../ingest/index.ts";
-import { ParserSandbox, SANDBOX_DEFAULTS } from "../ingest/sandbox.ts";
+import { ParserSandbox } from "../ingest/sandbox.ts";
 import { openProject, type Project } from "../pipeline/index.ts";
 import { indexConfigHash, reindexProject } from "../pipeline/reindex.ts";
 import { hasSnapshots } from "../store/index.ts";
@@ -22,18 +22,9 @@ const init = workerData as ReindexWorkerInit;
 const port = parentPort!;
 const post = (m: ReindexWorkerMessage) => port.postMessage(m);
 
-/**
- * The parser limits on the process's resident memory (sandbox.ts) are a budget for an ingest; in a
- * server the process already holds the server, the load and this worker (≈ 500–800 MB measured by
- * bench/serve-load.ts), which would recycle the parser after every file (a fresh worker and loader
- * each time: ~2 s of CPU per ingest) or refuse files. Here they count from what the process held
- * when this worker started: the same headroom an ingest gets on its own.
- */
-const baseRssMb = process.memoryUsage.rss() / (1024 * 1024);
-const sandbox = new ParserSandbox({
-  rssCapMb: Math.round(baseRssMb + SANDBOX_DEFAULTS.rssCapMb),
-  recycleRssMb: Math.round(baseRssMb + SANDBOX_DEFAULTS.recycleRssMb),
-});
+// The parser's memory limits count from what the process held when the parser worker started
+// (sandbox.ts), so the server's own memory does not use up an ingest's headroom.
+const sandbox = new ParserSandbox();
 
 let project: Project | undefined;
 const opened = (): Project => (project ??= openProject({ config: init.config, path: init.configPath, root: init.root }, { indexFile: init.indexFile }));
