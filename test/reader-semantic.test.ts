@@ -9,6 +9,8 @@ import { readFileSync } from "node:fs";
 import { ExtractiveReader } from "../src/models/offline-extractive.ts";
 import type { ContextChunk, Embedder } from "../src/models/index.ts";
 import { demoReaderRequests } from "./helpers/reader-requests.ts";
+import { parseConfig } from "../src/config/index.ts";
+import { createGenerator } from "../src/models/registry.ts";
 
 test("no encoder: the reader's answers, citations and confidences on the demo documents are unchanged", async () => {
   // Recorded from the reader before the semantic signal was added (test/helpers/reader-requests.ts).
@@ -68,7 +70,7 @@ test("selection: the semantically closer of two lexically tied sentences is quot
   assert.match(lexical.text, /^Annual plan refunds are reviewed/, "lexically, the first sentence wins the tie");
   // The question and the second sentence share a concept ("can I get" / "paid"); the first is about reviews.
   const encoder = stubEncoder([["can i get", "paid"], ["reviewed"]]);
-  const semantic = new ExtractiveReader({ minConfidence: 0, maxSentences: 1, semantic: { encoder, confidenceWeight: 0 } });
+  const semantic = new ExtractiveReader({ minConfidence: 0, maxSentences: 1, semantic: { encoder, selectionWeight: 0.3, confidenceWeight: 0 } });
   const r = await semantic.generate({ task: "qa", input: question, context: [refunds] });
   assert.match(r.text, /^An annual plan refund is paid/);
   // Weight 0: the encoder is asked, but the choice stays lexical.
@@ -100,11 +102,31 @@ test("abstention: a best sentence far from the question lowers the confidence be
 test("only the lexical top candidates are embedded, in one batch with the question, and each text once per reader", async () => {
   const encoder = stubEncoder([["can i get"]]);
   const many: ContextChunk = { ...refunds, text: Array.from({ length: 20 }, (_, i) => `Annual plan refund rule number ${i + 1} applies.`).join("\n\n") };
-  const reader = new ExtractiveReader({ minConfidence: 0, maxSentences: 1, semantic: { encoder, candidates: 5 } });
+  const reader = new ExtractiveReader({ minConfidence: 0, maxSentences: 1, semantic: { encoder, selectionWeight: 0.3, candidates: 5 } });
   await reader.generate({ task: "qa", input: question, context: [many] });
   assert.equal(encoder.calls.length, 1);
   assert.equal(encoder.calls[0].length, 6, "the question and 5 candidates");
   assert.equal(encoder.calls[0][0], question);
   await reader.generate({ task: "qa", input: question, context: [many] });
   assert.equal(encoder.calls.length, 1, "the second identical request embeds nothing");
+  // Selection weight 0 (the default): only the question and the answer sentence are embedded.
+  const confidenceOnly = stubEncoder([["can i get"]]);
+  const answer = await new ExtractiveReader({ minConfidence: 0, maxSentences: 1, semantic: { encoder: confidenceOnly } }).generate({ task: "qa", input: question, context: [many] });
+  assert.deepEqual(confidenceOnly.calls, [[question, answer.citations[0].quote]]);
+});
+
+test("answer.semantic: use-lite wires the real encoder into offline:extractive (model loads offline); none stays lexical", async () => {
+  const config = (semantic?: string) => parseConfig(`sources:\n  - include: a\n${semantic ? `answer:\n  semantic: ${semantic}\n` : ""}`);
+  assert.equal(config().answer.semantic, "none", "lexical is the default");
+  assert.throws(() => config("use-lit"), /semantic/);
+  const request = { task: "qa" as const, input: "Can my yearly subscription be reimbursed as a refund?", context: [refunds] };
+  const lexical = await createGenerator("offline:extractive", config().models, config().answer).generate(request);
+  const plain = await new ExtractiveReader({ minConfidence: 0.35, maxSentences: 2 }).generate(request);
+  assert.deepEqual(lexical, plain);
+  const withEncoder = config("use-lite");
+  const semantic = await createGenerator("offline:extractive", withEncoder.models, withEncoder.answer).generate(request);
+  assert.equal(semantic.generator, "offline:extractive");
+  // (1 − w)·support + w·g(cos): only the real cosine of these two texts can make it differ, and it must stay a valid confidence.
+  assert.notEqual(semantic.confidence, lexical.confidence);
+  assert.ok((semantic.confidence ?? -1) >= 0 && (semantic.confidence ?? 2) <= 1);
 });
