@@ -5,8 +5,7 @@
  * - Selection (off by default: SEMANTIC_SELECTION_WEIGHT). The reader ranks every unit lexically first; only the top `candidates` are embedded
  *   (with the question, in one batch) and get `selectionWeight · max(0, cos)` added to their score.
  *   A sentence outside the lexical top few is not rescued: embedding every unit of a long context
- *   would cost ~20 ms a sentence, and the lexical ranking already puts the answer in the top 8 on
- *   nearly every question (bench/reader.ts).
+ *   would cost ~20 ms a sentence.
  * - Abstention. The support becomes (1 − confidenceWeight)·support + confidenceWeight·g(cos of the
  *   answer sentence), g mapping [simFloor, simFull] linearly onto [0, 1] (clamped): a question whose
  *   best sentence is semantically far from it loses confidence, one phrased differently from its
@@ -15,8 +14,9 @@
  * Vectors are kept per text in a bounded in-process map, so a sentence quoted again (the same help
  * page retrieved for many questions, the serve path's repeated questions) is embedded once.
  *
- * The default weights were chosen on the tune half of CLAP NQ dev and confirmed on the other half,
- * the demo suite and the real-docs suites (docs/reader.md "Semantic signal").
+ * The default weights were chosen on the tune half of CLAP NQ dev (bench/reader.ts --semantic); on
+ * the held-out half and the real-docs suites they lose to the lexical reader, which is why
+ * `answer.semantic` defaults to none (docs/reader.md "Semantic signal").
  */
 import type { Embedder } from "../index.ts";
 
