@@ -1,7 +1,11 @@
 /**
  * Reader benchmark: how well `offline:extractive` picks the answering sentence and when it abstains.
  *
- *   node --import tsx bench/reader.ts [--label NAME] [--skip-demo] [--skip-clapnq]
+ *   node --import tsx bench/reader.ts [--label NAME] [--skip-demo] [--skip-clapnq] [--semantic]
+ *
+ * `--semantic` (label "semantic" unless given): the demo evals run with `answer.semantic: use-lite`;
+ * on CLAP NQ the semantic signal's weights are chosen on the tune half (sha1 of the item id, first
+ * byte even) and reported on both halves next to the lexical reader, with latency per answer.
  *
  * 1. Demo suite: copies examples/acme-support to a temp dir, runs `ragtune ingest` and
  *    `ragtune eval --variants rag`, and scores the qa cases from runs/<id>/cases.jsonl — at the
@@ -21,16 +25,29 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadavg } from "node:os";
 import { ExtractiveReader } from "../src/models/offline-extractive.ts";
-import type { ContextChunk } from "../src/models/index.ts";
-import { tokenize } from "../src/retrieve/tokenize.ts";
-import { multisetOverlap } from "../src/evaluate/normalize.ts";
+import type { Embedder } from "../src/models/index.ts";
+import { UseLiteEmbedder } from "../src/models/embedders/use-lite.ts";
+import { SEMANTIC_CONFIDENCE_WEIGHT, SEMANTIC_SELECTION_WEIGHT, SEMANTIC_SIM_FLOOR, SEMANTIC_SIM_FULL } from "../src/models/extractive/semantic.ts";
+import {
+  cachingEncoder,
+  clapMetrics,
+  DEFAULT_MIN_CONFIDENCE,
+  latency,
+  loadClapItems,
+  runReader,
+  THRESHOLDS,
+  tuneSemantic,
+  type ClapItem,
+  type ClapMetrics,
+  type ItemResult,
+  type SemanticWeights,
+} from "./lib/reader-clapnq.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLAPNQ_DIR = resolve(ROOT, "../shared/datasets/clapnq/annotated_data/dev");
 const RESULTS = join(ROOT, "bench/results/reader.json");
-const THRESHOLDS = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6];
-const DEFAULT_MIN_CONFIDENCE = 0.35;
 
 const args = process.argv.slice(2);
 const flag = (name: string): boolean => args.includes(name);
@@ -38,7 +55,9 @@ const option = (name: string, fallback: string): string => {
   const i = args.indexOf(name);
   return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
 };
-const label = option("--label", "current");
+/** The reader with `answer.semantic: use-lite`: demo evals with it on; CLAP NQ tunes and confirms its weights. */
+const semantic = flag("--semantic");
+const label = option("--label", semantic ? "semantic" : "current");
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b);
 
@@ -69,7 +88,9 @@ function runDemo() {
     const cli = (...argv: string[]) =>
       execFileSync(process.execPath, [join(ROOT, "bin/ragtune.js"), ...argv], { cwd: project, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
     const config = join(project, "ragtune.yaml");
-    const yaml = readFileSync(config, "utf8");
+    const original = readFileSync(config, "utf8");
+    if (semantic && !/^answer:\n/m.test(original)) throw new Error(`${config}: no top-level answer: section to add semantic: use-lite to`);
+    const yaml = semantic ? original.replace(/^answer:\n/m, "answer:\n  semantic: use-lite\n") : original;
     const configuredMatch = /^\s*minConfidence:\s*([\d.]+)/m.exec(yaml);
     const configured = Number(configuredMatch?.[1] ?? DEFAULT_MIN_CONFIDENCE);
     cli("ingest", "-c", config);
@@ -141,113 +162,52 @@ function summarize(rows: CaseRow[]) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. CLAP NQ dev, gold passage as context
+// 2. CLAP NQ dev, gold passage as context (items, split and metrics in lib/reader-clapnq.ts)
 // ---------------------------------------------------------------------------------------------
-
-interface ClapItem {
-  id: string;
-  input: string;
-  passages: { title: string; text: string; sentences: string[] }[];
-  output: { answer: string; selected_sentences?: string[] }[];
-}
-
-/** The dataset is space-tokenised ("Valladolid ." / "( 1 )"); restore ordinary prose spacing. */
-function detokenize(s: string): string {
-  return s
-    .replace(/``\s*|\s*''/g, '"')
-    .replace(/\s+([.,;:!?%)\]])/g, "$1")
-    .replace(/([([])\s+/g, "$1")
-    .replace(/\s+(['’](?:s|re|ve|d|ll|m|t)\b)/gi, "$1")
-    .replace(/\s+n't\b/g, "n't")
-    .replace(/\s+-\s+/g, (m) => (m.length === 3 ? "-" : " - "))
-    .replace(/\s+/g, " ")
-    .trim();
-}
-
-function readJsonl<T>(path: string): T[] {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as T);
-}
-
-function tokenOverlapMatch(a: string, b: string): boolean {
-  const ta = tokenize(a);
-  const tb = tokenize(b);
-  if (ta.length === 0 || tb.length === 0) return false;
-  return multisetOverlap(ta, tb) >= 0.5 * Math.max(ta.length, tb.length);
-}
-
-/** First quoted sentence of an answer "Sentence one. [1] Sentence two. [1]". */
-function firstQuote(text: string): string {
-  return text.split(/\s\[\d+\]/)[0]?.trim() ?? "";
-}
 
 async function runClapnq() {
   const answerablePath = join(CLAPNQ_DIR, "clapnq_dev_answerable.jsonl");
   const unanswerablePath = join(CLAPNQ_DIR, "clapnq_dev_unanswerable.jsonl");
   if (!existsSync(answerablePath) || !existsSync(unanswerablePath)) return undefined;
-  const reader = new ExtractiveReader({ minConfidence: 0, maxSentences: 2 });
-  const ask = async (item: ClapItem) => {
-    const p = item.passages[0];
-    const chunk: ContextChunk = { id: `${item.id}#0`, path: `${p.title}.md`, headingPath: [p.title], lineStart: 1, lineEnd: 1, version: "dev", text: detokenize(p.text) };
-    return reader.generate({ task: "qa", input: item.input, context: [chunk], minConfidence: 0 });
+  const items = loadClapItems(answerablePath, unanswerablePath);
+  const tune = items.filter((i) => i.half === "tune");
+  const heldout = items.filter((i) => i.half === "heldout");
+  const lexicalReader = new ExtractiveReader({ minConfidence: 0, maxSentences: 2 });
+  const lexical = await runReader(lexicalReader, items);
+  const byHalf = (results: ItemResult[], half: ClapItem["half"]) => results.filter((_, i) => items[i].half === half);
+  const report = {
+    split: "sha1(id)[0] even = tune, odd = held out",
+    ...clapMetrics(lexical),
+    tune: clapMetrics(byHalf(lexical, "tune")),
+    heldout: clapMetrics(byHalf(lexical, "heldout")),
   };
+  if (!semantic) return { ...report, semantic: null };
 
-  const answerable: { correct: boolean; confidence: number; abstained: boolean }[] = [];
-  let leadCorrect = 0;
-  let sentences = 0;
-  let answers = 0;
-  const count = (text: string, abstained: boolean) => {
-    if (abstained) return;
-    answers++;
-    sentences += (text.match(/\s\[\d+\](?=\s|$)/g) ?? []).length;
-  };
-  for (const item of readJsonl<ClapItem>(answerablePath)) {
-    const gold = item.output.flatMap((o) => (o.selected_sentences ?? []).map((s) => detokenize(s.replace(/&$/, ""))));
-    if (gold.length === 0) continue;
-    const result = await ask(item);
-    count(result.text, result.abstained);
-    const chosen = firstQuote(result.text);
-    answerable.push({ correct: !result.abstained && gold.some((g) => tokenOverlapMatch(chosen, g)), confidence: result.confidence ?? 0, abstained: result.abstained });
-    // Reference point: always quote the passage's first sentence.
-    const lead = detokenize(item.passages[0].sentences[0] ?? "");
-    if (gold.some((g) => tokenOverlapMatch(lead, g))) leadCorrect++;
+  // Weights chosen on the tune half only; the encoder's vectors are shared across the grid.
+  const model = new UseLiteEmbedder();
+  const encoder = cachingEncoder(model);
+  const tuning = await tuneSemantic(encoder, tune);
+  const defaults: SemanticWeights = { selectionWeight: SEMANTIC_SELECTION_WEIGHT, confidenceWeight: SEMANTIC_CONFIDENCE_WEIGHT, simFloor: SEMANTIC_SIM_FLOOR, simFull: SEMANTIC_SIM_FULL };
+  const semanticReader = (w: SemanticWeights, enc: Embedder) => new ExtractiveReader({ minConfidence: 0, maxSentences: 2, semantic: { encoder: enc, ...w } });
+  const chosen = await runReader(semanticReader(tuning.chosen, encoder), items);
+  const atDefaults = await runReader(semanticReader(defaults, encoder), items);
+  // Latency per answer on held-out items, alternating lexical and semantic passes; the semantic
+  // passes embed with a cold cache (a fresh reader each pass, the model already loaded).
+  const timing: { lexical: ReturnType<typeof latency>[]; semantic: ReturnType<typeof latency>[] } = { lexical: [], semantic: [] };
+  for (let round = 0; round < 2; round++) {
+    timing.lexical.push(latency(await runReader(new ExtractiveReader({ minConfidence: 0, maxSentences: 2 }), heldout)));
+    timing.semantic.push(latency(await runReader(semanticReader(defaults, model), heldout)));
   }
-  const unanswerable: { confidence: number; abstained: boolean }[] = [];
-  for (const item of readJsonl<ClapItem>(unanswerablePath)) {
-    const result = await ask(item);
-    count(result.text, result.abstained);
-    unanswerable.push({ confidence: result.confidence ?? 0, abstained: result.abstained });
-  }
-
-  const at = (t: number) => {
-    const abstainA = answerable.filter((r) => r.abstained || r.confidence < t).length;
-    const correctA = answerable.filter((r) => !(r.abstained || r.confidence < t) && r.correct).length;
-    const abstainU = unanswerable.filter((r) => r.abstained || r.confidence < t).length;
-    return {
-      minConfidence: t,
-      sentenceAccuracy: ratio(correctA, answerable.length),
-      answeredRate: ratio(answerable.length - abstainA, answerable.length),
-      abstentionPrecision: ratio(abstainU, abstainU + abstainA),
-      abstentionRecall: ratio(abstainU, unanswerable.length),
-      overallAccuracy: ratio(correctA + abstainU, answerable.length + unanswerable.length),
-    };
-  };
-  // Ranking quality of confidence alone: P(conf(answerable) > conf(unanswerable)).
-  let wins = 0;
-  for (const a of answerable) for (const u of unanswerable) wins += a.confidence > u.confidence ? 1 : a.confidence === u.confidence ? 0.5 : 0;
-  const mean = (xs: number[]) => ratio(xs.reduce((s, x) => s + x, 0), xs.length);
   return {
-    answerable: answerable.length,
-    unanswerable: unanswerable.length,
-    selectionAccuracy: ratio(answerable.filter((r) => r.correct).length, answerable.length),
-    leadSentenceAccuracy: ratio(leadCorrect, answerable.length),
-    sentencesPerAnswer: ratio(sentences, answers),
-    atDefault: at(DEFAULT_MIN_CONFIDENCE),
-    confidenceAuc: ratio(wins, answerable.length * unanswerable.length),
-    meanConfidence: { answerable: mean(answerable.map((r) => r.confidence)), unanswerable: mean(unanswerable.map((r) => r.confidence)) },
-    sweep: THRESHOLDS.map(at),
+    ...report,
+    semantic: {
+      encoder: model.id,
+      tuning,
+      defaults,
+      chosen: { weights: tuning.chosen, tune: clapMetrics(byHalf(chosen, "tune")), heldout: clapMetrics(byHalf(chosen, "heldout")) },
+      atDefaults: { tune: clapMetrics(byHalf(atDefaults, "tune")), heldout: clapMetrics(byHalf(atDefaults, "heldout")) },
+      latency: { ...timing, loadAverage: loadavg() },
+    },
   };
 }
 
@@ -309,12 +269,51 @@ if (clapnq) {
       };
     }),
   );
+  const halves = (name: string, m: { tune: ClapMetrics; heldout: ClapMetrics }) =>
+    (["tune", "heldout"] as const).map((h) => ({
+      reader: name,
+      half: h,
+      items: `${m[h].answerable}+${m[h].unanswerable}`,
+      "selection acc": pct(m[h].selectionAccuracy),
+      AUC: m[h].confidenceAuc.toFixed(3),
+      [`answered@${DEFAULT_MIN_CONFIDENCE}`]: pct(m[h].atDefault.answeredRate),
+      [`abstain R@${DEFAULT_MIN_CONFIDENCE}`]: pct(m[h].atDefault.abstentionRecall),
+      [`overall@${DEFAULT_MIN_CONFIDENCE}`]: pct(m[h].atDefault.overallAccuracy),
+      "best overall (t)": (() => {
+        const best = m[h].sweep.reduce((x, y) => (y.overallAccuracy > x.overallAccuracy ? y : x));
+        return `${pct(best.overallAccuracy)} (${best.minConfidence})`;
+      })(),
+    }));
+  console.log(`\nsplit: ${clapnq.split}`);
+  const rows = halves("lexical", clapnq);
+  const sem = clapnq.semantic;
+  if (sem) {
+    const w = (x: SemanticWeights) => `sel ${x.selectionWeight}, conf ${x.confidenceWeight}, sim ${x.simFloor}–${x.simFull}`;
+    rows.push(...halves(`semantic, tuned (${w(sem.chosen.weights)})`, sem.chosen), ...halves(`semantic, defaults (${w(sem.defaults)})`, sem.atDefaults));
+    console.table(rows);
+    console.log("tune grid: selection weight → tune selection accuracy (confidence weight 0)");
+    console.table(sem.tuning.selection.map((r) => ({ selectionWeight: r.selectionWeight, "selection acc": pct(r.selectionAccuracy) })));
+    console.log(`tune grid: confidence weight × similarity range → tune overall accuracy at ${DEFAULT_MIN_CONFIDENCE} (selection weight ${sem.chosen.weights.selectionWeight})`);
+    console.table(sem.tuning.confidence.map((r) => ({ confidenceWeight: r.confidenceWeight, sim: `${r.simFloor}–${r.simFull}`, "overall acc": pct(r.overallAccuracy), AUC: r.auc.toFixed(3) })));
+    const l = sem.latency;
+    console.log(`latency per answer, held-out half (load average ${l.loadAverage.map((x) => x.toFixed(2)).join(" ")} at the end)`);
+    console.table([...l.lexical.map((x, i) => ({ pass: `lexical ${i + 1}`, ...x })), ...l.semantic.map((x, i) => ({ pass: `semantic ${i + 1} (cold cache)`, ...x }))].map((r) => ({
+      pass: r.pass,
+      answers: r.answers,
+      "mean ms": r.meanMs.toFixed(2),
+      "p50 ms": r.p50Ms.toFixed(2),
+      "p95 ms": r.p95Ms.toFixed(2),
+      "mean CPU ms": r.meanCpuMs.toFixed(2),
+    })));
+  } else {
+    console.table(rows);
+  }
 } else if (!flag("--skip-clapnq")) {
   console.log(`CLAP NQ skipped: ${CLAPNQ_DIR} not found`);
 }
 
 const merged = {
-  command: "node --import tsx bench/reader.ts --label <name>",
+  command: "node --import tsx bench/reader.ts --label <name> [--semantic]",
   runs: { ...(previous.runs ?? {}), [label]: { date: new Date().toISOString(), node: process.version, demo: demo ?? null, clapnq: clapnq ?? null } },
 };
 mkdirSync(dirname(RESULTS), { recursive: true });

@@ -3,7 +3,7 @@
  * CLI on it (`ragtune ingest --json`, `ragtune eval --json`) and reports what issue 9 asks for.
  *
  *   node --import tsx bench/corpora/run.ts [--corpus pnpm-docs|fastify-docs] [--label NAME]
- *        [--variants rag,long-context,prompt-only] [--split dev|holdout|all] [--keep]
+ *        [--variants rag,long-context,prompt-only] [--split dev|holdout|all] [--keep] [--semantic]
  *
  * Per corpus: the dataset folders named in bench/corpora/<name>/project.ts are copied, layout
  * unchanged, into a temp project with a ragtune.yaml that sets only `name`, `sources` and `suite`
@@ -37,12 +37,12 @@ const SPLITS = ["dev", "holdout", "all"];
 
 function usage(message: string): never {
   console.error(`bench/corpora/run.ts: ${message}`);
-  console.error("usage: node --import tsx bench/corpora/run.ts [--corpus pnpm-docs|fastify-docs] [--label NAME] [--variants rag,long-context,prompt-only] [--split dev|holdout|all] [--keep]");
+  console.error("usage: node --import tsx bench/corpora/run.ts [--corpus pnpm-docs|fastify-docs] [--label NAME] [--variants rag,long-context,prompt-only] [--split dev|holdout|all] [--keep] [--semantic]");
   process.exit(2);
 }
 
 function parseArgs(argv: string[]) {
-  const opts = { corpora: [...CORPORA] as string[], label: "current", variants: ["prompt-only", "long-context", "rag"], split: "all", keep: false };
+  const opts = { corpora: [...CORPORA] as string[], label: "current", variants: ["prompt-only", "long-context", "rag"], split: "all", keep: false, semantic: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -64,6 +64,8 @@ function parseArgs(argv: string[]) {
       opts.split = value();
       if (!SPLITS.includes(opts.split)) usage(`--split: must be one of ${SPLITS.join(", ")} (got '${opts.split}')`);
     } else if (a === "--keep") opts.keep = true;
+    // The offline reader with `answer.semantic: use-lite` (docs/reader.md); everything else at its default.
+    else if (a === "--semantic") opts.semantic = true;
     else usage(`unknown option '${a}'`);
   }
   return opts;
@@ -110,14 +112,14 @@ function gitCommit(): string | undefined {
 }
 
 /** Build the temp project: dataset folders copied as they are, a minimal ragtune.yaml. */
-function buildProject(p: CorpusProject, suitePath: string): string {
+function buildProject(p: CorpusProject, suitePath: string, semantic: boolean): string {
   const dir = mkdtempSync(join(tmpdir(), `ragtune-corpus-${p.name}-`));
   for (const item of p.copy) {
     const from = join(DATASETS, p.dataset, item);
     if (!existsSync(from)) throw new Error(`dataset ${p.dataset} has no '${item}' (expected ${from})`);
     cpSync(from, join(dir, item), { recursive: true });
   }
-  const config = { name: p.name, sources: p.sources.map((s) => ({ include: s.include, version: s.version, ...(s.exclude ? { exclude: s.exclude } : {}) })), suite: suitePath };
+  const config = { name: p.name, sources: p.sources.map((s) => ({ include: s.include, version: s.version, ...(s.exclude ? { exclude: s.exclude } : {}) })), suite: suitePath, ...(semantic ? { answer: { semantic: "use-lite" } } : {}) };
   writeFileSync(join(dir, "ragtune.yaml"), `# Written by bench/corpora/run.ts: only sources and suite are set, the rest is ragtune's defaults.\n${stringify(config)}`);
   return dir;
 }
@@ -148,7 +150,7 @@ async function runCorpus(name: string, opts: ReturnType<typeof parseArgs>): Prom
   const selected = opts.split === "all" ? suite.cases : suite.cases.filter((c) => c.tags?.includes(opts.split));
   console.log(`\n== ${name} (split ${opts.split}: ${selected.length} of ${suite.cases.length} cases; variants ${opts.variants.join(", ")})`);
 
-  const dir = buildProject(project, suitePath);
+  const dir = buildProject(project, suitePath, opts.semantic);
   const result: CorpusResult = {
     date: new Date().toISOString(),
     commit: gitCommit(),

@@ -171,6 +171,12 @@ const Answer = z
       .describe("Abstain (fallback + escalation) when the reader's confidence is below this."),
     maxSentences: z.number().int().min(1).max(10).default(2).describe("Sentences the extractive reader may cite in one answer."),
     fallbackMessage: text(2_000).optional().describe("Text returned when abstaining. Default: a standard 'I don't know' + escalation message."),
+    semantic: z
+      .enum(["none", "use-lite"])
+      .default("none")
+      .describe(
+        "Semantic signal of the offline reader (offline:extractive): 'use-lite' embeds the question and the answer sentence per answer with Universal Sentence Encoder lite (offline, ~30 ms CPU an answer, ~290 MB RSS, model loaded once per process) and mixes their similarity into the confidence. Independent of models.embedder. Measured in docs/reader.md: it lost on the held-out sets, so the default is none. Other generators ignore it.",
+      ),
   })
   .strict();
 

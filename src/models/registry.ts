@@ -15,6 +15,7 @@ import { CachedProvider, type ResponseCache } from "./cache.ts";
 import { LlamaCppProvider, parseLlamaCppRef } from "./llamacpp.ts";
 import { LlmGenerator } from "./llm-generator.ts";
 import { ExtractiveReader } from "./offline-extractive.ts";
+import { UseLiteEmbedder } from "./embedders/use-lite.ts";
 import { OpenAICompatibleProvider } from "./openai-compatible.ts";
 import { anthropicEndpoint, limitsOf, ollamaEndpoint, openaiEndpoint, resolveProviderRef, type ProviderLimitsConfig } from "./provider-ref.ts";
 import { ResilientProvider, type ResilienceOptions } from "./resilience.ts";
@@ -161,6 +162,8 @@ export function createGenerator(
       minConfidence: answer.minConfidence,
       maxSentences: answer.maxSentences,
       fallbackMessage: answer.fallbackMessage,
+      // The reader's own encoder instance: the model itself is loaded once per process and shared.
+      ...(answer.semantic === "use-lite" ? { semantic: { encoder: new UseLiteEmbedder() } } : {}),
     });
   }
   const provider = wrap(rawProvider("Generator", trimmed, models, env, options), options);

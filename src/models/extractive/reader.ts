@@ -98,6 +98,7 @@ import { sectionKey } from "../../core/versions.ts";
 import { TYPE_STRENGTH, typeFit } from "./answer-types.ts";
 import { analyzeQuestion, type QuestionAnalysis } from "./question.ts";
 import { splitUnits, type Unit } from "./units.ts";
+import { SemanticSignal, type ReaderSemanticOptions } from "./semantic.ts";
 import { answerFromSectionValueLine, headingAnswer, LABELLED_VALUE_RE, preferredVersionChunks, preferSectionOfPreferredVersion } from "./structure.ts";
 
 export interface ExtractiveReaderOptions {
@@ -106,6 +107,11 @@ export interface ExtractiveReaderOptions {
   /** Most sentences quoted in one answer. */
   maxSentences: number;
   fallbackMessage?: string;
+  /**
+   * Question–sentence similarity from a sentence encoder, for sentence choice and confidence
+   * (`answer.semantic`; semantic.ts). Absent: the reader is lexical only.
+   */
+  semantic?: ReaderSemanticOptions;
 }
 
 // Weights, chosen on the demo suite and CLAP NQ dev together (bench/reader.ts); see the notes above.
@@ -147,9 +153,11 @@ export interface Scored {
 export class ExtractiveReader implements Generator {
   readonly id = "offline:extractive";
   private readonly options: ExtractiveReaderOptions;
+  private readonly semantic?: SemanticSignal;
 
   constructor(options: ExtractiveReaderOptions) {
     this.options = options;
+    if (options.semantic) this.semantic = new SemanticSignal(options.semantic);
   }
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {
@@ -169,7 +177,7 @@ export class ExtractiveReader implements Generator {
     return countTokens(request.input) + request.context.reduce((sum, c) => sum + countTokens(c.text), 0);
   }
 
-  private answer(request: GenerateRequest): GenerateResult {
+  private async answer(request: GenerateRequest): Promise<GenerateResult> {
     const minConfidence = request.minConfidence ?? this.options.minConfidence;
     const inputTokens = this.inputTokens(request);
     const abstain = (confidence: number): GenerateResult => {
@@ -188,8 +196,18 @@ export class ExtractiveReader implements Generator {
     // A sentence addressed to the model ("ignore previous instructions …") is never the answer: it is data.
     const units = dedupe(request.context.flatMap((chunk, i) => cachedUnits(chunk, i))).filter((u) => !u.injected);
     if (question.terms.size === 0 || units.length === 0) return abstain(0);
-    const { scored, confidence, credit } = rankUnits(question, units, request.context, request.preferVersions, request.corpus);
+    const { scored, credit, preferredChunk } = scoreUnits(question, units, request.context, request.preferVersions);
+    const similarity = this.semantic ? await this.semantic.rescore(request.input, scored) : undefined;
+    reorderByStructure(scored, question, preferredChunk);
     const best = scored[0];
+    let blend: ((support: number) => number) | undefined;
+    if (this.semantic) {
+      const semantic = this.semantic;
+      // The structure rules may have promoted a unit the encoder has not seen (a section's value line).
+      const sim = similarity?.get(best.unit) ?? (await semantic.similarities(request.input, [best.unit.plain]))[0];
+      blend = (support) => semantic.blendSupport(support, sim);
+    }
+    const confidence = supportOf(question, units, best, credit, request.corpus, blend) ** CALIBRATION;
     if (confidence < minConfidence || best.coverage === 0) return abstain(confidence);
 
     const selected = [best.unit];
@@ -274,8 +292,8 @@ export class ExtractiveReader implements Generator {
   }
 }
 
-/** Scores every unit (best first) and the confidence that the best one answers; see the notes on top. */
-function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextChunk[], preferVersions?: readonly string[], corpus?: CorpusStats) {
+/** Scores every unit lexically, best first; see the notes on top. */
+function scoreUnits(question: QuestionAnalysis, units: Unit[], context: ContextChunk[], preferVersions?: readonly string[]) {
   const preferredChunk = preferredVersionChunks(context, preferVersions);
   const versionFactor = preferredChunk.map((p) => (p ? 1 : OLDER_VERSION_FACTOR));
   const credit = (u: Unit, t: string): number => (u.terms.has(t) ? 1 : u.headingTerms.has(t) ? HEADING_CREDIT : 0);
@@ -311,10 +329,7 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
   };
   const rankBonus = retrievalRankBonus(context);
   const questionKey = sectionKey(question.text);
-  const namesSection = (u: Unit): boolean => {
-    const key = sectionKey(u.headingPath[u.headingPath.length - 1] ?? "");
-    return key.length >= 4 && questionKey.includes(key);
-  };
+  const namesSection = (u: Unit): boolean => unitNamesSection(u, questionKey);
   const phraseShare = (u: Unit): number => {
     if (question.bigrams.length === 0) return 0;
     let hits = 0;
@@ -349,10 +364,27 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
     return { unit, order, coverage, fit, score: (lexical * typeFactor + passage) * v, base: (lexical + passage) * v };
   });
   scored.sort((a, b) => b.score - a.score || a.order - b.order);
+  return { scored, credit, preferredChunk };
+}
+
+/** The structure rules that override the score order: the preferred version's section, a section's value line. */
+function reorderByStructure(scored: Scored[], question: QuestionAnalysis, preferredChunk: boolean[]): void {
   preferSectionOfPreferredVersion(scored, preferredChunk);
   answerFromSectionValueLine(scored, question);
+}
 
-  const best = scored[0];
+/**
+ * How much of the question the best unit and the context support (before calibration); `blend`
+ * mixes in the semantic signal before the named-default floor.
+ */
+function supportOf(
+  question: QuestionAnalysis,
+  units: Unit[],
+  best: Scored,
+  credit: (u: Unit, t: string) => number,
+  corpus: CorpusStats | undefined,
+  blend?: (support: number) => number,
+): number {
   let total = 0;
   let sentenceSupport = 0;
   let contextSupport = 0;
@@ -375,10 +407,17 @@ function rankUnits(question: QuestionAnalysis, units: Unit[], context: ContextCh
   // parts are terms of their own.
   if (corpus) for (const [t, focus] of question.terms) if (focus === 1 && question.names.has(t) && !/[^\p{L}\p{N}]/u.test(t) && corpus.documentFrequency(t) === 0) absent++;
   let support = total > 0 ? ((sentenceSupport + contextSupport) / (2 * total)) * typeMiss * ABSENT_NAME_FACTOR ** absent : 0;
+  if (blend) support = blend(support);
   // The section the question names states the default it asks for: that is the answer, even when
   // the rest of a long question is scenery the line does not repeat.
-  if (question.types.has("default") && best.unit.cues.defaultValue && namesSection(best.unit)) support = Math.max(support, NAMED_DEFAULT_SUPPORT);
-  return { scored, confidence: support ** CALIBRATION, credit };
+  if (question.types.has("default") && best.unit.cues.defaultValue && unitNamesSection(best.unit, sectionKey(question.text))) support = Math.max(support, NAMED_DEFAULT_SUPPORT);
+  return support;
+}
+
+/** The question names the unit's own section (`linkWorkspacePackages`); `questionKey` = sectionKey(question). */
+function unitNamesSection(u: Unit, questionKey: string): boolean {
+  const key = sectionKey(u.headingPath[u.headingPath.length - 1] ?? "");
+  return key.length >= 4 && questionKey.includes(key);
 }
 
 function lengthFactor(unit: Unit): number {
