@@ -10,6 +10,8 @@ import { dirname, join } from "node:path";
 import { ingestProject, IngestRefused, type IngestOptions, type IngestSource } from "../src/ingest/index.ts";
 import { openStore, type Store } from "../src/store/index.ts";
 import { InputError } from "../src/util/errors.ts";
+import { ParserSandbox } from "../src/ingest/sandbox.ts";
+import type { ParseRequest, ParseResult } from "../src/ingest/parse.ts";
 import { runCli } from "./helpers/cli.ts";
 
 const CHUNKING = { maxTokens: 120, overlapTokens: 20, headingDepth: 3, minTokens: 8, maxFileBytes: 1_000_000 };
@@ -107,13 +109,12 @@ test("a deleted file is removed; a file that breaks is removed; both are listed 
 
 test("a file skipped for this run's conditions (a parser time or memory limit) keeps its previous version; one skipped for its content is removed", async () => {
   const f = fixture();
-  const { ParserSandbox } = await import("../src/ingest/sandbox.ts");
   // A sandbox whose limits trip for chosen files: the same results the real limits give.
   class LimitedSandbox extends ParserSandbox {
     constructor(private readonly trip: Map<string, { reason: string; transient?: boolean }>) {
       super();
     }
-    override async parse(request: Parameters<ParserSandbox["parse"]>[0]) {
+    override async parse(request: ParseRequest): Promise<ParseResult> {
       const t = this.trip.get(request.path);
       return t ? { ok: false as const, reason: `${request.path}: ${t.reason}`, ...(t.transient ? { transient: true } : {}) } : super.parse(request);
     }
