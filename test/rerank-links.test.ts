@@ -45,7 +45,7 @@ test("the name must occur as a contiguous phrase, and the qualifier in parenthes
 });
 
 test("occursInBody on index-time tokens matches the phrase, not its words apart", () => {
-  const index = new Bm25Index([film, director, distractor], { rerankTokens: true });
+  const index = new Bm25Index([film, director, distractor], { k1: 1.5, b: 0.75, headingBoost: 10, rerankTokens: true });
   const source = index.rerankTokens()!;
   const tok = source.tokensOf(film)!;
   const idsOf = (terms: string[]) => terms.map((t) => source.termId(t));
