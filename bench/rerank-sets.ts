@@ -4,7 +4,7 @@
  * reorders the top `rerankCandidates` exactly as the retrieval pipeline does (the rest keep BM25's
  * order). Paired per-query deltas against the current default are reported per set.
  *
- *   node --import tsx bench/rerank-sets.ts [--role tune|confirm|all] [--sets NAME,NAME]
+ *   node --import tsx bench/rerank-sets.ts [--role tune|confirm|all] [--sets NAME,NAME] [--variants JSON] [--bm25 JSON]
  *
  * `--role tune` (the default) shows only the tune sets: choose a setting there, then run
  * `--role confirm` once to check it. Writes bench/results/rerank-sets-<role>.json.
@@ -36,7 +36,8 @@ const VARIANTS: { name: string; options?: OfflineRerankerOptions }[] = [
   ...(JSON.parse(option("--variants") ?? "[]") as { name: string; options: OfflineRerankerOptions }[]),
 ];
 
-const r = defaultRetrievalConfig();
+// --bm25 '{"k1":1.2}' lays BM25F settings over the config defaults (to check a first-stage change).
+const r = { ...defaultRetrievalConfig(), ...(JSON.parse(option("--bm25") ?? "{}") as { k1?: number; b?: number; headingBoost?: number }) };
 const sets = allSets(DATASETS, (d) => loadBeir(d)).filter((s) => (role === "all" || s.role === role) && (!only || only.includes(s.name)));
 const out: Record<string, unknown> = {};
 for (const set of sets) {
@@ -76,7 +77,7 @@ for (const set of sets) {
   }
   out[set.name] = { role: set.role, queries: ds.queries.length, rows };
 }
-const file = join(ROOT, `bench/results/rerank-sets-${role}.json`);
+const file = join(ROOT, `bench/results/rerank-sets-${role}${option("--bm25") ? "-bm25" : ""}.json`);
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(`${file}.tmp`, JSON.stringify({ command: `node --import tsx bench/rerank-sets.ts ${args.join(" ")}`.trim(), date: new Date().toISOString(), variants: VARIANTS, sets: out }, null, 2) + "\n");
 renameSync(`${file}.tmp`, file);

@@ -23,6 +23,9 @@
  * benchmark. bench/rerank.ts measures them on HotpotQA, a ClapNQ passage pool and the demo suite,
  * with per-feature ablations (bench/results/rerank.json); title/heading match carries most of the
  * gain, and proximity adds little on top of the phrase feature.
+ *
+ * A second pass (links.ts) then lifts candidates that one of the best candidates names in its
+ * body to just below it (multi-hop questions; `links` option).
  */
 import type { Chunk } from "../../ingest/index.ts";
 import type { Hit, Reranker } from "../index.ts";
