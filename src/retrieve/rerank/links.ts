@@ -103,9 +103,26 @@ export function occursInBody(tok: ChunkTokens, seq: ArrayLike<number>): boolean 
   return false;
 }
 
+/** A candidate's name as term ids of one id space, and its specificity (rarest idf / ceiling). */
+export interface NameInfo {
+  ids: Int32Array;
+  specificity: number;
+}
+
+/** Per-chunk name ids and specificity, valid for one token source and idf (one reranker). */
+export type NameCache = WeakMap<Chunk, NameInfo>;
+
+function nameInfo(chunk: Chunk, termIdOf: (term: string) => number, idf: (term: string) => number, ceiling: number): NameInfo {
+  const name = nameTerms(chunk);
+  let rarest = 0;
+  for (const t of name) rarest = Math.max(rarest, idf(t));
+  return { ids: Int32Array.from(name, termIdOf), specificity: ceiling > 0 ? rarest / ceiling : 1 };
+}
+
 /**
  * Apply the lift to `scores` in place (see the module comment). `toks[i]` are the tokens of
- * `chunks[i]`; `termIdOf` maps a term to the id space of those tokens (-1 when unknown).
+ * `chunks[i]`; `termIdOf` maps a term to the id space of those tokens (-1 when unknown). `cache`
+ * (only for a fixed id space and idf, e.g. an index's token table) saves re-deriving each name.
  */
 export function liftNamedCandidates(
   chunks: readonly Chunk[],
@@ -114,6 +131,7 @@ export function liftNamedCandidates(
   termIdOf: (term: string) => number,
   idf: (term: string) => number,
   options: LinkOptions,
+  cache?: NameCache,
 ): void {
   if (options.lift <= 0 || options.anchors < 1 || chunks.length < 2) return;
   const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
@@ -122,12 +140,13 @@ export function liftNamedCandidates(
   const namedBy = new Array<number>(chunks.length).fill(-1);
   const ceiling = idf("\u0000"); // no chunk has this term: the df = 0 idf
   for (let i = 0; i < chunks.length; i++) {
-    const name = nameTerms(chunks[i]);
-    if (name.length === 0) continue;
-    let rarest = 0;
-    for (const t of name) rarest = Math.max(rarest, idf(t));
-    if (ceiling > 0 && rarest / ceiling < options.minSpecificity) continue;
-    const ids = name.map(termIdOf);
+    let info = cache?.get(chunks[i]);
+    if (!info) {
+      info = nameInfo(chunks[i], termIdOf, idf, ceiling);
+      cache?.set(chunks[i], info);
+    }
+    const ids = info.ids;
+    if (ids.length === 0 || info.specificity < options.minSpecificity) continue;
     for (const a of anchors) {
       if (a !== i && occursInBody(toks[a], ids)) {
         namedBy[i] = a;

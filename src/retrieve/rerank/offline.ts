@@ -31,7 +31,7 @@ import type { Chunk } from "../../ingest/index.ts";
 import type { Hit, Reranker } from "../index.ts";
 import { contentTokens, tokenize } from "../tokenize.ts";
 import type { ChunkTokens, RerankTokenSource } from "../rerank-tokens.ts";
-import { liftNamedCandidates, DEFAULT_LINK_OPTIONS, type LinkOptions } from "./links.ts";
+import { liftNamedCandidates, DEFAULT_LINK_OPTIONS, type LinkOptions, type NameCache } from "./links.ts";
 
 export interface OfflineFeatureWeights {
   firstStage: number;
@@ -417,6 +417,8 @@ export class OfflineReranker implements Reranker {
   private readonly idf?: (term: string) => number;
   private readonly tokens?: RerankTokenSource<Chunk>;
   readonly links: Readonly<LinkOptions>;
+  /** Candidates' names as ids of the index's token table (stable ids and idf, so cacheable). */
+  private readonly names?: NameCache;
 
   constructor(options: OfflineRerankerOptions = {}) {
     const weights = { ...DEFAULT_OFFLINE_WEIGHTS, ...options.weights };
@@ -431,6 +433,7 @@ export class OfflineReranker implements Reranker {
       if (!Number.isFinite(v)) throw new Error(`offline reranker: links.${name} must be a finite number, got ${v}`);
     }
     this.links = Object.freeze(links);
+    if (options.tokens) this.names = new WeakMap();
   }
 
   async rerank(query: string, hits: Hit[], k: number): Promise<Hit[]> {
@@ -446,7 +449,8 @@ export class OfflineReranker implements Reranker {
       const { toks, termIdOf } = candidateTokens(hits, this.tokens);
       // Without the index's idf the specificity guard has nothing to measure (idf 0 skips it).
       const idf = this.idf ?? (() => 0);
-      liftNamedCandidates(hits.map((h) => h.chunk), toks, scores, termIdOf, idf, this.links);
+      // The first-touch id table grows as chunks are seen, so names are cached only with a source.
+      liftNamedCandidates(hits.map((h) => h.chunk), toks, scores, termIdOf, idf, this.links, this.names);
     }
     return rankByScores(hits, scores, k);
   }
