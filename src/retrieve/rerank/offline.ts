@@ -23,11 +23,15 @@
  * benchmark. bench/rerank.ts measures them on HotpotQA, a ClapNQ passage pool and the demo suite,
  * with per-feature ablations (bench/results/rerank.json); title/heading match carries most of the
  * gain, and proximity adds little on top of the phrase feature.
+ *
+ * A second pass (links.ts) then lifts candidates that one of the best candidates names in its
+ * body to just below it (multi-hop questions; `links` option).
  */
 import type { Chunk } from "../../ingest/index.ts";
 import type { Hit, Reranker } from "../index.ts";
 import { contentTokens, tokenize } from "../tokenize.ts";
 import type { ChunkTokens, RerankTokenSource } from "../rerank-tokens.ts";
+import { liftNamedCandidates, DEFAULT_LINK_OPTIONS, type LinkOptions, type NameCache } from "./links.ts";
 
 export interface OfflineFeatureWeights {
   firstStage: number;
@@ -69,6 +73,8 @@ export interface OfflineRerankerOptions {
    * tokenized on first touch and cached, as without it. Rankings are the same either way.
    */
   tokens?: RerankTokenSource<Chunk>;
+  /** The "named by a top candidate" second pass (links.ts); missing fields take the default. */
+  links?: Partial<LinkOptions>;
 }
 
 /**
@@ -355,17 +361,22 @@ function sourcedTokens(hits: Hit[], source: RerankTokenSource<Chunk> | undefined
   return out;
 }
 
+/** Every candidate's tokens, and the term-id space they use (the index's table, else the first-touch cache). */
+export function candidateTokens(hits: Hit[], source?: RerankTokenSource<Chunk>): { toks: ChunkTokens[]; termIdOf: (term: string) => number } {
+  const sourced = sourcedTokens(hits, source);
+  // Without precomputed tokens, tokenize (and intern) every candidate first: query terms absent
+  // from the id table match nothing.
+  if (sourced) return { toks: sourced, termIdOf: (t: string) => source!.termId(t) };
+  return { toks: hits.map((h) => chunkTokens(h.chunk)), termIdOf: globalTermId };
+}
+
 /**
  * Feature vectors of all candidates, with `firstStage` min-max normalised over them. With `source`
  * (tokens computed at index time) no candidate is tokenized here; the features are identical.
  */
 export function candidateFeatures(query: string, hits: Hit[], idf?: (term: string) => number, source?: RerankTokenSource<Chunk>): OfflineFeatures[] {
   const terms = queryTerms(query);
-  const sourced = sourcedTokens(hits, source);
-  // Without precomputed tokens, tokenize (and intern) every candidate first: query terms absent
-  // from the id table match nothing.
-  const toks = sourced ?? hits.map((h) => chunkTokens(h.chunk));
-  const termIdOf = sourced ? (t: string) => source!.termId(t) : globalTermId;
+  const { toks, termIdOf } = candidateTokens(hits, source);
   const q = prepareQuery(terms, idf ?? candidateIdf(toks, termIdOf), termIdOf);
   let min = Infinity;
   let max = -Infinity;
@@ -405,6 +416,9 @@ export class OfflineReranker implements Reranker {
   readonly weights: Readonly<OfflineFeatureWeights>;
   private readonly idf?: (term: string) => number;
   private readonly tokens?: RerankTokenSource<Chunk>;
+  readonly links: Readonly<LinkOptions>;
+  /** Candidates' names as ids of the index's token table (stable ids and idf, so cacheable). */
+  private readonly names?: NameCache;
 
   constructor(options: OfflineRerankerOptions = {}) {
     const weights = { ...DEFAULT_OFFLINE_WEIGHTS, ...options.weights };
@@ -414,6 +428,12 @@ export class OfflineReranker implements Reranker {
     this.weights = Object.freeze(weights);
     this.idf = options.idf;
     this.tokens = options.tokens;
+    const links = { ...DEFAULT_LINK_OPTIONS, ...options.links };
+    for (const [name, v] of Object.entries(links)) {
+      if (!Number.isFinite(v)) throw new Error(`offline reranker: links.${name} must be a finite number, got ${v}`);
+    }
+    this.links = Object.freeze(links);
+    if (options.tokens) this.names = new WeakMap();
   }
 
   async rerank(query: string, hits: Hit[], k: number): Promise<Hit[]> {
@@ -424,10 +444,14 @@ export class OfflineReranker implements Reranker {
   rerankSync(query: string, hits: Hit[], k: number): Hit[] {
     if (hits.length === 0) return [];
     const features = candidateFeatures(query, hits, this.idf, this.tokens);
-    return rankByScores(
-      hits,
-      features.map((f) => combineFeatures(f, this.weights)),
-      k,
-    );
+    const scores = features.map((f) => combineFeatures(f, this.weights));
+    if (this.links.lift > 0 && this.links.anchors >= 1) {
+      const { toks, termIdOf } = candidateTokens(hits, this.tokens);
+      // Without the index's idf the specificity guard has nothing to measure (idf 0 skips it).
+      const idf = this.idf ?? (() => 0);
+      // The first-touch id table grows as chunks are seen, so names are cached only with a source.
+      liftNamedCandidates(hits.map((h) => h.chunk), toks, scores, termIdOf, idf, this.links, this.names);
+    }
+    return rankByScores(hits, scores, k);
   }
 }
