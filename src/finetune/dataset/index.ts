@@ -17,6 +17,7 @@ import type { DatasetSplits, TrainingExample, TrainingTask } from "../index.ts";
 import { InputError } from "../../util/errors.ts";
 import { writeFileAtomic } from "../../util/fs.ts";
 import { cleanExamples, decontaminate, type CleanOptions, type Conflict, type NearDupOptions, type StepReport } from "./clean.ts";
+import { semanticDecontaminate } from "./semantic-dup.ts";
 import { splitDataset, type SplitOptions } from "./split.ts";
 import { buildCard, renderCardMarkdown, type CardOptions, type DataCard } from "./card.ts";
 import { planExports, type AxolotlOptions, type ExportFormat, type ExportOptions } from "./export.ts";
@@ -24,6 +25,7 @@ import { dedupeById, examplesFromRun, readLabelledFile, readServedLog, type Labe
 
 export * from "./sources.ts";
 export * from "./clean.ts";
+export * from "./semantic-dup.ts";
 export * from "./split.ts";
 export * from "./card.ts";
 export * from "./export.ts";
@@ -44,7 +46,8 @@ export interface BuildOptions {
   clean?: CleanOptions;
   /**
    * Eval inputs the training set must not contain (normally the project's suite inputs);
-   * `undefined`/`false` skips the step. Uses the near-duplicate settings of `clean.nearDup`.
+   * `undefined`/`false` skips the step. Uses the near-duplicate settings of `clean.nearDup`, and
+   * also drops semantic near copies when `clean.semanticDup` has `evalVectors` for these inputs.
    */
   decontaminate?: { inputs: string[]; label?: string } | false;
   split?: SplitOptions;
@@ -109,6 +112,13 @@ export function buildDataset(options: BuildOptions): DatasetBuild {
     const d = decontaminate(examples, options.decontaminate.inputs, near);
     if (options.decontaminate.label) d.report.settings = { ...d.report.settings, against: options.decontaminate.label };
     steps.push(d.report);
+    const semantic = options.clean?.semanticDup;
+    if (semantic?.evalVectors) {
+      const s = semanticDecontaminate(d.examples, options.decontaminate.inputs, semantic);
+      if (options.decontaminate.label) s.report.settings = { ...s.report.settings, against: options.decontaminate.label };
+      steps.push(s.report);
+      d.examples = s.examples;
+    }
     const fromRuns = examples.filter((e) => e.source.startsWith("runs/")).length - d.examples.filter((e) => e.source.startsWith("runs/")).length;
     if (fromRuns > 0) {
       notes.push(
