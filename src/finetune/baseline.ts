@@ -115,7 +115,7 @@ export function fewShotEmbedded(train: readonly { text: string; label: string; v
   const dims = train[0].vector?.length ?? 0;
   const matrix = new Float32Array(train.length * dims);
   train.forEach((e, i) => {
-    if (!e.vector || e.vector.length !== dims) throw new Error(`few-shot baseline: training example ${i + 1} has no ${dims}-dimensional embedding`);
+    if (!e.vector || e.vector.length !== dims || dims === 0) throw new Error(`few-shot baseline: training example ${i + 1} has no embedding${dims ? ` of ${dims} dimensions` : ""}`);
     matrix.set(e.vector, i * dims);
   });
   const majority = mostCommon(train.map((e) => e.label));

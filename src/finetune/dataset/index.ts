@@ -17,7 +17,8 @@ import type { DatasetSplits, TrainingExample, TrainingTask } from "../index.ts";
 import { InputError } from "../../util/errors.ts";
 import { writeFileAtomic } from "../../util/fs.ts";
 import { cleanExamples, decontaminate, type CleanOptions, type Conflict, type NearDupOptions, type StepReport } from "./clean.ts";
-import { semanticDecontaminate } from "./semantic-dup.ts";
+import { embedForSemanticDup, semanticDecontaminate } from "./semantic-dup.ts";
+import type { Embedder } from "../../models/index.ts";
 import { splitDataset, type SplitOptions } from "./split.ts";
 import { buildCard, renderCardMarkdown, type CardOptions, type DataCard } from "./card.ts";
 import { planExports, type AxolotlOptions, type ExportFormat, type ExportOptions } from "./export.ts";
@@ -76,7 +77,8 @@ export interface DatasetBuild {
   notes: string[];
 }
 
-export function buildDataset(options: BuildOptions): DatasetBuild {
+/** The examples of every source (deduplicated by id), before cleaning. */
+export function collectExamples(options: BuildOptions): { sources: SourceSummary[]; examples: TrainingExample[] } {
   const sources: SourceSummary[] = [];
   let collected: TrainingExample[] = [];
   for (const dir of options.runs ?? []) {
@@ -102,7 +104,26 @@ export function buildDataset(options: BuildOptions): DatasetBuild {
   if (collected.length === 0) {
     throw new InputError("no training examples: give eval runs with failed cases (--run), labelled files (--file) or served logs (--logs)");
   }
+  return { sources, examples: collected };
+}
 
+export function buildDataset(options: BuildOptions): DatasetBuild {
+  return buildFromCollected(collectExamples(options), options);
+}
+
+/**
+ * `buildDataset` with the semantic near-duplicate steps (semantic-dup.ts): the collected inputs and
+ * the eval inputs are embedded by `embedder` first, then cleaning removes semantic near copies
+ * (cosine ≥ threshold, same output) after the Jaccard step, and decontamination drops training
+ * inputs that are semantic near copies of an eval input. Opt-in: docs/datasets.md has the numbers.
+ */
+export async function buildDatasetSemantic(options: BuildOptions, embedder: Embedder, threshold?: number): Promise<DatasetBuild> {
+  const collected = collectExamples(options);
+  const embedded = await embedForSemanticDup(embedder, collected.examples, options.decontaminate ? options.decontaminate.inputs : []);
+  return buildFromCollected(collected, { ...options, clean: { ...options.clean, semanticDup: { ...embedded, threshold } } });
+}
+
+function buildFromCollected({ sources, examples: collected }: { sources: SourceSummary[]; examples: TrainingExample[] }, options: BuildOptions): DatasetBuild {
   const cleaned = cleanExamples(collected, options.clean);
   const steps = [...cleaned.steps];
   let examples = cleaned.examples;
