@@ -18,7 +18,7 @@ import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jaccard, shingles, DEFAULT_NEAR_DUP_THRESHOLD, removeNearDuplicates, decontaminate } from "../src/finetune/dataset/clean.ts";
-import { removeSemanticDuplicates } from "../src/finetune/dataset/semantic-dup.ts";
+import { DEFAULT_SEMANTIC_DUP_THRESHOLD, removeSemanticDuplicates } from "../src/finetune/dataset/semantic-dup.ts";
 import { labelledExamples, readTable } from "../src/finetune/classify-eval.ts";
 import { UseLiteEmbedder } from "../src/models/embedders/use-lite.ts";
 import type { TrainingExample } from "../src/finetune/index.ts";
@@ -111,6 +111,7 @@ for (const [target, positive] of targets) {
     [`jaccard >= ${DEFAULT_NEAR_DUP_THRESHOLD} or cosine >= ${cosT}`, (p) => p.jac >= DEFAULT_NEAR_DUP_THRESHOLD || p.cos >= cosT],
     [`cosine >= ${cosP} (lowest with P >= 0.85 on tune half)`, (p) => p.cos >= cosP],
     [`jaccard >= ${DEFAULT_NEAR_DUP_THRESHOLD} or cosine >= ${cosP}`, (p) => p.jac >= DEFAULT_NEAR_DUP_THRESHOLD || p.cos >= cosP],
+    [`jaccard >= ${DEFAULT_NEAR_DUP_THRESHOLD} or cosine >= ${DEFAULT_SEMANTIC_DUP_THRESHOLD} (--semantic-dup default)`, (p) => p.jac >= DEFAULT_NEAR_DUP_THRESHOLD || p.cos >= DEFAULT_SEMANTIC_DUP_THRESHOLD],
     ...[0.85, 0.9, 0.95].map((t): [string, Detector] => [`cosine >= ${t}`, (p) => p.cos >= t]),
   ];
   console.log(`\ntarget: ${target}`);
