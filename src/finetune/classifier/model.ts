@@ -66,7 +66,7 @@ export interface ClassifierOptions extends FeatureOptions {
    * offline) or `"hashing[:dims]"` (lexical, for tests). Opt-in from a dataset's trainer settings
    * (`finetune.datasets[].settings.encoder: use-lite`). With an encoder, `train` needs
    * `LabelledText.vector` on every example and `predict` the text's vector: `EncodedClassifier`
-   * (encoded.ts) embeds them. Cost: ~10–20 ms a text to embed (and ~290 MB for the model), against
+   * (encoded.ts) embeds them. Cost: ~9–20 ms a text to embed (and ~100 MB RSS for the model), against
    * ~0.1 ms for the sparse prediction — docs/classifier.md has the measurements.
    */
   encoder?: string;
