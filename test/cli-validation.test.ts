@@ -198,6 +198,7 @@ const ROWS: Row[] = [
   { args: ["dataset", "build", "--logs", "nosuch.jsonl"], error: opt("--logs", "nosuch.jsonl", "file not found") },
   { args: ["dataset", "build", "--corrected-only"], error: /--corrected-only goes with --logs/ },
   { args: ["dataset", "build", "--near-dup", "2"], error: opt("--near-dup", "2", "expected a Jaccard threshold in \\(0, 1\\] or 'off'") },
+  { args: ["dataset", "build", "--semantic-dup", "1.5"], error: opt("--semantic-dup", "1.5", "expected a cosine threshold in \\(0, 1\\]") },
   { args: ["dataset", "build", "--min-tokens", "-1"], error: opt("--min-tokens", "-1", "expected an integer from 0 to 100,000") },
   { args: ["dataset", "build", "--max-tokens", "0"], error: opt("--max-tokens", "0", "expected an integer from 1 to 1,000,000") },
   { args: ["dataset", "build", "--file", "t.csv", "--task", "classify", "--min-tokens", "10", "--max-tokens", "5"], error: /--min-tokens 10 is larger than --max-tokens 5/ },

@@ -96,6 +96,32 @@ test("train → gate → register → promote; the fine-tuned and hybrid variant
   }
 });
 
+test("settings.encoder: the candidate reads embeddings, the gate's prompt baseline uses the same encoder, and the promoted model serves", async () => {
+  const root = makeTinyProject(`finetune:\n  datasets:\n    - task: classify\n      file: tickets.csv\n      inputField: text\n      outputField: queue\n`);
+  writeTickets(root);
+  const project = openProject(loadConfig(join(root, "ragtune.yaml")));
+  try {
+    await ingestProject({ root, sources: project.config.sources, chunking: project.config.chunking, store: project.store });
+    const d = project.config.finetune.datasets[0];
+    // hashing:64 is an offline encoder with no model, so the real code path runs in a unit test.
+    const outcome = await trainAndRegister(project, {
+      task: "classify",
+      settings: { encoder: "hashing:64" },
+      promote: "force",
+      forceReason: "test",
+      dataset: { name: "classify", files: [{ path: join(root, d.file), task: "classify", inputField: d.inputField, outputField: d.outputField }] },
+    });
+    assert.equal(outcome.record.config.encoder, "hashing:64");
+    assert.equal(outcome.baselineName, "prompt baseline: few-shot-knn(k=5, hashing:64)");
+    const suite = loadSuite(join(root, "suite.yaml"));
+    const { runDir } = await runEval({ project, suite, variants: ["fine-tuned"] });
+    const routed = readCaseResults(runDir).filter((c) => c.task === "classify");
+    assert.ok(routed.length > 0 && routed.every((c) => c.generator === `classifier:${outcome.record.id}` && c.output.length > 0));
+  } finally {
+    project.close();
+  }
+});
+
 test("no promoted model: fine-tuned and hybrid are listed as not configured, never simulated", async () => {
   const root = makeTinyProject();
   const project = openProject(loadConfig(join(root, "ragtune.yaml")));

@@ -409,7 +409,9 @@ const FinetuneDataset = z
       .enum(["classifier", "memoriser", "openai", "command"])
       .optional()
       .describe("Trainer (default: classifier for classify, memoriser for qa; extract needs openai or command). classifier learns only classify, memoriser only qa."),
-    settings: userMap(z.unknown()).describe("Trainer settings, recorded with the model."),
+    settings: userMap(z.unknown()).describe(
+      "Trainer settings, recorded with the model. classifier: its options (docs/classifier.md), e.g. {encoder: use-lite} for sentence-embedding features (opt-in; ~10–20 ms a prediction).",
+    ),
   })
   .strict()
   .superRefine((d, ctx) => {

@@ -104,6 +104,54 @@ export function fewShot(train: readonly { text: string; label: string }[], k = F
   };
 }
 
+/**
+ * The few-shot baseline over sentence embeddings instead of tf-idf: the k nearest training
+ * examples by cosine of their (unit-length) embeddings vote with their similarity, as in `fewShot`.
+ * A stronger "prompt" reference for the fine-tune gate when an encoder is available (a prompt
+ * built by semantic example selection); docs/classifier.md has its numbers.
+ */
+export function fewShotEmbedded(train: readonly { text: string; label: string; vector?: Float32Array }[], k = FEW_SHOT_K, encoder = "embeddings"): EmbeddedBaseline {
+  if (train.length === 0) throw new Error("the embedded few-shot baseline needs labelled examples");
+  const dims = train[0].vector?.length ?? 0;
+  const matrix = new Float32Array(train.length * dims);
+  train.forEach((e, i) => {
+    if (!e.vector || e.vector.length !== dims || dims === 0) throw new Error(`few-shot baseline: training example ${i + 1} has no embedding${dims ? ` of ${dims} dimensions` : ""}`);
+    matrix.set(e.vector, i * dims);
+  });
+  const majority = mostCommon(train.map((e) => e.label));
+  return {
+    name: `few-shot-knn(k=${k}, ${encoder})`,
+    predict(vector: Float32Array): BaselinePrediction {
+      if (vector.length !== dims) throw new Error(`few-shot baseline: expected a ${dims}-dimensional embedding, got ${vector.length}`);
+      const sims = new Float64Array(train.length);
+      for (let i = 0; i < train.length; i++) {
+        let s = 0;
+        const o = i * dims;
+        for (let j = 0; j < dims; j++) s += matrix[o + j] * vector[j];
+        sims[i] = s;
+      }
+      const top = topK(sims, k);
+      const votes = new Map<string, number>();
+      let total = 0;
+      for (const i of top) {
+        votes.set(train[i].label, (votes.get(train[i].label) ?? 0) + sims[i]);
+        total += sims[i];
+      }
+      if (total <= 0) return { label: majority, confidence: 0 };
+      let best = "";
+      let bestVote = -1;
+      for (const [label, v] of votes) if (v > bestVote) [best, bestVote] = [label, v];
+      return { label: best, confidence: bestVote / total };
+    },
+  };
+}
+
+/** A baseline that reads a text's embedding (fewShotEmbedded). */
+export interface EmbeddedBaseline {
+  name: string;
+  predict(vector: Float32Array): BaselinePrediction;
+}
+
 /** Words of a label name: `card_not_working` → "card not working", `lostCard` → "lost card". */
 export function labelWords(name: string): string {
   return name

@@ -21,7 +21,8 @@ import { buildDataset, type BuildOptions, type DatasetBuild } from "./dataset/in
 import { loadSuite } from "../evaluate/suite.ts";
 import { ClassifierTrainer } from "./trainers/classifier.ts";
 import { MemoriserTrainer, answerMatches } from "./trainers/memoriser.ts";
-import { promptBaseline } from "./baseline.ts";
+import { FEW_SHOT_K, fewShotEmbedded, promptBaseline } from "./baseline.ts";
+import { createEncoder, embedLabelled } from "./classifier/encoded.ts";
 import { promotionGate, exactMatch } from "./gate.ts";
 import { ModelRegistry } from "./registry.ts";
 import { FineTunedGenerator, loadFineTunedModels } from "../pipeline/finetuned.ts";
@@ -157,7 +158,17 @@ export async function trainAndRegister(project: Project, request: TrainRequest):
   const candidate = await predictWith(candidateRecord);
   let baselineName: string;
   let baseline: string[];
-  if (task === "classify" && base.id.startsWith("offline:")) {
+  const encoderId = typeof request.settings?.encoder === "string" && request.settings.encoder !== "none" ? request.settings.encoder : undefined;
+  if (task === "classify" && base.id.startsWith("offline:") && encoderId && trainerName === "classifier") {
+    // A candidate that reads sentence embeddings is gated against a prompt whose examples were
+    // chosen with the same embeddings (the stronger baseline, docs/classifier.md), not tf-idf.
+    const encoder = createEncoder(encoderId)!;
+    const examples = await embedLabelled(encoder, ofTask(train).map((e) => ({ text: e.input, label: e.output })));
+    const pb = fewShotEmbedded(examples, FEW_SHOT_K, encoderId);
+    const heldVectors = await encoder.embed(held.map((e) => e.input), "query");
+    baselineName = `prompt baseline: ${pb.name}`;
+    baseline = heldVectors.map((v) => pb.predict(v).label);
+  } else if (task === "classify" && base.id.startsWith("offline:")) {
     const pb = promptBaseline(ofTask(train).map((e) => ({ text: e.input, label: e.output })), labels);
     baselineName = `prompt baseline: ${pb.name}`;
     baseline = held.map((e) => pb.predict(e.input).label);

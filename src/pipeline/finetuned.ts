@@ -21,11 +21,11 @@ import { FALLBACK_MESSAGE } from "../models/index.ts";
 import type { ModelRecord, TrainingTask } from "../finetune/index.ts";
 import { NearestExampleMemoriser } from "../finetune/memoriser.ts";
 import { MEMORISER_FILE } from "../finetune/trainers/memoriser.ts";
-import { TextClassifier } from "../finetune/classifier/model.ts";
+import { EncodedClassifier } from "../finetune/classifier/encoded.ts";
 import { countTokens } from "../models/tokens.ts";
 
 type Predictor =
-  | { kind: "classifier"; record: ModelRecord; model: TextClassifier }
+  | { kind: "classifier"; record: ModelRecord; model: EncodedClassifier }
   | { kind: "memoriser"; record: ModelRecord; model: NearestExampleMemoriser }
   | { kind: "generator"; record: ModelRecord; generator: Generator };
 
@@ -45,7 +45,7 @@ export function loadFineTunedModels(records: readonly ModelRecord[], makeGenerat
       out[record.task] = { kind: "generator", record, generator: makeGenerator(record.generatorId) };
     } else if (record.trainer === "classifier") {
       if (!existsSync(record.artifact)) throw new Error(`model ${record.id}: artifact ${record.artifact} is missing (retrain, or roll back with \`ragtune models rollback --task ${record.task}\`)`);
-      out[record.task] = { kind: "classifier", record, model: TextClassifier.load(record.artifact) };
+      out[record.task] = { kind: "classifier", record, model: EncodedClassifier.load(record.artifact) };
     } else if (record.trainer === "memoriser") {
       const file = join(record.artifact, MEMORISER_FILE);
       if (!existsSync(file)) throw new Error(`model ${record.id}: artifact ${file} is missing (retrain, or roll back with \`ragtune models rollback --task ${record.task}\`)`);
@@ -83,7 +83,8 @@ export class FineTunedGenerator implements Generator {
     if (p.kind === "generator") return p.generator.generate(request);
 
     if (p.kind === "classifier") {
-      const prediction = p.model.predict(request.input);
+      // Embeds the input first when the model was trained with an encoder (settings.encoder).
+      const prediction = await p.model.predict(request.input);
       const generator = `classifier:${p.record.id}`;
       if (prediction.abstained) {
         return { text: this.fallbackMessage, citations: [], abstained: true, confidence: prediction.confidence, usage, generator };

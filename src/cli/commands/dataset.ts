@@ -13,6 +13,8 @@ import { loadSuite } from "../../evaluate/suite.ts";
 import type { TrainingTask } from "../../finetune/index.ts";
 import {
   buildDataset,
+  buildDatasetSemantic,
+  DEFAULT_SEMANTIC_DUP_THRESHOLD,
   EXPORT_FORMATS,
   parseSplit,
   TRAINING_TASKS,
@@ -22,6 +24,7 @@ import {
   type ExportFormat,
 } from "../../finetune/dataset/index.ts";
 import { InputError } from "../../util/errors.ts";
+import { UseLiteEmbedder } from "../../models/embedders/use-lite.ts";
 import { bold, dim, green, table, yellow } from "../output.ts";
 import { printJson } from "./common.ts";
 import { sinceArg } from "./logs.ts";
@@ -40,6 +43,8 @@ interface DatasetBuildOpts {
   since?: number;
   includePassed?: boolean;
   nearDup?: number | false;
+  /** Cosine threshold of the semantic near-duplicate steps (use-lite), or true for the default. */
+  semanticDup?: number | true;
   pii?: boolean;
   minTokens?: number;
   maxTokens?: number;
@@ -76,6 +81,11 @@ export function registerDataset(program: Command): void {
     .option("--from-logs", "corrected answers in the project's request log (requests.db of `ragtune serve`) become qa examples: query → corrected answer")
     .option("--since <duration>", "window of the request log for --from-logs, e.g. 24h, 7d (default 7d)", sinceArg)
     .option("--near-dup <jaccard>", "near-duplicate Jaccard threshold in (0, 1], or 'off' (default 0.8)", nearDupArg)
+    .option(
+      "--semantic-dup [cosine]",
+      `also drop semantic near copies (use-lite embedding cosine ≥ threshold, default ${DEFAULT_SEMANTIC_DUP_THRESHOLD}) when cleaning and decontaminating; embeds every input (~10 ms CPU each, ~290 MB)`,
+      cosineArg,
+    )
     .option("--pii", "replace emails, phone numbers and Luhn-valid card numbers with placeholders")
     .option("--min-tokens <n>", "drop examples under this many tokens, 0–100,000 (default 1); at most --max-tokens", intArg(0, 100_000))
     .option("--max-tokens <n>", "drop examples over this many tokens, 1–1,000,000; also the export limit and sequence_len (default 2048)", intArg(1, 1_000_000))
@@ -90,6 +100,12 @@ export function registerDataset(program: Command): void {
     .option("--out <dir>", "output folder (default .ragtune/datasets/<name> in the project); must not be a file", outFolderArg)
     .option("--json", "machine-readable output")
     .action(datasetBuildCommand);
+}
+
+function cosineArg(v: string): number {
+  const n = v.trim() === "" ? NaN : Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw invalid("expected a cosine threshold in (0, 1].");
+  return n;
 }
 
 function nearDupArg(v: string): number | false {
@@ -213,7 +229,10 @@ export async function datasetBuildCommand(opts: DatasetBuildOpts, cmd: Command):
 
   if (opts.name !== undefined && (/[/\\]|^\.\.?$/.test(opts.name) || !opts.name.trim())) throw new InputError(`--name: '${opts.name}' is not a folder name`);
   build.name = opts.name;
-  const result = buildDataset(build);
+  const result =
+    opts.semanticDup === undefined
+      ? buildDataset(build)
+      : await buildDatasetSemantic(build, new UseLiteEmbedder(), opts.semanticDup === true ? DEFAULT_SEMANTIC_DUP_THRESHOLD : opts.semanticDup);
   // The request log's examples come in as given examples: name the log they came from.
   if (fromLogs) for (const s of result.sources) if (s.kind === "given") s.path = relative(process.cwd(), fromLogs.file) || fromLogs.file;
   const root = loaded?.root ?? process.cwd();

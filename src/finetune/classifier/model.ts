@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { mulberry32, shuffle } from "../../util/rng.ts";
 import { DEFAULT_FEATURE_OPTIONS, Vectorizer, type FeatureOptions, type SparseMatrix, type SparseVector } from "./features.ts";
 import { setOwn } from "../../util/own.ts";
+import { appendDense, denseDims, toCsr } from "./dense.ts";
 
 /** Everything the classifier can be told. Every default was chosen on held-out splits of training data. */
 export interface ClassifierOptions extends FeatureOptions {
@@ -59,6 +60,21 @@ export interface ClassifierOptions extends FeatureOptions {
   abstainBelow?: number;
   /** Labels (with calibrated probabilities) returned in `top`. Default 5. */
   topK?: number;
+  /**
+   * Sentence encoder whose embedding of each text is appended to the sparse features as a dense
+   * block (dense.ts): `"none"` (default), `"use-lite"` (Universal Sentence Encoder lite, 512 dims,
+   * offline) or `"hashing[:dims]"` (lexical, for tests). Opt-in from a dataset's trainer settings
+   * (`finetune.datasets[].settings.encoder: use-lite`). With an encoder, `train` needs
+   * `LabelledText.vector` on every example and `predict` the text's vector: `EncodedClassifier`
+   * (encoded.ts) embeds them. Cost: ~9–20 ms a text to embed (and ~100 MB RSS for the model), against
+   * ~0.1 ms for the sparse prediction — docs/classifier.md has the measurements.
+   */
+  encoder?: string;
+  /**
+   * Weight of the dense block relative to the sparse tf-idf vector (both unit length first).
+   * Default 1; only used with an encoder.
+   */
+  encoderWeight?: number;
 }
 
 export const DEFAULT_CLASSIFIER_OPTIONS: Required<ClassifierOptions> = {
@@ -73,11 +89,15 @@ export const DEFAULT_CLASSIFIER_OPTIONS: Required<ClassifierOptions> = {
   refit: true,
   abstainBelow: 0,
   topK: 5,
+  encoder: "none",
+  encoderWeight: 1,
 };
 
 export interface LabelledText {
   text: string;
   label: string;
+  /** The text's sentence embedding; required when the classifier has an `encoder`. */
+  vector?: Float32Array;
 }
 
 export interface Prediction {
@@ -128,6 +148,8 @@ export interface ClassifierJson {
   options: Required<ClassifierOptions>;
   temperature: number;
   terms: string[];
+  /** Length of the encoder's embedding block after the terms (absent or 0 without an encoder). */
+  encoderDims?: number;
   /** Calibration numbers recorded with the model (validation accuracy etc.). */
   metrics: Record<string, number>;
 }
@@ -144,6 +166,8 @@ export class TextClassifier {
   /** Softmax temperature fitted on validation. */
   readonly temperature: number;
   readonly metrics: Record<string, number>;
+  /** Length of the sentence embedding `predict` needs (0: no encoder, text only). */
+  readonly encoderDims: number;
   private readonly vectorizer: Vectorizer;
   private readonly weights: Weights;
 
@@ -154,6 +178,7 @@ export class TextClassifier {
     weights: Weights,
     temperature: number,
     metrics: Record<string, number>,
+    encoderDims = 0,
   ) {
     this.labels = labels;
     this.options = options;
@@ -161,6 +186,12 @@ export class TextClassifier {
     this.weights = weights;
     this.temperature = temperature;
     this.metrics = metrics;
+    this.encoderDims = encoderDims;
+  }
+
+  /** The encoder whose embeddings `predict` needs, or undefined for a text-only model. */
+  get encoder(): string | undefined {
+    return this.encoderDims > 0 ? this.options.encoder : undefined;
   }
 
   /** Train on labelled texts. Deterministic for a given seed. */
@@ -190,24 +221,30 @@ export class TextClassifier {
       }
     }
     const labelIndex = new Map(labels.map((l, i) => [l, i]));
+    const encoderDims = opts.encoder === "none" ? 0 : denseDims(train, opts.encoder, "training");
+    if (encoderDims > 0 && validation?.length && denseDims(validation, opts.encoder, "validation") !== encoderDims)
+      throw new Error(`classifier (encoder ${opts.encoder}): validation embeddings differ in length from the training ones`);
 
     const fitOnce = (examples: LabelledText[], cal: LabelledText[] | undefined, warmAlpha?: Float64Array) => {
       const vectorizer = Vectorizer.fit(
         examples.map((e) => e.text),
         opts,
       );
-      const X = vectorizer.transformAll(examples.map((e) => e.text));
+      const D = vectorizer.size + encoderDims;
+      const featurise = (xs: LabelledText[]): SparseMatrix =>
+        encoderDims > 0 ? toCsr(xs.map((e) => appendDense(vectorizer.transform(e.text), e.vector!, vectorizer.size, opts.encoderWeight))) : vectorizer.transformAll(xs.map((e) => e.text));
+      const X = featurise(examples);
       const y = Int32Array.from(examples, (e) => labelIndex.get(e.label)!);
-      log(`features: ${vectorizer.size} terms, ${X.indices.length} non-zeros over ${X.rows} examples`);
-      const calX = cal ? vectorizer.transformAll(cal.map((e) => e.text)) : undefined;
+      log(`features: ${vectorizer.size} terms${encoderDims ? ` + ${encoderDims} ${opts.encoder} dims` : ""}, ${X.indices.length} non-zeros over ${X.rows} examples`);
+      const calX = cal ? featurise(cal) : undefined;
       const calY = cal ? Int32Array.from(cal, (e) => labelIndex.get(e.label) ?? -1) : undefined;
       let weights: Weights | undefined;
       let alpha: Float64Array | undefined;
       if (opts.lrWeight < 1) {
-        ({ alpha, ...weights } = trainOvrSvm(X, y, labels.length, vectorizer.size, opts, seed, warmAlpha));
+        ({ alpha, ...weights } = trainOvrSvm(X, y, labels.length, D, opts, seed, warmAlpha));
       }
       if (opts.lrWeight > 0) {
-        const lr = trainSoftmax(X, y, labels.length, vectorizer.size, opts, seed, calX, calY, onEvent);
+        const lr = trainSoftmax(X, y, labels.length, D, opts, seed, calX, calY, onEvent);
         weights = weights ? blend(weights, lr, opts.lrWeight) : lr;
       }
       return { vectorizer, weights: weights!, calX, calY, alpha };
@@ -240,18 +277,25 @@ export class TextClassifier {
         for (let c = 0; c < L; c++) for (let j = 0; j < n0; j++) warm[c * train.length + fitRows[j]] = first.alpha[c * n0 + j];
       }
       const all = fitOnce(train, undefined, warm);
-      return new TextClassifier(labels, opts, all.vectorizer, all.weights, temperature, metrics);
+      return new TextClassifier(labels, opts, all.vectorizer, all.weights, temperature, metrics, encoderDims);
     }
-    return new TextClassifier(labels, opts, first.vectorizer, first.weights, temperature, metrics);
+    return new TextClassifier(labels, opts, first.vectorizer, first.weights, temperature, metrics, encoderDims);
   }
 
-  /** Raw decision values (one per label) of a text. */
-  scores(text: string): Float64Array {
-    return scoreOne(this.vectorizer.transform(text), this.weights, this.labels.length);
+  /** Raw decision values (one per label) of a text; `vector` (its embedding) is required with an encoder. */
+  scores(text: string, vector?: Float32Array): Float64Array {
+    let x = this.vectorizer.transform(text);
+    if (this.encoderDims > 0) {
+      if (!vector) throw new Error(`this classifier uses the ${this.options.encoder} encoder: pass the text's embedding (EncodedClassifier in classifier/encoded.ts does)`);
+      if (vector.length !== this.encoderDims) throw new Error(`this classifier expects a ${this.encoderDims}-dimensional ${this.options.encoder} embedding, got ${vector.length}`);
+      x = appendDense(x, vector, this.vectorizer.size, this.options.encoderWeight);
+    }
+    return scoreOne(x, this.weights, this.labels.length);
   }
 
-  predict(text: string): Prediction {
-    const s = this.scores(text);
+  /** Best label of a text; `vector` (its embedding) is required when the model has an encoder. */
+  predict(text: string, vector?: Float32Array): Prediction {
+    const s = this.scores(text, vector);
     const probs = softmax(s, 0, s.length, this.temperature);
     const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
     const best = order[0];
@@ -266,13 +310,13 @@ export class TextClassifier {
 
   /** A copy that abstains below a different threshold (same weights). */
   withAbstainBelow(threshold: number): TextClassifier {
-    return new TextClassifier([...this.labels], { ...this.options, abstainBelow: threshold }, this.vectorizer, this.weights, this.temperature, this.metrics);
+    return new TextClassifier([...this.labels], { ...this.options, abstainBelow: threshold }, this.vectorizer, this.weights, this.temperature, this.metrics, this.encoderDims);
   }
 
   evaluate(examples: LabelledText[]): Evaluation {
     return classificationMetrics(
       examples.map((e) => e.label),
-      examples.map((e) => this.predict(e.text).label),
+      examples.map((e) => this.predict(e.text, e.vector).label),
     );
   }
 
@@ -299,7 +343,7 @@ export class TextClassifier {
     const bytes = Buffer.from(bin.buffer, bin.byteOffset, bin.byteLength);
     if (!LITTLE_ENDIAN) bytes.swap32();
     atomicWrite(join(dir, WEIGHTS_FILE), bytes);
-    atomicWrite(join(dir, MODEL_FILE), JSON.stringify({ ...this.header(), binary: { file: WEIGHTS_FILE, dtype: "float32le", layout: ["weights[feature*labels+label]", "bias[labels]", "idf[features]"] } }));
+    atomicWrite(join(dir, MODEL_FILE), JSON.stringify({ ...this.header(), binary: { file: WEIGHTS_FILE, dtype: "float32le", layout: ["weights[feature*labels+label] (features = terms, then encoderDims)", "bias[labels]", "idf[terms]"] } }));
   }
 
   static load(dir: string): TextClassifier {
@@ -314,15 +358,16 @@ export class TextClassifier {
     const bytes = readFileSync(join(dir, WEIGHTS_FILE));
     if (!LITTLE_ENDIAN) bytes.swap32();
     const L = json.labels.length;
-    const D = json.terms.length;
-    const expected = (D * L + L + D) * 4;
-    if (bytes.byteLength !== expected) throw new Error(`${join(dir, WEIGHTS_FILE)}: ${bytes.byteLength} bytes, expected ${expected} for ${D} terms × ${L} labels`);
+    const T = json.terms.length;
+    const D = T + (json.encoderDims ?? 0);
+    const expected = (D * L + L + T) * 4;
+    if (bytes.byteLength !== expected) throw new Error(`${join(dir, WEIGHTS_FILE)}: ${bytes.byteLength} bytes, expected ${expected} for ${D} features × ${L} labels`);
     // Large reads get their own aligned ArrayBuffer: view it without copying; copy otherwise.
     const all =
       bytes.byteOffset % 4 === 0
         ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
         : new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-    return TextClassifier.fromParts(json, all.subarray(0, D * L), all.subarray(D * L, D * L + L), all.subarray(D * L + L));
+    return TextClassifier.fromParts(json, all.subarray(0, D * L), all.subarray(D * L, D * L + L), all.subarray(D * L + L, D * L + L + T));
   }
 
   private static fromParts(json: ClassifierJson, w: Float32Array, bias: Float32Array, idf: Float32Array): TextClassifier {
@@ -340,7 +385,7 @@ export class TextClassifier {
       json.terms,
       idf,
     );
-    return new TextClassifier([...json.labels], opts, vectorizer, { w, bias }, json.temperature, json.metrics ?? {});
+    return new TextClassifier([...json.labels], opts, vectorizer, { w, bias }, json.temperature, json.metrics ?? {}, json.encoderDims ?? 0);
   }
 
   private header(): ClassifierJson {
@@ -352,6 +397,7 @@ export class TextClassifier {
       temperature: this.temperature,
       metrics: this.metrics,
       terms: this.vectorizer.terms,
+      ...(this.encoderDims > 0 ? { encoderDims: this.encoderDims } : {}),
     };
   }
 }

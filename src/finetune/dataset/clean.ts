@@ -2,7 +2,8 @@
  * Cleaning: a pipeline of steps, each reporting how many examples went in and out and showing a
  * few of the ones it removed (or changed), so a reviewer can check every decision.
  *
- *   normalise → pii (optional) → exact duplicates → conflicts → near duplicates → length
+ *   normalise → pii (optional) → exact duplicates → conflicts → near duplicates
+ *   → semantic near duplicates (optional, semantic-dup.ts) → length
  *
  * plus `decontaminate`, which drops training examples that are (near) copies of eval inputs.
  * Near duplicates: word shingles → MinHash signatures → LSH banding for candidate pairs → the
@@ -12,6 +13,7 @@
 import type { TrainingExample, TrainingTask } from "../index.ts";
 import { countTokens } from "../../models/tokens.ts";
 import { mulberry32 } from "../../util/rng.ts";
+import { removeSemanticDuplicates, type SemanticDupOptions } from "./semantic-dup.ts";
 
 /** What one step did. */
 export interface StepReport {
@@ -64,6 +66,12 @@ export interface NearDupOptions {
 export interface CleanOptions {
   /** Near-duplicate removal; `false` turns it off. */
   nearDup?: NearDupOptions | false;
+  /**
+   * Semantic near duplicates (embedding cosine ≥ threshold, same output), a step after the
+   * lexical one; also used by `buildDataset`'s decontamination when `evalVectors` are given.
+   * Off unless given: it needs the examples embedded first (semantic-dup.ts `embedForSemanticDup`).
+   */
+  semanticDup?: SemanticDupOptions;
   /** Replace emails, phone numbers and Luhn-valid card numbers with placeholders (default false). */
   pii?: boolean;
   /** Keep only examples with at least this many tokens (system + input + output; default 1). */
@@ -101,6 +109,7 @@ export function cleanExamples(examples: TrainingExample[], options: CleanOptions
   const conflicts = resolveConflicts(cur, options.conflicts ?? "drop", n);
   run(conflicts);
   if (options.nearDup !== false) run(removeNearDuplicates(cur, options.nearDup ?? {}, n));
+  if (options.semanticDup) run(removeSemanticDuplicates(cur, options.semanticDup, n));
   run(filterLength(cur, { minTokens: options.minTokens ?? 1, maxTokens: options.maxTokens ?? DEFAULT_MAX_TOKENS }, n));
   return { examples: cur, steps, conflicts: conflicts.conflicts };
 }

@@ -17,6 +17,8 @@ import type { DatasetSplits, TrainingExample, TrainingTask } from "../index.ts";
 import { InputError } from "../../util/errors.ts";
 import { writeFileAtomic } from "../../util/fs.ts";
 import { cleanExamples, decontaminate, type CleanOptions, type Conflict, type NearDupOptions, type StepReport } from "./clean.ts";
+import { embedForSemanticDup, semanticDecontaminate } from "./semantic-dup.ts";
+import type { Embedder } from "../../models/index.ts";
 import { splitDataset, type SplitOptions } from "./split.ts";
 import { buildCard, renderCardMarkdown, type CardOptions, type DataCard } from "./card.ts";
 import { planExports, type AxolotlOptions, type ExportFormat, type ExportOptions } from "./export.ts";
@@ -24,6 +26,7 @@ import { dedupeById, examplesFromRun, readLabelledFile, readServedLog, type Labe
 
 export * from "./sources.ts";
 export * from "./clean.ts";
+export * from "./semantic-dup.ts";
 export * from "./split.ts";
 export * from "./card.ts";
 export * from "./export.ts";
@@ -44,7 +47,8 @@ export interface BuildOptions {
   clean?: CleanOptions;
   /**
    * Eval inputs the training set must not contain (normally the project's suite inputs);
-   * `undefined`/`false` skips the step. Uses the near-duplicate settings of `clean.nearDup`.
+   * `undefined`/`false` skips the step. Uses the near-duplicate settings of `clean.nearDup`, and
+   * also drops semantic near copies when `clean.semanticDup` has `evalVectors` for these inputs.
    */
   decontaminate?: { inputs: string[]; label?: string } | false;
   split?: SplitOptions;
@@ -73,7 +77,8 @@ export interface DatasetBuild {
   notes: string[];
 }
 
-export function buildDataset(options: BuildOptions): DatasetBuild {
+/** The examples of every source (deduplicated by id), before cleaning. */
+export function collectExamples(options: BuildOptions): { sources: SourceSummary[]; examples: TrainingExample[] } {
   const sources: SourceSummary[] = [];
   let collected: TrainingExample[] = [];
   for (const dir of options.runs ?? []) {
@@ -99,7 +104,26 @@ export function buildDataset(options: BuildOptions): DatasetBuild {
   if (collected.length === 0) {
     throw new InputError("no training examples: give eval runs with failed cases (--run), labelled files (--file) or served logs (--logs)");
   }
+  return { sources, examples: collected };
+}
 
+export function buildDataset(options: BuildOptions): DatasetBuild {
+  return buildFromCollected(collectExamples(options), options);
+}
+
+/**
+ * `buildDataset` with the semantic near-duplicate steps (semantic-dup.ts): the collected inputs and
+ * the eval inputs are embedded by `embedder` first, then cleaning removes semantic near copies
+ * (cosine ≥ threshold, same output) after the Jaccard step, and decontamination drops training
+ * inputs that are semantic near copies of an eval input. Opt-in: docs/datasets.md has the numbers.
+ */
+export async function buildDatasetSemantic(options: BuildOptions, embedder: Embedder, threshold?: number): Promise<DatasetBuild> {
+  const collected = collectExamples(options);
+  const embedded = await embedForSemanticDup(embedder, collected.examples, options.decontaminate ? options.decontaminate.inputs : []);
+  return buildFromCollected(collected, { ...options, clean: { ...options.clean, semanticDup: { ...embedded, threshold } } });
+}
+
+function buildFromCollected({ sources, examples: collected }: { sources: SourceSummary[]; examples: TrainingExample[] }, options: BuildOptions): DatasetBuild {
   const cleaned = cleanExamples(collected, options.clean);
   const steps = [...cleaned.steps];
   let examples = cleaned.examples;
@@ -109,6 +133,13 @@ export function buildDataset(options: BuildOptions): DatasetBuild {
     const d = decontaminate(examples, options.decontaminate.inputs, near);
     if (options.decontaminate.label) d.report.settings = { ...d.report.settings, against: options.decontaminate.label };
     steps.push(d.report);
+    const semantic = options.clean?.semanticDup;
+    if (semantic?.evalVectors) {
+      const s = semanticDecontaminate(d.examples, options.decontaminate.inputs, semantic);
+      if (options.decontaminate.label) s.report.settings = { ...s.report.settings, against: options.decontaminate.label };
+      steps.push(s.report);
+      d.examples = s.examples;
+    }
     const fromRuns = examples.filter((e) => e.source.startsWith("runs/")).length - d.examples.filter((e) => e.source.startsWith("runs/")).length;
     if (fromRuns > 0) {
       notes.push(

@@ -5,19 +5,26 @@
  *
  * `settings` are `ClassifierOptions` (e.g. `{ c: 1, wordNgrams: 3, abstainBelow: 0.4 }`) plus
  * `seed`; unknown keys and wrong types are errors, so a typo never trains a silently different model.
+ * `encoder: use-lite` adds the sentence embedding to the features (opt-in; classifier/encoded.ts):
+ * the examples are embedded here, before training.
  */
 import { DEFAULT_CLASSIFIER_OPTIONS, TextClassifier, type ClassifierOptions, type LabelledText } from "../classifier/model.ts";
 import type { DatasetSplits, TrainedArtifact, Trainer, TrainingExample, TrainOptions } from "../index.ts";
 import { hasOwn } from "../../util/own.ts";
+import type { Embedder } from "../../models/index.ts";
+import { checkEncoderId, createEncoder, embedLabelled } from "../classifier/encoded.ts";
 
 export class ClassifierTrainer implements Trainer {
   readonly kind = "classifier";
   readonly tasks = ["classify"] as const;
 
+  /** `encoderFor` builds the embedder of `settings.encoder` (default: createEncoder; tests pass a stub). */
+  constructor(private readonly encoderFor: (id: string) => Embedder | undefined = createEncoder) {}
+
   async train(data: Pick<DatasetSplits, "train" | "validation">, options: TrainOptions): Promise<TrainedArtifact> {
     const toLabelled = (xs: TrainingExample[]): LabelledText[] => xs.filter((x) => x.task === "classify").map((x) => ({ text: x.input, label: x.output.trim() }));
-    const train = toLabelled(data.train);
-    const validation = toLabelled(data.validation);
+    let train = toLabelled(data.train);
+    let validation = toLabelled(data.validation);
     if (train.length === 0) throw new Error("classifier: no classify examples to learn (the training split has none)");
     for (const x of data.train) {
       if (x.task === "classify" && x.output.trim() === "") throw new Error(`classifier: ${x.source}: empty label`);
@@ -26,6 +33,12 @@ export class ClassifierTrainer implements Trainer {
     if (options.signal?.aborted) throw new Error("classifier: training aborted");
     options.onEvent?.({ type: "status", status: "training" });
     const started = performance.now();
+    const encoder = classifierOptions.encoder && classifierOptions.encoder !== "none" ? this.encoderFor(classifierOptions.encoder) : undefined;
+    if (encoder) {
+      options.onEvent?.({ type: "log", message: `embedding ${train.length + validation.length} examples with ${classifierOptions.encoder}` });
+      train = await embedLabelled(encoder, train);
+      if (validation.length > 0) validation = await embedLabelled(encoder, validation);
+    }
     const model = TextClassifier.train(train, {
       ...classifierOptions,
       validation: validation.length > 0 ? validation : undefined,
@@ -68,6 +81,12 @@ export function parseSettings(settings: Record<string, unknown>): ClassifierOpti
     if (key === "seed") {
       if (typeof value !== "number" || !Number.isInteger(value)) throw new Error(`classifier settings: seed must be an integer, got ${JSON.stringify(value)}`);
       out.seed = value;
+      continue;
+    }
+    if (key === "encoder") {
+      if (typeof value !== "string") throw new Error(`classifier settings: encoder must be a string, got ${JSON.stringify(value)}`);
+      checkEncoderId(value);
+      out.encoder = value;
       continue;
     }
     if (!hasOwn(DEFAULT_CLASSIFIER_OPTIONS, key))
