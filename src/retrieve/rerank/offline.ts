@@ -240,10 +240,15 @@ interface PreparedQuery {
 
 function prepareQuery(terms: string[], idf: (term: string) => number, termIdOf: (term: string) => number = globalTermId): PreparedQuery {
   const distinct = [...new Set(terms)];
-  const ids = Int32Array.from(distinct, termIdOf);
-  const weights = Float64Array.from(distinct, (t) => idf(t));
+  // Index loops rather than `from(iterable, fn)`: no iterator objects per query.
+  const ids = new Int32Array(distinct.length);
+  const weights = new Float64Array(distinct.length);
   let totalIdf = 0;
-  for (const w of weights) totalIdf += w;
+  for (let i = 0; i < distinct.length; i++) {
+    ids[i] = termIdOf(distinct[i]);
+    weights[i] = idf(distinct[i]);
+    totalIdf += weights[i];
+  }
   const pairs = new Int32Array(2 * Math.max(0, terms.length - 1));
   const pairSlots = new Int32Array(pairs.length);
   for (let i = 1; i < terms.length; i++) {
@@ -391,13 +396,40 @@ export function combineFeatures(f: OfflineFeatures, w: OfflineFeatureWeights): n
   );
 }
 
+/** Up to this many hits are ordered by insertion sort (no comparator closure, no entry objects). */
+const INSERTION_SORT_MAX = 64;
+
 /** Order hits by new scores (ties keep the incoming order) and return the best k ranked 1..k. */
-export function rankByScores(hits: Hit[], scores: number[], k: number): Hit[] {
+export function rankByScores(hits: Hit[], scores: ArrayLike<number>, k: number): Hit[] {
+  const n = hits.length;
+  const top = Math.min(n, Math.max(0, Math.floor(k)) || 0); // as slice(0, k): NaN → none
+  if (n <= INSERTION_SORT_MAX && noNaN(scores, n)) {
+    // Stable insertion sort of indexes by score, descending: the order of the sort below.
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const s = scores[i];
+      let j = i;
+      while (j > 0 && scores[order[j - 1]] < s) {
+        order[j] = order[j - 1];
+        j--;
+      }
+      order[j] = i;
+    }
+    const out = new Array<Hit>(top);
+    for (let r = 0; r < top; r++) out[r] = { chunk: hits[order[r]].chunk, score: scores[order[r]], rank: r + 1 };
+    return out;
+  }
   return hits
     .map((hit, i) => ({ hit, score: scores[i], i }))
     .sort((a, b) => b.score - a.score || a.i - b.i)
     .slice(0, Math.max(0, Math.floor(k)))
     .map((e, r) => ({ chunk: e.hit.chunk, score: e.score, rank: r + 1 }));
+}
+
+/** Whether none of the first `n` scores is NaN (a NaN makes the comparator sort's order its own). */
+function noNaN(scores: ArrayLike<number>, n: number): boolean {
+  for (let i = 0; i < n; i++) if (scores[i] !== scores[i]) return false;
+  return true;
 }
 
 export class OfflineReranker implements Reranker {
@@ -424,10 +456,8 @@ export class OfflineReranker implements Reranker {
   rerankSync(query: string, hits: Hit[], k: number): Hit[] {
     if (hits.length === 0) return [];
     const features = candidateFeatures(query, hits, this.idf, this.tokens);
-    return rankByScores(
-      hits,
-      features.map((f) => combineFeatures(f, this.weights)),
-      k,
-    );
+    const scores = new Float64Array(features.length);
+    for (let i = 0; i < features.length; i++) scores[i] = combineFeatures(features[i], this.weights);
+    return rankByScores(hits, scores, k);
   }
 }
