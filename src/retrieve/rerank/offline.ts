@@ -126,18 +126,21 @@ function chunkTokens(chunk: Chunk): ChunkTokens {
   return t;
 }
 
-/** Index of `id` in the sorted `terms`, or -1. */
+/**
+ * Index of `id` in the sorted `terms`, or -1. Branch-free bisection (the step taken is arithmetic,
+ * not an if): the comparisons are data-dependent, so a branch per step was mispredicted half the
+ * time; ids are non-negative int32, so `id - t` cannot overflow.
+ */
 function findTerm(terms: Int32Array, id: number): number {
-  let lo = 0;
-  let hi = terms.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const v = terms[mid];
-    if (v < id) lo = mid + 1;
-    else if (v > id) hi = mid - 1;
-    else return mid;
+  let n = terms.length;
+  if (n === 0) return -1;
+  let base = 0;
+  while (n > 1) {
+    const half = n >>> 1;
+    base += half & ~((id - terms[base + half]) >> 31);
+    n -= half;
   }
-  return -1;
+  return terms[base] === id ? base : -1;
 }
 
 /** Query terms: content tokens (all tokens for an all-stop-word query), in order. */
