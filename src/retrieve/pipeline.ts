@@ -165,6 +165,8 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
   }
 
   const versions = deps.versions ?? NATURAL_VERSION_ORDER;
+  // The config is fixed for the pipeline's life (mode, prf and fusion are read once above too).
+  const defaultFilter = configFilter(config);
   /** The candidates of the named versions merged into the unfiltered ones, best score first. */
   async function withNamedVersions(query: string, depth: number, filter: ChunkFilter | undefined, named: readonly string[], hits: Hit[]): Promise<Hit[]> {
     const allowed = filter?.versions ? named.filter((v) => filter.versions!.includes(v)) : [...named];
@@ -181,7 +183,7 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
     async retrieve(query, options) {
       const k = Math.floor(options.k);
       if (!(k > 0)) return [];
-      const filter = options.filter ?? configFilter(config);
+      const filter = options.filter ?? defaultFilter;
       const depth = candidateDepth(k, config, reranker !== undefined, expanding);
       const first = candidates(query, depth, filter);
       let hits = first instanceof Promise ? await first : first;

@@ -242,8 +242,10 @@ interface PreparedQuery {
 }
 
 function prepareQuery(terms: string[], idf: (term: string) => number, termIdOf: (term: string) => number = globalTermId): PreparedQuery {
-  const distinct = [...new Set(terms)];
-  // Index loops rather than `from(iterable, fn)`: no iterator objects per query.
+  // Index loops rather than Set spreads and `from(iterable, fn)`: no iterator objects per query,
+  // and cheap before the JIT has optimised this (a single timed pass runs much of it unoptimised).
+  const distinct: string[] = [];
+  for (let i = 0; i < terms.length; i++) if (!distinct.includes(terms[i])) distinct.push(terms[i]);
   const ids = new Int32Array(distinct.length);
   const weights = new Float64Array(distinct.length);
   let totalIdf = 0;
@@ -377,15 +379,18 @@ export function candidateFeatures(query: string, hits: Hit[], idf?: (term: strin
   const q = prepareQuery(terms, idf ?? candidateIdf(toks, termIdOf), termIdOf);
   let min = Infinity;
   let max = -Infinity;
-  for (const h of hits) {
-    if (h.score < min) min = h.score;
-    if (h.score > max) max = h.score;
+  for (let i = 0; i < hits.length; i++) {
+    const score = hits[i].score;
+    if (score < min) min = score;
+    if (score > max) max = score;
   }
-  return hits.map((h, i) => {
+  const out = new Array<OfflineFeatures>(hits.length);
+  for (let i = 0; i < hits.length; i++) {
     const f = preparedFeatures(q, toks[i]);
-    f.firstStage = max > min ? (h.score - min) / (max - min) : 1;
-    return f;
-  });
+    f.firstStage = max > min ? (hits[i].score - min) / (max - min) : 1;
+    out[i] = f;
+  }
+  return out;
 }
 
 export function combineFeatures(f: OfflineFeatures, w: OfflineFeatureWeights): number {
@@ -401,6 +406,9 @@ export function combineFeatures(f: OfflineFeatures, w: OfflineFeatureWeights): n
 
 /** Up to this many hits are ordered by insertion sort (no comparator closure, no entry objects). */
 const INSERTION_SORT_MAX = 64;
+// Scratch reused across calls: a typed array over 64 bytes gets an off-heap store, costly to make per query.
+const rankOrder = new Int32Array(INSERTION_SORT_MAX);
+let combinedScores = new Float64Array(INSERTION_SORT_MAX);
 
 /** Order hits by new scores (ties keep the incoming order) and return the best k ranked 1..k. */
 export function rankByScores(hits: Hit[], scores: ArrayLike<number>, k: number): Hit[] {
@@ -408,7 +416,7 @@ export function rankByScores(hits: Hit[], scores: ArrayLike<number>, k: number):
   const top = Math.min(n, Math.max(0, Math.floor(k)) || 0); // as slice(0, k): NaN → none
   if (n <= INSERTION_SORT_MAX && noNaN(scores, n)) {
     // Stable insertion sort of indexes by score, descending: the order of the sort below.
-    const order = new Int32Array(n);
+    const order = rankOrder;
     for (let i = 0; i < n; i++) {
       const s = scores[i];
       let j = i;
@@ -459,7 +467,8 @@ export class OfflineReranker implements Reranker {
   rerankSync(query: string, hits: Hit[], k: number): Hit[] {
     if (hits.length === 0) return [];
     const features = candidateFeatures(query, hits, this.idf, this.tokens);
-    const scores = new Float64Array(features.length);
+    if (combinedScores.length < features.length) combinedScores = new Float64Array(2 * features.length);
+    const scores = combinedScores;
     for (let i = 0; i < features.length; i++) scores[i] = combineFeatures(features[i], this.weights);
     return rankByScores(hits, scores, k);
   }
