@@ -306,7 +306,7 @@ function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
   if (tok.headSet.length > 0) {
     let n = 0;
     for (let i = 0; i < tok.headSet.length; i++) if (contains(q.ids, tok.headSet[i])) n++;
-    titleInQuery = n / tok.headSet.length;
+    titleInQuery = (n * 1.5) / (tok.headSet.length * 1.5); // = n / length exactly; see `phrase`
   }
   let phrase = 0;
   const pairCount = q.pairs.length / 2;
@@ -320,7 +320,11 @@ function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
       const jb = ja < 0 ? -1 : slots[q.pairSlots[2 * i + 1]];
       if ((jb >= 0 && adjacentIn(tok.positions, tok.start[ja], tok.start[ja + 1], tok.start[jb], tok.start[jb + 1])) || adjacentInSequence(tok.head, a, b)) found++;
     }
-    phrase = found / pairCount;
+    // Bit-identical to found / pairCount (both products of small integers by 1.5 are exact), but
+    // the division sees non-integer operands: when warm-up queries only ever produced whole
+    // ratios (0 or 1), V8 compiled an integer division here and deoptimised this function on the
+    // first judged query with a fraction ("lost precision"), running it unoptimised until recompiled.
+    phrase = (found * 1.5) / (pairCount * 1.5);
   }
   return {
     firstStage: 0,
