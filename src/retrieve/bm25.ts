@@ -281,16 +281,7 @@ export class Bm25Index implements Retriever {
    * doc id first), into `topDoc`/`topScore`; returns how many.
    */
   private rank(terms: readonly number[], weights: readonly number[] | undefined, allowed: Uint8Array | undefined, k: number): number {
-    if (this.pruning) {
-      const w = terms.map((id, i) => this.termIdf[id] * (weights ? weights[i] : 1));
-      const top = maxScoreTopK({ postStart: this.postStart, postDoc: this.postDoc, postWeight: this.postWeight, termMax: this.termMax }, terms, w, allowed, k);
-      this.reserveTop(top.length);
-      for (let i = 0; i < top.length; i++) {
-        this.topDoc[i] = top[i].doc;
-        this.topScore[i] = top[i].score;
-      }
-      return top.length;
-    }
+    if (this.pruning) return this.rankPruned(terms, weights, allowed, k);
     const scores = this.scratch;
     const touched = this.touched;
     let count = 0;
@@ -314,6 +305,18 @@ export class Bm25Index implements Retriever {
     for (let i = 0; i < size; i++) this.topScore[i] = scores[top[i]];
     for (let i = 0; i < count; i++) scores[touched[i]] = 0;
     return size;
+  }
+
+  /** `rank` by MaxScore (a separate method, so the exhaustive path compiles small and early). */
+  private rankPruned(terms: readonly number[], weights: readonly number[] | undefined, allowed: Uint8Array | undefined, k: number): number {
+    const w = terms.map((id, i) => this.termIdf[id] * (weights ? weights[i] : 1));
+    const top = maxScoreTopK({ postStart: this.postStart, postDoc: this.postDoc, postWeight: this.postWeight, termMax: this.termMax }, terms, w, allowed, k);
+    this.reserveTop(top.length);
+    for (let i = 0; i < top.length; i++) {
+      this.topDoc[i] = top[i].doc;
+      this.topScore[i] = top[i].score;
+    }
+    return top.length;
   }
 
   private reserveTop(size: number): void {

@@ -418,7 +418,9 @@ let combinedScores = new Float64Array(INSERTION_SORT_MAX);
 export function rankByScores(hits: Hit[], scores: ArrayLike<number>, k: number): Hit[] {
   const n = hits.length;
   const top = Math.min(n, Math.max(0, Math.floor(k)) || 0); // as slice(0, k): NaN → none
-  if (n <= INSERTION_SORT_MAX && noNaN(scores, n)) {
+  let insertion = n <= INSERTION_SORT_MAX; // and no NaN score (NaN makes the comparator sort's order its own)
+  for (let i = 0; insertion && i < n; i++) if (scores[i] !== scores[i]) insertion = false;
+  if (insertion) {
     // Stable insertion sort of indexes by score, descending: the order of the sort below.
     const order = rankOrder;
     for (let i = 0; i < n; i++) {
@@ -434,17 +436,16 @@ export function rankByScores(hits: Hit[], scores: ArrayLike<number>, k: number):
     for (let r = 0; r < top; r++) out[r] = { chunk: hits[order[r]].chunk, score: scores[order[r]], rank: r + 1 };
     return out;
   }
+  return rankBySort(hits, scores, k);
+}
+
+/** `rankByScores` for many hits or NaN scores: a stable comparator sort. */
+function rankBySort(hits: Hit[], scores: ArrayLike<number>, k: number): Hit[] {
   return hits
     .map((hit, i) => ({ hit, score: scores[i], i }))
     .sort((a, b) => b.score - a.score || a.i - b.i)
     .slice(0, Math.max(0, Math.floor(k)))
     .map((e, r) => ({ chunk: e.hit.chunk, score: e.score, rank: r + 1 }));
-}
-
-/** Whether none of the first `n` scores is NaN (a NaN makes the comparator sort's order its own). */
-function noNaN(scores: ArrayLike<number>, n: number): boolean {
-  for (let i = 0; i < n; i++) if (scores[i] !== scores[i]) return false;
-  return true;
 }
 
 export class OfflineReranker implements Reranker {
