@@ -93,6 +93,13 @@ export class Bm25Index implements Retriever {
   pruning: boolean;
   /** Score accumulator reused across searches (only touched slots are reset). */
   private readonly scratch: Float64Array;
+  /**
+   * Reused by every search (one runs at a time): the docs a query touched, and the top k of the
+   * last `rank`, best first. A fresh array per query was most of a query's garbage (4 bytes a doc).
+   */
+  private readonly touched: Int32Array;
+  private topDoc = new Int32Array(0);
+  private topScore = new Float64Array(0);
   /** Admission masks by filter JSON; a project uses a handful of filters over many queries. */
   private readonly masks = new Map<string, Uint8Array>();
   /** Doc-major copy of the postings, built on the first feedback query. */
@@ -178,6 +185,7 @@ export class Bm25Index implements Retriever {
       this.termIdf[t] = Math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5));
     }
     this.scratch = new Float64Array(n);
+    this.touched = new Int32Array(n);
     if (withTokens && stats.content) {
       this.tokenTable = new ChunkTokenTable(stats.content);
       // A content token is one of the chunk's BM25 tokens, so it has df > 0; should one ever not
@@ -242,10 +250,12 @@ export class Bm25Index implements Retriever {
     if (k <= 0 || this.size === 0) return [];
     let terms = contentTokens(query);
     if (terms.length === 0) terms = tokenize(query);
+    // Distinct terms in first-occurrence order (the order scores are summed in); distinct terms
+    // have distinct ids, so de-duplicating ids is de-duplicating terms.
     const ids: number[] = [];
-    for (const term of new Set(terms)) {
-      const id = this.termIds.get(term);
-      if (id !== undefined) ids.push(id);
+    for (let i = 0; i < terms.length; i++) {
+      const id = this.termIds.get(terms[i]);
+      if (id !== undefined && !ids.includes(id)) ids.push(id);
     }
     if (ids.length === 0) return [];
     const allowed = this.allowedDocs(options.filter);
@@ -254,22 +264,27 @@ export class Bm25Index implements Retriever {
     let weights: Map<number, number> | undefined;
     const prf = options.prf;
     if (prf && prf.docs > 0 && prf.terms > 0 && prf.weight < 1) {
-      const first = this.rank(ids, undefined, allowed, Math.floor(prf.docs));
+      const n = this.rank(ids, undefined, allowed, Math.floor(prf.docs));
+      const first = Array.from({ length: n }, (_, i) => ({ doc: this.topDoc[i], score: this.topScore[i] }));
       weights = rm3Query(ids, first, this.feedbackSource(), prf);
     }
     const termList = weights ? [...weights.keys()] : ids;
     const weightList = weights ? [...weights.values()] : undefined;
-    return this.rank(termList, weightList, allowed, k).map(({ doc, score }, i) => ({ chunk: this.chunks[doc], score, rank: i + 1 }));
+    const count = this.rank(termList, weightList, allowed, k);
+    const hits = new Array<Hit>(count);
+    for (let i = 0; i < count; i++) hits[i] = { chunk: this.chunks[this.topDoc[i]], score: this.topScore[i], rank: i + 1 };
+    return hits;
   }
 
-  /** Top-k docs for weighted terms (weight 1 each when `weights` is absent). */
-  private rank(terms: readonly number[], weights: readonly number[] | undefined, allowed: Uint8Array | undefined, k: number): { doc: number; score: number }[] {
-    if (this.pruning) {
-      const w = terms.map((id, i) => this.termIdf[id] * (weights ? weights[i] : 1));
-      return maxScoreTopK({ postStart: this.postStart, postDoc: this.postDoc, postWeight: this.postWeight, termMax: this.termMax }, terms, w, allowed, k);
-    }
+  /**
+   * Top-k docs for weighted terms (weight 1 each when `weights` is absent), best first (ties: lower
+   * doc id first), into `topDoc`/`topScore`; returns how many.
+   */
+  private rank(terms: readonly number[], weights: readonly number[] | undefined, allowed: Uint8Array | undefined, k: number): number {
+    if (this.pruning) return this.rankPruned(terms, weights, allowed, k);
     const scores = this.scratch;
-    const touched: number[] = [];
+    const touched = this.touched;
+    let count = 0;
     for (let i = 0; i < terms.length; i++) {
       const id = terms[i];
       const w = this.termIdf[id] * (weights ? weights[i] : 1);
@@ -279,13 +294,36 @@ export class Bm25Index implements Retriever {
         if (allowed && allowed[d] === 0) continue;
         const add = w * this.postWeight[p];
         if (add <= 0) continue;
-        if (scores[d] === 0) touched.push(d);
+        if (scores[d] === 0) touched[count++] = d;
         scores[d] += add;
       }
     }
-    const top = selectTopK(touched, scores, k).map((doc) => ({ doc, score: scores[doc] }));
-    for (const d of touched) scores[d] = 0;
-    return top;
+    const size = Math.max(0, Math.min(k, count));
+    this.reserveTop(size);
+    const top = this.topDoc;
+    selectTopK(touched, count, scores, size, top);
+    for (let i = 0; i < size; i++) this.topScore[i] = scores[top[i]];
+    for (let i = 0; i < count; i++) scores[touched[i]] = 0;
+    return size;
+  }
+
+  /** `rank` by MaxScore (a separate method, so the exhaustive path compiles small and early). */
+  private rankPruned(terms: readonly number[], weights: readonly number[] | undefined, allowed: Uint8Array | undefined, k: number): number {
+    const w = terms.map((id, i) => this.termIdf[id] * (weights ? weights[i] : 1));
+    const top = maxScoreTopK({ postStart: this.postStart, postDoc: this.postDoc, postWeight: this.postWeight, termMax: this.termMax }, terms, w, allowed, k);
+    this.reserveTop(top.length);
+    for (let i = 0; i < top.length; i++) {
+      this.topDoc[i] = top[i].doc;
+      this.topScore[i] = top[i].score;
+    }
+    return top.length;
+  }
+
+  private reserveTop(size: number): void {
+    if (this.topDoc.length >= size) return;
+    const capacity = Math.min(this.size, Math.max(size, 2 * this.topDoc.length, 128));
+    this.topDoc = new Int32Array(capacity);
+    this.topScore = new Float64Array(capacity);
   }
 
   private feedbackSource(): FeedbackSource {
@@ -353,24 +391,23 @@ export class Bm25Index implements Retriever {
 const EMPTY = new Uint8Array(0);
 
 /**
- * The k best docs by score (ties → lower doc id first), via a size-k min-heap over the candidates:
- * O(n log k) instead of sorting every match.
+ * The `size` best of `candidates[0..count)` by score (ties → lower doc id first) into
+ * `out[0..size)`, best first: a size-k min-heap over the candidates (O(n log k) instead of sorting
+ * every match), then heapsort in place, so no array or comparator call is made per query.
  */
-function selectTopK(candidates: number[], scores: Float64Array, k: number): number[] {
-  // Min-heap of doc ids in a typed array, the worst of the k at the root; comparisons inlined
-  // (this runs for every matching doc of every query). a ranks below b ⇔ lower score, or the same
-  // score and a higher doc id.
-  const size = Math.min(k, candidates.length);
-  if (size <= 0) return [];
-  const heap = new Int32Array(size);
+function selectTopK(candidates: Int32Array, count: number, scores: Float64Array, size: number, out: Int32Array): void {
+  // Min-heap of doc ids, the worst of the k at the root; comparisons inlined (this runs for every
+  // matching doc of every query). a ranks below b ⇔ lower score, or the same score and a higher
+  // doc id — a total order, so the k selected and their order are the same as a full sort's.
+  if (size <= 0) return;
+  const heap = out;
   let n = 0;
-  for (let c = 0; c < candidates.length; c++) {
+  for (let c = 0; c < count; c++) {
     const d = candidates[c];
     const sd = scores[d];
-    let i: number;
     if (n < size) {
       // sift up
-      i = n++;
+      let i = n++;
       while (i > 0) {
         const parent = (i - 1) >> 1;
         const p = heap[parent];
@@ -385,26 +422,35 @@ function selectTopK(candidates: number[], scores: Float64Array, k: number): numb
     const root = heap[0];
     const sr = scores[root];
     if (!(sr < sd || (sr === sd && root > d))) continue;
-    // replace the root, sift down
-    i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      let m = l;
-      const r = l + 1;
-      if (r < n) {
-        const a = heap[r];
-        const b = heap[l];
-        if (scores[a] < scores[b] || (scores[a] === scores[b] && a > b)) m = r;
-      }
-      const x = heap[m];
-      const sx = scores[x];
-      if (!(sx < sd || (sx === sd && x > d))) break;
-      heap[i] = x;
-      i = m;
-    }
-    heap[i] = d;
+    siftDown(heap, n, d, sd, scores);
   }
-  const out = Array.from(heap);
-  return out.sort((a, b) => scores[b] - scores[a] || a - b);
+  // Heapsort: the root (worst left) goes to the end of the shrinking heap, leaving best first.
+  for (let end = n - 1; end > 0; end--) {
+    const worst = heap[0];
+    const d = heap[end];
+    heap[end] = worst;
+    siftDown(heap, end, d, scores[d], scores);
+  }
+}
+
+/** Put doc `d` (score `sd`) at the root of `heap[0..n)` and sift it down. */
+function siftDown(heap: Int32Array, n: number, d: number, sd: number, scores: Float64Array): void {
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= n) break;
+    let m = l;
+    const r = l + 1;
+    if (r < n) {
+      const a = heap[r];
+      const b = heap[l];
+      if (scores[a] < scores[b] || (scores[a] === scores[b] && a > b)) m = r;
+    }
+    const x = heap[m];
+    const sx = scores[x];
+    if (!(sx < sd || (sx === sd && x > d))) break;
+    heap[i] = x;
+    i = m;
+  }
+  heap[i] = d;
 }

@@ -57,6 +57,8 @@ export interface Reranker {
   readonly id: string;
   /** Return the best `k` of `hits`, re-ranked 1..k, with the reranker's score. */
   rerank(query: string, hits: Hit[], k: number): Promise<Hit[]>;
+  /** The same as `rerank`, synchronously, for a reranker that does no I/O (the pipeline then skips an await). */
+  rerankSync?(query: string, hits: Hit[], k: number): Hit[];
 }
 
 /** Nearest-neighbour search over chunk vectors (exact or ANN). */

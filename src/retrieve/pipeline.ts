@@ -146,9 +146,15 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
   if (expanding) stages.push("small-to-big");
   const name = stages.join(" → ");
 
-  async function candidates(query: string, depth: number, filter: ChunkFilter | undefined): Promise<Hit[]> {
+  // Lexical candidates are returned synchronously (BM25 does no I/O), saving a promise and a
+  // microtask per query; dense and hybrid candidates are awaited.
+  function candidates(query: string, depth: number, filter: ChunkFilter | undefined): Hit[] | Promise<Hit[]> {
     if (mode === "lexical") return lexical.search(query, { k: depth, filter, prf });
     if (mode === "dense") return dense!.search(query, { k: depth, filter });
+    return fusedCandidates(query, depth, filter);
+  }
+
+  async function fusedCandidates(query: string, depth: number, filter: ChunkFilter | undefined): Promise<Hit[]> {
     const n = Math.max(depth, fusion.candidates);
     const [lex, den] = await Promise.all([Promise.resolve(lexical.search(query, { k: n, filter, prf })), dense!.search(query, { k: n, filter })]);
     const fused =
@@ -159,6 +165,8 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
   }
 
   const versions = deps.versions ?? NATURAL_VERSION_ORDER;
+  // The config is fixed for the pipeline's life (mode, prf and fusion are read once above too).
+  const defaultFilter = configFilter(config);
   /** The candidates of the named versions merged into the unfiltered ones, best score first. */
   async function withNamedVersions(query: string, depth: number, filter: ChunkFilter | undefined, named: readonly string[], hits: Hit[]): Promise<Hit[]> {
     const allowed = filter?.versions ? named.filter((v) => filter.versions!.includes(v)) : [...named];
@@ -175,17 +183,18 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
     async retrieve(query, options) {
       const k = Math.floor(options.k);
       if (!(k > 0)) return [];
-      const filter = options.filter ?? configFilter(config);
+      const filter = options.filter ?? defaultFilter;
       const depth = candidateDepth(k, config, reranker !== undefined, expanding);
-      let hits = await candidates(query, depth, filter);
+      const first = candidates(query, depth, filter);
+      let hits = first instanceof Promise ? await first : first;
       const named = config.collapseVersions ? (options.preferVersions ?? []) : [];
       if (named.length > 0) hits = await withNamedVersions(query, depth, filter, named, hits);
       if (reranker && hits.length > 0) {
         const head = hits.slice(0, config.rerankCandidates);
         const start = options.onRerank ? performance.timeOrigin + performance.now() : 0;
-        const reranked = await reranker.rerank(query, head, head.length);
+        const reranked = reranker.rerankSync ? reranker.rerankSync(query, head, head.length) : await reranker.rerank(query, head, head.length);
         options.onRerank?.({ reranker: reranker.id, input: head, output: reranked, start, end: performance.timeOrigin + performance.now() });
-        hits = [...reranked, ...hits.slice(head.length)];
+        hits = reranked.concat(hits.length > head.length ? hits.slice(head.length) : []);
       }
       // Only the head can reach the top k: 3k candidates leave ≥ 1.5k distinct ones even when every
       // hit has a twin in another version (the pairwise check is quadratic, so the tail is not scanned).
@@ -195,7 +204,15 @@ export function createRetrievalPipeline(deps: RetrievalPipelineDeps): RetrievalP
       }
       // Ranks 1..n in the current order: small-to-big orders hits by rank.
       if (expanding) hits = expand(hits.map((h, i) => ({ ...h, rank: i + 1 })), deps.chunksOfPath!);
-      return hits.slice(0, k).map((h, i) => ({ chunk: h.chunk, score: h.score, rank: i + 1 }));
+      // Hits already ranked at their final place are returned as they are (the reranked head and
+      // an untouched tail are), so the common path builds no second set of hit objects.
+      const n = Math.min(k, hits.length);
+      const out = new Array<Hit>(n);
+      for (let i = 0; i < n; i++) {
+        const h = hits[i];
+        out[i] = h.rank === i + 1 ? h : { chunk: h.chunk, score: h.score, rank: i + 1 };
+      }
+      return out;
     },
   };
 }

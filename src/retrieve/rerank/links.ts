@@ -127,19 +127,30 @@ function nameInfo(chunk: Chunk, termIdOf: (term: string) => number, idf: (term: 
 export function liftNamedCandidates(
   chunks: readonly Chunk[],
   toks: readonly ChunkTokens[],
-  scores: number[],
+  scores: Float64Array | number[],
   termIdOf: (term: string) => number,
   idf: (term: string) => number,
   options: LinkOptions,
   cache?: NameCache,
 ): void {
-  if (options.lift <= 0 || options.anchors < 1 || chunks.length < 2) return;
-  const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
-  const anchors = order.slice(0, Math.max(0, Math.floor(options.anchors)));
-  /** Per candidate: the anchor that names it, or -1. */
-  const namedBy = new Array<number>(chunks.length).fill(-1);
+  const n = chunks.length;
+  if (options.lift <= 0 || options.anchors < 1 || n < 2) return;
+  // The anchors: the best `anchors` candidates by score, ties to the earlier one (a selection
+  // rather than a sort: this runs on every query's 30 candidates).
+  const want = Math.min(n, Math.max(0, Math.floor(options.anchors)));
+  const anchors: number[] = [];
+  const anchorBase: number[] = [];
+  for (let a = 0; a < want; a++) {
+    let best = -1;
+    for (let i = 0; i < n; i++) {
+      if (anchors.includes(i)) continue;
+      if (best < 0 || scores[i] > scores[best] || (Number.isNaN(scores[best]) && !Number.isNaN(scores[i]))) best = i;
+    }
+    anchors.push(best);
+    anchorBase.push(scores[best]);
+  }
   const ceiling = idf("\u0000"); // no chunk has this term: the df = 0 idf
-  for (let i = 0; i < chunks.length; i++) {
+  for (let i = 0; i < n; i++) {
     let info = cache?.get(chunks[i]);
     if (!info) {
       info = nameInfo(chunks[i], termIdOf, idf, ceiling);
@@ -147,16 +158,12 @@ export function liftNamedCandidates(
     }
     const ids = info.ids;
     if (ids.length === 0 || info.specificity < options.minSpecificity) continue;
-    for (const a of anchors) {
-      if (a !== i && occursInBody(toks[a], ids)) {
-        namedBy[i] = a;
+    for (let a = 0; a < anchors.length; a++) {
+      if (anchors[a] !== i && occursInBody(toks[anchors[a]], ids)) {
+        // Lifted against the anchor's score before any lift (an anchor may itself be named).
+        scores[i] = Math.max(scores[i], options.lift * anchorBase[a]);
         break;
       }
     }
-  }
-  const base = scores.slice();
-  for (let i = 0; i < chunks.length; i++) {
-    if (namedBy[i] < 0) continue;
-    scores[i] = Math.max(scores[i], options.lift * base[namedBy[i]]);
   }
 }

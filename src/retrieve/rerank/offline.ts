@@ -132,18 +132,21 @@ function chunkTokens(chunk: Chunk): ChunkTokens {
   return t;
 }
 
-/** Index of `id` in the sorted `terms`, or -1. */
+/**
+ * Index of `id` in the sorted `terms`, or -1. Branch-free bisection (the step taken is arithmetic,
+ * not an if): the comparisons are data-dependent, so a branch per step was mispredicted half the
+ * time; ids are non-negative int32, so `id - t` cannot overflow.
+ */
 function findTerm(terms: Int32Array, id: number): number {
-  let lo = 0;
-  let hi = terms.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const v = terms[mid];
-    if (v < id) lo = mid + 1;
-    else if (v > id) hi = mid - 1;
-    else return mid;
+  let n = terms.length;
+  if (n === 0) return -1;
+  let base = 0;
+  while (n > 1) {
+    const half = n >>> 1;
+    base += half & ~((id - terms[base + half]) >> 31);
+    n -= half;
   }
-  return -1;
+  return terms[base] === id ? base : -1;
 }
 
 /** Query terms: content tokens (all tokens for an all-stop-word query), in order. */
@@ -245,11 +248,18 @@ interface PreparedQuery {
 }
 
 function prepareQuery(terms: string[], idf: (term: string) => number, termIdOf: (term: string) => number = globalTermId): PreparedQuery {
-  const distinct = [...new Set(terms)];
-  const ids = Int32Array.from(distinct, termIdOf);
-  const weights = Float64Array.from(distinct, (t) => idf(t));
+  // Index loops rather than Set spreads and `from(iterable, fn)`: no iterator objects per query,
+  // and cheap before the JIT has optimised this (a single timed pass runs much of it unoptimised).
+  const distinct: string[] = [];
+  for (let i = 0; i < terms.length; i++) if (!distinct.includes(terms[i])) distinct.push(terms[i]);
+  const ids = new Int32Array(distinct.length);
+  const weights = new Float64Array(distinct.length);
   let totalIdf = 0;
-  for (const w of weights) totalIdf += w;
+  for (let i = 0; i < distinct.length; i++) {
+    ids[i] = termIdOf(distinct[i]);
+    weights[i] = idf(distinct[i]);
+    totalIdf += weights[i];
+  }
   const pairs = new Int32Array(2 * Math.max(0, terms.length - 1));
   const pairSlots = new Int32Array(pairs.length);
   for (let i = 1; i < terms.length; i++) {
@@ -302,7 +312,7 @@ function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
   if (tok.headSet.length > 0) {
     let n = 0;
     for (let i = 0; i < tok.headSet.length; i++) if (contains(q.ids, tok.headSet[i])) n++;
-    titleInQuery = n / tok.headSet.length;
+    titleInQuery = (n * 1.5) / (tok.headSet.length * 1.5); // = n / length exactly; see `phrase`
   }
   let phrase = 0;
   const pairCount = q.pairs.length / 2;
@@ -316,7 +326,11 @@ function preparedFeatures(q: PreparedQuery, tok: ChunkTokens): OfflineFeatures {
       const jb = ja < 0 ? -1 : slots[q.pairSlots[2 * i + 1]];
       if ((jb >= 0 && adjacentIn(tok.positions, tok.start[ja], tok.start[ja + 1], tok.start[jb], tok.start[jb + 1])) || adjacentInSequence(tok.head, a, b)) found++;
     }
-    phrase = found / pairCount;
+    // Bit-identical to found / pairCount (both products of small integers by 1.5 are exact), but
+    // the division sees non-integer operands: when warm-up queries only ever produced whole
+    // ratios (0 or 1), V8 compiled an integer division here and deoptimised this function on the
+    // first judged query with a fraction ("lost precision"), running it unoptimised until recompiled.
+    phrase = (found * 1.5) / (pairCount * 1.5);
   }
   return {
     firstStage: 0,
@@ -380,15 +394,18 @@ export function candidateFeatures(query: string, hits: Hit[], idf?: (term: strin
   const q = prepareQuery(terms, idf ?? candidateIdf(toks, termIdOf), termIdOf);
   let min = Infinity;
   let max = -Infinity;
-  for (const h of hits) {
-    if (h.score < min) min = h.score;
-    if (h.score > max) max = h.score;
+  for (let i = 0; i < hits.length; i++) {
+    const score = hits[i].score;
+    if (score < min) min = score;
+    if (score > max) max = score;
   }
-  return hits.map((h, i) => {
+  const out = new Array<OfflineFeatures>(hits.length);
+  for (let i = 0; i < hits.length; i++) {
     const f = preparedFeatures(q, toks[i]);
-    f.firstStage = max > min ? (h.score - min) / (max - min) : 1;
-    return f;
-  });
+    f.firstStage = max > min ? (hits[i].score - min) / (max - min) : 1;
+    out[i] = f;
+  }
+  return out;
 }
 
 export function combineFeatures(f: OfflineFeatures, w: OfflineFeatureWeights): number {
@@ -402,8 +419,39 @@ export function combineFeatures(f: OfflineFeatures, w: OfflineFeatureWeights): n
   );
 }
 
+/** Up to this many hits are ordered by insertion sort (no comparator closure, no entry objects). */
+const INSERTION_SORT_MAX = 64;
+// Scratch reused across calls: a typed array over 64 bytes gets an off-heap store, costly to make per query.
+const rankOrder = new Int32Array(INSERTION_SORT_MAX);
+let combinedScores = new Float64Array(INSERTION_SORT_MAX);
+
 /** Order hits by new scores (ties keep the incoming order) and return the best k ranked 1..k. */
-export function rankByScores(hits: Hit[], scores: number[], k: number): Hit[] {
+export function rankByScores(hits: Hit[], scores: ArrayLike<number>, k: number): Hit[] {
+  const n = hits.length;
+  const top = Math.min(n, Math.max(0, Math.floor(k)) || 0); // as slice(0, k): NaN → none
+  let insertion = n <= INSERTION_SORT_MAX; // and no NaN score (NaN makes the comparator sort's order its own)
+  for (let i = 0; insertion && i < n; i++) if (scores[i] !== scores[i]) insertion = false;
+  if (insertion) {
+    // Stable insertion sort of indexes by score, descending: the order of the sort below.
+    const order = rankOrder;
+    for (let i = 0; i < n; i++) {
+      const s = scores[i];
+      let j = i;
+      while (j > 0 && scores[order[j - 1]] < s) {
+        order[j] = order[j - 1];
+        j--;
+      }
+      order[j] = i;
+    }
+    const out = new Array<Hit>(top);
+    for (let r = 0; r < top; r++) out[r] = { chunk: hits[order[r]].chunk, score: scores[order[r]], rank: r + 1 };
+    return out;
+  }
+  return rankBySort(hits, scores, k);
+}
+
+/** `rankByScores` for many hits or NaN scores: a stable comparator sort. */
+function rankBySort(hits: Hit[], scores: ArrayLike<number>, k: number): Hit[] {
   return hits
     .map((hit, i) => ({ hit, score: scores[i], i }))
     .sort((a, b) => b.score - a.score || a.i - b.i)
@@ -444,13 +492,16 @@ export class OfflineReranker implements Reranker {
   rerankSync(query: string, hits: Hit[], k: number): Hit[] {
     if (hits.length === 0) return [];
     const features = candidateFeatures(query, hits, this.idf, this.tokens);
-    const scores = features.map((f) => combineFeatures(f, this.weights));
+    const n = features.length;
+    if (combinedScores.length < n) combinedScores = new Float64Array(2 * n);
+    const scores = combinedScores;
+    for (let i = 0; i < n; i++) scores[i] = combineFeatures(features[i], this.weights);
     if (this.links.lift > 0 && this.links.anchors >= 1) {
       const { toks, termIdOf } = candidateTokens(hits, this.tokens);
       // Without the index's idf the specificity guard has nothing to measure (idf 0 skips it).
       const idf = this.idf ?? (() => 0);
       // The first-touch id table grows as chunks are seen, so names are cached only with a source.
-      liftNamedCandidates(hits.map((h) => h.chunk), toks, scores, termIdOf, idf, this.links, this.names);
+      liftNamedCandidates(hits.map((h) => h.chunk), toks, scores.subarray(0, n), termIdOf, idf, this.links, this.names);
     }
     return rankByScores(hits, scores, k);
   }
