@@ -53,12 +53,18 @@ function writeTickets(root: string): void {
   writeFileSync(join(root, "tickets.csv"), rows.join("\n") + "\n");
 }
 
-test("train → gate → register → promote; the fine-tuned and hybrid variants then use the classifier", async () => {
+/** The tiny project with a classify dataset over tickets.csv, ingested. */
+async function ticketProject() {
   const root = makeTinyProject(`finetune:\n  datasets:\n    - task: classify\n      file: tickets.csv\n      inputField: text\n      outputField: queue\n`);
   writeTickets(root);
   const project = openProject(loadConfig(join(root, "ragtune.yaml")));
+  await ingestProject({ root, sources: project.config.sources, chunking: project.config.chunking, store: project.store });
+  return { root, project };
+}
+
+test("train → gate → register → promote; the fine-tuned and hybrid variants then use the classifier", async () => {
+  const { root, project } = await ticketProject();
   try {
-    await ingestProject({ root, sources: project.config.sources, chunking: project.config.chunking, store: project.store });
     const d = project.config.finetune.datasets[0];
     const outcome = await trainAndRegister(project, {
       task: "classify",
@@ -97,11 +103,8 @@ test("train → gate → register → promote; the fine-tuned and hybrid variant
 });
 
 test("settings.encoder: the candidate reads embeddings, the gate's prompt baseline uses the same encoder, and the promoted model serves", async () => {
-  const root = makeTinyProject(`finetune:\n  datasets:\n    - task: classify\n      file: tickets.csv\n      inputField: text\n      outputField: queue\n`);
-  writeTickets(root);
-  const project = openProject(loadConfig(join(root, "ragtune.yaml")));
+  const { root, project } = await ticketProject();
   try {
-    await ingestProject({ root, sources: project.config.sources, chunking: project.config.chunking, store: project.store });
     const d = project.config.finetune.datasets[0];
     // hashing:64 is an offline encoder with no model, so the real code path runs in a unit test.
     const outcome = await trainAndRegister(project, {

