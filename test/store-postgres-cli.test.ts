@@ -1,0 +1,83 @@
+/**
+ * `store: {kind: postgres}` end to end: `ragtune ingest` and `ragtune search` on a real PostgreSQL
+ * (test/helpers/postgres.ts) give the same results as on SQLite; a bad URL or an unreachable
+ * server is exit 2 naming the config field and carrying the server's message.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { runCli } from "./helpers/cli.ts";
+import { makeTinyProject } from "./helpers/project.ts";
+import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
+
+const skip = postgresSkipReason();
+
+describe("store kind postgres through the CLI", { skip }, () => {
+  let server: PostgresServer;
+  const roots: string[] = [];
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(() => {
+    server?.stop();
+    for (const r of roots) rmSync(r, { recursive: true, force: true });
+  });
+
+  test("ingest then search: same hits as the SQLite store, and the index is in Postgres, not in storeDir", async () => {
+    const lite = makeTinyProject();
+    const pgRoot = makeTinyProject(`store:\n  kind: postgres\n  urlEnv: RAGTUNE_TEST_PG\n`);
+    roots.push(lite, pgRoot);
+    const env = { RAGTUNE_TEST_PG: server.createDatabase("cli_e2e") };
+    for (const root of [lite, pgRoot]) {
+      const r = await runCli(["ingest"], root, env);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal(existsSync(join(pgRoot, ".ragtune", "index.db")), false, "no SQLite index written for a postgres store");
+    for (const q of ["refund annual plan", "trash retention days"]) {
+      const a = await runCli(["search", q, "--json"], lite, env);
+      const b = await runCli(["search", q, "--json"], pgRoot, env);
+      assert.equal(b.code, 0, b.stderr);
+      assert.ok(JSON.parse(a.stdout).hits.length > 0, a.stdout);
+      assert.equal(b.stdout, a.stdout, q);
+    }
+    // Re-ingest with no change is incremental there too: nothing re-chunked.
+    const again = await runCli(["ingest"], pgRoot, env);
+    assert.equal(again.code, 0, again.stderr);
+  });
+
+  test("an unreachable server and a wrong scheme are exit 2, naming the field and the cause", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const down = makeTinyProject(`store:\n  kind: postgres\n  url: "postgres://ragtune:secret@127.0.0.1:${port}/x"\n`);
+    const scheme = makeTinyProject(`store:\n  kind: postgres\n  url: "mysql://127.0.0.1/x"\n`);
+    const missingDb = makeTinyProject(`store:\n  kind: postgres\n  url: "${server.url.replace(/\/postgres$/, "/no_such_db")}"\n`);
+    roots.push(down, scheme, missingDb);
+    const r1 = await runCli(["ingest"], down);
+    assert.equal(r1.code, 2, r1.stderr);
+    assert.match(r1.stderr, /store\.url: cannot open the Postgres store at postgres:\/\/ragtune@127\.0\.0\.1:\d+\/x: .*ECONNREFUSED/);
+    assert.doesNotMatch(r1.stderr, /secret/, "the password is not printed");
+    const r2 = await runCli(["ingest"], scheme);
+    assert.equal(r2.code, 2, r2.stderr);
+    assert.match(r2.stderr, /store\.url: .*is not a postgres:\/\/ URL/);
+    const r3 = await runCli(["ingest"], missingDb);
+    assert.equal(r3.code, 2, r3.stderr);
+    assert.match(r3.stderr, /database "no_such_db" does not exist/);
+  });
+});
+
+test("store.kind postgres without url or urlEnv is a config error", async () => {
+  const root = makeTinyProject(`store:\n  kind: postgres\n`);
+  try {
+    const r = await runCli(["ingest"], root);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /store.*needs store\.url or store\.urlEnv/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
