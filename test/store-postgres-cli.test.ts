@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { runCli } from "./helpers/cli.ts";
@@ -43,8 +43,38 @@ describe("store kind postgres through the CLI", { skip }, () => {
       assert.equal(b.stdout, a.stdout, q);
     }
     // Re-ingest with no change is incremental there too: nothing re-chunked.
-    const again = await runCli(["ingest"], pgRoot, env);
+    const again = await runCli(["ingest", "--json"], pgRoot, env);
     assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual([JSON.parse(again.stdout).changed, JSON.parse(again.stdout).unchanged], [0, 3]);
+  });
+
+  test("store migrate copies a SQLite project losslessly, verified; the migrated project answers the same; a non-empty target is refused", async () => {
+    const root = makeTinyProject();
+    roots.push(root);
+    assert.equal((await runCli(["ingest"], root)).code, 0);
+    const url = server.createDatabase("cli_migrate");
+    const m = await runCli(["store", "migrate", "--to", url, "--json"], root);
+    assert.equal(m.code, 0, m.stderr);
+    const report = JSON.parse(m.stdout);
+    assert.ok(report.source.chunks > 0);
+    assert.deepEqual(
+      [report.target.documents, report.target.chunks, report.target.checksum, report.target.fingerprint],
+      [report.source.documents, report.source.chunks, report.source.checksum, report.source.fingerprint],
+    );
+    assert.ok(report.meta.includes("chunking_hash"), `index settings copied: ${report.meta}`);
+    const before = await runCli(["search", "refund annual plan", "--json"], root);
+    appendFileSync(join(root, "ragtune.yaml"), `store:\n  kind: postgres\n  url: "${url}"\n`);
+    const afterSearch = await runCli(["search", "refund annual plan", "--json"], root);
+    assert.equal(afterSearch.code, 0, afterSearch.stderr);
+    assert.equal(afterSearch.stdout, before.stdout);
+    // Nothing to re-index after the move: the copied chunking settings and hashes match.
+    const ingest = await runCli(["ingest", "--json"], root);
+    assert.equal(ingest.code, 0, ingest.stderr);
+    const stats = JSON.parse(ingest.stdout);
+    assert.deepEqual([stats.added, stats.changed, stats.removed, stats.unchanged], [0, 0, 0, 3]);
+    const again = await runCli(["store", "migrate", "--to", url, "--from", join(root, ".ragtune", "index.db")], root);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already holds 3 documents/);
   });
 
   test("an unreachable server and a wrong scheme are exit 2, naming the field and the cause", async () => {
