@@ -11,14 +11,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { openStore, type Store } from "../src/store/index.ts";
+import { openStore, type SnapshotSource, type Store } from "../src/store/index.ts";
 import { openPostgresStore } from "../src/store/postgres/sync.ts";
 import { Bm25Index } from "../src/retrieve/index.ts";
 import { hasLexicalStats, LEXICAL_ANALYZER } from "../src/retrieve/lexical-cache.ts";
 import { chunk, doc, indexState, upsert } from "./helpers/store-fixtures.ts";
 import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
 
-type Identified = Store & { identity(): { identity: { fingerprint: string; generation: number; documents: number; chunks: number } } };
+type Identified = Store & SnapshotSource;
 type Open = () => Identified;
 
 const BM25 = { k1: 1.2, b: 0.75, headingBoost: 2, rerankTokens: true };
@@ -165,6 +165,39 @@ const cases: [string, (open: Open) => void][] = [
       assert.notEqual(b.identity().identity.fingerprint, ia.fingerprint);
       a.applyIngest({ upserts: [upsert("x.md", 2, "v1", "other-hash")], removals: [] });
       assert.notEqual(a.identity().identity.fingerprint, ia.fingerprint);
+    },
+  ],
+  [
+    "snapshotTo writes a consistent SQLite copy; restoreRetrievalFrom brings that state back in one step and moves the generation forward",
+    (open) => {
+      const dir = mkdtempSync(join(tmpdir(), "ragtune-contract-snap-"));
+      try {
+        const s = open();
+        s.applyIngest({ upserts: indexState("A", 4, 2), removals: [], meta: { chunking_hash: "c1" } });
+        const before = { identity: s.identity().identity, chunks: s.chunks(), docs: s.documents() };
+        const snap = join(dir, "v1.db");
+        s.snapshotTo(snap);
+        assert.throws(() => s.snapshotTo(snap), "an existing target is refused");
+        const copy = openStore(snap);
+        assert.equal(copy.identity().identity.fingerprint, before.identity.fingerprint);
+        assert.deepEqual(copy.chunks(), before.chunks);
+        copy.close();
+        s.applyIngest({ upserts: [upsert("docs/d0.md", 1, "B"), upsert("new.md", 1)], removals: ["docs/d3.md"], meta: { chunking_hash: "c2" } });
+        const gen = s.generation();
+        assert.notEqual(s.identity().identity.fingerprint, before.identity.fingerprint);
+        s.restoreRetrievalFrom(snap);
+        assert.ok(s.generation() > gen, "readers see the change");
+        assert.equal(s.identity().identity.fingerprint, before.identity.fingerprint);
+        assert.deepEqual(s.chunks(), before.chunks);
+        assert.deepEqual(s.documents(), before.docs);
+        assert.equal(s.getMeta("chunking_hash"), "c1");
+        const fromStore = Bm25Index.fromStore(s, BM25).search("release A", { k: 10 }).map((h) => [h.chunk.id, h.score.toFixed(9)]);
+        const fresh = new Bm25Index(s.chunks(), BM25).search("release A", { k: 10 }).map((h) => [h.chunk.id, h.score.toFixed(9)]);
+        assert.deepEqual(fromStore, fresh);
+        assert.throws(() => s.restoreRetrievalFrom(join(dir, "missing.db")), /does not exist/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   ],
 ];

@@ -48,6 +48,28 @@ describe("store kind postgres through the CLI", { skip }, () => {
     assert.deepEqual([JSON.parse(again.stdout).changed, JSON.parse(again.stdout).unchanged], [0, 3]);
   });
 
+  test("eval pins a SQLite copy of the Postgres index and completes; ingest records index versions, rollback restores one", async () => {
+    const root = makeTinyProject(`store:\n  kind: postgres\n  urlEnv: RAGTUNE_TEST_PG\nvariants: [prompt-only, rag]\n`);
+    roots.push(root);
+    const env = { RAGTUNE_TEST_PG: server.createDatabase("cli_eval") };
+    const hits = async () => (JSON.parse((await runCli(["search", "most 500 cards", "--json", "--raw"], root, env)).stdout).hits as unknown[]).map((h) => JSON.stringify(h));
+    assert.equal((await runCli(["ingest"], root, env)).code, 0);
+    const ev = await runCli(["eval"], root, env);
+    assert.equal(ev.code, 0, ev.stderr + ev.stdout);
+    // A second ingest after a change records another version; rollback to v1 restores the first state.
+    appendFileSync(join(root, "docs/v2/trash.md"), "\n## Limits\n\nThe trash holds at most 500 cards per board.\n");
+    assert.equal((await runCli(["ingest"], root, env)).code, 0);
+    assert.equal((await hits()).filter((h) => h.includes("500 cards")).length, 1, "the new section is indexed");
+    const versions = JSON.parse((await runCli(["index", "versions", "--json"], root, env)).stdout);
+    assert.deepEqual(versions.versions.map((v: { version: number }) => v.version), [1, 2]);
+    assert.equal(versions.live.fingerprint, versions.versions[1].identity.fingerprint);
+    const rb = await runCli(["index", "rollback", "1"], root, env);
+    assert.equal(rb.code, 0, rb.stderr);
+    const after = JSON.parse((await runCli(["index", "versions", "--json"], root, env)).stdout);
+    assert.equal(after.live.fingerprint, versions.versions[0].identity.fingerprint);
+    assert.equal((await hits()).filter((h) => h.includes("500 cards")).length, 0, "the rolled-back section is gone");
+  });
+
   test("store migrate copies a SQLite project losslessly, verified; the migrated project answers the same; a non-empty target is refused", async () => {
     const root = makeTinyProject();
     roots.push(root);

@@ -8,13 +8,11 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import Database from "better-sqlite3";
 import type { Store } from "./index.ts";
 import { openStore } from "./sqlite.ts";
 import { openPostgresStore, redactUrl, type PostgresStore } from "./postgres/sync.ts";
+import { readSqliteMeta } from "./postgres/snapshots.ts";
 
-/** Meta keys that belong to the store itself, not to the index content. */
-const OWN_META = new Set(["generation", "schema_version", "lexical_analyzer"]);
 
 export interface StoreChecksum {
   documents: number;
@@ -54,7 +52,7 @@ export function migrateSqliteToPostgres(file: string, url: string, options: { ti
   const source = openStore(file);
   let target: PostgresStore | undefined;
   try {
-    const meta = readMeta(file);
+    const meta = readSqliteMeta(file);
     target = openPostgresStore(url, { timeoutMs: options.timeoutMs ?? 30 * 60_000 });
     const already = target.documents().length;
     if (already > 0) throw new Error(`the target database already holds ${already} documents; migrate into an empty database`);
@@ -77,15 +75,5 @@ export function migrateSqliteToPostgres(file: string, url: string, options: { ti
   } finally {
     source.close();
     target?.close();
-  }
-}
-
-function readMeta(file: string): Record<string, string> {
-  const db = new Database(file, { readonly: true });
-  try {
-    const rows = db.prepare("SELECT key, value FROM meta").all() as { key: string; value: string }[];
-    return Object.fromEntries(rows.filter((r) => !OWN_META.has(r.key)).map((r) => [r.key, r.value]));
-  } finally {
-    db.close();
   }
 }

@@ -3,6 +3,7 @@
  * PostgreSQL (`store: {kind: postgres, url | urlEnv}`). A bad URL, an unreachable server or a
  * refused login is an InputError (exit 2) naming the config field and carrying the server's message.
  */
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { RagtuneConfig } from "../config/index.ts";
 import { InputError } from "../util/errors.ts";
@@ -33,6 +34,8 @@ export function openStoreFromConfig(config: Pick<RagtuneConfig, "store" | "store
   const url = postgresUrl(config, env);
   if (url === undefined) return openStore(join(resolve(root, config.storeDir), "index.db"));
   const field = config.store.kind === "postgres" && config.store.url !== undefined ? "store.url" : "store.urlEnv";
+  // Vectors, the model registry, index versions and run copies still live in storeDir files.
+  mkdirSync(resolve(root, config.storeDir), { recursive: true });
   try {
     return openPostgresStore(url);
   } catch (err) {

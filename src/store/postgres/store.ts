@@ -384,10 +384,47 @@ export class AsyncPostgresStore {
     );
   }
 
+  /** Documents, chunks and the index's meta from one snapshot (what a snapshot copy needs). */
+  dump(): Promise<{ upserts: { doc: StoredDocument; chunks: Chunk[] }[]; meta: Record<string, string> }> {
+    return this.db.transaction(
+      async (tx) => {
+        const docs = (await tx.query<DocumentRow>(`SELECT * FROM documents ORDER BY path COLLATE "C"`)).rows.map(toDocument);
+        const byPath = new Map<string, Chunk[]>(docs.map((d) => [d.path, []]));
+        for (const r of (await tx.query<ChunkRow>(`SELECT ${SELECT_CHUNK} FROM chunks c ${ORDER}`)).rows) byPath.get(r.path)!.push(toChunk(r));
+        const meta: Record<string, string> = {};
+        for (const r of (await tx.query<{ key: string; value: string }>("SELECT key, value FROM meta")).rows) if (!OWN_META.has(r.key)) meta[r.key] = r.value;
+        return { upserts: docs.map((doc) => ({ doc, chunks: byPath.get(doc.path)! })), meta };
+      },
+      { isolation: "repeatable read", readOnly: true },
+    );
+  }
+
+  /**
+   * Replace the retrieval state (documents, chunks, term statistics, the index's meta) in one
+   * transaction; the generation moves forward so every replica sees the change. The term
+   * dictionary only grows (ids are never reused).
+   */
+  async replaceRetrieval(state: { upserts: { doc: StoredDocument; chunks: Chunk[] }[]; meta: Record<string, string> }): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await lockWriters(tx);
+      await tx.query("DELETE FROM chunk_terms");
+      await tx.query("DELETE FROM chunks");
+      await tx.query("DELETE FROM documents");
+      await tx.query("DELETE FROM meta WHERE NOT (key = ANY($1::text[]))", [[...OWN_META]]);
+      for (const { doc, chunks } of state.upserts) await writeDocument(tx, doc, chunks);
+      for (const [key, value] of Object.entries(state.meta)) if (!OWN_META.has(key)) await setMeta(tx, key, value);
+      await setMeta(tx, "lexical_analyzer", LEXICAL_ANALYZER);
+      await tx.query("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'");
+    });
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }
 }
+
+/** Meta keys that belong to the store itself, not to the index content (not copied by snapshots or migrations). */
+export const OWN_META = new Set(["generation", "schema_version", "lexical_analyzer"]);
 
 /** What the worker is opened with (sync.ts). */
 export interface PostgresStoreInit {

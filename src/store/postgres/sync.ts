@@ -1,24 +1,19 @@
 /**
  * The Postgres store behind the synchronous `Store` contract: the async implementation (store.ts,
  * node `pg`) runs in a worker thread and each method is one blocking call over bridge.ts.
- *
- * Not (yet) a SnapshotSource: it reports its identity, but has no `snapshotTo`/`restoreRetrievalFrom`,
- * so `hasSnapshots()` is false and run pinning, index versions and rollback (which copy a SQLite
- * file) are unavailable on it, as they already are for any store without snapshots.
+ * A SnapshotSource whose snapshots are SQLite files (snapshots.ts), so run pinning and index
+ * versions work as on SQLite.
  */
 import type { Chunk } from "../../ingest/index.ts";
 import type { LexicalStatsSource, StoredLexicalRow } from "../../retrieve/lexical-cache.ts";
-import type { ChunkFilter, IndexIdentity, IngestBatch, ManifestEntry, Store, StoredDocument } from "../index.ts";
+import type { ChunkFilter, IngestBatch, SnapshotSource, Store, StoredDocument } from "../index.ts";
 import { SyncWorkerBridge, type BridgeOptions } from "./bridge.ts";
 import type { PostgresStoreInit, WireIngestBatch } from "./store.ts";
+import { restoreFromSqlite, snapshotToSqlite } from "./snapshots.ts";
 
 const IMPLEMENTATION = new URL("./store.ts", import.meta.url);
 
-export type PostgresStore = Store &
-  LexicalStatsSource & {
-    identity(): { identity: IndexIdentity; manifest: ManifestEntry[]; chunkingHash: string | undefined };
-    readonly kind: "postgres";
-  };
+export type PostgresStore = Store & LexicalStatsSource & SnapshotSource & { readonly kind: "postgres" };
 
 /** `postgres://user:secret@host/db` → `postgres://user@host/db`: URLs end up in error messages and logs. */
 export function redactUrl(url: string): string {
@@ -50,6 +45,8 @@ export function openPostgresStore(url: string, options: BridgeOptions & Omit<Pos
     generation: () => bridge.call<number>("generation"),
     lexicalRows: () => bridge.call<{ rows: StoredLexicalRow[]; terms: string[] }>("lexicalRows"),
     identity: () => bridge.call("identity"),
+    snapshotTo: (file: string) => snapshotToSqlite(bridge, file),
+    restoreRetrievalFrom: (file: string) => restoreFromSqlite(bridge, file),
     close: () => bridge.close(),
   };
 }
