@@ -22,6 +22,7 @@ import { registerBench } from "./commands/bench.ts";
 import { registerView } from "./commands/view.ts";
 import { registerPilot } from "./commands/pilot.ts";
 import { registerIndex } from "./commands/index-versions.ts";
+import { registerStore } from "./commands/store.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerMonitor } from "./commands/monitor.ts";
 import { registerLogs, sinceArg } from "./commands/logs.ts";
@@ -198,6 +199,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerLogs(program);
   registerPilot(program);
   registerIndex(program);
+  registerStore(program);
 
   return program;
 }

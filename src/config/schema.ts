@@ -501,6 +501,28 @@ const Pricing = z
   })
   .strict();
 
+const StoreConfig = z
+  .discriminatedUnion("kind", [
+    z.object({ kind: z.literal("sqlite").describe("One SQLite file, `<storeDir>/index.db` (the default).") }).strict(),
+    z
+      .object({
+        kind: z.literal("postgres").describe("A PostgreSQL database shared by several processes or replicas (docs/store.md)."),
+        url: text(2_000)
+          .optional()
+          .describe("Connection URL, e.g. 'postgres://ragtune@db:5432/ragtune'. Prefer `urlEnv` for a URL with a password."),
+        urlEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name")
+          .optional()
+          .describe("Name of an environment variable holding the connection URL (e.g. DATABASE_URL); used when `url` is not set."),
+      })
+      .strict()
+      .refine((s) => s.url !== undefined || s.urlEnv !== undefined, { message: "store.kind 'postgres' needs store.url or store.urlEnv" }),
+  ])
+  .describe(
+    "Where the index (documents, chunks, term statistics) lives. Vectors, the model registry, index versions and request logs stay in `<storeDir>` files for now (docs/store.md).",
+  );
+
 const ConfigObject = z
   .object({
     $schema: z.string().optional(),
@@ -531,6 +553,7 @@ const ConfigObject = z
       .describe("Variants to evaluate. 'fine-tuned' and 'hybrid' run only when a trained model exists."),
     constraints: Constraints.default(Constraints.parse({})),
     pricing: Pricing.default(Pricing.parse({})),
+    store: StoreConfig.default({ kind: "sqlite" }),
     storeDir: text().default(".ragtune").describe("Folder for the index database, relative to the project (must be a folder, or not exist yet)."),
     runsDir: text().default("runs").describe("Folder for evaluation runs, relative to the project (must be a folder, or not exist yet)."),
   })

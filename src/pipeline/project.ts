@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { loadConfig, type LoadedConfig, type RagtuneConfig } from "../config/index.ts";
 import { openStore, type Store } from "../store/index.ts";
 import { openVectorStore } from "../store/vectors.ts";
+import { openStoreFromConfig } from "../store/open.ts";
 import { Bm25Index } from "../retrieve/index.ts";
 import { assembleRetrievalPipeline, type RetrievalPipeline } from "../retrieve/pipeline.ts";
 import { DenseRetriever, chunksForIds, embedPending } from "../retrieve/dense.ts";
@@ -70,7 +71,8 @@ export interface OpenProjectOptions {
 export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = {}): Project {
   const { config, root } = loaded;
   const indexFile = options.indexFile ?? join(resolve(root, config.storeDir), "index.db");
-  const store = openStore(indexFile);
+  // A pinned snapshot is always a SQLite file; otherwise the store the config names (store.kind).
+  const store = options.indexFile ? openStore(indexFile) : openStoreFromConfig(config, root);
   let index: Bm25Index | undefined;
   let indexGeneration = -1;
   let pipeline: Promise<RetrievalPipeline> | undefined;

@@ -9,6 +9,7 @@ import type { Chunk, ChunkSpan } from "../ingest/index.ts";
 import { ChunkAnalyzer, encodeContent, encodeTerms, LEXICAL_ANALYZER, type LexicalStatsSource, type StoredLexicalRow } from "../retrieve/lexical-cache.ts";
 import type { ChunkFilter, IndexIdentity, IngestBatch, ManifestEntry, SnapshotSource, Store, StoredDocument } from "./index.ts";
 import { createHash } from "node:crypto";
+import { chunkFilterPredicate } from "./filter.ts";
 
 /** Bump when the table layout changes; older binaries refuse newer files instead of corrupting them. */
 export const SCHEMA_VERSION = 1;
@@ -387,7 +388,9 @@ export function openStore(file: string): SqliteStore {
         s = db.prepare(sql);
         filtered.set(sql, s);
       }
-      return (s.all(...params) as ChunkRow[]).map(toChunk);
+      const chunks = (s.all(...params) as ChunkRow[]).map(toChunk);
+      // Globs and tags in memory, with the one definition of their meaning (filter.ts).
+      return filter?.paths?.length || filter?.tags?.length ? chunks.filter(chunkFilterPredicate(filter)) : chunks;
     },
     chunk(id) {
       const row = stmt.chunk.get(id) as ChunkRow | undefined;

@@ -1,0 +1,52 @@
+/**
+ * `ragtune store migrate --to postgres://…`: copy the project's SQLite index into a Postgres
+ * database and verify the copy (store/migrate.ts). Then set `store: {kind: postgres, url}` in
+ * ragtune.yaml to serve from it.
+ */
+import type { Command } from "commander";
+import { join, resolve } from "node:path";
+import { migrateSqliteToPostgres } from "../../store/migrate.ts";
+import { InputError } from "../../util/errors.ts";
+import { loadedFrom, printJson } from "./common.ts";
+import { dim, green } from "../output.ts";
+
+export function registerStore(program: Command): void {
+  const store = program.command("store").description("the index's store: move a SQLite index to PostgreSQL");
+  store
+    .command("migrate")
+    .description("copy the SQLite index (documents, chunks, index settings) into an empty Postgres database, then compare counts and checksums")
+    .requiredOption("--to <url>", "target database, postgres://user@host:5432/database (the tables are created)")
+    .option("--from <file>", "SQLite index to copy (default: <storeDir>/index.db of the project)")
+    .option("--json", "machine-readable output")
+    .action(migrateCommand);
+}
+
+function migrateCommand(opts: { to: string; from?: string; json?: boolean }, cmd: Command): void {
+  let url: URL;
+  try {
+    url = new URL(opts.to);
+  } catch {
+    throw new InputError("--to: not a URL; expected postgres://user@host:5432/database");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new InputError(`--to: expected a postgres:// URL, got scheme ${url.protocol.replace(/:$/, "")}`);
+  let file = opts.from;
+  if (!file) {
+    const { config, root } = loadedFrom(cmd);
+    file = join(resolve(root, config.storeDir), "index.db");
+  }
+  let report;
+  try {
+    report = migrateSqliteToPostgres(resolve(file), opts.to);
+  } catch (err) {
+    throw new InputError(`store migrate: ${(err as Error).message}`);
+  }
+  if (opts.json) {
+    printJson(report);
+    return;
+  }
+  const s = report.source;
+  console.log(`${green("copied")} ${s.documents} documents, ${s.chunks} chunks from ${report.from} to ${report.to}`);
+  console.log(`verified: counts equal, checksum ${s.checksum.slice(0, 16)} and fingerprint ${s.fingerprint} equal on both sides`);
+  console.log(dim(`index settings copied: ${report.meta.join(", ") || "(none)"}; vectors, the model registry, index versions and request logs stay in files (docs/store.md)`));
+  console.log(dim(`to use it: store: { kind: postgres, url: ${report.to} } in ragtune.yaml (or urlEnv)`));
+}

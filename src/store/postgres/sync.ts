@@ -1,0 +1,52 @@
+/**
+ * The Postgres store behind the synchronous `Store` contract: the async implementation (store.ts,
+ * node `pg`) runs in a worker thread and each method is one blocking call over bridge.ts.
+ * A SnapshotSource whose snapshots are SQLite files (snapshots.ts), so run pinning and index
+ * versions work as on SQLite.
+ */
+import type { Chunk } from "../../ingest/index.ts";
+import type { LexicalStatsSource, StoredLexicalRow } from "../../retrieve/lexical-cache.ts";
+import type { ChunkFilter, IngestBatch, SnapshotSource, Store, StoredDocument } from "../index.ts";
+import { SyncWorkerBridge, type BridgeOptions } from "./bridge.ts";
+import type { PostgresStoreInit, WireIngestBatch } from "./store.ts";
+import { restoreFromSqlite, snapshotToSqlite } from "./snapshots.ts";
+
+const IMPLEMENTATION = new URL("./store.ts", import.meta.url);
+
+export type PostgresStore = Store & LexicalStatsSource & SnapshotSource & { readonly kind: "postgres" };
+
+/** `postgres://user:secret@host/db` → `postgres://user@host/db`: URLs end up in error messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "";
+    return u.toString().replace(/:@/, "@");
+  } catch {
+    return "(an unparsable URL)";
+  }
+}
+
+export function openPostgresStore(url: string, options: BridgeOptions & Omit<PostgresStoreInit, "url"> = {}): PostgresStore {
+  const { timeoutMs, startTimeoutMs, ...init } = options;
+  const bridge = new SyncWorkerBridge(IMPLEMENTATION, { url, ...init } satisfies PostgresStoreInit, { timeoutMs, startTimeoutMs });
+  return {
+    kind: "postgres",
+    applyIngest(batch: IngestBatch) {
+      const wire: WireIngestBatch = { upserts: batch.upserts, removals: batch.removals, meta: batch.meta, perDocumentErrors: !!batch.onDocumentError };
+      const { failed } = bridge.call<{ failed: { path: string; message: string }[] }>("applyIngest", [wire]);
+      // Reported after the commit (the callback cannot cross into the worker); each failed
+      // document was rolled back alone, as with SQLite.
+      for (const f of failed) batch.onDocumentError?.(f.path, new Error(f.message));
+    },
+    documents: () => bridge.call<StoredDocument[]>("documents"),
+    chunks: (filter?: ChunkFilter) => bridge.call<Chunk[]>("chunks", [filter]),
+    chunk: (id: string) => bridge.call<Chunk | undefined>("chunk", [id]),
+    getMeta: (key: string) => bridge.call<string | undefined>("getMeta", [key]),
+    generation: () => bridge.call<number>("generation"),
+    lexicalRows: () => bridge.call<{ rows: StoredLexicalRow[]; terms: string[] }>("lexicalRows"),
+    identity: () => bridge.call("identity"),
+    snapshotTo: (file: string) => snapshotToSqlite(bridge, file),
+    restoreRetrievalFrom: (file: string) => restoreFromSqlite(bridge, file),
+    close: () => bridge.close(),
+  };
+}
