@@ -43,6 +43,7 @@ export class QueueDispatcher implements CaseDispatcher {
   duplicateCompletions = 0;
   private readonly options: QueueDispatcherOptions;
   private connection?: RedisClient;
+  private eventsConnection?: RedisClient;
   private queue?: Queue;
   private events?: QueueEvents;
   private run_?: { runDir: string; snapshot: RunSnapshot; root: string; allowSelfJudge: boolean };
@@ -62,7 +63,8 @@ export class QueueDispatcher implements CaseDispatcher {
     const name = this.options.queueName ?? DEFAULT_QUEUE_NAME;
     this.connection = await connect(this.options.url);
     this.queue = new Queue(name, { connection: this.connection as unknown as ConnectionOptions });
-    this.events = new QueueEvents(name, { connection: (await connect(this.options.url)) as unknown as ConnectionOptions });
+    this.eventsConnection = await connect(this.options.url);
+    this.events = new QueueEvents(name, { connection: this.eventsConnection as unknown as ConnectionOptions });
     this.events.on("completed", ({ jobId, returnvalue }) => this.settle(jobId, { result: returnvalue as unknown as CaseResult }));
     this.events.on("failed", ({ jobId, failedReason }) => this.settle(jobId, { error: failedReason }));
     // Subscribed before the first add: no completion can slip between adding and listening.
@@ -106,7 +108,9 @@ export class QueueDispatcher implements CaseDispatcher {
     this.waiting.clear();
     await this.events?.close();
     await this.queue?.close();
+    // bullmq leaves connections it was given open.
     this.connection?.disconnect();
+    this.eventsConnection?.disconnect();
   }
 
   private settle(jobId: string, outcome: { result?: CaseResult; error?: string }): void {

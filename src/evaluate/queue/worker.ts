@@ -57,6 +57,7 @@ export class EvalWorker {
   private constructor(
     readonly worker: Worker<CaseJobData, CaseResult>,
     private readonly cacheConnection: RedisClient,
+    private readonly workerConnection: RedisClient,
     private readonly cache: ResponseCacheBackend,
     private readonly options: EvalWorkerOptions,
   ) {}
@@ -68,8 +69,9 @@ export class EvalWorker {
     useDistributedRateGate(new RedisRateGate(cacheConnection));
     const lockMs = options.lockMs ?? 30_000;
     let self: EvalWorker | undefined;
+    const workerConnection = await connect(options.url);
     const worker = new Worker<CaseJobData, CaseResult>(options.queueName ?? DEFAULT_QUEUE_NAME, (job) => self!.process(job), {
-      connection: (await connect(options.url)) as unknown as ConnectionOptions,
+      connection: workerConnection as unknown as ConnectionOptions,
       concurrency: Math.max(1, options.concurrency ?? 4),
       lockDuration: lockMs,
       stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
@@ -77,7 +79,7 @@ export class EvalWorker {
       maxStalledCount: 5,
       autorun: false,
     });
-    self = new EvalWorker(worker, cacheConnection, cache, options);
+    self = new EvalWorker(worker, cacheConnection, workerConnection, cache, options);
     worker.run().catch((err) => console.error(`worker stopped: ${(err as Error).message}`));
     await worker.waitUntilReady();
     return self;
@@ -88,6 +90,8 @@ export class EvalWorker {
     for (const run of this.runs.values()) run.project.close();
     this.runs.clear();
     this.cacheConnection.disconnect();
+    this.workerConnection.disconnect();
+    useDistributedRateGate(undefined);
   }
 
   private async process(job: Job<CaseJobData, CaseResult>): Promise<CaseResult> {
