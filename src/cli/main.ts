@@ -24,7 +24,7 @@ import { registerPilot } from "./commands/pilot.ts";
 import { registerIndex } from "./commands/index-versions.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerMonitor } from "./commands/monitor.ts";
-import { registerWorker } from "./commands/worker.ts";
+import { queueUrlArg, registerWorker } from "./commands/worker.ts";
 import { registerLogs, sinceArg } from "./commands/logs.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
@@ -143,7 +143,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     )
     .option("--junit <file>", "also write the run as JUnit XML to this file (written before the gates are checked; not with --dry-run)", outFileArg)
     .option("--json", "print the run summary as JSON")
-    .option("--queue <url>", "run the cases on `ragtune worker` processes through this Redis (redis://host:port); results land in runs/<id>/ as usual (docs/queue.md)", textArg("a redis:// URL"))
+    .option("--queue <url>", "run the cases on `ragtune worker` processes through this Redis (redis://host:port); results land in runs/<id>/ as usual (docs/queue.md)", queueUrlArg)
     .option("--queue-name <name>", "bullmq queue name with --queue (default ragtune-eval)", textArg("a queue name"))
     .action(evalCommand);
 

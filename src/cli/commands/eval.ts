@@ -63,7 +63,7 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
     if (opts.dryRun) return await dryRun(project, suite, opts);
     // Loaded only for --queue: ioredis is an optional dependency.
     const dispatch = opts.queue
-      ? new (await import("../../evaluate/queue/coordinator.ts")).QueueDispatcher({ url: (await import("../../evaluate/queue/jobs.ts")).checkQueueUrl(opts.queue), queueName: opts.queueName, noCache: opts.cache === false })
+      ? new (await import("../../evaluate/queue/coordinator.ts")).QueueDispatcher({ url: opts.queue, queueName: opts.queueName, noCache: opts.cache === false })
       : undefined;
     const { runDir, summary, index } = await runEval({
       dispatch,

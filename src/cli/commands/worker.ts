@@ -3,7 +3,8 @@
  * project on a filesystem this machine sees) until SIGTERM / SIGINT, which finish the jobs in hand.
  */
 import type { Command } from "commander";
-import { intArg, textArg } from "../options.ts";
+import { intArg, invalid, textArg } from "../options.ts";
+import { checkQueueUrl } from "../../evaluate/queue/jobs.ts";
 import { dim } from "../output.ts";
 
 interface WorkerOpts {
@@ -14,11 +15,20 @@ interface WorkerOpts {
   quiet?: boolean;
 }
 
+/** `--queue`: a redis:// or rediss:// URL (checked before anything connects). */
+export function queueUrlArg(v: string): string {
+  try {
+    return checkQueueUrl(v);
+  } catch (err) {
+    throw invalid(`${(err as Error).message.replace(/^--queue: /, "")}.`);
+  }
+}
+
 export function registerWorker(program: Command): void {
   program
     .command("worker")
     .description("run eval jobs from a Redis queue (`ragtune eval --queue`); stop with SIGTERM/SIGINT — see docs/queue.md")
-    .requiredOption("--queue <url>", "Redis URL, e.g. redis://127.0.0.1:6379", textArg("a redis:// URL"))
+    .requiredOption("--queue <url>", "Redis URL, e.g. redis://127.0.0.1:6379", queueUrlArg)
     .option("--queue-name <name>", "bullmq queue name (default ragtune-eval; the same as the coordinator's)", textArg("a queue name"))
     .option("--concurrency <n>", "jobs processed at once by this worker, 1–256 (default 4)", intArg(1, 256))
     .option("--lock-ms <ms>", "job lock; a killed worker's job is taken over within about this long, 1000–600000 (default 30000)", intArg(1000, 600_000))
@@ -27,8 +37,6 @@ export function registerWorker(program: Command): void {
 }
 
 async function workerCommand(opts: WorkerOpts): Promise<void> {
-  const { checkQueueUrl } = await import("../../evaluate/queue/jobs.ts");
-  checkQueueUrl(opts.queue);
   const { EvalWorker } = await import("../../evaluate/queue/worker.ts");
   const worker = await EvalWorker.start({
     url: opts.queue,
