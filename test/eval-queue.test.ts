@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeTinyProject } from "./helpers/project.ts";
@@ -166,6 +166,36 @@ test("a provider's rate limit holds across two workers (one Redis token bucket)"
     }
   } finally {
     clearInterval(record);
+    await stopWorkers(workers);
+    await server.close();
+  }
+});
+
+test("a coordinator SIGKILLed mid-run is resumed: finished jobs are collected from Redis, each case once", { skip }, async () => {
+  const server = await startLlmServer({ protocol: "openai", script: reply(40) });
+  const root = await project(server, 20, "resume");
+  const workers = [startWorker(root)];
+  try {
+    const coordinator = spawn(process.execPath, [BIN, "eval", "--queue", redis.url, "--variants", "prompt-only,rag"], { cwd: root, stdio: "ignore" });
+    const runs = join(root, "runs");
+    let runDir = "";
+    for (let i = 0; i < 400 && (!runDir || readCaseResults(runDir).length < 5); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      if (!runDir && existsSync(runs)) runDir = readdirSync(runs).map((d) => join(runs, d))[0] ?? "";
+    }
+    coordinator.kill("SIGKILL");
+    await new Promise((r) => coordinator.once("exit", r));
+    const before = readCaseResults(runDir).length;
+    assert.ok(before >= 5 && before < 40, `killed after ${before} results`);
+    const out = await runCli(["eval", "--queue", redis.url, "--resume", "latest", "--json"], root);
+    assert.equal(out.code, 0, out.stderr);
+    const cases = readCaseResults(runDir);
+    assert.equal(cases.length, 40);
+    assert.equal(new Set(cases.map(key)).size, 40, "nothing lost, nothing twice");
+    // Jobs in flight when the coordinator died were not re-run: one model call per prompt.
+    const prompts = server.requests.map((q) => JSON.stringify(q.body.messages));
+    assert.equal(prompts.length, new Set(prompts).size);
+  } finally {
     await stopWorkers(workers);
     await server.close();
   }
