@@ -25,6 +25,7 @@ import { registerIndex } from "./commands/index-versions.ts";
 import { registerStore } from "./commands/store.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerMonitor } from "./commands/monitor.ts";
+import { queueUrlArg, registerWorker } from "./commands/worker.ts";
 import { registerLogs, sinceArg } from "./commands/logs.ts";
 import { RAGTUNE_VERSION } from "../evaluate/runner.ts";
 import { VARIANT_NAMES } from "../config/index.ts";
@@ -143,6 +144,8 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     )
     .option("--junit <file>", "also write the run as JUnit XML to this file (written before the gates are checked; not with --dry-run)", outFileArg)
     .option("--json", "print the run summary as JSON")
+    .option("--queue <url>", "run the cases on `ragtune worker` processes through this Redis (redis://host:port); results land in runs/<id>/ as usual (docs/queue.md)", queueUrlArg)
+    .option("--queue-name <name>", "bullmq queue name with --queue (default ragtune-eval)", textArg("a queue name"))
     .action(evalCommand);
 
   const cache = program.command("cache").description("the response cache of model calls");
@@ -196,6 +199,7 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
   registerView(program);
   registerServe(program);
   registerMonitor(program);
+  registerWorker(program);
   registerLogs(program);
   registerPilot(program);
   registerIndex(program);

@@ -56,6 +56,29 @@ export interface RunEvalOptions {
    */
   maxCostUsd?: number;
   onProgress?: (event: { done: number; total: number; variant: string; caseId: string; passed: boolean; repeat: number; costUsd: number }) => void;
+  /**
+   * Run cases somewhere else (the Redis queue, evaluate/queue/) instead of in this process. The
+   * runner still decides what runs and is the only writer of cases.jsonl and summary.json.
+   */
+  dispatch?: CaseDispatcher;
+}
+
+/** One (case, variant, repeat) of a run. */
+export interface CaseTask {
+  variant: string;
+  caseId: string;
+  repeat: number;
+}
+
+export interface CaseDispatcher {
+  /** Tasks handed out at once (replaces `concurrency`). */
+  readonly inFlight: number;
+  /** Before the first task. */
+  start(run: { runDir: string; snapshot: RunSnapshot; root: string; allowSelfJudge: boolean }): Promise<void>;
+  /** The task's result, computed elsewhere; resolves once per task. */
+  run(task: CaseTask): Promise<CaseResult>;
+  /** After the run: `complete` when every task is recorded. */
+  finish(complete: boolean): Promise<void>;
 }
 
 export interface RunEvalResult {
@@ -74,7 +97,7 @@ function isFatalProviderError(error: unknown): boolean {
 }
 
 /** The bits of a run the case loop needs besides the project. */
-interface CaseContext {
+export interface CaseContext {
   project: Project;
   suite: Suite;
   runId: string;
@@ -178,6 +201,29 @@ export async function runEval(options: RunEvalOptions): Promise<RunEvalResult> {
   }
 }
 
+/** What runCase needs, for the runner and for a queue worker (evaluate/queue/worker.ts) alike. */
+export function caseContext(project: Project, suite: Suite, snapshot: RunSnapshot, generatorId: string, allowSelfJudge: boolean): CaseContext {
+  const { config } = project;
+  const judgeProvider = project.judge();
+  // Judging: a separate model, never the one under test unless explicitly allowed.
+  let judge: CaseContext["judge"];
+  if (judgeProvider) {
+    assertNotSelfJudge(judgeProvider.id, [generatorId], allowSelfJudge);
+    judge = { provider: judgeProvider, judges: config.evaluate.judges, price: priceFor(judgeProvider.id, config.pricing.models) };
+  }
+  return {
+    project,
+    suite,
+    runId: snapshot.runId,
+    corpusPaths: new Set(project.store.documents().map((d) => d.path)),
+    // The project's version order (config `versionOrder` / `current`, else natural order).
+    currentVersion: project.versions().labels[0],
+    judge,
+    ownPrice: priceFor(generatorId, config.pricing.models),
+    refPrice: priceFor(config.pricing.referenceModel, config.pricing.models),
+  };
+}
+
 /** The run itself, reading only `project` (the run's pinned copy of the index). */
 async function runPinned(
   options: RunEvalOptions,
@@ -205,12 +251,8 @@ async function runPinned(
   }
   const repeats = snapshot.repeats ?? 1;
 
-  // Judging: a separate model, never the one under test unless explicitly allowed.
-  let judge: CaseContext["judge"];
-  if (judgeProvider) {
-    assertNotSelfJudge(judgeProvider.id, [generatorId], options.allowSelfJudge ?? false);
-    judge = { provider: judgeProvider, judges: config.evaluate.judges, price: priceFor(judgeProvider.id, config.pricing.models) };
-  }
+  const ctx = caseContext(project, suite, snapshot, generatorId, options.allowSelfJudge ?? false);
+  const { judge } = ctx;
 
   // The estimate walks every case's prompt (retrieval included): only worth it under a cap.
   const maxCost = options.maxCostUsd ?? config.evaluate.maxCostUsd;
@@ -230,17 +272,6 @@ async function runPinned(
   const done = new Set(previous.map((r) => key(r.variant, r.caseId, r.repeat ?? 0)));
   const caseIds = new Set(cases.map((c) => c.id));
   const results: CaseResult[] = previous.filter((r) => caseIds.has(r.caseId));
-  const ctx: CaseContext = {
-    project,
-    suite,
-    runId: snapshot.runId,
-    corpusPaths: new Set(project.store.documents().map((d) => d.path)),
-    // The project's version order (config `versionOrder` / `current`, else natural order).
-    currentVersion: project.versions().labels[0],
-    judge,
-    ownPrice: priceFor(generatorId, config.pricing.models),
-    refPrice: priceFor(config.pricing.referenceModel, config.pricing.models),
-  };
   const total = cases.length * variants.length * repeats;
   let count = results.length;
   let spent = results.reduce((a, r) => a + r.costUsd + (r.judgeCostUsd ?? 0), 0);
@@ -266,7 +297,7 @@ async function runPinned(
       inFlightEstimate += next;
       let result: CaseResult;
       try {
-        result = await runCase(ctx, variant, c, repeat);
+        result = dispatch ? await dispatch.run({ variant: variant.name, caseId: c.id, repeat }) : await runCase(ctx, variant, c, repeat);
       } catch (error) {
         fatal ??= error;
         return;
@@ -280,8 +311,14 @@ async function runPinned(
       options.onProgress?.({ done: count, total, variant: variant.name, caseId: c.id, passed: result.passed, repeat, costUsd: spent });
     }
   };
-  const concurrency = Math.max(1, options.concurrency ?? config.evaluate.concurrency);
-  await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, tasks.length)) }, worker));
+  const dispatch = options.dispatch;
+  const concurrency = Math.max(1, dispatch ? dispatch.inFlight : (options.concurrency ?? config.evaluate.concurrency));
+  if (dispatch) await dispatch.start({ runDir, snapshot, root: options.project.root, allowSelfJudge: options.allowSelfJudge ?? false });
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, tasks.length)) }, worker));
+  } finally {
+    if (dispatch) await dispatch.finish(fatal === undefined && stopped === undefined);
+  }
   if (fatal !== undefined) {
     if (isFatalProviderError(fatal)) {
       throw new JobFailure(
@@ -321,7 +358,7 @@ async function runPinned(
   return { runDir, summary, cases: results, estimate };
 }
 
-async function runCase(ctx: CaseContext, variant: Variant, c: SuiteCase, repeat: number): Promise<CaseResult> {
+export async function runCase(ctx: CaseContext, variant: Variant, c: SuiteCase, repeat: number): Promise<CaseResult> {
   const { project, suite } = ctx;
   const { config } = project;
   // Which index served this case: the generation of the store the variant reads (the run's copy).

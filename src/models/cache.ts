@@ -71,7 +71,46 @@ export function cacheKey(input: CacheKeyInput): string {
   return createHash("sha256").update(canonicalJson(cacheKeyMaterial(input))).digest("hex");
 }
 
-export class ResponseCache {
+/**
+ * Where cached responses live: the disk (ResponseCache, below) or a shared store every worker
+ * reads (models/cache-redis.ts). Both key entries by `cacheKey` and store the same Entry.
+ */
+export interface ResponseCacheBackend {
+  get(input: CacheKeyInput): ChatResult | undefined | Promise<ChatResult | undefined>;
+  set(input: CacheKeyInput, result: ChatResult): void | Promise<void>;
+  stats(): CacheStats;
+}
+
+/** The stored form of an entry (shared by every backend). */
+export function entryFor(input: CacheKeyInput, result: ChatResult): Entry {
+  const key = cacheKey(input);
+  const stored: Entry["result"] = { text: result.text, usage: { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens }, model: result.model };
+  if (result.finishReason !== undefined) stored.finishReason = result.finishReason;
+  return { version: ENTRY_VERSION, key, request: cacheKeyMaterial(input), result: stored, createdAt: new Date().toISOString() };
+}
+
+/** Parse a stored entry; undefined when corrupt, of another format version or of another key (a miss). */
+export function parseEntry(raw: string, key: string): ChatResult | undefined {
+  try {
+    const entry = JSON.parse(raw) as Entry;
+    const r = entry?.result;
+    const valid =
+      entry.version === ENTRY_VERSION &&
+      entry.key === key &&
+      typeof r?.text === "string" &&
+      typeof r.model === "string" &&
+      typeof r.usage?.inputTokens === "number" &&
+      typeof r.usage?.outputTokens === "number";
+    if (!valid) return undefined;
+    const result: ChatResult = { text: r.text, usage: { ...r.usage }, model: r.model };
+    if (r.finishReason !== undefined) result.finishReason = r.finishReason;
+    return result;
+  } catch {
+    return undefined;
+  }
+}
+
+export class ResponseCache implements ResponseCacheBackend {
   readonly dir: string;
   private readonly counts: CacheStats = { hits: 0, misses: 0, writes: 0 };
 
@@ -86,51 +125,25 @@ export class ResponseCache {
   /** The stored result, or undefined (a miss) when absent or unreadable. */
   get(input: CacheKeyInput): ChatResult | undefined {
     const key = cacheKey(input);
-    const entry = this.read(key);
-    if (!entry) {
-      this.counts.misses++;
-      return undefined;
+    let result: ChatResult | undefined;
+    try {
+      result = parseEntry(readFileSync(this.pathOf(key), "utf8"), key);
+    } catch {
+      result = undefined;
     }
-    this.counts.hits++;
-    const result: ChatResult = { text: entry.result.text, usage: { ...entry.result.usage }, model: entry.result.model };
-    if (entry.result.finishReason !== undefined) result.finishReason = entry.result.finishReason;
+    if (result) this.counts.hits++;
+    else this.counts.misses++;
     return result;
   }
 
   set(input: CacheKeyInput, result: ChatResult): void {
-    const key = cacheKey(input);
-    const stored: Entry["result"] = { text: result.text, usage: { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens }, model: result.model };
-    if (result.finishReason !== undefined) stored.finishReason = result.finishReason;
-    const entry: Entry = { version: ENTRY_VERSION, key, request: cacheKeyMaterial(input), result: stored, createdAt: new Date().toISOString() };
-    writeFileAtomic(this.pathOf(key), `${JSON.stringify(entry)}\n`);
+    const entry = entryFor(input, result);
+    writeFileAtomic(this.pathOf(entry.key), `${JSON.stringify(entry)}\n`);
     this.counts.writes++;
   }
 
   stats(): CacheStats {
     return { ...this.counts };
-  }
-
-  private read(key: string): Entry | undefined {
-    let raw: string;
-    try {
-      raw = readFileSync(this.pathOf(key), "utf8");
-    } catch {
-      return undefined;
-    }
-    try {
-      const entry = JSON.parse(raw) as Entry;
-      const r = entry?.result;
-      const valid =
-        entry.version === ENTRY_VERSION &&
-        entry.key === key &&
-        typeof r?.text === "string" &&
-        typeof r.model === "string" &&
-        typeof r.usage?.inputTokens === "number" &&
-        typeof r.usage?.outputTokens === "number";
-      return valid ? entry : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   /** Delete every entry under `dir` (the folder itself goes too). */
@@ -170,10 +183,10 @@ export interface CachedProviderOptions {
 export class CachedProvider implements ChatProvider {
   readonly id: string;
   readonly inner: ChatProvider;
-  readonly cache: ResponseCache;
+  readonly cache: ResponseCacheBackend;
   private readonly model: string;
 
-  constructor(inner: ChatProvider, cache: ResponseCache, options: CachedProviderOptions = {}) {
+  constructor(inner: ChatProvider, cache: ResponseCacheBackend, options: CachedProviderOptions = {}) {
     this.inner = inner;
     this.cache = cache;
     this.id = inner.id;
@@ -182,13 +195,15 @@ export class CachedProvider implements ChatProvider {
 
   async chat(messages: ChatMessage[], options: ChatOptions = {}): Promise<ChatResult> {
     const input: CacheKeyInput = { provider: this.inner.id, model: this.model, messages, options };
-    const hit = this.cache.get(input);
+    const hit = await this.cache.get(input);
     if (hit) {
       options.onText?.(hit.text);
       return { ...hit, cached: true };
     }
     const result = await this.inner.chat(messages, options);
-    this.cache.set(input, result);
+    // Awaited: with a shared backend the answer is stored before the caller can finish (or die
+    // after) the job that asked, so a retried job finds it instead of paying again.
+    await this.cache.set(input, result);
     return { ...result, cached: false };
   }
 }

@@ -11,7 +11,7 @@ import { InputError } from "../util/errors.ts";
 import type { RagtuneConfig } from "../config/schema.ts";
 import type { ChatProvider, Generator } from "./index.ts";
 import { AnthropicProvider } from "./anthropic.ts";
-import { CachedProvider, type ResponseCache } from "./cache.ts";
+import { CachedProvider, type ResponseCacheBackend } from "./cache.ts";
 import { LlamaCppProvider, parseLlamaCppRef } from "./llamacpp.ts";
 import { LlmGenerator } from "./llm-generator.ts";
 import { ExtractiveReader } from "./offline-extractive.ts";
@@ -52,7 +52,7 @@ export function listGeneratorKinds(): GeneratorKind[] {
 
 export interface CreateGeneratorOptions {
   /** Response cache; when given, providers answer from it and record into it. */
-  cache?: ResponseCache;
+  cache?: ResponseCacheBackend;
   /** Folder relative `llamacpp:` paths are resolved against (the project root; default: cwd). */
   baseDir?: string;
   /** Overrides of the retry layer (tests inject clock and random here). */

@@ -183,6 +183,24 @@ function bucket(existing: TokenBucket | undefined, perMinute: number | undefined
   return new TokenBucket(perMinute);
 }
 
+/**
+ * Rate limits shared by several processes (the queue workers of evaluate/queue/, through a Redis
+ * token bucket in evaluate/queue/rate-gate.ts). When one is installed, the request and token
+ * buckets of every key are taken from it instead of this process's own buckets; the concurrency
+ * limit stays per process.
+ */
+export interface DistributedRateGate {
+  /** Take `amount` from the bucket `name` of `key` refilled at `perMinute`, waiting as needed. */
+  take(key: string, name: "requests" | "tokens", amount: number, perMinute: number, signal?: AbortSignal): Promise<void>;
+}
+
+let distributedGate: DistributedRateGate | undefined;
+
+/** Install (or remove, with undefined) the rate gate shared across processes. */
+export function useDistributedRateGate(gate: DistributedRateGate | undefined): void {
+  distributedGate = gate;
+}
+
 const registry = new Map<string, LimitState>();
 
 /** The limit state shared by every provider with this key, created or reconfigured. */
@@ -287,8 +305,14 @@ export class ResilientProvider implements ChatProvider {
     await this.state.concurrency.acquire();
     try {
       try {
-        await this.state.requests?.take(1, this.clock, signal);
-        await this.state.tokens?.take(tokens, this.clock, signal);
+        const { requests, tokens: tokenBucket } = this.state;
+        if (distributedGate) {
+          if (requests) await distributedGate.take(this.key, "requests", 1, requests.perMinute, signal);
+          if (tokenBucket) await distributedGate.take(this.key, "tokens", tokens, tokenBucket.perMinute, signal);
+        } else {
+          await requests?.take(1, this.clock, signal);
+          await tokenBucket?.take(tokens, this.clock, signal);
+        }
       } catch (abort) {
         throw new ProviderError(this.id, "request was aborted while waiting for the rate limit", { kind: "aborted", cause: abort });
       }

@@ -13,7 +13,7 @@ import { DenseRetriever, chunksForIds, embedPending } from "../retrieve/dense.ts
 import { chooseVectorIndex, HnswVectorIndex } from "../retrieve/ann.ts";
 import { createGenerator, type ChatProvider, type Generator, type Embedder } from "../models/index.ts";
 import { createChatProvider } from "../models/registry.ts";
-import { ResponseCache } from "../models/cache.ts";
+import { ResponseCache, type ResponseCacheBackend } from "../models/cache.ts";
 import { ModelRegistry, TRAINING_TASKS } from "../finetune/registry.ts";
 import type { ModelRecord } from "../finetune/index.ts";
 import { createEmbedder } from "../models/embedders/index.ts";
@@ -49,7 +49,7 @@ export interface Project {
   /** The judge model as a chat provider (`models.judge` or the `--judge` override); undefined when none. */
   judge(): ChatProvider | undefined;
   /** The response cache (undefined when disabled by `cache.enabled: false` or `--no-cache`). */
-  cache(): ResponseCache | undefined;
+  cache(): ResponseCacheBackend | undefined;
   /** The promoted fine-tuned model of each task, from the model registry in the index (none → []). */
   promotedModels(): ModelRecord[];
   /** A generator for a model id with the project's providers, limits and cache (fine-tuned models served by id). */
@@ -66,6 +66,8 @@ export interface OpenProjectOptions {
   noCache?: boolean;
   /** Read this index file instead of `storeDir/index.db` (a run's pinned snapshot). */
   indexFile?: string;
+  /** Use this response cache instead of the on-disk one (a queue worker's shared Redis cache); `noCache` still wins. */
+  cacheBackend?: ResponseCacheBackend;
 }
 
 export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = {}): Project {
@@ -79,7 +81,7 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
   let pipelineGeneration = -1;
   let generator: Generator | undefined;
   let judge: ChatProvider | undefined | null = null;
-  let cache: ResponseCache | undefined | null = null;
+  let cache: ResponseCacheBackend | undefined | null = null;
   let embedder: Embedder | undefined | null = null;
   let versions: VersionOrder | undefined;
   let versionsGeneration = -1;
@@ -154,7 +156,7 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
       return createGenerator(id, config.models, config.answer, process.env, { cache: project.cache(), baseDir: root });
     },
     cache() {
-      if (cache === null) cache = config.cache.enabled && !options.noCache ? new ResponseCache(resolve(root, config.cache.dir)) : undefined;
+      if (cache === null) cache = config.cache.enabled && !options.noCache ? (options.cacheBackend ?? new ResponseCache(resolve(root, config.cache.dir))) : undefined;
       return cache ?? undefined;
     },
     close() {

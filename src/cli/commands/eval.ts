@@ -35,6 +35,8 @@ interface EvalOpts extends FilterFlags {
   gate?: string[];
   junit?: string;
   json?: boolean;
+  queue?: string;
+  queueName?: string;
 }
 
 export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
@@ -59,7 +61,12 @@ export async function evalCommand(opts: EvalOpts, cmd: Command): Promise<void> {
       }
     }
     if (opts.dryRun) return await dryRun(project, suite, opts);
+    // Loaded only for --queue: ioredis is an optional dependency.
+    const dispatch = opts.queue
+      ? new (await import("../../evaluate/queue/coordinator.ts")).QueueDispatcher({ url: opts.queue, queueName: opts.queueName, noCache: opts.cache === false })
+      : undefined;
     const { runDir, summary, index } = await runEval({
+      dispatch,
       project,
       suite,
       variants: opts.variants as VariantName[] | undefined,
@@ -103,6 +110,7 @@ function checkEvalCombinations(opts: EvalOpts, gates: { variant: string }[]): vo
   }
   if (opts.dryRun && opts.junit) throw new InputError("--junit cannot be combined with --dry-run: a dry run has no results to write");
   if (opts.dryRun && gates.length) throw new InputError("--gate cannot be combined with --dry-run: a dry run has no pass rates to gate");
+  if (opts.queueName !== undefined && opts.queue === undefined) throw new InputError("--queue-name needs --queue");
 }
 
 /** `--dry-run`: the estimate only; no model is called and no run folder is written. */
