@@ -19,7 +19,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeTinyProject } from "../test/helpers/project.ts";
 import { startLlmServer } from "../test/helpers/llm-server.ts";
-import { redisUnavailable, startRedis } from "../test/helpers/redis-server.ts";
+import { redisQueueSkipReason, startRedis } from "../test/helpers/redis.ts";
 import { BIN } from "../test/helpers/cli.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { openProject } from "../src/pipeline/index.ts";
@@ -41,7 +41,7 @@ const LATENCY = Number(flag("--latency", "50"));
 const CONCURRENCY = Number(flag("--concurrency", "8"));
 const VARIANTS = ["prompt-only", "rag", "long-context"] as const;
 
-const skip = await redisUnavailable();
+const skip = redisQueueSkipReason();
 if (skip) {
   console.error(`bench/eval-queue: skipped — ${skip}`);
   process.exit(0);

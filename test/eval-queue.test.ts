@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { makeTinyProject } from "./helpers/project.ts";
 import { BIN, runCli } from "./helpers/cli.ts";
 import { startLlmServer, type LlmServer, type ScriptedReply } from "./helpers/llm-server.ts";
-import { redisUnavailable, startRedis, type RedisServer } from "./helpers/redis-server.ts";
+import { redisQueueSkipReason, startRedis, type RedisServer } from "./helpers/redis.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { openProject } from "../src/pipeline/index.ts";
 import { ingestProject } from "../src/ingest/index.ts";
@@ -23,7 +23,7 @@ import { runEval } from "../src/evaluate/runner.ts";
 import { readCaseResults } from "../src/evaluate/runs.ts";
 import type { CaseResult } from "../src/evaluate/types.ts";
 
-const skip = await redisUnavailable();
+const skip = redisQueueSkipReason();
 if (skip) console.error(`# eval-queue tests skipped: ${skip}`);
 let redis: RedisServer;
 before(async () => {

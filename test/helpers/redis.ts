@@ -57,6 +57,11 @@ export function redisSkipReason(): string | undefined {
   return REDIS_SERVER ? undefined : "redis-server not installed (Debian package redis-server; .ci/run installs it)";
 }
 
+/** As `redisSkipReason`, and the ioredis client that bullmq 6 needs as a peer (the eval queue's tests). */
+export function redisQueueSkipReason(): string | undefined {
+  return redisSkipReason() ?? (loadIORedis() ? undefined : "the 'ioredis' package is not installed (bullmq 6 needs it as a peer dependency): npm install ioredis");
+}
+
 /**
  * The ioredis constructor, or undefined when the package is not installed. bullmq 6 no longer
  * depends on ioredis (it is an optional peer) and its ESM build cannot load it by itself, so
