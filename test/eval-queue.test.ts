@@ -59,8 +59,8 @@ async function project(server: LlmServer, n: number, tag: string, limits = ""): 
   return root;
 }
 
-function startWorker(root: string, args: string[] = []): ChildProcess {
-  const w = spawn(process.execPath, [BIN, "worker", "--queue", redis.url, "--lock-ms", "2000", ...(process.env.DEBUG_QUEUE ? [] : ["--quiet"]), ...args], { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+function startWorker(root: string, args: string[] = [], url = redis.url): ChildProcess {
+  const w = spawn(process.execPath, [BIN, "worker", "--queue", url, "--lock-ms", "2000", ...(process.env.DEBUG_QUEUE ? [] : ["--quiet"]), ...args], { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
   if (process.env.DEBUG_QUEUE) w.stderr!.pipe(process.stderr);
   return w;
 }
@@ -198,5 +198,29 @@ test("a coordinator SIGKILLed mid-run is resumed: finished jobs are collected fr
   } finally {
     await stopWorkers(workers);
     await server.close();
+  }
+});
+
+test("Redis restarted mid-eval (kill -9, append-only file): workers and the coordinator reconnect, the run completes, each case once", { skip, timeout: 180_000 }, async () => {
+  const durable = await startRedis({ appendOnly: true });
+  const server = await startLlmServer({ protocol: "openai", script: reply(40) });
+  const root = await project(server, 20, "restart");
+  const workers = [startWorker(root, [], durable.url), startWorker(root, [], durable.url)];
+  try {
+    const run = runCli(["eval", "--queue", durable.url, "--variants", "prompt-only,rag", "--json"], root);
+    // Restart once the run is under way: some answers served, most jobs still queued.
+    const deadline = Date.now() + 60_000;
+    while (server.requests.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(server.requests.length >= 6, "the run started before the restart");
+    await durable.restart({ downMs: 500 });
+    const out = await run;
+    assert.equal(out.code, 0, out.stderr);
+    const cases = readCaseResults(JSON.parse(out.stdout).runDir);
+    assert.equal(cases.length, 40, "every case × variant recorded");
+    assert.equal(new Set(cases.map(key)).size, 40, "none recorded twice");
+  } finally {
+    await stopWorkers(workers);
+    await server.close();
+    await durable.stop();
   }
 });
