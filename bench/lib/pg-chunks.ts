@@ -82,6 +82,29 @@ export function randomUnitVectors(n: number, dims: number, seed: number): Float3
   });
 }
 
+/**
+ * Unit vectors from a mixture of 200 Gaussians (centre + 0.6·noise, the shape bench/dense.ts calls
+ * "clustered": closer to real embeddings than isotropic noise). Draw data and queries in one call so
+ * they share the centres.
+ */
+export function clusteredUnitVectors(n: number, dims: number, seed: number, clusters = 200): Float32Array[] {
+  const rand = mulberry32(seed);
+  const g = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const centres = Array.from({ length: clusters }, () => Float32Array.from({ length: dims }, g));
+  return Array.from({ length: n }, (_, i) => {
+    const c = centres[((i * 2654435761) >>> 0) % clusters];
+    const v = new Float32Array(dims);
+    let norm = 0;
+    for (let j = 0; j < dims; j++) {
+      v[j] = c[j] + 0.6 * g();
+      norm += v[j] * v[j];
+    }
+    norm = Math.sqrt(norm);
+    for (let j = 0; j < dims; j++) v[j] /= norm;
+    return v;
+  });
+}
+
 /** Exact top-k ids by dot product (ties: lower index first). */
 export function exactTopIds(ids: readonly string[], vectors: readonly Float32Array[], q: Float32Array, k: number, keep?: (i: number) => boolean): string[] {
   const scored: { i: number; s: number }[] = [];
