@@ -3,11 +3,12 @@
  * pgvector 0.8.7): what a deployment without the SQLite file pays and gets.
  *
  *   node --import tsx bench/pg-vectors.ts [--shape random|clustered] [--n 20000] [--dims 384] [--queries 200]
- *     [--ef 40,100,200,400] [--m 16] [--ef-construction 64] [--skip-plain] [--skip-incremental]
+ *     [--noise 0.6] [--ef 40,100,200,400] [--m 16] [--ef-construction 64] [--skip-plain] [--skip-incremental]
  *
  * Seeded unit vectors: `random` (isotropic: the hardest case for a graph index, where the nearest
  * neighbours are barely nearer than the rest) or `clustered` (a 200-Gaussian mixture, queries from
- * the same mixture: the shape bench/dense.ts uses as the stand-in for real embeddings). For each mode:
+ * the same mixture: the shape bench/dense.ts uses as the stand-in for real embeddings; `--noise`
+ * widens the clusters, 0.6 as there by default). For each mode:
  * - pgvector: one `put` of all n rows (rows, then the HNSW index built over them in the same
  *   transaction) and, on a second database, n/1000 puts of 1000 (index built on the first
  *   batch, later rows inserted into the graph one by one: the incremental-ingest case);
@@ -28,7 +29,9 @@ import { clusteredUnitVectors, createChunksTable, exactTopIds, insertChunks, ran
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const SHAPE = process.argv.includes("--shape") ? process.argv[process.argv.indexOf("--shape") + 1] : "random";
 if (SHAPE !== "random" && SHAPE !== "clustered") throw new Error("--shape is random or clustered");
-const RESULTS = join(ROOT, `bench/results/pg-vectors-${SHAPE}.json`);
+const HNSW_SUFFIX = process.argv.includes("--ef-construction") || process.argv.includes("--m") ? "-custom-hnsw" : "";
+const NOISE = Number(process.argv.includes("--noise") ? process.argv[process.argv.indexOf("--noise") + 1] : "0.6");
+const RESULTS = join(ROOT, `bench/results/pg-vectors-${SHAPE}${SHAPE === "clustered" && NOISE !== 0.6 ? `-noise${NOISE}` : ""}${HNSW_SUFFIX}.json`);
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : dflt;
@@ -42,7 +45,7 @@ const SKIP_PLAIN = process.argv.includes("--skip-plain");
 const SKIP_INCREMENTAL = process.argv.includes("--skip-incremental");
 
 const chunks = syntheticChunks(N, 200);
-const drawn = SHAPE === "clustered" ? clusteredUnitVectors(N + QUERIES, DIMS, 42) : undefined;
+const drawn = SHAPE === "clustered" ? clusteredUnitVectors(N + QUERIES, DIMS, 42, NOISE) : undefined;
 const vectors = drawn ? drawn.slice(0, N) : randomUnitVectors(N, DIMS, 1);
 const queries = drawn ? drawn.slice(N) : randomUnitVectors(QUERIES, DIMS, 2);
 const ids = chunks.map((c) => c.id);
@@ -93,7 +96,7 @@ async function searchRun(search: (q: Float32Array) => Promise<{ chunkId: string 
   return { p50Ms: r1(pct(lat, 0.5)), p95Ms: r1(pct(lat, 0.95)), cpuMsPerQuery: r1((c.user + c.system) / 1000 / queries.length), recallAt10: found / (10 * queries.length) };
 }
 
-const results: Record<string, unknown> = { shape: SHAPE, hnsw: HNSW, n: N, dims: DIMS, queries: QUERIES, loadavgStart: os.loadavg().map(r1), cpus: os.cpus().length, node: process.version };
+const results: Record<string, unknown> = { shape: SHAPE, noise: SHAPE === "clustered" ? NOISE : undefined, hnsw: HNSW, n: N, dims: DIMS, queries: QUERIES, loadavgStart: os.loadavg().map(r1), cpus: os.cpus().length, node: process.version };
 
 {
   const db = await freshDb(true);

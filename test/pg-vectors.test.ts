@@ -92,6 +92,7 @@ async function embedderChangeChecks(store: PgVectorStore, chunks: TestChunkRow[]
   const hits = await store.search("e2", v2[0], 3);
   assert.equal(hits[0].chunkId, chunks[0].id);
   assert.ok(hits.length === 3 && hits.every((h) => chunks.slice(0, 10).some((c) => c.id === h.chunkId)), "e2 search sees only e2 rows");
+  await assert.rejects(store.search("e2", new Float32Array(32).fill(0.1), 3), /query has 32 dimensions, e2's vectors have 16/);
 }
 
 test("pgvector on PGlite: put/pending/load, deletions, parked vectors, embedder change", async () => {

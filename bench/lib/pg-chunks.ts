@@ -83,11 +83,11 @@ export function randomUnitVectors(n: number, dims: number, seed: number): Float3
 }
 
 /**
- * Unit vectors from a mixture of 200 Gaussians (centre + 0.6·noise, the shape bench/dense.ts calls
+ * Unit vectors from a mixture of 200 Gaussians (centre + noise·N(0,1), noise 0.6 being the shape bench/dense.ts calls
  * "clustered": closer to real embeddings than isotropic noise). Draw data and queries in one call so
  * they share the centres.
  */
-export function clusteredUnitVectors(n: number, dims: number, seed: number, clusters = 200): Float32Array[] {
+export function clusteredUnitVectors(n: number, dims: number, seed: number, noise = 0.6, clusters = 200): Float32Array[] {
   const rand = mulberry32(seed);
   const g = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const centres = Array.from({ length: clusters }, () => Float32Array.from({ length: dims }, g));
@@ -96,7 +96,7 @@ export function clusteredUnitVectors(n: number, dims: number, seed: number, clus
     const v = new Float32Array(dims);
     let norm = 0;
     for (let j = 0; j < dims; j++) {
-      v[j] = c[j] + 0.6 * g();
+      v[j] = c[j] + noise * g();
       norm += v[j] * v[j];
     }
     norm = Math.sqrt(norm);

@@ -245,6 +245,11 @@ export async function openPgVectorStore(db: SqlDatabase, options: PgVectorStoreO
           params,
         )
       ).rows as { id: string; score: number }[];
+      if (!rows.length) {
+        // nothing of this size: say so when the embedder's vectors have another one (as the plain mode does)
+        const other = (await tx.query("SELECT dims FROM chunk_vectors WHERE embedder = $1 AND dims <> $2 LIMIT 1", [embedder, d])).rows[0];
+        if (other) throw new Error(`vector store: query has ${d} dimensions, ${embedder}'s vectors have ${other.dims}`);
+      }
       return rows.map((r) => ({ chunkId: r.id, score: Number(r.score) }));
     });
   }
