@@ -9,26 +9,32 @@ import { migrateSqliteToPostgres } from "../../store/migrate.ts";
 import { InputError } from "../../util/errors.ts";
 import { loadedFrom, printJson } from "./common.ts";
 import { dim, green } from "../output.ts";
+import { existingFileArg, invalid } from "../options.ts";
 
 export function registerStore(program: Command): void {
   const store = program.command("store").description("the index's store: move a SQLite index to PostgreSQL");
   store
     .command("migrate")
     .description("copy the SQLite index (documents, chunks, index settings) into an empty Postgres database, then compare counts and checksums")
-    .requiredOption("--to <url>", "target database, postgres://user@host:5432/database (the tables are created)")
-    .option("--from <file>", "SQLite index to copy (default: <storeDir>/index.db of the project)")
+    .requiredOption("--to <url>", "target database, postgres://user@host:5432/database (the tables are created)", postgresUrlArg)
+    .option("--from <file>", "SQLite index to copy (default: <storeDir>/index.db of the project)", existingFileArg)
     .option("--json", "machine-readable output")
     .action(migrateCommand);
 }
 
-function migrateCommand(opts: { to: string; from?: string; json?: boolean }, cmd: Command): void {
+/** `--to`: a postgres:// URL, checked before anything connects. */
+function postgresUrlArg(v: string): string {
   let url: URL;
   try {
-    url = new URL(opts.to);
+    url = new URL(v);
   } catch {
-    throw new InputError("--to: not a URL; expected postgres://user@host:5432/database");
+    throw invalid("not a URL; expected postgres://user@host:5432/database.");
   }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new InputError(`--to: expected a postgres:// URL, got scheme ${url.protocol.replace(/:$/, "")}`);
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw invalid(`expected a postgres:// URL, got scheme ${url.protocol.replace(/:$/, "")}.`);
+  return v;
+}
+
+function migrateCommand(opts: { to: string; from?: string; json?: boolean }, cmd: Command): void {
   let file = opts.from;
   if (!file) {
     const { config, root } = loadedFrom(cmd);
