@@ -8,7 +8,7 @@
  *   const skip = postgresSkipReason();
  *   describe("on postgres", { skip }, () => { let pg: PostgresServer; before(async () => (pg = await startPostgres())); after(() => pg.stop()); … });
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -27,6 +27,18 @@ export interface PostgresServer {
   dataDir: string;
   /** Create another database on this server and return its URL (isolates tests from each other). */
   createDatabase(name: string): string;
+  /**
+   * Crash and start again: an immediate shutdown (no checkpoint, clients cut off mid-query, as a
+   * killed server), `downMs` with the port closed, then the same data folder and port again.
+   */
+  restart(opts?: { downMs?: number }): Promise<void>;
+  /**
+   * Crash the server `afterMs` from now from another process, so it happens even while this
+   * thread is blocked in a synchronous store call (the Postgres store's bridge). Then `start()`.
+   */
+  crashAfter(afterMs: number): void;
+  /** Start the server again after a crash (same folder and port). */
+  start(): void;
   /** Stop the server (immediate shutdown) and delete its folder. Safe to call twice. */
   stop(): void;
 }
@@ -66,7 +78,9 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+/** `durable`: commits survive a crash restart (synchronous_commit on; fsync may stay off: a killed
+ * server's files are still in the OS cache). The default trades that for speed. */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<PostgresServer> {
   const reason = postgresSkipReason();
   if (reason) throw new Error(reason);
   const bin = binDir()!;
@@ -105,7 +119,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       chownSync(log, owner.uid, owner.gid);
     }
     // fsync off: a test cluster is thrown away, and the machine's disk is shared with benchmarks.
-    const opts = `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+    const opts = `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c fsync=off${options.durable ? "" : " -c synchronous_commit=off"} -c full_page_writes=off`;
     run("pg_ctl", ["start", "-D", dataDir, "-w", "-t", "60", "-l", log, "-o", opts]);
     started = true;
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -118,6 +132,19 @@ export async function startPostgres(): Promise<PostgresServer> {
         if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`database name ${name} must be a plain identifier`);
         run("psql", ["-h", socketDir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", `CREATE DATABASE ${name}`]);
         return `postgres://postgres@127.0.0.1:${port}/${name}`;
+      },
+      crashAfter(afterMs) {
+        const stopArgs = [join(bin, "pg_ctl"), "stop", "-D", dataDir, "-m", "immediate", "-w"];
+        const cmd = (owner ? ["runuser", "-u", "postgres", "--", ...stopArgs] : stopArgs).map((a) => `'${a}'`).join(" ");
+        spawn("sh", ["-c", `sleep ${afterMs / 1000}; ${cmd} >/dev/null 2>&1`], { stdio: "ignore", detached: true }).unref();
+      },
+      start() {
+        run("pg_ctl", ["start", "-D", dataDir, "-w", "-t", "60", "-l", log, "-o", opts]);
+      },
+      async restart({ downMs = 300 } = {}) {
+        run("pg_ctl", ["stop", "-D", dataDir, "-m", "immediate", "-w"]);
+        await new Promise((r) => setTimeout(r, downMs));
+        run("pg_ctl", ["start", "-D", dataDir, "-w", "-t", "60", "-l", log, "-o", opts]);
       },
       stop,
     };
