@@ -7,10 +7,7 @@ import Database from "better-sqlite3";
 import { openStore, type StoredDocument } from "../src/store/index.ts";
 import { SCHEMA_VERSION } from "../src/store/sqlite.ts";
 import type { Chunk } from "../src/ingest/index.ts";
-
-function doc(path: string, chunks: number, version = "v1", hash = "h-" + path): StoredDocument {
-  return { path, hash, version, title: `T ${path}`, bytes: 100, chunks, ingestedAt: "2026-01-01T00:00:00.000Z" };
-}
+import { doc } from "./helpers/store-fixtures.ts";
 
 function chunk(path: string, ordinal: number, version = "v1", extra: Partial<Chunk> = {}): Chunk {
   return {
