@@ -389,8 +389,13 @@ export function candidateTokens(hits: Hit[], source?: RerankTokenSource<Chunk>):
  * (tokens computed at index time) no candidate is tokenized here; the features are identical.
  */
 export function candidateFeatures(query: string, hits: Hit[], idf?: (term: string) => number, source?: RerankTokenSource<Chunk>): OfflineFeatures[] {
-  const terms = queryTerms(query);
   const { toks, termIdOf } = candidateTokens(hits, source);
+  return featuresOfTokens(query, hits, toks, termIdOf, idf);
+}
+
+/** `candidateFeatures` over tokens already fetched (the reranker reuses them for the link pass). */
+function featuresOfTokens(query: string, hits: Hit[], toks: ChunkTokens[], termIdOf: (term: string) => number, idf?: (term: string) => number): OfflineFeatures[] {
+  const terms = queryTerms(query);
   const q = prepareQuery(terms, idf ?? candidateIdf(toks, termIdOf), termIdOf);
   let min = Infinity;
   let max = -Infinity;
@@ -491,13 +496,14 @@ export class OfflineReranker implements Reranker {
   /** The same as `rerank`, synchronously (the offline reranker does no I/O). */
   rerankSync(query: string, hits: Hit[], k: number): Hit[] {
     if (hits.length === 0) return [];
-    const features = candidateFeatures(query, hits, this.idf, this.tokens);
+    // One token fetch serves both the features and the link pass.
+    const { toks, termIdOf } = candidateTokens(hits, this.tokens);
+    const features = featuresOfTokens(query, hits, toks, termIdOf, this.idf);
     const n = features.length;
     if (combinedScores.length < n) combinedScores = new Float64Array(2 * n);
     const scores = combinedScores;
     for (let i = 0; i < n; i++) scores[i] = combineFeatures(features[i], this.weights);
     if (this.links.lift > 0 && this.links.anchors >= 1) {
-      const { toks, termIdOf } = candidateTokens(hits, this.tokens);
       // Without the index's idf the specificity guard has nothing to measure (idf 0 skips it).
       const idf = this.idf ?? (() => 0);
       // The first-touch id table grows as chunks are seen, so names are cached only with a source.
