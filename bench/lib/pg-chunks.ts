@@ -6,6 +6,7 @@
 import { mulberry32 } from "./rng.ts";
 import { embeddingInput, embeddingInputHash } from "../../src/store/vectors.ts";
 import type { SqlExecutor } from "../../src/store/postgres/vectors.ts";
+import type { Chunk } from "../../src/core/chunk.ts";
 
 export const CHUNKS_TABLE = [
   `CREATE TABLE IF NOT EXISTS chunks (
@@ -14,16 +15,8 @@ export const CHUNKS_TABLE = [
     UNIQUE (path, ordinal))`,
 ];
 
-export interface TestChunkRow {
-  id: string;
-  path: string;
-  ordinal: number;
-  title: string;
-  headingPath: string[];
-  text: string;
-  version?: string;
-  meta?: Record<string, unknown>;
-}
+/** The chunk fields the vector store reads (version and meta optional here). */
+export type TestChunkRow = Pick<Chunk, "id" | "path" | "ordinal" | "title" | "headingPath" | "text"> & Partial<Pick<Chunk, "version" | "meta">>;
 
 export async function createChunksTable(db: SqlExecutor): Promise<void> {
   for (const s of CHUNKS_TABLE) await db.query(s);
