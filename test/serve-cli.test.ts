@@ -1,47 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { makeTinyProject } from "./helpers/project.ts";
-import { BIN, runCli } from "./helpers/cli.ts";
+import { runCli } from "./helpers/cli.ts";
+import { freePort, startServe } from "./helpers/serve-process.ts";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-/** Start `ragtune serve` and resolve once it prints its address. */
-function startServe(dir: string, args: string[]): Promise<{ stop: () => void; url: string; banner: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", ...args], { cwd: dir, env: { ...process.env, NO_COLOR: "1" } });
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => {
-      child.kill();
-      reject(new Error(`serve did not start: ${out} ${err}`));
-    }, 30_000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], banner: out, stop: () => child.kill("SIGTERM") });
-      }
-    });
-    child.stderr.on("data", (d) => (err += d));
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited ${code}: ${out} ${err}`));
-    });
-  });
-}
 
 test("ragtune serve requires API keys by default: no key 401, a query key answers; --no-auth only on loopback", async () => {
   const dir = makeTinyProject();

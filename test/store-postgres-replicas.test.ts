@@ -6,49 +6,13 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { BIN, runCli } from "./helpers/cli.ts";
+import { runCli } from "./helpers/cli.ts";
+import { freePort, startServe } from "./helpers/serve-process.ts";
 import { makeTinyProject } from "./helpers/project.ts";
 import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-function startServe(dir: string, port: number): Promise<{ stop: () => void; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", "--no-auth", "--port", String(port)], { cwd: dir, env: { ...process.env, NO_COLOR: "1" } });
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => {
-      child.kill();
-      reject(new Error(`serve did not start: ${out} ${err}`));
-    }, 60_000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], stop: () => child.kill("SIGTERM") });
-      }
-    });
-    child.stderr.on("data", (d) => (err += d));
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited ${code}: ${out} ${err}`));
-    });
-  });
-}
 
 // One ingest changes two documents: a mix would show one old fact next to one new one.
 const STATES = {
@@ -82,7 +46,7 @@ describe("two serve replicas on one Postgres database while a third process inge
     };
     write("A");
     assert.equal((await runCli(["ingest"], writer)).code, 0);
-    const served = await Promise.all(replicas.map(async (r) => startServe(r, await freePort())));
+    const served = await Promise.all(replicas.map(async (r) => startServe(r, ["--no-auth", "--port", String(await freePort())], 60_000)));
     const seen: Record<string, number> = {};
     const search = async (base: string): Promise<string> => {
       const res = await fetch(`${base}/v1/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "trash days refunded payment", k: 10 }) });
