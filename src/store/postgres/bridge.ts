@@ -44,6 +44,7 @@ export class SyncWorkerBridge {
   private readonly timeoutMs: number;
   private seq = 0;
   private closed: string | undefined;
+  private stopped = false;
 
   /**
    * Start the worker, which imports `module` and calls its `open(init)` export; the object it
@@ -91,10 +92,16 @@ export class SyncWorkerBridge {
       if (left <= 0 || Atomics.wait(this.signal, 0, 0, left) === "timed-out") {
         if (receiveMessageOnPort(this.port)) continue;
         this.closed = `the worker gave no answer to ${method} within ${Math.round(timeoutMs / 1000)} s and was stopped`;
+        this.stopped = true;
         void this.worker.terminate();
         throw new Error(this.closed);
       }
     }
+  }
+
+  /** True once a call timed out and the worker was stopped (not closed by `close()`): a new bridge may replace it. */
+  get failed(): boolean {
+    return this.stopped;
   }
 
   /** Ask the implementation to close (its `close` method, if any), then stop the worker. */

@@ -11,8 +11,12 @@ import Database from "better-sqlite3";
 import type { Chunk } from "../../ingest/index.ts";
 import type { StoredDocument } from "../index.ts";
 import { openStore } from "../sqlite.ts";
-import type { SyncWorkerBridge } from "./bridge.ts";
 import { OWN_META } from "./store.ts";
+
+/** The store's methods in the worker (connection.ts, service "store"). */
+export interface StoreCaller {
+  call<T = unknown>(method: string, args?: unknown[]): T;
+}
 
 type State = { upserts: { doc: StoredDocument; chunks: Chunk[] }[]; meta: Record<string, string> };
 
@@ -43,7 +47,7 @@ export function readSqliteState(file: string): State {
   }
 }
 
-export function snapshotToSqlite(bridge: SyncWorkerBridge, file: string): void {
+export function snapshotToSqlite(bridge: StoreCaller, file: string): void {
   if (existsSync(file)) throw new Error(`snapshot target ${file} already exists`);
   const state = bridge.call<State>("dump");
   try {
@@ -59,7 +63,7 @@ export function snapshotToSqlite(bridge: SyncWorkerBridge, file: string): void {
   }
 }
 
-export function restoreFromSqlite(bridge: SyncWorkerBridge, file: string): void {
+export function restoreFromSqlite(bridge: StoreCaller, file: string): void {
   if (!existsSync(file)) throw new Error(`index snapshot ${file} does not exist`);
   bridge.call("replaceRetrieval", [readSqliteState(file)]);
 }

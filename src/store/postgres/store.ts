@@ -10,15 +10,14 @@
  * Writers are serialised on the generation row (`SELECT … FOR UPDATE`), the equivalent of SQLite's
  * BEGIN IMMEDIATE, which also keeps the term dictionary free of races.
  *
- * Hosted in a worker thread and made synchronous by sync.ts; `open(init)` is the worker's entry.
+ * Hosted in a worker thread (host.ts) and made synchronous by sync.ts.
  */
-import pg from "pg";
 import type { Chunk, ChunkSpan } from "../../ingest/index.ts";
 import { ChunkAnalyzer, encodeContent, encodeTerms, LEXICAL_ANALYZER, type ChunkTerms, type StoredLexicalRow } from "../../retrieve/lexical-cache.ts";
 import { chunkFilterPredicate, isEmptyFilter } from "../filter.ts";
 import type { ChunkFilter, IndexIdentity, ManifestEntry, StoredDocument } from "../index.ts";
 import { indexFingerprint, SCHEMA_VERSION } from "../sqlite.ts";
-import { pgDatabase, type SqlDatabase, type SqlExecutor } from "./executor.ts";
+import type { SqlDatabase, SqlExecutor } from "./executor.ts";
 
 export const POSTGRES_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -426,23 +425,7 @@ export class AsyncPostgresStore {
 /** Meta keys that belong to the store itself, not to the index content (not copied by snapshots or migrations). */
 export const OWN_META = new Set(["generation", "schema_version", "lexical_analyzer"]);
 
-/** What the worker is opened with (sync.ts). */
-export interface PostgresStoreInit {
-  url: string;
-  /** Connections in the worker's pool (default 2: calls arrive one at a time). */
-  poolSize?: number;
-  connectTimeoutMs?: number;
-}
-
-/** The worker entry (bridge.ts): connect, create the tables if needed. */
-export async function open(init: PostgresStoreInit): Promise<AsyncPostgresStore> {
-  const pool = new pg.Pool({ connectionString: init.url, max: init.poolSize ?? 2, connectionTimeoutMillis: init.connectTimeoutMs ?? 10_000 });
-  // An idle connection dropped by the server is an error on the pool, not a crash: the next query reconnects.
-  pool.on("error", () => undefined);
-  try {
-    return await AsyncPostgresStore.open(pgDatabase(pool));
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw err;
-  }
+/** The host's entry for the index (host.ts): create the tables if needed. The pool is the host's to close. */
+export async function openService(db: SqlDatabase): Promise<AsyncPostgresStore> {
+  return AsyncPostgresStore.open({ ...db, close: async () => undefined });
 }

@@ -7,13 +7,17 @@
 import type { Chunk } from "../../ingest/index.ts";
 import type { LexicalStatsSource, StoredLexicalRow } from "../../retrieve/lexical-cache.ts";
 import type { ChunkFilter, IngestBatch, SnapshotSource, Store, StoredDocument } from "../index.ts";
-import { SyncWorkerBridge, type BridgeOptions } from "./bridge.ts";
-import type { PostgresStoreInit, WireIngestBatch } from "./store.ts";
-import { restoreFromSqlite, snapshotToSqlite } from "./snapshots.ts";
+import { PostgresConnection, type ConnectionOptions } from "./connection.ts";
+import type { WireIngestBatch } from "./store.ts";
+import { restoreFromSqlite, snapshotToSqlite, type StoreCaller } from "./snapshots.ts";
 
-const IMPLEMENTATION = new URL("./store.ts", import.meta.url);
-
-export type PostgresStore = Store & LexicalStatsSource & SnapshotSource & { readonly kind: "postgres" };
+export type PostgresStore = Store &
+  LexicalStatsSource &
+  SnapshotSource & {
+    readonly kind: "postgres";
+    /** The process's shared connection (connection.ts) other Postgres services of this project use too. */
+    readonly connection: PostgresConnection;
+  };
 
 /** `postgres://user:secret@host/db` → `postgres://user@host/db`: URLs end up in error messages and logs. */
 export function redactUrl(url: string): string {
@@ -26,11 +30,25 @@ export function redactUrl(url: string): string {
   }
 }
 
-export function openPostgresStore(url: string, options: BridgeOptions & Omit<PostgresStoreInit, "url"> = {}): PostgresStore {
-  const { timeoutMs, startTimeoutMs, ...init } = options;
-  const bridge = new SyncWorkerBridge(IMPLEMENTATION, { url, ...init } satisfies PostgresStoreInit, { timeoutMs, startTimeoutMs });
+export function openPostgresStore(url: string, options: ConnectionOptions = {}): PostgresStore {
+  const connection = PostgresConnection.acquire(url, options);
+  let closed = false;
+  const bridge: StoreCaller = {
+    call: (method, args = []) => {
+      if (closed) throw new Error(`the Postgres store at ${connection.server} is closed (call ${method})`);
+      return connection.call(`store.${method}`, args);
+    },
+  };
+  try {
+    // Opens the index's tables (and checks the schema version) now, not on the first read.
+    connection.openService("store");
+  } catch (err) {
+    connection.release();
+    throw err;
+  }
   return {
     kind: "postgres",
+    connection,
     applyIngest(batch: IngestBatch) {
       const wire: WireIngestBatch = { upserts: batch.upserts, removals: batch.removals, meta: batch.meta, perDocumentErrors: !!batch.onDocumentError };
       const { failed } = bridge.call<{ failed: { path: string; message: string }[] }>("applyIngest", [wire]);
@@ -47,6 +65,10 @@ export function openPostgresStore(url: string, options: BridgeOptions & Omit<Pos
     identity: () => bridge.call("identity"),
     snapshotTo: (file: string) => snapshotToSqlite(bridge, file),
     restoreRetrievalFrom: (file: string) => restoreFromSqlite(bridge, file),
-    close: () => bridge.close(),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      connection.release();
+    },
   };
 }
