@@ -501,6 +501,22 @@ const Pricing = z
   })
   .strict();
 
+const PostgresVectors = z
+  .object({
+    search: z
+      .enum(["server", "memory"])
+      .default("server")
+      .describe(
+        "Dense search on Postgres: 'server' asks the database per query (pgvector HNSW; exact over the plain table without pgvector), so a replica does not hold every vector; 'memory' loads the vectors once per index generation and searches them in process (retrieval.ann applies). Measured in docs/store-vectors.md.",
+      ),
+    pgvector: z
+      .enum(["auto", "off"])
+      .default("auto")
+      .describe("'auto' uses pgvector when `CREATE EXTENSION vector` works (or it is installed); 'off' always keeps vectors in the plain table (exact search)."),
+    efSearch: z.number().int().min(1).max(1_000).default(40).describe("pgvector HNSW candidate list per query (hnsw.ef_search; raised to k when k is larger). Higher = better recall, slower."),
+  })
+  .strict();
+
 const StoreConfig = z
   .discriminatedUnion("kind", [
     z.object({ kind: z.literal("sqlite").describe("One SQLite file, `<storeDir>/index.db` (the default).") }).strict(),
@@ -515,12 +531,13 @@ const StoreConfig = z
           .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name")
           .optional()
           .describe("Name of an environment variable holding the connection URL (e.g. DATABASE_URL); used when `url` is not set."),
+        vectors: PostgresVectors.default(PostgresVectors.parse({})).describe("Chunk vectors in the same database (docs/store-vectors.md)."),
       })
       .strict()
       .refine((s) => s.url !== undefined || s.urlEnv !== undefined, { message: "store.kind 'postgres' needs store.url or store.urlEnv" }),
   ])
   .describe(
-    "Where the index (documents, chunks, term statistics) lives. Vectors, the model registry, index versions and request logs stay in `<storeDir>` files for now (docs/store.md).",
+    "Where the index (documents, chunks, term statistics, vectors) lives. The model registry, index versions and request logs stay in `<storeDir>` files for now (docs/store.md).",
   );
 
 const ConfigObject = z

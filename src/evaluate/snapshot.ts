@@ -22,7 +22,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync
 import { dirname, join } from "node:path";
 import type { Project } from "../pipeline/index.ts";
 import { hasSnapshots, type IndexIdentity, type ManifestEntry, type SnapshotSource } from "../store/index.ts";
-import { openVectorStore } from "../store/vectors.ts";
+import { openVectorStoreFor } from "../store/vectors-open.ts";
 import { embedPending } from "../retrieve/dense.ts";
 import { InputError } from "../util/errors.ts";
 import { writeFileAtomic } from "../util/fs.ts";
@@ -62,7 +62,7 @@ async function embedLivePending(project: Project): Promise<void> {
   if (project.config.retrieval.mode === "lexical") return;
   const embedder = project.embedder();
   if (!embedder) return;
-  const vectors = openVectorStore(project.indexFile);
+  const vectors = openVectorStoreFor(project);
   try {
     if (vectors.pendingCount(embedder.id) > 0) await embedPending(vectors, embedder);
   } finally {

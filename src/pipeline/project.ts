@@ -5,7 +5,9 @@
 import { dirname, join, resolve } from "node:path";
 import { loadConfig, type LoadedConfig, type RagtuneConfig } from "../config/index.ts";
 import { openStore, type Store } from "../store/index.ts";
-import { openVectorStore } from "../store/vectors.ts";
+import { isSearchable } from "../store/vectors.ts";
+import { openVectorStoreFor, postgresVectorSettings } from "../store/vectors-open.ts";
+import { ServerVectorIndex } from "../retrieve/dense-server.ts";
 import { openStoreFromConfig } from "../store/open.ts";
 import { Bm25Index } from "../retrieve/index.ts";
 import { assembleRetrievalPipeline, type RetrievalPipeline } from "../retrieve/pipeline.ts";
@@ -173,10 +175,15 @@ async function buildRetrieval(project: Project): Promise<RetrievalPipeline> {
   let dense: DenseRetriever | undefined;
   const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
   if (embedder) {
-    const vectors = openVectorStore(project.indexFile);
+    const vectors = openVectorStoreFor(project);
     try {
       // Incremental: only chunks added or changed since the last embedding are embedded.
       if (vectors.pendingCount(embedder.id) > 0) await embedPending(vectors, embedder);
+      if (isSearchable(vectors) && postgresVectorSettings(config)?.search !== "memory") {
+        // The database answers each query: no vector is held here (docs/store-vectors.md).
+        const dense = new DenseRetriever(embedder, new ServerVectorIndex(vectors, embedder.id, new Map(chunks.map((c) => [c.id, c]))));
+        return assembleRetrievalPipeline({ lexical, dense, chunks, retrieval: config.retrieval, models: config.models, root, versions: project.versions() });
+      }
       const loaded = vectors.load(embedder.id);
       const byId = new Map(chunks.map((c) => [c.id, c]));
       const vectorChunks = chunksForIds(loaded.ids, byId);

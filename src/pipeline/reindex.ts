@@ -6,6 +6,7 @@
 import { ingestProject, type IngestStats } from "../ingest/index.ts";
 import { embedPending, type EmbedEstimate, type EmbedProgress } from "../retrieve/dense.ts";
 import { hasSnapshots } from "../store/index.ts";
+import { openVectorStoreFor } from "../store/vectors-open.ts";
 import { configHashOf, recordIndexVersion } from "../store/versions.ts";
 import type { Project } from "./project.ts";
 import type { ParserSandbox } from "../ingest/sandbox.ts";
@@ -44,11 +45,12 @@ export async function reindexProject(project: Project, options: ReindexOptions =
   // Dense/hybrid retrieval: embed only the chunks that are new or changed (vectors persist per embedder).
   const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
   if (embedder) {
-    const result = await embedPending(project.indexFile, embedder, {
+    const vectors = openVectorStoreFor(project);
+    const result = await embedPending(vectors, embedder, {
       ...(options.embedBatchSize ? { batchSize: options.embedBatchSize } : {}),
       ...(options.onEmbedProgress ? { onProgress: options.onEmbedProgress } : {}),
       ...(options.onEmbedEstimate ? { onEstimate: options.onEmbedEstimate } : {}),
-    });
+    }).finally(() => vectors.close());
     stats.embedded = { embedder: result.embedder, embedded: result.embedded, upToDate: result.upToDate, ms: result.ms };
   }
   // Every ingest that changes the index records a version `ragtune index rollback` can restore.

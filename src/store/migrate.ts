@@ -3,8 +3,9 @@
  * transaction (one applyIngest, so an interrupted copy leaves the target empty), the index's
  * meta (chunking settings etc.) with them, then the copy is verified: counts, a checksum over
  * every field of every document and chunk, and the content fingerprint must match on both sides.
- * Term statistics are rebuilt on the target by the copy (its own term dictionary). Vectors, the
- * model registry, index versions and request logs are not copied (they stay in `<storeDir>` files).
+ * Term statistics are rebuilt on the target by the copy (its own term dictionary). Chunk vectors
+ * are copied and verified too (postgres/vectors-migrate.ts). The model registry, index versions and
+ * request logs are not copied (they stay in `<storeDir>` files).
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -12,6 +13,7 @@ import type { Store } from "./index.ts";
 import { openStore } from "./sqlite.ts";
 import { openPostgresStore, redactUrl, type PostgresStore } from "./postgres/sync.ts";
 import { readSqliteMeta } from "./postgres/snapshots.ts";
+import { migrateVectors, type VectorMigration } from "./postgres/vectors-migrate.ts";
 
 
 export interface StoreChecksum {
@@ -45,6 +47,8 @@ export interface MigrationReport {
   source: StoreChecksum & { fingerprint: string };
   target: StoreChecksum & { fingerprint: string; generation: number };
   meta: string[];
+  /** Present when the source had vectors. */
+  vectors?: VectorMigration;
 }
 
 export function migrateSqliteToPostgres(file: string, url: string, options: { timeoutMs?: number } = {}): MigrationReport {
@@ -71,7 +75,8 @@ export function migrateSqliteToPostgres(file: string, url: string, options: { ti
     for (const k of ["documents", "chunks", "checksum", "fingerprint"] as const) {
       if (sourceSum[k] !== targetSum[k]) throw new Error(`the copy differs from the source (${k}: ${sourceSum[k]} vs ${targetSum[k]}); the target now holds a partial copy — drop its tables before retrying`);
     }
-    return report;
+    const vectors = migrateVectors(file, target);
+    return vectors ? { ...report, vectors } : report;
   } finally {
     source.close();
     target?.close();

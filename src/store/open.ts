@@ -9,6 +9,7 @@ import type { RagtuneConfig } from "../config/index.ts";
 import { InputError } from "../util/errors.ts";
 import type { Store } from "./index.ts";
 import { openPostgresStore, redactUrl } from "./postgres/sync.ts";
+import { withVectorSnapshots } from "./postgres/snapshots.ts";
 import { openStore } from "./sqlite.ts";
 
 /** The Postgres URL a config names (from `store.url` or the variable `store.urlEnv` names), or undefined for SQLite. */
@@ -34,10 +35,10 @@ export function openStoreFromConfig(config: Pick<RagtuneConfig, "store" | "store
   const url = postgresUrl(config, env);
   if (url === undefined) return openStore(join(resolve(root, config.storeDir), "index.db"));
   const field = config.store.kind === "postgres" && config.store.url !== undefined ? "store.url" : "store.urlEnv";
-  // Vectors, the model registry, index versions and run copies still live in storeDir files.
+  // The model registry, index versions and run copies still live in storeDir files.
   mkdirSync(resolve(root, config.storeDir), { recursive: true });
   try {
-    return openPostgresStore(url);
+    return withVectorSnapshots(openPostgresStore(url));
   } catch (err) {
     throw new InputError(`${field}: cannot open the Postgres store at ${redactUrl(url)}: ${(err as Error).message}`);
   }

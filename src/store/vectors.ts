@@ -25,6 +25,7 @@ import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import type { Chunk } from "../ingest/index.ts";
+import type { ChunkFilter } from "./index.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS chunk_vectors (
@@ -114,6 +115,25 @@ export interface VectorStore {
   /** What is stored, per embedder id. */
   summary(): VectorStoreSummary[];
   close(): void;
+}
+
+export interface VectorSearchHit {
+  chunkId: string;
+  /** Cosine similarity (= dot product for the normalised vectors every embedder returns); higher is better. */
+  score: number;
+}
+
+/**
+ * A vector store that answers a dense query itself (the Postgres one: pgvector HNSW or exact over
+ * its plain table), so the caller need not `load` every vector into memory.
+ */
+export interface SearchableVectorStore extends VectorStore {
+  /** Best k chunks for a query vector of this embedder, best first; `filter` as everywhere (store/filter.ts). */
+  search(embedderId: string, query: Float32Array, k: number, filter?: ChunkFilter): VectorSearchHit[];
+}
+
+export function isSearchable(v: VectorStore): v is SearchableVectorStore {
+  return typeof (v as Partial<SearchableVectorStore>).search === "function";
 }
 
 function toBlob(v: Float32Array): Buffer {

@@ -53,6 +53,7 @@ function migrateCommand(opts: { to: string; from?: string; json?: boolean }, cmd
   const s = report.source;
   console.log(`${green("copied")} ${s.documents} documents, ${s.chunks} chunks from ${report.from} to ${report.to}`);
   console.log(`verified: counts equal, checksum ${s.checksum.slice(0, 16)} and fingerprint ${s.fingerprint} equal on both sides`);
-  console.log(dim(`index settings copied: ${report.meta.join(", ") || "(none)"}; vectors, the model registry, index versions and request logs stay in files (docs/store.md)`));
+  if (report.vectors) console.log(`vectors: ${report.vectors.source.vectors} copied (${report.vectors.target.mode}), checksum ${report.vectors.source.checksum.slice(0, 16)} equal on both sides`);
+  console.log(dim(`index settings copied: ${report.meta.join(", ") || "(none)"}; the model registry, index versions and request logs stay in files (docs/store.md)`));
   console.log(dim(`to use it: store: { kind: postgres, url: ${report.to} } in ragtune.yaml (or urlEnv)`));
 }

@@ -21,7 +21,7 @@
 import { chunkFilterPredicate, isEmptyFilter } from "../filter.ts";
 import type { ChunkFilter } from "../index.ts";
 import type { Chunk } from "../../ingest/index.ts";
-import { embeddingInput, embeddingInputHash, type LoadedVectors, type PendingChunk, type VectorRow, type VectorStoreSummary } from "../vectors.ts";
+import { embeddingInput, embeddingInputHash, type LoadedVectors, type PendingChunk, type VectorRow, type VectorSearchHit, type VectorStoreSummary } from "../vectors.ts";
 import { exactTopK } from "../../retrieve/dense.ts";
 import { createHash } from "node:crypto";
 import {
@@ -41,12 +41,7 @@ import {
 } from "./vectors-sql.ts";
 
 export type { SqlDatabase, SqlExecutor, VectorMode } from "./vectors-sql.ts";
-
-export interface VectorSearchHit {
-  chunkId: string;
-  /** Cosine similarity (= dot product for the normalised vectors every embedder returns); higher is better. */
-  score: number;
-}
+export type { VectorSearchHit } from "../vectors.ts";
 
 export interface PgVectorStoreOptions {
   /** Where the notice says the server is ("postgres://db:5432/rag" without credentials). */
