@@ -176,12 +176,15 @@ async function buildRetrieval(project: Project): Promise<RetrievalPipeline> {
   const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
   if (embedder) {
     const vectors = openVectorStoreFor(project);
+    // server-side search keeps the vector store for the pipeline's life (it holds no vectors, only the shared connection)
+    let keepOpen = false;
     try {
       // Incremental: only chunks added or changed since the last embedding are embedded.
       if (vectors.pendingCount(embedder.id) > 0) await embedPending(vectors, embedder);
       if (isSearchable(vectors) && postgresVectorSettings(config)?.search !== "memory") {
         // The database answers each query: no vector is held here (docs/store-vectors.md).
         const dense = new DenseRetriever(embedder, new ServerVectorIndex(vectors, embedder.id, new Map(chunks.map((c) => [c.id, c]))));
+        keepOpen = true;
         return assembleRetrievalPipeline({ lexical, dense, chunks, retrieval: config.retrieval, models: config.models, root, versions: project.versions() });
       }
       const loaded = vectors.load(embedder.id);
@@ -201,7 +204,7 @@ async function buildRetrieval(project: Project): Promise<RetrievalPipeline> {
         dense = new DenseRetriever(embedder, searcher);
       }
     } finally {
-      vectors.close();
+      if (!keepOpen) vectors.close();
     }
   }
   return assembleRetrievalPipeline({ lexical, dense, chunks, retrieval: config.retrieval, models: config.models, root, versions: project.versions() });
