@@ -16,7 +16,7 @@ import { readSqliteVectors } from "../src/store/postgres/snapshots.ts";
 
 const skip = postgresSkipReason();
 const DENSE = `models:\n  embedder: hashing:64\nretrieval:\n  mode: dense\n`;
-const PG = (search = "server") => `store:\n  kind: postgres\n  urlEnv: RAGTUNE_TEST_PG\n  vectors:\n    search: ${search}\n`;
+const PG = (search: string) => `store:\n  kind: postgres\n  urlEnv: RAGTUNE_TEST_PG\n  vectors:\n    search: ${search}\n`;
 const NOTICE = /pgvector not installed on 127\.0\.0\.1:\d+\/\w+: vectors kept in a plain table, exact search/g;
 
 describe("dense retrieval on the Postgres store through the CLI", { skip }, () => {
@@ -34,7 +34,8 @@ describe("dense retrieval on the Postgres store through the CLI", { skip }, () =
     const lite = makeTinyProject(DENSE);
     const pgRoot = makeTinyProject(DENSE + PG("server"));
     const memRoot = makeTinyProject(DENSE + PG("memory"));
-    roots.push(lite, pgRoot, memRoot);
+    const autoRoot = makeTinyProject(DENSE + PG("auto"));
+    roots.push(lite, pgRoot, memRoot, autoRoot);
     const url = server.createDatabase("dense_cli");
     const env = { RAGTUNE_TEST_PG: url };
 
@@ -50,10 +51,12 @@ describe("dense retrieval on the Postgres store through the CLI", { skip }, () =
       const a = await runCli(["search", q, "--json"], lite, env);
       const b = await runCli(["search", q, "--json"], pgRoot, env);
       const m = await runCli(["search", q, "--json"], memRoot, env);
+      const auto = await runCli(["search", q, "--json"], autoRoot, env);
       assert.equal(b.code, 0, b.stderr);
       assert.equal(m.code, 0, m.stderr);
       assert.match(JSON.parse(b.stdout).retriever, /^dense\(hashing:64, server\(hashing:64, dims=64\)\)/, "answered by the database");
       assert.match(JSON.parse(m.stdout).retriever, /^dense\(hashing:64, exact\(dot,dims=64\)\)/, "loaded into memory");
+      assert.match(JSON.parse(auto.stdout).retriever, /^dense\(hashing:64, exact\(dot,dims=64\)\)/, "auto without pgvector: in memory");
       assert.ok(hits(a.stdout).length > 0);
       assert.deepEqual(hits(b.stdout), hits(a.stdout), q);
       assert.deepEqual(hits(m.stdout), hits(a.stdout), q);

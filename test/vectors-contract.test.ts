@@ -271,3 +271,15 @@ describe("vector store contract on PostgreSQL 15 (plain table: no pgvector here)
   });
 });
 
+
+test("serverSearchOf: auto asks the server only with pgvector; server/memory force it; SQLite never", async () => {
+  const { serverSearchOf } = await import("../src/store/vectors-open.ts");
+  const fake = (mode: "pgvector" | "plain") => ({ mode, search: () => [] }) as never;
+  const owner = (search?: "auto" | "server" | "memory") =>
+    ({ store: {} as never, indexFile: "", config: { store: { kind: "postgres", url: "postgres://x/y", ...(search ? { vectors: { search, pgvector: "auto", efSearch: 40 } } : {}) } } }) as never;
+  assert.ok(serverSearchOf(owner(), fake("pgvector")), "default auto + pgvector → server");
+  assert.equal(serverSearchOf(owner(), fake("plain")), undefined, "default auto + plain → memory");
+  assert.ok(serverSearchOf(owner("server"), fake("plain")));
+  assert.equal(serverSearchOf(owner("memory"), fake("pgvector")), undefined);
+  assert.equal(serverSearchOf({ store: {} as never, indexFile: "", config: { store: { kind: "sqlite" } } }, { pending() {} } as never), undefined);
+});

@@ -504,10 +504,10 @@ const Pricing = z
 const PostgresVectors = z
   .object({
     search: z
-      .enum(["server", "memory"])
-      .default("server")
+      .enum(["auto", "server", "memory"])
+      .default("auto")
       .describe(
-        "Dense search on Postgres: 'server' asks the database per query (pgvector HNSW; exact over the plain table without pgvector), so a replica does not hold every vector; 'memory' loads the vectors once per index generation and searches them in process (retrieval.ann applies). Measured in docs/store-vectors.md.",
+        "Dense search on Postgres: 'server' asks the database per query (pgvector HNSW; without pgvector, exact over the plain table in the connection's worker), so with pgvector a replica does not hold the vectors; 'memory' loads them once per index generation and searches in process (retrieval.ann applies); 'auto' = server with pgvector, memory without (measured in docs/store-vectors.md).",
       ),
     pgvector: z
       .enum(["auto", "off"])

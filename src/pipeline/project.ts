@@ -5,8 +5,7 @@
 import { dirname, join, resolve } from "node:path";
 import { loadConfig, type LoadedConfig, type RagtuneConfig } from "../config/index.ts";
 import { openStore, type Store } from "../store/index.ts";
-import { isSearchable } from "../store/vectors.ts";
-import { openVectorStoreFor, postgresVectorSettings } from "../store/vectors-open.ts";
+import { openVectorStoreFor, serverSearchOf } from "../store/vectors-open.ts";
 import { ServerVectorIndex } from "../retrieve/dense-server.ts";
 import { openStoreFromConfig } from "../store/open.ts";
 import { Bm25Index } from "../retrieve/index.ts";
@@ -181,9 +180,10 @@ async function buildRetrieval(project: Project): Promise<RetrievalPipeline> {
     try {
       // Incremental: only chunks added or changed since the last embedding are embedded.
       if (vectors.pendingCount(embedder.id) > 0) await embedPending(vectors, embedder);
-      if (isSearchable(vectors) && postgresVectorSettings(config)?.search !== "memory") {
+      const server = serverSearchOf(project, vectors);
+      if (server) {
         // The database answers each query: no vector is held here (docs/store-vectors.md).
-        const dense = new DenseRetriever(embedder, new ServerVectorIndex(vectors, embedder.id, new Map(chunks.map((c) => [c.id, c]))));
+        const dense = new DenseRetriever(embedder, new ServerVectorIndex(server, embedder.id, new Map(chunks.map((c) => [c.id, c]))));
         keepOpen = true;
         return assembleRetrievalPipeline({ lexical, dense, chunks, retrieval: config.retrieval, models: config.models, root, versions: project.versions() });
       }

@@ -7,8 +7,8 @@
 import type { RagtuneConfig } from "../config/index.ts";
 import type { Store } from "./index.ts";
 import type { PostgresStore } from "./postgres/sync.ts";
-import { openPgVectorFacade, type PgVectorFacadeOptions } from "./postgres/vectors-sync.ts";
-import { openVectorStore, type VectorStore } from "./vectors.ts";
+import { openPgVectorFacade, type PgVectorFacade, type PgVectorFacadeOptions } from "./postgres/vectors-sync.ts";
+import { isSearchable, openVectorStore, type SearchableVectorStore, type VectorStore } from "./vectors.ts";
 
 export interface VectorStoreOwner {
   store: Store;
@@ -18,10 +18,24 @@ export interface VectorStoreOwner {
 }
 
 /** `store.vectors` of a Postgres config, defaults applied (undefined for SQLite). */
-export function postgresVectorSettings(config: Pick<RagtuneConfig, "store">): { search: "server" | "memory"; pgvector: "auto" | "off"; efSearch: number } | undefined {
+export function postgresVectorSettings(config: Pick<RagtuneConfig, "store">): { search: "auto" | "server" | "memory"; pgvector: "auto" | "off"; efSearch: number } | undefined {
   const s = config.store;
   if (s.kind !== "postgres") return undefined;
-  return { search: s.vectors?.search ?? "server", pgvector: s.vectors?.pgvector ?? "auto", efSearch: s.vectors?.efSearch ?? 40 };
+  return { search: s.vectors?.search ?? "auto", pgvector: s.vectors?.pgvector ?? "auto", efSearch: s.vectors?.efSearch ?? 40 };
+}
+
+/**
+ * The store to answer dense queries itself, or undefined to load the vectors into memory.
+ * `store.vectors.search: auto` (default) asks the server only when it has pgvector: without it the
+ * server's search is exact over a matrix its worker holds in this process anyway, measured slower
+ * than the same search here (bench/pg-dense-search.ts, docs/store-vectors.md).
+ */
+export function serverSearchOf(owner: VectorStoreOwner, vectors: VectorStore): SearchableVectorStore | undefined {
+  if (!isSearchable(vectors)) return undefined;
+  const want = postgresVectorSettings(owner.config)?.search ?? "auto";
+  if (want === "memory") return undefined;
+  if (want === "auto" && (vectors as Partial<PgVectorFacade>).mode !== "pgvector") return undefined;
+  return vectors;
 }
 
 export function isPostgresStore(store: Store): store is PostgresStore {
