@@ -93,14 +93,16 @@ async function child(mode: "server" | "memory", url: string, storeDir: string, e
   const exact = new ExactVectorIndex(chunksForIds(ref.ids, byId), ref.matrix, ref.dims);
   const times: number[] = [];
   let agree = 0;
+  let agreeTies = 0;
   for (let round = 0; round < 3; round++) {
     vectors.forEach((q) => {
       const s = performance.now();
       const hits = dense.searcher.search(q, { k: K }) as { chunk: { id: string } }[];
       times.push(performance.now() - s);
       if (round === 0) {
-        const truth = new Set(exact.search(q, { k: K }).map((h) => h.chunk.id));
-        agree += hits.filter((h) => truth.has(h.chunk.id)).length;
+        const r = agreement(exact.search(q, { k: K }), hits.map((h) => ({ id: h.chunk.id, score: (h as unknown as { score: number }).score })));
+        agree += r.ids;
+        agreeTies += r.scores;
       }
     });
   }
@@ -116,6 +118,7 @@ async function child(mode: "server" | "memory", url: string, storeDir: string, e
       p50: pct(times, 50),
       p95: pct(times, 95),
       recallAt10: agree / (K * qs.length),
+      recallAt10TiesOk: agreeTies / (K * qs.length),
       rssMB: mem.rss / 2 ** 20,
       heapMB: mem.heapUsed / 2 ** 20,
       arrayBuffersMB: mem.arrayBuffers / 2 ** 20,
@@ -123,6 +126,17 @@ async function child(mode: "server" | "memory", url: string, storeDir: string, e
     }),
   );
   p.close();
+}
+
+/**
+ * Hits of the exact top-k found (`ids`), and hits scoring at least the exact k-th score (`scores`):
+ * pnpm-docs repeats a section verbatim across its ten versions, so equal vectors tie at the cut and
+ * which of them is "the" top 10 is arbitrary — the second count forgives exactly those swaps.
+ */
+function agreement(exact: { chunk: { id: string }; score: number }[], got: { id: string; score: number }[]): { ids: number; scores: number } {
+  const truth = new Set(exact.map((h) => h.chunk.id));
+  const kth = exact.length ? exact[exact.length - 1].score : -Infinity;
+  return { ids: got.filter((h) => truth.has(h.id)).length, scores: got.filter((h) => truth.has(h.id) || h.score >= kth - 1e-5).length };
 }
 
 async function pgvectorOnPglite(exactFile: string, storeDir: string) {
@@ -153,14 +167,16 @@ async function pgvectorOnPglite(exactFile: string, storeDir: string) {
     const s = await openPgVectorStore(db, { server: "pglite", efSearch: ef });
     const times: number[] = [];
     let agree = 0;
+    let agreeTies = 0;
     for (const q of qs) {
       t = performance.now();
       const hits = await s.search(embedder.id, q, K);
       times.push(performance.now() - t);
-      const truth = new Set(exact.search(q, { k: K }).map((h) => h.chunk.id));
-      agree += hits.filter((h) => truth.has(h.chunkId)).length;
+      const r = agreement(exact.search(q, { k: K }), hits.map((h) => ({ id: h.chunkId, score: h.score })));
+      agree += r.ids;
+      agreeTies += r.scores;
     }
-    out.push({ efSearch: ef, p50: pct(times, 50), p95: pct(times, 95), recallAt10: agree / (K * qs.length), load: load() });
+    out.push({ efSearch: ef, p50: pct(times, 50), p95: pct(times, 95), recallAt10: agree / (K * qs.length), recallAt10TiesOk: agreeTies / (K * qs.length), load: load() });
   }
   p.close();
   await db.close();
@@ -187,7 +203,7 @@ async function main() {
     const runs: Record<string, unknown>[] = [];
     for (let r = 0; r < RUNS; r++) {
       for (const mode of r % 2 ? ["memory", "server"] : ["server", "memory"]) {
-        const line = execFileSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", mode, url, storeDir, exactFile], {
+        const line = execFileSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", mode, url, storeDir, exactFile, "--embedder", EMBEDDER], {
           encoding: "utf8",
           stdio: ["ignore", "pipe", "inherit"],
           maxBuffer: 1 << 26,
@@ -195,13 +211,13 @@ async function main() {
         const res = JSON.parse(line.trim().split("\n").pop()!);
         runs.push(res);
         console.log(
-          `${mode.padEnd(6)} ${res.searcher}: build ${res.buildMs.toFixed(0)} ms (cpu ${res.buildCpuMs.toFixed(0)}), p50 ${res.p50.toFixed(2)} / p95 ${res.p95.toFixed(2)} ms, recall@10 ${res.recallAt10.toFixed(3)}, RSS ${res.rssMB.toFixed(0)} MB (heap ${res.heapMB.toFixed(0)}, buffers ${res.arrayBuffersMB.toFixed(0)}), load ${res.load}`,
+          `${mode.padEnd(6)} ${res.searcher}: build ${res.buildMs.toFixed(0)} ms (cpu ${res.buildCpuMs.toFixed(0)}), p50 ${res.p50.toFixed(2)} / p95 ${res.p95.toFixed(2)} ms, recall@10 ${res.recallAt10.toFixed(3)} (ties ok ${res.recallAt10TiesOk.toFixed(3)}), RSS ${res.rssMB.toFixed(0)} MB (heap ${res.heapMB.toFixed(0)}, buffers ${res.arrayBuffersMB.toFixed(0)}), load ${res.load}`,
         );
       }
     }
     const pgvector = await pgvectorOnPglite(exactFile, storeDir);
     console.log(`pgvector on PGlite: put ${pgvector.vectors} in ${(pgvector.putMs / 1000).toFixed(1)} s`);
-    for (const s of pgvector.search) console.log(`  ef_search ${s.efSearch}: p50 ${s.p50.toFixed(2)} / p95 ${s.p95.toFixed(2)} ms, recall@10 ${s.recallAt10.toFixed(3)}, load ${s.load}`);
+    for (const s of pgvector.search) console.log(`  ef_search ${s.efSearch}: p50 ${s.p50.toFixed(2)} / p95 ${s.p95.toFixed(2)} ms, recall@10 ${s.recallAt10.toFixed(3)} (ties ok ${s.recallAt10TiesOk.toFixed(3)}), load ${s.load}`);
     mkdirSync(dirname(RESULTS), { recursive: true });
     writeFileSync(`${RESULTS}.tmp`, JSON.stringify({ embedder: EMBEDDER, chunks: stats.chunks, cpus: os.cpus().length, runs, pgvector }, null, 2) + "\n");
     renameSync(`${RESULTS}.tmp`, RESULTS);
