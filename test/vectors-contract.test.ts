@@ -283,3 +283,22 @@ test("serverSearchOf: auto asks the server only with pgvector; server/memory for
   assert.equal(serverSearchOf(owner("memory"), fake("pgvector")), undefined);
   assert.equal(serverSearchOf({ store: {} as never, indexFile: "", config: { store: { kind: "sqlite" } } }, { pending() {} } as never), undefined);
 });
+
+test("the vectors service (PGlite with pgvector): dump on a database without vector tables creates none; describe opens with its options and returns the notice", async () => {
+  const { openService } = await import("../src/store/postgres/vectors-service.ts");
+  const db = pgliteDatabase(new PGlite({ extensions: { vector } }));
+  try {
+    const store = await AsyncPostgresStore.open({ ...db, close: async () => undefined });
+    await store.applyIngest({ upserts: [upsert("a.md", 1)], removals: [], perDocumentErrors: false });
+    const svc = await openService(db, { server: "pglite-svc" });
+    assert.deepEqual(await svc.dump(), []);
+    assert.equal((await db.query<{ ok: boolean }>("SELECT to_regclass('chunk_vectors') IS NULL AS ok")).rows[0].ok, true, "no table made by dump");
+    const d = await svc.describe({ noPgvector: true });
+    assert.deepEqual(d, { mode: "plain", server: "pglite-svc", notice: "pgvector not installed on pglite-svc: vectors kept in a plain table, exact search" });
+    const [p] = await svc.pending("e1");
+    await svc.put([{ chunkId: p.id, embedder: "e1", textHash: p.textHash, vector: unit("x") }]);
+    assert.deepEqual((await svc.dump()).map((r) => [r.chunkId, Array.from(r.vector)]), [["a.md#0", Array.from(unit("x"))]]);
+  } finally {
+    await db.close();
+  }
+});

@@ -4,8 +4,8 @@
  *
  * The vector store is opened on first need, not when the service is: a snapshot of a lexical
  * project asks for `dump` and must not create vector tables (or try `CREATE EXTENSION vector`) on
- * a database that never had any. Options (`noPgvector`, `efSearch`, `hnsw`) come from the first
- * `__open`/`describe` that carries them, before the store is opened.
+ * a database that never had any. Options (`noPgvector`, `efSearch`, `hnsw`) come from `__open` and
+ * from `describe`, which re-opens the store when they changed.
  *
  * The worker does not print: the notice that pgvector is missing is returned by `describe`, and
  * the main thread shows it once (vectors-sync.ts) where the CLI and the server write their notices.
@@ -48,7 +48,12 @@ export async function openService(db: SqlDatabase, options: VectorServiceOptions
   return {
     /** Open the vector store (with these options when it is not open yet) and say in which mode. */
     async describe(o?: VectorServiceOptions): Promise<VectorServiceDescription> {
-      if (o && !opened) opts = pick(o);
+      // Options differ from those the store was opened with (a snapshot's `dump` opened it first,
+      // with none): open again with these; the schema statements are idempotent, the mode follows the table.
+      if (o && JSON.stringify(pick(o)) !== JSON.stringify(opts)) {
+        opts = pick(o);
+        opened = undefined;
+      }
       const s = await store();
       return { mode: s.mode, server: options.server, ...(notice ? { notice } : {}) };
     },
