@@ -302,3 +302,23 @@ test("the vectors service (PGlite with pgvector): dump on a database without vec
     await db.close();
   }
 });
+
+test("ServerVectorIndex: passes k and the filter to the store, skips chunks not in its generation, ranks from 1, checks dims", async () => {
+  const { ServerVectorIndex } = await import("../src/retrieve/dense-server.ts");
+  const calls: unknown[] = [];
+  const store = {
+    summary: () => [{ embedder: "e1", dims: 8, vectors: 3 }, { embedder: "other", dims: 4, vectors: 9 }],
+    search: (...args: unknown[]) => {
+      calls.push(args);
+      return [{ chunkId: "a.md#0", score: 0.9 }, { chunkId: "new.md#0", score: 0.8 }, { chunkId: "b.md#0", score: 0.7 }];
+    },
+  } as never;
+  const byId = new Map([chunk("a.md", 0), chunk("b.md", 0)].map((c) => [c.id, c]));
+  const idx = new ServerVectorIndex(store, "e1", byId);
+  assert.deepEqual([idx.size, idx.dims], [3, 8]);
+  const q = unit("q");
+  const hits = idx.search(q, { k: 5, filter: { versions: ["v1"] } });
+  assert.deepEqual(hits.map((h) => [h.chunk.id, h.score, h.rank]), [["a.md#0", 0.9, 1], ["b.md#0", 0.7, 2]]);
+  assert.deepEqual(calls, [["e1", q, 5, { versions: ["v1"] }]]);
+  assert.throws(() => idx.search(new Float32Array(4), { k: 5 }), /has 4 dimensions but the index has 8/);
+});
