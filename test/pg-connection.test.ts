@@ -85,6 +85,58 @@ describe("postgres connection", { skip }, () => {
     }
   });
 
+  const until = async (what: string, ok: () => boolean, ms = 5_000) => {
+    const deadline = Date.now() + ms;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  test("the generation is known without a query: own commits at once, another connection's when notified", async () => {
+    const url = server!.createDatabase(`conn_${n++}`);
+    const a = openPostgresStore(url);
+    const b = openPostgresStore(url, { poolSize: 1 }); // other options: its own worker and listener, as another replica
+    try {
+      assert.notEqual(a.connection, b.connection);
+      await until("both listeners", () => a.connection.knownGeneration() !== undefined && b.connection.knownGeneration() !== undefined);
+      const g0 = a.generation();
+      a.applyIngest({ upserts: [], removals: [] });
+      assert.equal(a.connection.knownGeneration(), g0 + 1, "read-your-writes: set before applyIngest returns");
+      await until("b to be notified", () => b.connection.knownGeneration() === g0 + 1);
+      b.applyIngest({ upserts: [], removals: [] });
+      assert.equal(b.generation(), g0 + 2);
+      await until("a to be notified", () => a.connection.knownGeneration() === g0 + 2);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  test("a dropped listener: reads fall back to queries (never stale) and it reconnects", async () => {
+    const url = server!.createDatabase(`conn_${n++}`);
+    const a = openPostgresStore(url);
+    const b = openPostgresStore(url, { poolSize: 1 });
+    const admin = new pg.Client(url);
+    await admin.connect();
+    try {
+      await until("b's listener", () => b.connection.knownGeneration() !== undefined);
+      const g0 = b.generation();
+      // Cut every LISTEN connection (both workers'), then commit while they are down.
+      const cut = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ragtune-generation-listener'");
+      assert.ok(cut.rows.length >= 2, `found the listeners (${cut.rows.length})`);
+      // Usually seen down here; on a loaded machine it may already be back (then the reset read the value).
+      await until("b's slot to be invalid", () => b.connection.knownGeneration() === undefined, 1_000).catch(() => undefined);
+      a.applyIngest({ upserts: [], removals: [] });
+      assert.equal(b.generation(), g0 + 1, "the commit made while b's listener was down is seen");
+      await until("b's listener back with the new value", () => b.connection.knownGeneration() === g0 + 1);
+    } finally {
+      await admin.end();
+      a.close();
+      b.close();
+    }
+  });
+
   test("an unknown service or method is a clear error", () => {
     const url = server!.createDatabase(`conn_${n++}`);
     const c = PostgresConnection.acquire(url);

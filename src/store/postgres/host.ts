@@ -10,16 +10,27 @@
  */
 import pg from "pg";
 import { pgDatabase, type SqlDatabase } from "./executor.ts";
+import { GenerationSlot, listenForGenerations, type GenerationCells } from "./generation.ts";
 
 export interface PostgresHostInit {
   url: string;
   /** Connections in the worker's pool (default 2: calls arrive one at a time). */
   poolSize?: number;
   connectTimeoutMs?: number;
+  /** Memory shared with the calling thread where the index generation is kept current (generation.ts). */
+  generation?: GenerationCells;
+}
+
+/** What every service is opened with, besides its own options. */
+export interface ServiceContext {
+  /** `host:port/database`, for messages. */
+  server: string;
+  /** Tell it the generation a commit moved to (the store does). */
+  generation: Pick<GenerationSlot, "committed">;
 }
 
 /** What a service module exports: open (creating tables on first use) and return async methods. */
-export type OpenService = (db: SqlDatabase, options: Record<string, unknown> & { server: string }) => Promise<object>;
+export type OpenService = (db: SqlDatabase, options: Record<string, unknown> & ServiceContext) => Promise<object>;
 
 /**
  * The services a host can open, by name. Adding one means one module exporting `openService`
@@ -57,13 +68,15 @@ export async function open(init: PostgresHostInit): Promise<Record<string, unkno
     throw err;
   }
   const server = serverLabel(init.url);
+  const slot = new GenerationSlot(init.generation ?? new BigInt64Array(new SharedArrayBuffer(16)));
+  const stopListening = listenForGenerations(init.url, slot, init.connectTimeoutMs ?? 10_000);
   const opened = new Map<string, Promise<Record<string, unknown>>>();
   const service = (name: string, options: Record<string, unknown> = {}): Promise<Record<string, unknown>> => {
     let s = opened.get(name);
     if (!s) {
       const load = SERVICES[name];
       if (!load) return Promise.reject(new Error(`no Postgres service named ${name}; known: ${serviceNames().join(", ")}`));
-      s = load().then((m) => m.openService(db, { ...options, server }) as Promise<Record<string, unknown>>);
+      s = load().then((m) => m.openService(db, { ...options, server, generation: slot }) as Promise<Record<string, unknown>>);
       opened.set(name, s);
       // A failed open is retried by the next call (the server may be back).
       s.catch(() => opened.delete(name));
@@ -93,6 +106,7 @@ export async function open(init: PostgresHostInit): Promise<Record<string, unkno
             const impl = await s.catch(() => undefined);
             if (impl && typeof impl.close === "function") await (impl.close as () => Promise<void>)().catch(() => undefined);
           }
+          await stopListening();
           await pool.end().catch(() => undefined);
         };
       }

@@ -60,7 +60,10 @@ export function openPostgresStore(url: string, options: ConnectionOptions = {}):
     chunks: (filter?: ChunkFilter) => bridge.call<Chunk[]>("chunks", [filter]),
     chunk: (id: string) => bridge.call<Chunk | undefined>("chunk", [id]),
     getMeta: (key: string) => bridge.call<string | undefined>("getMeta", [key]),
-    generation: () => bridge.call<number>("generation"),
+    generation: () => {
+      if (closed) throw new Error(`the Postgres store at ${connection.server} is closed (call generation)`);
+      return connection.knownGeneration() ?? bridge.call<number>("generation");
+    },
     lexicalRows: () => bridge.call<{ rows: StoredLexicalRow[]; terms: string[] }>("lexicalRows"),
     identity: () => bridge.call("identity"),
     snapshotTo: (file: string) => snapshotToSqlite(bridge, file),
