@@ -442,6 +442,13 @@ export class AsyncPostgresStore {
 /** Meta keys that belong to the store itself, not to the index content (not copied by snapshots or migrations). */
 export const OWN_META = new Set(["generation", "schema_version", "lexical_analyzer"]);
 
+/**
+ * Methods that only read: retried by the host when the connection is lost mid-call (host.ts).
+ * Not `generation`: the facade (sync.ts) answers it with the last value seen during an outage, so
+ * a replica keeps serving its in-memory index instead of waiting on every request.
+ */
+export const retryable = ["documents", "chunks", "chunk", "getMeta", "lexicalRows", "identity", "dump"] as const;
+
 /** The host's entry for the index (host.ts): create the tables if needed. The pool is the host's to close. */
 export async function openService(db: SqlDatabase, options: { generation: { committed(generation: number): void } }): Promise<AsyncPostgresStore> {
   return AsyncPostgresStore.open({ ...db, close: async () => undefined }, (g) => options.generation.committed(g));
