@@ -27,6 +27,8 @@ export type OpenService = (db: SqlDatabase, options: Record<string, unknown> & {
  */
 const SERVICES: Record<string, () => Promise<{ openService: OpenService }>> = {
   store: () => import("./store.ts"),
+  requests: () => import("./requests.ts"),
+  keys: () => import("./keys.ts"),
 };
 
 export function serviceNames(): string[] {
