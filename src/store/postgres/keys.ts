@@ -87,9 +87,9 @@ export class AsyncKeyStore {
     return rows;
   }
 
-  /** Ids in creation order (the unknown-id message lists the first ten). */
+  /** Ids in byte order, as SQLite returns them (from its primary-key index); the unknown-id message lists the first ten. */
   async ids(): Promise<string[]> {
-    const { rows } = await this.db.query<{ id: string }>("SELECT id FROM api_keys ORDER BY seq");
+    const { rows } = await this.db.query<{ id: string }>(`SELECT id FROM api_keys ORDER BY id COLLATE "C"`);
     return rows.map((r) => r.id);
   }
 
