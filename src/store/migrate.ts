@@ -3,11 +3,15 @@
  * transaction (one applyIngest, so an interrupted copy leaves the target empty), the index's
  * meta (chunking settings etc.) with them, then the copy is verified: counts, a checksum over
  * every field of every document and chunk, and the content fingerprint must match on both sides.
- * Term statistics are rebuilt on the target by the copy (its own term dictionary). Vectors, the
- * model registry, index versions and request logs are not copied (they stay in `<storeDir>` files).
+ * Term statistics are rebuilt on the target by the copy (its own term dictionary). The request
+ * log and API keys next to the index (`requests.db`, `keys.db`, when present) are copied too, each
+ * verified the same way (serve/log-postgres.ts, serve/keys-postgres.ts).
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { migrateKeys, type KeysMigration } from "../serve/keys-postgres.ts";
+import { migrateRequestLog, type RequestLogMigration } from "../serve/log-postgres.ts";
 import type { Store } from "./index.ts";
 import { openStore } from "./sqlite.ts";
 import { openPostgresStore, redactUrl, type PostgresStore } from "./postgres/sync.ts";
@@ -45,6 +49,10 @@ export interface MigrationReport {
   source: StoreChecksum & { fingerprint: string };
   target: StoreChecksum & { fingerprint: string; generation: number };
   meta: string[];
+  /** The request log copied from `<storeDir>/requests.db`; absent when there was none. */
+  requestLog?: RequestLogMigration;
+  /** The API keys copied from `<storeDir>/keys.db`; absent when there were none. */
+  keys?: KeysMigration;
 }
 
 export function migrateSqliteToPostgres(file: string, url: string, options: { timeoutMs?: number } = {}): MigrationReport {
@@ -71,7 +79,10 @@ export function migrateSqliteToPostgres(file: string, url: string, options: { ti
     for (const k of ["documents", "chunks", "checksum", "fingerprint"] as const) {
       if (sourceSum[k] !== targetSum[k]) throw new Error(`the copy differs from the source (${k}: ${sourceSum[k]} vs ${targetSum[k]}); the target now holds a partial copy — drop its tables before retrying`);
     }
-    return report;
+    const dir = dirname(file);
+    const requestLog = migrateRequestLog(join(dir, "requests.db"), target.connection);
+    const keys = migrateKeys(join(dir, "keys.db"), target.connection);
+    return { ...report, ...(requestLog ? { requestLog } : {}), ...(keys ? { keys } : {}) };
   } finally {
     source.close();
     target?.close();

@@ -47,6 +47,8 @@ export type OpenService = (db: SqlDatabase, options: Record<string, unknown> & S
  */
 const SERVICES: Record<string, () => Promise<{ openService: OpenService; retryable?: readonly string[] }>> = {
   store: () => import("./store.ts"),
+  requests: () => import("./requests.ts"),
+  keys: () => import("./keys.ts"),
 };
 
 export function serviceNames(): string[] {
