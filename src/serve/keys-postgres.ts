@@ -6,11 +6,16 @@
  * Revocation: `verify` reads the key's row on every call (no cache), so a `ragtune keys revoke`
  * from any machine refuses the very next request to every replica. Cost: one round trip per
  * authenticated request (measured in docs/keys.md).
+ *
+ * Outage: when the database cannot be reached, a key whose row was read within the last
+ * OUTAGE_GRACE_MS is judged by that row (a key revoked before then stays refused), so a replica
+ * keeps serving its recent clients through a restart or failover; an unseen key is an error.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { PostgresConnection } from "../store/postgres/connection.ts";
+import { isConnectionLoss } from "../store/postgres/errors.ts";
 import {
   checkedCreate,
   newKeyId,
@@ -28,7 +33,13 @@ import {
   type KeyScope,
 } from "./keys.ts";
 
+/** How old a key's last read row may be to stand in for the database during an outage. */
+export const OUTAGE_GRACE_MS = 5 * 60_000;
+/** Rows kept for the outage fallback (the most recently verified keys). */
+const RECENT_KEYS = 10_000;
+
 export class PostgresKeyStore implements ApiKeyStore {
+  private readonly recent = new Map<string, { row: KeyRow | undefined; at: number }>();
   readonly location: string;
   private closed = false;
   private readonly now: () => Date;
@@ -66,7 +77,20 @@ export class PostgresKeyStore implements ApiKeyStore {
   verify(presented: string): ApiKeyRecord | undefined {
     const parsed = parseKey(presented);
     if (!parsed) return undefined;
-    return verifyRow(this.call<KeyRow | undefined>("row", [parsed.id]), parsed.secret);
+    let row: KeyRow | undefined;
+    try {
+      row = this.call<KeyRow | undefined>("row", [parsed.id]);
+    } catch (err) {
+      const seen = this.recent.get(parsed.id);
+      if (!seen || !isConnectionLoss(err) || Date.now() - seen.at > OUTAGE_GRACE_MS) throw err;
+      return verifyRow(seen.row, parsed.secret);
+    }
+    if (row) {
+      this.recent.delete(parsed.id); // re-inserted: the map's order is recency
+      this.recent.set(parsed.id, { row, at: Date.now() });
+      if (this.recent.size > RECENT_KEYS) this.recent.delete(this.recent.keys().next().value!);
+    }
+    return verifyRow(row, parsed.secret);
   }
 
   get(id: string): ApiKeyRecord | undefined {
