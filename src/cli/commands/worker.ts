@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import { intArg, invalid, textArg } from "../options.ts";
-import { checkQueueUrl } from "../../evaluate/queue/jobs.ts";
+import { checkQueueUrl } from "../../queue/redis.ts";
 import { dim } from "../output.ts";
 
 interface WorkerOpts {

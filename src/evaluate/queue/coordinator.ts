@@ -14,7 +14,8 @@ import { Job, Queue, QueueEvents, type ConnectionOptions } from "bullmq";
 import type { CaseDispatcher, CaseTask } from "../runner.ts";
 import type { CaseResult } from "../types.ts";
 import type { RunSnapshot } from "../runs.ts";
-import { caseJobId, connect, DEFAULT_QUEUE_NAME, type CaseJobData, type RedisClient } from "./jobs.ts";
+import { caseJobId, DEFAULT_QUEUE_NAME, type CaseJobData } from "./jobs.ts";
+import { connect, type RedisClient } from "../../queue/redis.ts";
 
 export interface QueueDispatcherOptions {
   url: string;
