@@ -25,7 +25,8 @@ export function checkQueueUrl(url: string): string {
  */
 export interface RedisClient {
   get(key: string): Promise<string | null>;
-  set(key: string, value: string): Promise<unknown>;
+  set(key: string, value: string, ...args: (string | number)[]): Promise<unknown>;
+  mget(...keys: string[]): Promise<(string | null)[]>;
   scan(cursor: string, ...args: (string | number)[]): Promise<[string, string[]]>;
   defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
   disconnect(): void;
