@@ -179,11 +179,13 @@ export async function ingestProject(opts: IngestOptions): Promise<IngestStats> {
         const { bytes, digest } = read;
         const prev = stored.get(path);
         if (prev && !rechunkAll && prev.hash === digest && prev.version === version) return { kind: "unchanged" };
+        // Taken before parsing: the bytes are transferred to the parser thread (detached here).
+        const size = bytes.length;
         if (opts.remoteParser) {
-          deferred.push({ path, version, file, digest, size: bytes.length });
+          deferred.push({ path, version, file, digest, size });
           return { kind: "deferred" };
         }
-        return parsedOutcome(path, version, digest, bytes.length, await sandbox.parse({ path, version, bytes, chunking }));
+        return parsedOutcome(path, version, digest, size, await sandbox.parse({ path, version, bytes, chunking }));
       })();
       outcomes.set(path, outcome);
       opts.onProgress?.(++done, paths.length, path);

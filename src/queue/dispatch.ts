@@ -143,10 +143,8 @@ export class JobDispatcher {
     const job = await Job.fromId(this.queue, id);
     if (!job) return;
     const state = await job.getState();
-    if (state === "completed") {
-      if (submitting && this.waiting.has(id)) this.collected++;
-      this.settle(id, { value: job.returnvalue });
-    } else if (state === "failed") {
+    if (state === "completed") this.settle(id, { value: job.returnvalue });
+    else if (state === "failed") {
       if (submitting) await job.retry("failed");
       else this.settle(id, { error: job.failedReason });
     }

@@ -100,8 +100,10 @@ export class IngestWorker {
       if ("reason" in read) result = { ok: false, reason: read.reason, ...(read.transient ? { transient: true } : {}) };
       else if (read.digest !== f.digest) result = { ok: false, reason: "changed while the ingest ran: not indexed this time (the next ingest picks it up)", transient: true };
       else {
+        // Read before parsing: the bytes are transferred to the parser thread (detached here).
+        const size = read.bytes.length;
         const parsed = await sandbox.parse({ path: f.path, version: f.version, bytes: read.bytes, chunking: data.chunking });
-        result = parsed.ok ? { ...parsed, digest: read.digest, size: read.bytes.length } : parsed;
+        result = parsed.ok ? { ...parsed, digest: read.digest, size } : parsed;
       }
       results.push({ path: f.path, result });
     }
