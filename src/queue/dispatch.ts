@@ -79,6 +79,8 @@ export class JobDispatcher {
     await this.slot();
     try {
       const done = new Promise<unknown>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+      // Rejected by close() when submitting itself failed first: that error is the one to report.
+      done.catch(() => undefined);
       this.ids.push(id);
       // A job of an earlier run of this coordinator: collect it (completed), retry it (failed),
       // or wait for it (waiting, active, delayed).

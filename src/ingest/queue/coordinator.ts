@@ -43,6 +43,16 @@ export interface IngestQueueStats {
   cachedVectors: number;
 }
 
+/**
+ * Promise.all whose other rejections are handled: after the first failure the ingest stops and
+ * `close` rejects the jobs still awaited; those must not surface as unhandled rejections that
+ * hide the real error.
+ */
+async function firstError(promises: Promise<unknown>[]): Promise<void> {
+  for (const p of promises) p.catch(() => undefined);
+  await Promise.all(promises);
+}
+
 export class IngestQueue implements RemoteParser {
   readonly stats: IngestQueueStats = { parseJobs: 0, embedJobs: 0, collected: 0, duplicateCompletions: 0, cachedVectors: 0 };
 
@@ -60,7 +70,7 @@ export class IngestQueue implements RemoteParser {
     const batches = parseBatches(files);
     this.stats.parseJobs += batches.length;
     let done = 0;
-    await Promise.all(
+    await firstError(
       batches.map(async (batch) => {
         const data = parseJobData(this.options.root, chunking, batch);
         const out = await this.dispatcher.submit<ParseJobResult>("parse", parseJobId(data), data);
@@ -89,7 +99,7 @@ export class IngestQueue implements RemoteParser {
       const batches: (typeof pending)[] = [];
       for (let start = 0; start < total; start += batchSize) batches.push(pending.slice(start, start + batchSize));
       this.stats.embedJobs += batches.length;
-      await Promise.all(
+      await firstError(
         batches.map(async (batch) => {
           const textHashes = batch.map((p) => p.textHash);
           const data: EmbedJobData = { configPath: this.options.configPath, root: this.options.root, embedder: embedder.id, texts: batch.map((p) => p.text), textHashes };
