@@ -74,6 +74,7 @@ export class IngestQueue implements RemoteParser {
       batches.map(async (batch) => {
         const data = parseJobData(this.options.root, chunking, batch);
         const out = await this.dispatcher.submit<ParseJobResult>("parse", parseJobId(data), data);
+        if (!Array.isArray(out?.results)) throw new Error(`parse job ${parseJobId(data)} returned no results`);
         const expected = new Set(batch.map((f) => f.path));
         for (const { path, result } of out.results) {
           if (!expected.delete(path)) throw new Error(`parse job returned an unexpected file ${path}`);
@@ -104,7 +105,7 @@ export class IngestQueue implements RemoteParser {
           const textHashes = batch.map((p) => p.textHash);
           const data: EmbedJobData = { configPath: this.options.configPath, root: this.options.root, embedder: embedder.id, texts: batch.map((p) => p.text), textHashes };
           const out = await this.dispatcher.submit<EmbedJobResult>("embed", embedJobId(embedder.id, textHashes), data);
-          if (out.vectors.length !== batch.length) throw new Error(`embed job returned ${out.vectors.length} vectors for ${batch.length} texts`);
+          if (!Array.isArray(out?.vectors) || out.vectors.length !== batch.length) throw new Error(`embed job returned ${out?.vectors?.length ?? "no"} vectors for ${batch.length} texts`);
           this.stats.cachedVectors += out.cached;
           options.signal?.throwIfAborted();
           vectors.put(batch.map((p, i) => ({ chunkId: p.id, embedder: embedder.id, vector: decodeVector(out.vectors[i]), textHash: p.textHash })));
