@@ -129,9 +129,12 @@ export class QueueDispatcher implements CaseDispatcher {
 
   /** The job's state straight from Redis: settle it when finished; on resume, retry a failed one. */
   private async check(id: string, retryFailed: boolean): Promise<void> {
+    // State first, then the job: a job read while active and found completed a moment later
+    // still carries returnvalue null (bullmq sets state and return value in one script).
+    const state = await this.queue!.getJobState(id);
+    if (state === "unknown") return;
     const job = await Job.fromId(this.queue!, id);
     if (!job) return;
-    const state = await job.getState();
     if (state === "completed") this.settle(id, { result: job.returnvalue as CaseResult });
     else if (state === "failed") {
       if (retryFailed) await job.retry("failed");
