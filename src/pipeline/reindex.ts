@@ -4,7 +4,9 @@
  * record an index version — the one sequence `ragtune ingest`, the demo and `POST /v1/ingest` run.
  */
 import { ingestProject, type IngestStats } from "../ingest/index.ts";
-import { embedPending, type EmbedEstimate, type EmbedProgress } from "../retrieve/dense.ts";
+import { embedPending, type EmbedEstimate, type EmbedPendingOptions, type EmbedPendingResult, type EmbedProgress } from "../retrieve/dense.ts";
+import type { RemoteParser } from "../ingest/ingest.ts";
+import type { Embedder } from "../models/index.ts";
 import { hasSnapshots } from "../store/index.ts";
 import { configHashOf, recordIndexVersion } from "../store/versions.ts";
 import type { Project } from "./project.ts";
@@ -22,6 +24,11 @@ export interface ReindexOptions {
   embedBatchSize?: number;
   /** Where files are parsed (default: the process's shared parser worker; the server's re-index worker passes its own limits). */
   sandbox?: ParserSandbox;
+  /** `ragtune ingest --queue`: changed files are parsed and pending chunks embedded on queue workers (ingest/queue/). */
+  queue?: {
+    remoteParser: RemoteParser;
+    embedPending: (storeFile: string, embedder: Embedder, options: EmbedPendingOptions) => Promise<EmbedPendingResult>;
+  };
 }
 
 /** The hash an index version records of the settings it was built with. */
@@ -40,11 +47,13 @@ export async function reindexProject(project: Project, options: ReindexOptions =
     ...(options.locate ? { locate: options.locate } : {}),
     ...(options.onIngestProgress ? { onProgress: options.onIngestProgress } : {}),
     ...(options.sandbox ? { sandbox: options.sandbox } : {}),
+    ...(options.queue ? { remoteParser: options.queue.remoteParser } : {}),
   });
   // Dense/hybrid retrieval: embed only the chunks that are new or changed (vectors persist per embedder).
   const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
   if (embedder) {
-    const result = await embedPending(project.indexFile, embedder, {
+    const embed = options.queue?.embedPending ?? embedPending;
+    const result = await embed(project.indexFile, embedder, {
       ...(options.embedBatchSize ? { batchSize: options.embedBatchSize } : {}),
       ...(options.onEmbedProgress ? { onProgress: options.onEmbedProgress } : {}),
       ...(options.onEmbedEstimate ? { onEstimate: options.onEmbedEstimate } : {}),
