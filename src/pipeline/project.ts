@@ -14,7 +14,8 @@ import { chooseVectorIndex, HnswVectorIndex } from "../retrieve/ann.ts";
 import { createGenerator, type ChatProvider, type Generator, type Embedder } from "../models/index.ts";
 import { createChatProvider } from "../models/registry.ts";
 import { ResponseCache, type ResponseCacheBackend } from "../models/cache.ts";
-import { ModelRegistry, TRAINING_TASKS } from "../finetune/registry.ts";
+import { TRAINING_TASKS } from "../finetune/registry.ts";
+import { openModelRegistry } from "../finetune/open-registry.ts";
 import type { ModelRecord } from "../finetune/index.ts";
 import { createEmbedder } from "../models/embedders/index.ts";
 import { versionOrder, type VersionOrder } from "../core/versions.ts";
@@ -50,7 +51,7 @@ export interface Project {
   judge(): ChatProvider | undefined;
   /** The response cache (undefined when disabled by `cache.enabled: false` or `--no-cache`). */
   cache(): ResponseCacheBackend | undefined;
-  /** The promoted fine-tuned model of each task, from the model registry in the index (none → []). */
+  /** The promoted fine-tuned model of each task, from the model registry next to the index (none → []). */
   promotedModels(): ModelRecord[];
   /** A generator for a model id with the project's providers, limits and cache (fine-tuned models served by id). */
   generatorFor(id: string): Generator;
@@ -145,7 +146,7 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
       return judge ?? undefined;
     },
     promotedModels() {
-      const registry = new ModelRegistry(indexFile);
+      const registry = openModelRegistry(config, root, options.indexFile ? { indexFile } : {});
       try {
         return TRAINING_TASKS.map((t) => registry.promoted(t)).filter((r): r is ModelRecord => r !== undefined);
       } finally {
