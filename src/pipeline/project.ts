@@ -7,6 +7,8 @@ import { loadConfig, type LoadedConfig, type RagtuneConfig } from "../config/ind
 import { openStore, type Store } from "../store/index.ts";
 import { openVectorStore } from "../store/vectors.ts";
 import { openStoreFromConfig } from "../store/open.ts";
+import { openIndexVersions } from "../store/open-versions.ts";
+import type { IndexVersions } from "../store/versions.ts";
 import { Bm25Index } from "../retrieve/index.ts";
 import { assembleRetrievalPipeline, type RetrievalPipeline } from "../retrieve/pipeline.ts";
 import { DenseRetriever, chunksForIds, embedPending } from "../retrieve/dense.ts";
@@ -51,6 +53,8 @@ export interface Project {
   judge(): ChatProvider | undefined;
   /** The response cache (undefined when disabled by `cache.enabled: false` or `--no-cache`). */
   cache(): ResponseCacheBackend | undefined;
+  /** Recorded versions of the index (files next to the SQLite index, or the Postgres database), opened on first use. */
+  indexVersions(): IndexVersions;
   /** The promoted fine-tuned model of each task, from the model registry next to the index (none → []). */
   promotedModels(): ModelRecord[];
   /** A generator for a model id with the project's providers, limits and cache (fine-tuned models served by id). */
@@ -86,6 +90,7 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
   let embedder: Embedder | undefined | null = null;
   let versions: VersionOrder | undefined;
   let versionsGeneration = -1;
+  let indexVersions: IndexVersions | undefined;
 
   const project: Project = {
     config,
@@ -145,6 +150,10 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
       }
       return judge ?? undefined;
     },
+    indexVersions() {
+      indexVersions ??= openIndexVersions(config, root, options.indexFile ? { indexFile } : {});
+      return indexVersions;
+    },
     promotedModels() {
       const registry = openModelRegistry(config, root, options.indexFile ? { indexFile } : {});
       try {
@@ -161,6 +170,7 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
       return cache ?? undefined;
     },
     close() {
+      indexVersions?.close();
       store.close();
     },
   };

@@ -6,7 +6,7 @@
 import { ingestProject, type IngestStats } from "../ingest/index.ts";
 import { embedPending, type EmbedEstimate, type EmbedProgress } from "../retrieve/dense.ts";
 import { hasSnapshots } from "../store/index.ts";
-import { configHashOf, recordIndexVersion } from "../store/versions.ts";
+import { configHashOf } from "../store/versions.ts";
 import type { Project } from "./project.ts";
 import type { ParserSandbox } from "../ingest/sandbox.ts";
 
@@ -53,7 +53,7 @@ export async function reindexProject(project: Project, options: ReindexOptions =
   }
   // Every ingest that changes the index records a version `ragtune index rollback` can restore.
   if (hasSnapshots(project.store)) {
-    const v = recordIndexVersion(project.store, project.indexFile, { note: "ingest", configHash: indexConfigHash(project) });
+    const v = project.indexVersions().record(project.store, { note: "ingest", configHash: indexConfigHash(project) });
     if (v) stats.indexVersion = v.version;
   }
   return stats;

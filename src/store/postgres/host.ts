@@ -28,6 +28,7 @@ export type OpenService = (db: SqlDatabase, options: Record<string, unknown> & {
 const SERVICES: Record<string, () => Promise<{ openService: OpenService }>> = {
   store: () => import("./store.ts"),
   registry: () => import("./registry.ts"),
+  versions: () => import("./versions.ts"),
 };
 
 export function serviceNames(): string[] {
