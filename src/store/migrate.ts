@@ -3,8 +3,9 @@
  * transaction (one applyIngest, so an interrupted copy leaves the target empty), the index's
  * meta (chunking settings etc.) with them, then the copy is verified: counts, a checksum over
  * every field of every document and chunk, and the content fingerprint must match on both sides.
- * Term statistics are rebuilt on the target by the copy (its own term dictionary). Vectors, the
- * model registry, index versions and request logs are not copied (they stay in `<storeDir>` files).
+ * Term statistics are rebuilt on the target by the copy (its own term dictionary). The model
+ * registry and the index versions (entries and kept copies) are copied and verified after it.
+ * Vectors and request logs are not copied (they stay in `<storeDir>` files).
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -12,6 +13,8 @@ import type { Store } from "./index.ts";
 import { openStore } from "./sqlite.ts";
 import { openPostgresStore, redactUrl, type PostgresStore } from "./postgres/sync.ts";
 import { readSqliteMeta } from "./postgres/snapshots.ts";
+import { migrateRegistry, type CopiedPart } from "../finetune/registry-postgres.ts";
+import { migrateIndexVersions } from "./versions-postgres.ts";
 
 
 export interface StoreChecksum {
@@ -45,6 +48,8 @@ export interface MigrationReport {
   source: StoreChecksum & { fingerprint: string };
   target: StoreChecksum & { fingerprint: string; generation: number };
   meta: string[];
+  /** The other parts copied with the index, each verified (counts and checksum equal on both sides). */
+  copied?: CopiedPart[];
 }
 
 export function migrateSqliteToPostgres(file: string, url: string, options: { timeoutMs?: number } = {}): MigrationReport {
@@ -71,6 +76,9 @@ export function migrateSqliteToPostgres(file: string, url: string, options: { ti
     for (const k of ["documents", "chunks", "checksum", "fingerprint"] as const) {
       if (sourceSum[k] !== targetSum[k]) throw new Error(`the copy differs from the source (${k}: ${sourceSum[k]} vs ${targetSum[k]}); the target now holds a partial copy — drop its tables before retrying`);
     }
+    // Registry and index versions next to the index (each verified by its own counts and checksum).
+    const same = { timeoutMs: options.timeoutMs ?? 30 * 60_000 }; // the store's connection, shared
+    report.copied = [migrateRegistry(file, url, same), migrateIndexVersions(file, url, same)];
     return report;
   } finally {
     source.close();

@@ -5,16 +5,18 @@
  * numbers it under a lock. A rollback fetches the copy into a temp file and restores from it.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { SnapshotSource } from "./index.ts";
-import type { PostgresConnection } from "./postgres/connection.ts";
+import { PostgresConnection } from "./postgres/connection.ts";
 import type { NewVersion, VersionCopy } from "./postgres/versions.ts";
 import {
   documentsByVersionOf,
   KEEP_SNAPSHOTS,
+  listIndexVersions,
+  versionsDir,
   rollbackVersions,
   type IndexVersion,
   type IndexVersions,
@@ -86,5 +88,48 @@ export class PostgresIndexVersions implements IndexVersions, VersionCopies {
     if (this.closed) return;
     this.closed = true;
     this.release();
+  }
+}
+
+/** sha256 over every version entry and the sha256 of each kept copy (the copied file's content). */
+function versionsChecksum(items: { entry: IndexVersion; sha256: string | null }[]): string {
+  const h = createHash("sha256");
+  for (const { entry, sha256 } of items) h.update(JSON.stringify([entry.version, entry.createdAt, entry.note, entry.identity, entry.configHash, entry.documentsByVersion, entry.snapshot, sha256]) + "\n");
+  return h.digest("hex");
+}
+
+/**
+ * Copy the index versions next to a SQLite index file (versions.json and the kept vN.db copies)
+ * into an empty Postgres database, numbers kept, in one transaction; then read every entry and
+ * copy back and compare counts and checksums (of the entries and of each copy's bytes).
+ */
+export function migrateIndexVersions(indexFile: string, url: string, options: { timeoutMs?: number } = {}): { name: string; counts: Record<string, number>; checksum: string } {
+  const dir = versionsDir(indexFile);
+  const items = listIndexVersions(indexFile).map((entry) => {
+    const file = entry.snapshot ? join(dir, entry.snapshot) : undefined;
+    if (!file || !existsSync(file)) return { entry: { ...entry, snapshot: null }, copy: null };
+    const raw = readFileSync(file);
+    return { entry, copy: { gz: gzipSync(raw), bytes: raw.length, sha256: createHash("sha256").update(raw).digest("hex") } satisfies VersionCopy };
+  });
+  const sourceSum = versionsChecksum(items.map((i) => ({ entry: i.entry, sha256: i.copy?.sha256 ?? null })));
+  const connection = PostgresConnection.acquire(url, options);
+  const target = new PostgresIndexVersions(connection, () => connection.release());
+  try {
+    connection.call("versions.importVersions", [items], COPY_TIMEOUT_MS);
+    const listed = target.list();
+    const back = listed.map((entry) => {
+      const copy = entry.snapshot ? connection.call<VersionCopy | null>("versions.copy", [entry.version], COPY_TIMEOUT_MS) : null;
+      return { entry, sha256: copy ? createHash("sha256").update(gunzipSync(copy.gz)).digest("hex") : null };
+    });
+    const counts = { versions: items.length, copies: items.filter((i) => i.copy).length };
+    const got = { versions: listed.length, copies: back.filter((b) => b.sha256).length };
+    for (const k of ["versions", "copies"] as const) {
+      if (counts[k] !== got[k]) throw new Error(`the index versions copy differs from the source (${k}: ${counts[k]} vs ${got[k]})`);
+    }
+    const targetSum = versionsChecksum(back);
+    if (targetSum !== sourceSum) throw new Error(`the index versions copy differs from the source (checksum ${sourceSum} vs ${targetSum})`);
+    return { name: "index versions", counts, checksum: sourceSum };
+  } finally {
+    target.close();
   }
 }

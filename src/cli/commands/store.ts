@@ -53,6 +53,9 @@ function migrateCommand(opts: { to: string; from?: string; json?: boolean }, cmd
   const s = report.source;
   console.log(`${green("copied")} ${s.documents} documents, ${s.chunks} chunks from ${report.from} to ${report.to}`);
   console.log(`verified: counts equal, checksum ${s.checksum.slice(0, 16)} and fingerprint ${s.fingerprint} equal on both sides`);
-  console.log(dim(`index settings copied: ${report.meta.join(", ") || "(none)"}; vectors, the model registry, index versions and request logs stay in files (docs/store.md)`));
+  for (const part of report.copied ?? []) {
+    console.log(`${green("copied")} ${part.name}: ${Object.entries(part.counts).map(([k, n]) => `${n} ${k}`).join(", ")}; verified: counts and checksum ${part.checksum.slice(0, 16)} equal`);
+  }
+  console.log(dim(`index settings copied: ${report.meta.join(", ") || "(none)"}; vectors and request logs stay in files (docs/store.md)`));
   console.log(dim(`to use it: store: { kind: postgres, url: ${report.to} } in ragtune.yaml (or urlEnv)`));
 }
