@@ -54,7 +54,7 @@ describe("registry and index versions of a Postgres project, across folders and 
     const listed = await runCli(["index", "versions", "--json"], b, env);
     assert.equal(listed.code, 0, listed.stderr);
     const versions = JSON.parse(listed.stdout);
-    assert.deepEqual(versions.versions.map((v: { version: number; note: string }) => [v.version, v.note, v.snapshot]), [[1, "ingest", "v1.db"], [2, "ingest", "v2.db"]]);
+    assert.deepEqual(versions.versions.map((v: { version: number; note: string; snapshot: string | null }) => [v.version, v.note, v.snapshot]), [[1, "ingest", "v1.db"], [2, "ingest", "v2.db"]]);
     assert.equal(versions.live.fingerprint, versions.versions[1].identity.fingerprint);
     const hits = async (root: string) => JSON.parse((await runCli(["search", "most 500 cards", "--json", "--raw"], root, env)).stdout).hits as { text: string }[];
     assert.equal((await hits(b)).filter((h) => h.text.includes("500 cards")).length, 1);
