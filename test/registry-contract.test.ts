@@ -15,6 +15,8 @@ import { SqliteModelRegistry, type ModelRegistry, type RegistryOptions } from ".
 import { PostgresModelRegistry } from "../src/finetune/registry-postgres.ts";
 import type { GateReport, TrainedArtifact } from "../src/finetune/index.ts";
 import { PostgresConnection } from "../src/store/postgres/connection.ts";
+import { openPostgresStore } from "../src/store/postgres/sync.ts";
+import { carryRegistryInto } from "../src/finetune/open-registry.ts";
 import { InputError, JobFailure } from "../src/util/errors.ts";
 import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
 
@@ -231,6 +233,27 @@ describe("model registry on postgres: processes", { skip }, () => {
       assert.equal(reg.list().filter((m) => m.status === "promoted").length, 1);
       assert.equal(reg.promoted("classify")?.id, history.at(-1)!.modelId);
     } finally {
+      reg.close();
+    }
+  });
+
+  test("a SQLite snapshot of a Postgres project's index carries its registry (a run's pinned copy)", () => {
+    const url = server!.createDatabase(`registry_carry_${dbCount++}`);
+    const c = PostgresConnection.acquire(url);
+    const reg = new PostgresModelRegistry(c, { release: () => c.release() });
+    const store = openPostgresStore(url);
+    try {
+      const a = reg.register(artifact(), { datasetHash: "h" });
+      reg.promote(a.id, { force: { reason: "pin" } });
+      const file = join(mkdtempSync(join(tmpdir(), "ragtune-carry-")), "snapshot.db");
+      store.snapshotTo(file);
+      carryRegistryInto({ store: { kind: "postgres", url }, storeDir: ".ragtune" } as never, tmpdir(), file);
+      const copy = new SqliteModelRegistry(file);
+      assert.equal(copy.promoted("classify")?.id, a.id);
+      assert.deepEqual(copy.exportRows(), reg.exportRows());
+      copy.close();
+    } finally {
+      store.close();
       reg.close();
     }
   });
