@@ -8,7 +8,7 @@ import { embedPending, type EmbedEstimate, type EmbedPendingOptions, type EmbedP
 import type { RemoteParser } from "../ingest/ingest.ts";
 import type { Embedder } from "../models/index.ts";
 import { hasSnapshots } from "../store/index.ts";
-import { configHashOf, recordIndexVersion } from "../store/versions.ts";
+import { configHashOf } from "../store/versions.ts";
 import type { Project } from "./project.ts";
 import type { ParserSandbox } from "../ingest/sandbox.ts";
 
@@ -62,7 +62,7 @@ export async function reindexProject(project: Project, options: ReindexOptions =
   }
   // Every ingest that changes the index records a version `ragtune index rollback` can restore.
   if (hasSnapshots(project.store)) {
-    const v = recordIndexVersion(project.store, project.indexFile, { note: "ingest", configHash: indexConfigHash(project) });
+    const v = project.indexVersions().record(project.store, { note: "ingest", configHash: indexConfigHash(project) });
     if (v) stats.indexVersion = v.version;
   }
   return stats;

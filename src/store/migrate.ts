@@ -3,9 +3,10 @@
  * transaction (one applyIngest, so an interrupted copy leaves the target empty), the index's
  * meta (chunking settings etc.) with them, then the copy is verified: counts, a checksum over
  * every field of every document and chunk, and the content fingerprint must match on both sides.
- * Term statistics are rebuilt on the target by the copy (its own term dictionary). The request
- * log and API keys next to the index (`requests.db`, `keys.db`, when present) are copied too, each
- * verified the same way (serve/log-postgres.ts, serve/keys-postgres.ts).
+ * Term statistics are rebuilt on the target by the copy (its own term dictionary). The model
+ * registry and the index versions (entries and kept copies) are copied and verified after it, and
+ * so are the request log and API keys next to the index (`requests.db`, `keys.db`, when present;
+ * serve/log-postgres.ts, serve/keys-postgres.ts).
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -16,6 +17,8 @@ import type { Store } from "./index.ts";
 import { openStore } from "./sqlite.ts";
 import { openPostgresStore, redactUrl, type PostgresStore } from "./postgres/sync.ts";
 import { readSqliteMeta } from "./postgres/snapshots.ts";
+import { migrateRegistry, type CopiedPart } from "../finetune/registry-postgres.ts";
+import { migrateIndexVersions } from "./versions-postgres.ts";
 
 
 export interface StoreChecksum {
@@ -53,6 +56,8 @@ export interface MigrationReport {
   requestLog?: RequestLogMigration;
   /** The API keys copied from `<storeDir>/keys.db`; absent when there were none. */
   keys?: KeysMigration;
+  /** The other parts copied with the index, each verified (counts and checksum equal on both sides). */
+  copied?: CopiedPart[];
 }
 
 export function migrateSqliteToPostgres(file: string, url: string, options: { timeoutMs?: number } = {}): MigrationReport {
@@ -79,6 +84,9 @@ export function migrateSqliteToPostgres(file: string, url: string, options: { ti
     for (const k of ["documents", "chunks", "checksum", "fingerprint"] as const) {
       if (sourceSum[k] !== targetSum[k]) throw new Error(`the copy differs from the source (${k}: ${sourceSum[k]} vs ${targetSum[k]}); the target now holds a partial copy — drop its tables before retrying`);
     }
+    // Registry and index versions next to the index (each verified by its own counts and checksum).
+    const same = { timeoutMs: options.timeoutMs ?? 30 * 60_000 }; // the store's connection, shared
+    report.copied = [migrateRegistry(file, url, same), migrateIndexVersions(file, url, same)];
     const dir = dirname(file);
     const requestLog = migrateRequestLog(join(dir, "requests.db"), target.connection);
     const keys = migrateKeys(join(dir, "keys.db"), target.connection);

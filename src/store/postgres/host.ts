@@ -49,6 +49,8 @@ const SERVICES: Record<string, () => Promise<{ openService: OpenService; retryab
   store: () => import("./store.ts"),
   requests: () => import("./requests.ts"),
   keys: () => import("./keys.ts"),
+  registry: () => import("./registry.ts"),
+  versions: () => import("./versions.ts"),
 };
 
 export function serviceNames(): string[] {
