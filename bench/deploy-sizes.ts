@@ -5,9 +5,14 @@
  * RSS idle and under load, server CPU per answered /v1/ask (→ answers/s per core), and the
  * closed-loop throughput of that one process on this (shared, 2-core) machine.
  *
- *   node --import tsx bench/deploy-sizes.ts [--seconds 15] [--concurrency 4] [--corpus pnpm-docs]
+ *   node --import tsx bench/deploy-sizes.ts [--seconds 15] [--concurrency 4] [--corpus pnpm-docs] [--store postgres] [--replicas 2]
  *
- * Prints a table and writes bench/results/deploy-sizes.json with the load average.
+ * `--store postgres` puts the project on a private PostgreSQL 15 cluster (test/helpers/postgres.ts)
+ * and also reports the database's bytes per chunk and the Postgres server's CPU per answer.
+ * `--replicas N` starts N serve processes on the one store and spreads the client's requests over
+ * them round-robin (what a load balancer does); throughput is their sum.
+ *
+ * Prints a table and writes bench/results/deploy-sizes[-postgres][-rN].json with the load average.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -29,6 +34,28 @@ const arg = (name: string, dflt: string) => {
 const SECONDS = Number(arg("seconds", "15"));
 const CONCURRENCY = Number(arg("concurrency", "4"));
 const ONLY = arg("corpus", "");
+const STORE = arg("store", "sqlite");
+const REPLICAS = Number(arg("replicas", "1"));
+if (STORE !== "sqlite" && STORE !== "postgres") throw new Error(`--store must be sqlite or postgres, got ${STORE}`);
+if (!Number.isInteger(REPLICAS) || REPLICAS < 1) throw new Error(`--replicas must be a positive integer, got ${REPLICAS}`);
+const pgServer = STORE === "postgres" ? await (await import("../test/helpers/postgres.ts")).startPostgres({ durable: true }) : undefined;
+let dbCount = 0;
+
+/** CPU ms of the Postgres server: the postmaster and its backends (children). */
+function pgCpuMs(): number {
+  if (!pgServer) return 0;
+  const pid = Number(readFileSync(join(pgServer.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+  const kids = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout.split("\n").map(Number).filter((n) => n > 0);
+  let total = 0;
+  for (const k of [pid, ...kids]) {
+    try {
+      total += cpuMs(k);
+    } catch {
+      // a backend that exited meanwhile
+    }
+  }
+  return total;
+}
 
 function dirBytes(dir: string): number {
   let n = 0;
@@ -66,75 +93,103 @@ async function measure(p: CorpusProject) {
   const dir = mkdtempSync(join(tmpdir(), `ragtune-deploy-${p.name}-`));
   try {
     for (const item of p.copy) cpSync(join(DATASETS, p.dataset, item), join(dir, item), { recursive: true });
-    writeFileSync(join(dir, "ragtune.yaml"), stringify({ name: p.name, sources: p.sources }));
+    const url = pgServer?.createDatabase(`deploy_${dbCount++}`);
+    writeFileSync(join(dir, "ragtune.yaml"), stringify({ name: p.name, sources: p.sources, ...(url ? { store: { kind: "postgres", url } } : {}) }));
     const t0 = Date.now();
     const ing = spawnSync(process.execPath, [BIN, "ingest", "--json"], { cwd: dir, encoding: "utf8", maxBuffer: 64 << 20 });
     if (ing.status !== 0) throw new Error(`ingest failed: ${ing.stderr.slice(-500)}`);
     const ingestMs = Date.now() - t0;
 
     const dbFile = join(dir, ".ragtune", "index.db");
+    let chunks: number, documents: number, textBytes: number, indexBytes: number;
+    let tables: Record<string, number> = {};
+    if (url) {
+      const pg = (await import("pg")).default;
+      const c = new pg.Client(url);
+      await c.connect();
+      const one = async (sql: string) => Number((await c.query(sql)).rows[0].n);
+      chunks = await one("SELECT count(*) AS n FROM chunks");
+      documents = await one("SELECT count(*) AS n FROM documents");
+      textBytes = await one("SELECT sum(octet_length(text)) AS n FROM chunks");
+      indexBytes = await one("SELECT sum(pg_total_relation_size(c.oid)) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'");
+      const rows = (await c.query("SELECT c.relname AS name, pg_total_relation_size(c.oid) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY bytes DESC LIMIT 8")).rows;
+      tables = Object.fromEntries(rows.map((r: { name: string; bytes: string }) => [r.name, Number(r.bytes)]));
+      await c.end();
+    } else {
     const db = new Database(dbFile);
     db.pragma("wal_checkpoint(TRUNCATE)");
-    const chunks = (db.prepare("SELECT count(*) AS n FROM chunks").get() as { n: number }).n;
-    const documents = (db.prepare("SELECT count(*) AS n FROM documents").get() as { n: number }).n;
-    const textBytes = (db.prepare("SELECT sum(length(CAST(text AS BLOB))) AS n FROM chunks").get() as { n: number }).n;
-    let tables: Record<string, number> = {};
+    chunks = (db.prepare("SELECT count(*) AS n FROM chunks").get() as { n: number }).n;
+    documents = (db.prepare("SELECT count(*) AS n FROM documents").get() as { n: number }).n;
+    textBytes = (db.prepare("SELECT sum(length(CAST(text AS BLOB))) AS n FROM chunks").get() as { n: number }).n;
     try {
       const rows = db.prepare("SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC").all() as { name: string; bytes: number }[];
       tables = Object.fromEntries(rows.slice(0, 8).map((r) => [r.name, r.bytes]));
     } catch { /* dbstat not compiled in */ }
     db.close();
-    const indexBytes = statSync(dbFile).size;
-    const storeDirBytes = dirBytes(join(dir, ".ragtune"));
-
-    // One serve process, offline reader, no auth (loopback), request log on (as deployed).
-    const port = await freePort();
-    const server = spawn(process.execPath, [BIN, "serve", "--port", String(port), "--no-auth"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    server.stderr.on("data", (d) => { stderr += d; });
-    const base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (server.exitCode !== null) throw new Error(`serve exited: ${stderr.slice(-500)}`);
-      const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error("serve not ready in 60 s");
-      await new Promise((r) => setTimeout(r, 200));
+    indexBytes = statSync(dbFile).size;
     }
-    const idle = procStatus(server.pid!);
+    const storeDirBytes = existsSync(join(dir, ".ragtune")) ? dirBytes(join(dir, ".ragtune")) : 0;
+
+    // REPLICAS serve processes, offline reader, no auth (loopback), request log on (as deployed).
+    const replicas: { pid: number; base: string; proc: ReturnType<typeof spawn>; stderr: () => string }[] = [];
+    for (let i = 0; i < REPLICAS; i++) {
+      const port = await freePort();
+      const proc = spawn(process.execPath, [BIN, "serve", "--port", String(port), "--no-auth"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      proc.stderr!.on("data", (d) => { stderr += d; });
+      replicas.push({ pid: proc.pid!, base: `http://127.0.0.1:${port}`, proc, stderr: () => stderr });
+    }
+    for (const r of replicas) {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        if (r.proc.exitCode !== null) throw new Error(`serve exited: ${r.stderr().slice(-500)}`);
+        const ok = await fetch(`${r.base}/readyz`).then((x) => x.ok, () => false);
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error("serve not ready in 60 s");
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    }
+    const idle = procStatus(replicas[0].pid);
     const suite = parse(readFileSync(join(ROOT, "bench", "corpora", p.name, "dev.yaml"), "utf8"));
     const questions: string[] = (suite.cases ?? suite).map((c: { input: string }) => c.input).filter(Boolean);
-    // Warm-up: the first answers build the in-memory index.
-    for (const q of questions.slice(0, 5)) await fetch(`${base}/v1/ask`, { method: "POST", body: JSON.stringify({ question: q }), headers: { "content-type": "application/json", "x-ragtune-traffic": "synthetic" } });
-    const cpu0 = cpuMs(server.pid!);
+    const ask = (base: string, q: string) => fetch(`${base}/v1/ask`, { method: "POST", body: JSON.stringify({ question: q }), headers: { "content-type": "application/json", "x-ragtune-traffic": "synthetic" } });
+    // Warm-up: the first answers build each replica's in-memory index.
+    for (const r of replicas) for (const q of questions.slice(0, 5)) await (await ask(r.base, q)).arrayBuffer();
+    const cpu0 = replicas.map((r) => cpuMs(r.pid));
+    const pgCpu0 = pgCpuMs();
     const stopAt = Date.now() + SECONDS * 1000;
     const statuses = new Map<number, number>();
     const latencies: number[] = [];
     let next = 0;
     const started = Date.now();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    await Promise.all(Array.from({ length: CONCURRENCY * REPLICAS }, async () => {
       while (Date.now() < stopAt) {
-        const q = questions[next++ % questions.length];
+        const n = next++;
+        const q = questions[n % questions.length];
         const t = performance.now();
-        const r = await fetch(`${base}/v1/ask`, { method: "POST", body: JSON.stringify({ question: q }), headers: { "content-type": "application/json", "x-ragtune-traffic": "synthetic" } });
+        const r = await ask(replicas[n % REPLICAS].base, q);
         await r.arrayBuffer();
         latencies.push(performance.now() - t);
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       }
     }));
     const wallS = (Date.now() - started) / 1000;
-    const serverCpuMs = cpuMs(server.pid!) - cpu0;
-    const loaded = procStatus(server.pid!);
-    server.kill("SIGTERM");
-    await new Promise((r) => server.once("exit", r));
+    const serverCpuMs = replicas.reduce((sum, r, i) => sum + cpuMs(r.pid) - cpu0[i], 0);
+    const postgresCpuMs = pgCpuMs() - pgCpu0;
+    const loaded = procStatus(replicas[0].pid);
+    for (const r of replicas) {
+      r.proc.kill("SIGTERM");
+      await new Promise((res) => r.proc.once("exit", res));
+    }
     latencies.sort((a, b) => a - b);
     const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
     const answered = statuses.get(200) ?? 0;
     return {
       corpus: p.name, documents, chunks, ingestMs,
-      indexBytes, bytesPerChunk: indexBytes / chunks, chunkTextBytes: textBytes, storeDirBytes, tables,
+      store: STORE, indexBytes, bytesPerChunk: indexBytes / chunks, chunkTextBytes: textBytes, storeDirBytes, tables,
       serve: {
-        seconds: wallS, concurrency: CONCURRENCY, answered, statuses: Object.fromEntries(statuses),
+        replicas: REPLICAS, seconds: wallS, concurrency: CONCURRENCY * REPLICAS, answered, statuses: Object.fromEntries(statuses),
+        postgresCpuMsPerAnswer: pgServer ? postgresCpuMs / Math.max(1, answered) : null,
         qps: answered / wallS, p50Ms: pct(0.5), p95Ms: pct(0.95),
         serverCpuMsPerAnswer: serverCpuMs / Math.max(1, answered),
         answersPerCpuSecond: answered / (serverCpuMs / 1000),
@@ -158,11 +213,13 @@ for (const p of corpora) {
   const r = await measure(p);
   results.push(r);
   const s = r.serve;
-  console.log(`${r.corpus}: ${r.documents} documents, ${r.chunks} chunks; index.db ${(r.indexBytes / 1e6).toFixed(1)} MB = ${Math.round(r.bytesPerChunk)} B/chunk (chunk text ${Math.round(r.chunkTextBytes / r.chunks)} B/chunk); .ragtune ${(r.storeDirBytes / 1e6).toFixed(1)} MB; ingest ${(r.ingestMs / 1000).toFixed(1)} s`);
+  console.log(`${r.corpus} (${r.store}, ${s.replicas} replica${s.replicas > 1 ? "s" : ""}): ${r.documents} documents, ${r.chunks} chunks; index ${(r.indexBytes / 1e6).toFixed(1)} MB = ${Math.round(r.bytesPerChunk)} B/chunk (chunk text ${Math.round(r.chunkTextBytes / r.chunks)} B/chunk); .ragtune ${(r.storeDirBytes / 1e6).toFixed(1)} MB; ingest ${(r.ingestMs / 1000).toFixed(1)} s`);
   console.log(`  tables: ${Object.entries(r.tables).map(([k, v]) => `${k} ${(v / 1e6).toFixed(2)} MB`).join(", ")}`);
-  console.log(`  serve: ${s.answered} answered in ${s.seconds.toFixed(1)} s at concurrency ${s.concurrency} = ${s.qps.toFixed(1)} answers/s; p50 ${s.p50Ms.toFixed(1)} / p95 ${s.p95Ms.toFixed(1)} ms; server CPU ${s.serverCpuMsPerAnswer.toFixed(2)} ms/answer (${s.answersPerCpuSecond.toFixed(0)} answers per CPU-second); RSS idle ${s.rssIdleMb.toFixed(0)} MB, loaded ${s.rssLoadedMb.toFixed(0)} MB, peak ${s.rssPeakMb.toFixed(0)} MB; statuses ${JSON.stringify(s.statuses)}`);
+  console.log(`  serve: ${s.answered} answered in ${s.seconds.toFixed(1)} s at concurrency ${s.concurrency} = ${s.qps.toFixed(1)} answers/s; p50 ${s.p50Ms.toFixed(1)} / p95 ${s.p95Ms.toFixed(1)} ms; server CPU ${s.serverCpuMsPerAnswer.toFixed(2)} ms/answer (${s.answersPerCpuSecond.toFixed(0)} answers per CPU-second); RSS idle ${s.rssIdleMb.toFixed(0)} MB, loaded ${s.rssLoadedMb.toFixed(0)} MB, peak ${s.rssPeakMb.toFixed(0)} MB; statuses ${JSON.stringify(s.statuses)}${s.postgresCpuMsPerAnswer !== null ? `; Postgres CPU ${s.postgresCpuMsPerAnswer.toFixed(2)} ms/answer` : ""}`);
 }
 const out = { date: new Date().toISOString(), command: `node --import tsx bench/deploy-sizes.ts ${process.argv.slice(2).join(" ")}`.trim(), loadAverageBefore: loadBefore, loadAverageAfter: loadavg(), results };
 console.log(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(" ")}, after ${out.loadAverageAfter.map((x) => x.toFixed(2)).join(" ")}`);
 mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
-writeFileSync(join(ROOT, "bench", "results", "deploy-sizes.json"), JSON.stringify(out, null, 2) + "\n");
+const suffix = `${STORE === "postgres" ? "-postgres" : ""}${REPLICAS > 1 ? `-r${REPLICAS}` : ""}`;
+writeFileSync(join(ROOT, "bench", "results", `deploy-sizes${suffix}.json`), JSON.stringify(out, null, 2) + "\n");
+pgServer?.stop();

@@ -11,9 +11,15 @@
  * For each worker count: wall time, jobs/s, speed-up over 1 worker, and from runs/<id>/cases.jsonl
  * the lost (expected key absent) and duplicated (key twice) results, plus the server's request
  * count (one per job). Prints a table and writes bench/results/eval-queue.json.
+ *
+ * CPU per job, by process (workers from /proc, Redis from /proc, the coordinator and the fake
+ * server together as this process): on a machine with fewer cores than processes, throughput is
+ * bounded by CPU, not by the simulated latency, and these figures say what each worker count
+ * would reach with a core per process (printed as a projection, labelled as one).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { loadavg, cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,6 +47,26 @@ const LATENCY = Number(flag("--latency", "50"));
 const CONCURRENCY = Number(flag("--concurrency", "8"));
 const VARIANTS = ["prompt-only", "rag", "long-context"] as const;
 
+/** utime + stime of a process in ms (100 Hz clock ticks), or NaN when it is gone. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The redis-server listening on this port (the helper does not expose its pid). */
+function redisPid(port: number): number | undefined {
+  try {
+    const out = execFileSync("pgrep", ["-f", `redis-server .*:${port}`], { encoding: "utf8" }).trim().split("\n")[0];
+    return out ? Number(out) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const skip = redisQueueSkipReason();
 if (skip) {
   console.error(`bench/eval-queue: skipped — ${skip}`);
@@ -57,6 +83,7 @@ const server = await startLlmServer({
 });
 
 const rows: Record<string, unknown>[] = [];
+const loadAvgBefore = loadavg().map((x) => Math.round(x * 100) / 100);
 try {
   for (const n of WORKERS) {
     const root = makeTinyProject(
@@ -77,10 +104,15 @@ try {
     const requestsBefore = server.requests.length;
     const dispatch = new QueueDispatcher({ url: redis.url, inFlight: 1000 });
     const cpuBefore = process.cpuUsage();
+    const rpid = redisPid(redis.port);
+    const redisCpu0 = cpuMsOf(rpid);
+    const workerCpu0 = workers.map((w) => cpuMsOf(w.pid));
     const started = performance.now();
     const { runDir, summary } = await runEval({ project, suite: loadSuite(join(root, "suite.yaml")), variants: [...VARIANTS], dispatch });
     const wallS = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
+    const workerCpuMs = workers.reduce((sum, w, i) => sum + cpuMsOf(w.pid) - workerCpu0[i], 0);
+    const redisCpuMs = cpuMsOf(rpid) - redisCpu0;
     project.close();
     await Promise.all(workers.map((w) => new Promise((r) => (w.once("exit", r), w.kill("SIGTERM")))));
     const results = readCaseResults(runDir);
@@ -99,6 +131,11 @@ try {
       modelCalls: server.requests.length - requestsBefore,
       complete: summary.complete,
       coordinatorCpuS: Math.round(((cpu.user + cpu.system) / 1e6) * 10) / 10,
+      cpuMsPerJob: {
+        workers: Math.round((workerCpuMs / expected) * 100) / 100,
+        coordinatorAndFakeServer: Math.round((((cpu.user + cpu.system) / 1e3) / expected) * 100) / 100,
+        redis: Number.isFinite(redisCpuMs) ? Math.round((redisCpuMs / expected) * 100) / 100 : null,
+      },
       loadAvgAfter: loadavg().map((x) => Math.round(x * 100) / 100),
     };
     rows.push(row);
@@ -112,9 +149,19 @@ const base = rows.find((r) => r.workers === 1)?.jobsPerS as number | undefined;
 for (const r of rows) r.speedup = base ? Math.round(((r.jobsPerS as number) / base) * 100) / 100 : null;
 console.log("\nworkers  jobs  wall s  jobs/s  speed-up  lost  dup  model calls");
 for (const r of rows) console.log([r.workers, r.jobs, r.wallS, r.jobsPerS, r.speedup, r.lost, r.duplicates, r.modelCalls].map(String).map((s) => s.padStart(6)).join("  "));
+// With a core per process: each worker is bound by min(latency: CONCURRENCY / LATENCY, CPU: 1000 / its ms per job);
+// the coordinator (+ the fake server, here one process) and Redis by their own ms per job.
+for (const r of rows) {
+  const c = r.cpuMsPerJob as { workers: number; coordinatorAndFakeServer: number; redis: number | null };
+  const perWorker = Math.min((CONCURRENCY * 1000) / LATENCY, 1000 / c.workers);
+  const bounds = [(r.workers as number) * perWorker, 1000 / c.coordinatorAndFakeServer, c.redis ? 1000 / c.redis : Infinity];
+  r.projectedJobsPerSWithCorePerProcess = Math.round(Math.min(...bounds));
+}
+console.log("\nCPU ms per job (workers / coordinator + fake server / redis) and the projection with a core per process:");
+for (const r of rows) console.log(`  ${r.workers} worker(s): ${JSON.stringify(r.cpuMsPerJob)} → projected ${r.projectedJobsPerSWithCorePerProcess} jobs/s (measured ${r.jobsPerS})`);
 const idealS = (CASES * VARIANTS.length * LATENCY) / 1000 / CONCURRENCY;
 console.log(`\nideal per worker (latency-bound, ${CONCURRENCY} in flight): ${idealS.toFixed(1)} s; ${cpus().length} cores; note: the fake server and the coordinator share this machine with the workers`);
 const out = join(ROOT, "bench/results/eval-queue.json");
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ cases: CASES, variants: VARIANTS, latencyMs: LATENCY, concurrencyPerWorker: CONCURRENCY, generatedCases: true, rows }, null, 2) + "\n");
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, cases: CASES, variants: VARIANTS, latencyMs: LATENCY, concurrencyPerWorker: CONCURRENCY, generatedCases: true, loadAvgBefore, rows }, null, 2) + "\n");
 console.log(`wrote ${out}`);

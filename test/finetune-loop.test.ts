@@ -16,7 +16,7 @@ import { runEval } from "../src/evaluate/runner.ts";
 import { readCaseResults } from "../src/evaluate/runs.ts";
 import { NearestExampleMemoriser } from "../src/finetune/memoriser.ts";
 import { trainAndRegister } from "../src/finetune/train.ts";
-import { ModelRegistry } from "../src/finetune/registry.ts";
+import { SqliteModelRegistry } from "../src/finetune/registry.ts";
 import { measuredGain, Evidence } from "../src/decide/rules.ts";
 
 const qa = (input: string, output: string, i = 0) => ({ input, output, source: `history.jsonl:${i + 1}` });
@@ -78,7 +78,7 @@ test("train → gate → register → promote; the fine-tuned and hybrid variant
     assert.match(outcome.gate.comparisons[0].against, /prompt baseline/);
     assert.equal(outcome.promoted, outcome.gate.passed);
     if (!outcome.promoted) {
-      const registry = new ModelRegistry(project.indexFile);
+      const registry = new SqliteModelRegistry(project.indexFile);
       registry.promote(outcome.record.id, { force: { reason: "test" } });
       registry.close();
     }

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { ModelRegistry, modelId } from "../src/finetune/registry.ts";
+import { SqliteModelRegistry, modelId } from "../src/finetune/registry.ts";
 import type { GateReport, TrainedArtifact } from "../src/finetune/index.ts";
 import { openStore } from "../src/store/index.ts";
 import { InputError, JobFailure } from "../src/util/errors.ts";
@@ -38,7 +38,7 @@ const refused: GateReport = {
 
 test("model ids look like m-YYYYMMDD-HHMMSS-xxxx (UTC)", () => {
   assert.equal(modelId(new Date(Date.UTC(2026, 0, 2, 3, 4, 5)), "3f2a"), "m-20260102-030405-3f2a");
-  const reg = new ModelRegistry(tempDb());
+  const reg = new SqliteModelRegistry(tempDb());
   const m = reg.register(artifact(), { datasetHash: "h1" });
   assert.match(m.id, /^m-\d{8}-\d{6}-[0-9a-f]{4}$/);
   reg.close();
@@ -46,7 +46,7 @@ test("model ids look like m-YYYYMMDD-HHMMSS-xxxx (UTC)", () => {
 
 test("register / get / list round-trip every field; list filters by task, newest first", () => {
   const file = tempDb();
-  const reg = new ModelRegistry(file, { now: steppingClock() });
+  const reg = new SqliteModelRegistry(file, { now: steppingClock() });
   const a = reg.register(artifact("classify", { generatorId: "llamacpp:base.gguf?lora=a.gguf", metrics: { accuracy: 0.91, f1: 0.88 } }), { datasetHash: "sha256:aa", gate: passed() });
   const b = reg.register(artifact("qa", { trainer: "memoriser" }), { datasetHash: "sha256:bb" });
   const c = reg.register(artifact("classify"), { datasetHash: "sha256:cc", parent: a.id });
@@ -64,7 +64,7 @@ test("register / get / list round-trip every field; list filters by task, newest
   assert.throws(() => reg.list({ task: "clasify" }), /unknown task "clasify" — did you mean "classify"\?/);
   reg.close();
   // Persisted in the project's index file, which stays a valid ragtune index.
-  const again = new ModelRegistry(file);
+  const again = new SqliteModelRegistry(file);
   assert.equal(again.list().length, 3);
   again.close();
   const store = openStore(file);
@@ -72,7 +72,7 @@ test("register / get / list round-trip every field; list filters by task, newest
 });
 
 test("promote: one promoted model per task; the previous one is retired; history is kept", () => {
-  const reg = new ModelRegistry(tempDb(), { now: steppingClock() });
+  const reg = new SqliteModelRegistry(tempDb(), { now: steppingClock() });
   const a = reg.register(artifact(), { datasetHash: "h", gate: passed() });
   const q = reg.register(artifact("qa"), { datasetHash: "h", gate: passed() });
   reg.promote(a.id);
@@ -95,7 +95,7 @@ test("promote: one promoted model per task; the previous one is retired; history
 
 test("the database itself refuses two promoted models of one task", () => {
   const file = tempDb();
-  const reg = new ModelRegistry(file);
+  const reg = new SqliteModelRegistry(file);
   const a = reg.register(artifact(), { datasetHash: "h", gate: passed() });
   const b = reg.register(artifact(), { datasetHash: "h", gate: passed() });
   reg.promote(a.id);
@@ -106,7 +106,7 @@ test("the database itself refuses two promoted models of one task", () => {
 });
 
 test("a refused or missing gate blocks promotion (JobFailure with the numbers); a stale gate too", () => {
-  const reg = new ModelRegistry(tempDb(), { now: steppingClock() });
+  const reg = new SqliteModelRegistry(tempDb(), { now: steppingClock() });
   const bad = reg.register(artifact(), { datasetHash: "h", gate: refused });
   assert.throws(
     () => reg.promote(bad.id),
@@ -125,7 +125,7 @@ test("a refused or missing gate blocks promotion (JobFailure with the numbers); 
 });
 
 test("forced promotion: needs a reason, is recorded on the model and in the history", () => {
-  const reg = new ModelRegistry(tempDb(), { now: steppingClock() });
+  const reg = new SqliteModelRegistry(tempDb(), { now: steppingClock() });
   const bad = reg.register(artifact(), { datasetHash: "h", gate: refused });
   assert.throws(() => reg.promote(bad.id, { force: { reason: "  " } }), InputError);
   const forced = reg.promote(bad.id, { force: { reason: "legal asked for the new labels today" } });
@@ -140,7 +140,7 @@ test("forced promotion: needs a reason, is recorded on the model and in the hist
 });
 
 test("rollback walks the promotion history as a stack and errors when nothing is left", () => {
-  const reg = new ModelRegistry(tempDb(), { now: steppingClock() });
+  const reg = new SqliteModelRegistry(tempDb(), { now: steppingClock() });
   assert.throws(() => reg.rollback("classify"), /no classify model is promoted/);
   const a = reg.register(artifact(), { datasetHash: "h", gate: passed() });
   reg.promote(a.id);
@@ -167,7 +167,7 @@ test("rollback walks the promotion history as a stack and errors when nothing is
 });
 
 test("unknown ids: a clear InputError with a did-you-mean", () => {
-  const reg = new ModelRegistry(tempDb(), { randomSuffix: () => "3f2a", now: () => new Date(Date.UTC(2026, 10, 21, 17, 12, 0)) });
+  const reg = new SqliteModelRegistry(tempDb(), { randomSuffix: () => "3f2a", now: () => new Date(Date.UTC(2026, 10, 21, 17, 12, 0)) });
   assert.throws(() => reg.get("m-nope"), /unknown model "m-nope" \(the registry is empty/);
   const m = reg.register(artifact(), { datasetHash: "h" });
   assert.equal(m.id, "m-20261121-171200-3f2a");
@@ -184,7 +184,7 @@ test("a file that is not a ragtune index is refused", () => {
   const dir = mkdtempSync(join(tmpdir(), "ragtune-registry-"));
   const file = join(dir, "index.db");
   writeFileSync(file, "this is not sqlite at all, just text ".repeat(40));
-  assert.throws(() => new ModelRegistry(file), /not a ragtune index|cannot open/);
+  assert.throws(() => new SqliteModelRegistry(file), /not a ragtune index|cannot open/);
 });
 
 test("an SQLite file of another program is refused, not written to", () => {
@@ -193,7 +193,7 @@ test("an SQLite file of another program is refused, not written to", () => {
   const db = new Database(file);
   db.exec("CREATE TABLE t (x)");
   db.close();
-  assert.throws(() => new ModelRegistry(file), /not a ragtune index/);
+  assert.throws(() => new SqliteModelRegistry(file), /not a ragtune index/);
   const check = new Database(file);
   assert.deepEqual((check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name), ["t"]);
   check.close();

@@ -5,14 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { registerModels } from "../src/cli/commands/models.ts";
-import { ModelRegistry } from "../src/finetune/registry.ts";
+import { SqliteModelRegistry } from "../src/finetune/registry.ts";
 import type { GateReport, TrainedArtifact } from "../src/finetune/index.ts";
 
-function project(): { config: string; registry: () => ModelRegistry } {
+function project(): { config: string; registry: () => SqliteModelRegistry } {
   const root = mkdtempSync(join(tmpdir(), "ragtune-models-cli-"));
   const config = join(root, "ragtune.yaml");
   writeFileSync(config, "name: t\nsources:\n  - include: 'docs/**/*.md'\nstoreDir: store\n");
-  return { config, registry: () => new ModelRegistry(join(root, "store", "index.db")) };
+  return { config, registry: () => new SqliteModelRegistry(join(root, "store", "index.db")) };
 }
 
 /** Run `ragtune -c <config> models …` in-process; returns stdout and the error (if any). */

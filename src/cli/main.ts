@@ -86,6 +86,8 @@ Quick start: ragtune demo    (offline, no API key; writes a full example run and
     .option("--yes", "same as --prune (confirm the removals, e.g. in CI)")
     .option("--watch", "after the ingest, keep watching the sources and re-index on every change (Ctrl-C stops; see docs/ingest.md)")
     .option("--debounce-ms <n>", "with --watch: quiet time after the last change before re-indexing, 0–60000 ms (default: 300)", intArg(0, 60_000))
+    .option("--queue <url>", "parse changed files and embed chunks on `ragtune worker` processes through this Redis (redis://host:port); this process still decides what changed and writes the index in one transaction (docs/queue.md)", queueUrlArg)
+    .option("--queue-name <name>", "bullmq queue name with --queue (default ragtune-ingest; the workers' --ingest-queue-name)", textArg("a queue name"))
     .action(ingestCommand);
 
   addFilterOptions(

@@ -18,6 +18,7 @@
  * no second implementation. A read transaction held for hours also fails when the store must
  * write (term statistics, vectors). bench/index-snapshot.ts measures the cost.
  */
+import { carryRegistryInto } from "../finetune/open-registry.ts";
 import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Project } from "../pipeline/index.ts";
@@ -76,6 +77,8 @@ function copyIndex(project: Project, runDir: string): string {
   const tmp = `${target}.tmp`;
   for (const f of [...sidecars(tmp), ...sidecars(target)]) rmSync(f, { force: true });
   snapshotSource(project).snapshotTo(tmp);
+  // A Postgres project's registry is not in its SQLite snapshot: the pinned copy carries it, as on SQLite.
+  carryRegistryInto(project.config, project.root, tmp);
   renameSync(tmp, target);
   const storeDir = dirname(project.indexFile);
   for (const name of readdirSync(storeDir)) {

@@ -1,14 +1,18 @@
 /**
- * The model registry: every trained model of a project, in the project's SQLite index file
- * (`<storeDir>/index.db`, tables `ft_models` and `ft_promotions`), so a model, its data hash, its
- * settings, its metrics and its gate travel with the index they were measured on.
+ * The model registry: every trained model of a project, next to its index — in the SQLite index
+ * file (`<storeDir>/index.db`, tables `ft_models` and `ft_promotions`; `SqliteModelRegistry` here)
+ * or in the project's Postgres database (same tables; store/postgres/registry.ts behind
+ * registry-postgres.ts) — so a model, its data hash, its settings, its metrics and its gate travel
+ * with the index they were measured on. Callers get one from `openModelRegistry` (open-registry.ts).
  *
  * - Exactly one model per task is "promoted" (a partial unique index enforces it); promoting
  *   another retires the previous one, which stays in the registry and can be rolled back to.
  * - `ft_promotions` is the history: every promotion (forced ones with their reason) and every
  *   rollback. `rollback(task)` walks it as a stack — promote A, B, C then rollback → B,
  *   rollback → A, rollback → "nothing to roll back to".
- * - Every write is one transaction: a crash leaves the previous state.
+ * - Every write is one transaction: a crash leaves the previous state. Writers are serialised
+ *   (SQLite: BEGIN IMMEDIATE; Postgres: an advisory lock), so two processes promoting at once
+ *   leave one consistent history.
  */
 import Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
@@ -18,7 +22,7 @@ import type { GateReport, ModelRecord, TrainedArtifact, TrainingTask } from "./i
 
 export const TRAINING_TASKS: readonly TrainingTask[] = ["classify", "qa", "extract"];
 
-const SCHEMA = `
+export const SQLITE_REGISTRY_SCHEMA = `
 CREATE TABLE IF NOT EXISTS ft_models (
   id           TEXT PRIMARY KEY,
   task         TEXT NOT NULL,
@@ -50,7 +54,8 @@ CREATE TABLE IF NOT EXISTS ft_promotions (
 CREATE INDEX IF NOT EXISTS ft_promotions_task ON ft_promotions(task, seq);
 `;
 
-interface ModelRow {
+/** A row of ft_models, as both backends store it (JSON columns as text). */
+export interface ModelRow {
   id: string;
   task: string;
   trainer: string;
@@ -68,7 +73,8 @@ interface ModelRow {
   gate: string | null;
 }
 
-interface PromotionRow {
+/** A row of ft_promotions. */
+export interface PromotionRow {
   seq: number;
   task: string;
   action: "promote" | "rollback";
@@ -115,7 +121,7 @@ export interface RegistryOptions {
   randomSuffix?: () => string;
 }
 
-function toRecord(r: ModelRow): ModelRecord {
+export function toRecord(r: ModelRow): ModelRecord {
   const rec: ModelRecord = {
     id: r.id,
     trainer: r.trainer,
@@ -136,9 +142,9 @@ function toRecord(r: ModelRow): ModelRecord {
   return rec;
 }
 
-function toEvent(r: PromotionRow): PromotionEvent {
+export function toEvent(r: PromotionRow): PromotionEvent {
   return {
-    seq: r.seq,
+    seq: Number(r.seq),
     task: r.task as TrainingTask,
     action: r.action,
     modelId: r.model_id,
@@ -164,9 +170,108 @@ export function checkTask(task: string): TrainingTask {
   return task as TrainingTask;
 }
 
-export class ModelRegistry {
+/** Every row of a registry, for copies (store migrate, a Postgres run's pinned snapshot). */
+export interface RegistryRows {
+  models: ModelRow[];
+  promotions: PromotionRow[];
+}
+
+/** The InputError for an id that is not in the registry, naming the closest one. */
+export function unknownModel(id: string, ids: readonly string[]): InputError {
+  const hint = didYouMean(id, ids);
+  return new InputError(
+    `unknown model "${id}"` + (hint ? ` — did you mean "${hint}"?` : ids.length === 0 ? " (the registry is empty: train a model first)" : " (run `ragtune models list`)"),
+  );
+}
+
+/** The forced-promotion reason check, before anything is read (the same on every backend). */
+export function checkForce(options: PromoteOptions): void {
+  const force = options.force;
+  if (force !== undefined && !force.reason?.trim()) throw new InputError("a forced promotion needs a reason (it is recorded with the model)");
+}
+
+/**
+ * Whether `model` may replace `current` (see ModelRegistry.promote); returns the gate to store
+ * with the promotion. Throws the refusal. Shared by both backends, so they refuse alike.
+ */
+export function checkPromotion(model: ModelRecord, current: ModelRecord | undefined, options: PromoteOptions): GateReport | undefined {
+  const id = model.id;
+  if (current?.id === model.id) throw new InputError(`${id} is already the promoted ${model.task} model`);
+  const gate = options.gate ?? model.gate;
+  if (!options.force) {
+    if (!gate) {
+      throw new JobFailure(`${id} has no promotion gate report: evaluate it against the baseline and the promoted model, or promote with --force --reason "…"`);
+    }
+    if (!gate.passed) throw new JobFailure(`promotion of ${id} refused by the gate — ${gate.reason}`);
+    if (current && model.parent !== current.id && !gate.comparisons.some((c) => c.against.includes(current.id))) {
+      throw new JobFailure(
+        `promotion of ${id} refused: its gate compared against ${model.parent ?? "no promoted model"}, but ${current.id} is promoted now — re-run the gate against ${current.id}`,
+      );
+    }
+  }
+  return gate;
+}
+
+/** The model a rollback re-promotes: the task's history walked as a stack. Throws when there is none. */
+export function rollbackTarget(task: TrainingTask, history: readonly PromotionEvent[], current: ModelRecord | undefined): string {
+  const stack: string[] = [];
+  for (const e of history) {
+    if (e.action === "promote") stack.push(e.modelId);
+    else stack.pop();
+  }
+  if (!current) throw new InputError(`no ${task} model is promoted: nothing to roll back`);
+  if (stack.length < 2 || stack[stack.length - 1] !== current.id) {
+    throw new InputError(`nothing to roll back to: ${current.id} is the first promoted ${task} model in the history`);
+  }
+  return stack[stack.length - 2];
+}
+
+/**
+ * A project's model registry, on SQLite (SqliteModelRegistry) or Postgres (PostgresModelRegistry,
+ * registry-postgres.ts): the same methods, results, ordering and errors on both
+ * (test/registry-contract.test.ts). Get one from `openModelRegistry` (open-registry.ts).
+ */
+export interface ModelRegistry {
+  /** Where it lives, for messages: the index file, or the Postgres server (`host:port/db`). */
+  readonly location: string;
+  /** Record a trained model as a candidate. */
+  register(artifact: TrainedArtifact, options: RegisterOptions): ModelRecord;
+  /** Store (or replace) the gate report of a model. */
+  setGate(id: string, gate: GateReport): ModelRecord;
+  /** Models, newest first (created_at, then id, in byte order); optionally of one task. */
+  list(filter?: { task?: string }): ModelRecord[];
+  /** The model, or undefined. */
+  find(id: string): ModelRecord | undefined;
+  /** The model; an InputError naming the closest id when there is none. */
+  get(id: string): ModelRecord;
+  /** The promoted model of a task, if any. */
+  promoted(task: string): ModelRecord | undefined;
+  /** Promotions and rollbacks of a task (or all tasks), oldest first. */
+  history(task?: string): PromotionEvent[];
+  /**
+   * Make `id` the promoted model of its task when its gate passed (or with `force` and a reason,
+   * which is recorded). The gate must be current: computed against the model promoted now (the
+   * record's `parent`, or a comparison naming the promoted model's id) — a gate from before another
+   * promotion is refused as stale. Refusals are JobFailures (exit 1) carrying the gate's numbers.
+   */
+  promote(id: string, options?: PromoteOptions): ModelRecord;
+  /**
+   * Re-promote the model that was promoted before the current one (walking the history as a
+   * stack); the current one is retired. Returns both.
+   */
+  rollback(task: string): { promoted: ModelRecord; retired: ModelRecord };
+  /** Every row, models by id and promotions by seq (for copies). */
+  exportRows(): RegistryRows;
+  /** Replace every row with these, in one transaction (a copy into a new database or a run's snapshot). */
+  importRows(rows: RegistryRows): void;
+  close(): void;
+}
+
+export class SqliteModelRegistry implements ModelRegistry {
+
   /** The index file the registry lives in. */
   readonly file: string;
+  readonly location: string;
   private readonly db: Database.Database;
   private readonly now: () => Date;
   private readonly randomSuffix: () => string;
@@ -178,6 +283,7 @@ export class ModelRegistry {
    */
   constructor(file: string, options: RegistryOptions = {}) {
     this.file = file;
+    this.location = file;
     this.now = options.now ?? (() => new Date());
     this.randomSuffix = options.randomSuffix ?? (() => randomBytes(2).toString("hex"));
     // The store creates a fresh index, and refuses files that are not ragtune indexes (or newer ones).
@@ -190,7 +296,7 @@ export class ModelRegistry {
     try {
       this.db.pragma("busy_timeout = 5000");
       this.db.pragma("foreign_keys = ON");
-      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+      this.db.transaction(() => this.db.exec(SQLITE_REGISTRY_SCHEMA)).immediate();
     } catch (err) {
       this.db.close();
       throw new Error(`cannot open the model registry in ${file}: ${(err as Error).message}`);
@@ -291,27 +397,13 @@ export class ModelRegistry {
    * promotion is refused as stale. Refusals are JobFailures (exit 1) carrying the gate's numbers.
    */
   promote(id: string, options: PromoteOptions = {}): ModelRecord {
+    checkForce(options);
     const force = options.force;
-    if (force !== undefined && !force.reason?.trim()) {
-      throw new InputError("a forced promotion needs a reason (it is recorded with the model)");
-    }
     return this.db
       .transaction(() => {
         const model = this.require(id);
         const current = this.promoted(model.task);
-        if (current?.id === model.id) throw new InputError(`${id} is already the promoted ${model.task} model`);
-        const gate = options.gate ?? model.gate;
-        if (!force) {
-          if (!gate) {
-            throw new JobFailure(`${id} has no promotion gate report: evaluate it against the baseline and the promoted model, or promote with --force --reason "…"`);
-          }
-          if (!gate.passed) throw new JobFailure(`promotion of ${id} refused by the gate — ${gate.reason}`);
-          if (current && model.parent !== current.id && !gate.comparisons.some((c) => c.against.includes(current.id))) {
-            throw new JobFailure(
-              `promotion of ${id} refused: its gate compared against ${model.parent ?? "no promoted model"}, but ${current.id} is promoted now — re-run the gate against ${current.id}`,
-            );
-          }
-        }
+        const gate = checkPromotion(model, current, options);
         const at = this.now().toISOString();
         if (current) this.db.prepare("UPDATE ft_models SET status = 'retired' WHERE id = ?").run(current.id);
         this.db
@@ -333,24 +425,40 @@ export class ModelRegistry {
     const t = checkTask(task);
     return this.db
       .transaction(() => {
-        const stack: string[] = [];
-        for (const e of this.history(t)) {
-          if (e.action === "promote") stack.push(e.modelId);
-          else stack.pop();
-        }
         const current = this.promoted(t);
-        if (!current) throw new InputError(`no ${t} model is promoted: nothing to roll back`);
-        if (stack.length < 2 || stack[stack.length - 1] !== current.id) {
-          throw new InputError(`nothing to roll back to: ${current.id} is the first promoted ${t} model in the history`);
-        }
-        const target = stack[stack.length - 2];
+        const target = rollbackTarget(t, this.history(t), current)!;
+        const retiring = current!;
         const at = this.now().toISOString();
-        this.db.prepare("UPDATE ft_models SET status = 'retired' WHERE id = ?").run(current.id);
+        this.db.prepare("UPDATE ft_models SET status = 'retired' WHERE id = ?").run(retiring.id);
         this.db.prepare("UPDATE ft_models SET status = 'promoted', promoted_at = ? WHERE id = ?").run(at, target);
         this.db
           .prepare("INSERT INTO ft_promotions (task, action, model_id, previous_id, forced_reason, at) VALUES (?, 'rollback', ?, ?, NULL, ?)")
-          .run(t, target, current.id, at);
-        return { promoted: this.get(target), retired: this.get(current.id) };
+          .run(t, target, retiring.id, at);
+        return { promoted: this.get(target), retired: this.get(retiring.id) };
+      })
+      .immediate();
+  }
+
+  exportRows(): RegistryRows {
+    return {
+      models: this.db.prepare("SELECT * FROM ft_models ORDER BY id").all() as ModelRow[],
+      promotions: this.db.prepare("SELECT * FROM ft_promotions ORDER BY seq").all() as PromotionRow[],
+    };
+  }
+
+  importRows(rows: RegistryRows): void {
+    this.db
+      .transaction(() => {
+        this.db.exec("DELETE FROM ft_promotions; DELETE FROM ft_models;");
+        const m = this.db.prepare(
+          `INSERT INTO ft_models (id, task, trainer, base_model, dataset_hash, config, metrics, artifact, generator_id, parent, created_at, status, promoted_at, forced, gate)
+           VALUES (@id, @task, @trainer, @base_model, @dataset_hash, @config, @metrics, @artifact, @generator_id, @parent, @created_at, @status, @promoted_at, @forced, @gate)`,
+        );
+        for (const r of rows.models) m.run(r);
+        const p = this.db.prepare(
+          "INSERT INTO ft_promotions (seq, task, action, model_id, previous_id, forced_reason, at) VALUES (@seq, @task, @action, @model_id, @previous_id, @forced_reason, @at)",
+        );
+        for (const r of rows.promotions) p.run({ ...r, seq: Number(r.seq) });
       })
       .immediate();
   }
@@ -358,11 +466,6 @@ export class ModelRegistry {
   private require(id: string): ModelRecord {
     const found = this.find(id);
     if (found) return found;
-    const ids = (this.db.prepare("SELECT id FROM ft_models").all() as { id: string }[]).map((r) => r.id);
-    const hint = didYouMean(id, ids);
-    throw new InputError(
-      `unknown model "${id}"` +
-        (hint ? ` — did you mean "${hint}"?` : ids.length === 0 ? " (the registry is empty: train a model first)" : " (run `ragtune models list`)"),
-    );
+    throw unknownModel(id, (this.db.prepare("SELECT id FROM ft_models").all() as { id: string }[]).map((r) => r.id));
   }
 }

@@ -24,7 +24,7 @@ import { MemoriserTrainer, answerMatches } from "./trainers/memoriser.ts";
 import { FEW_SHOT_K, fewShotEmbedded, promptBaseline } from "./baseline.ts";
 import { createEncoder, embedLabelled } from "./classifier/encoded.ts";
 import { promotionGate, exactMatch } from "./gate.ts";
-import { ModelRegistry } from "./registry.ts";
+import { openModelRegistry } from "./open-registry.ts";
 import { FineTunedGenerator, loadFineTunedModels } from "../pipeline/finetuned.ts";
 import type { Generator } from "../models/index.ts";
 import { InputError } from "../util/errors.ts";
@@ -176,7 +176,7 @@ export async function trainAndRegister(project: Project, request: TrainRequest):
     baselineName = `prompt baseline: ${base.id}, prompt-only`;
     baseline = await generatorPredictions(base, held, labels);
   }
-  const registry = new ModelRegistry(project.indexFile);
+  const registry = openModelRegistry(project.config, project.root);
   try {
     const current = registry.promoted(task);
     const references = [{ name: baselineName, predictions: baseline }];

@@ -130,6 +130,16 @@ export interface IngestStats {
   chunks: number;
   ms: number;
   embedded?: EmbedStats;
+  /** Set by `ragtune ingest --queue`: what the queue did (ingest/queue/coordinator.ts). */
+  queue?: {
+    parseJobs: number;
+    embedJobs: number;
+    /** Jobs finished by an earlier, interrupted run of the coordinator: collected, not redone. */
+    collected: number;
+    duplicateCompletions: number;
+    /** Vectors read from the Redis embedding cache instead of being computed again. */
+    cachedVectors: number;
+  };
 }
 
 /** Set by `ragtune ingest` when an embedder is configured. */

@@ -12,11 +12,11 @@ import { join, resolve } from "node:path";
 import type { IngestBatch, Store, StoredDocument } from "../store/index.ts";
 import type { Chunk, ChunkingOptions, IngestStats, SkippedFile } from "./index.ts";
 import { extensionOf, loaderFor, loaders } from "./loaders/registry.ts";
-import type { ParsedChunk } from "./parse.ts";
+import type { ParsedChunk, ParseResult } from "./parse.ts";
 import { readSelected } from "./read.ts";
 import { checkPatterns, planRemovals } from "./removals.ts";
 import { parserSandbox, type ParserSandbox } from "./sandbox.ts";
-import { expandSources, type IncludeLocator, type WalkSource } from "./walk.ts";
+import { expandSources, type FoundFile, type IncludeLocator, type WalkSource } from "./walk.ts";
 
 export { decodeText } from "./parse.ts";
 
@@ -44,6 +44,8 @@ export interface IngestOptions {
   locate?: IncludeLocator;
   /** Where files are parsed (default: the process's shared worker). */
   sandbox?: ParserSandbox;
+  /** Parse changed files elsewhere instead (`ragtune ingest --queue`); deciding what changed and writing stay here. */
+  remoteParser?: RemoteParser;
 }
 
 /** Hash of everything that changes chunk output (maxFileBytes only decides what is skipped). */
@@ -92,6 +94,47 @@ class ChunkSpill {
   }
 }
 
+/** What pass 1 of an ingest found for one selected file. */
+type FileOutcome =
+  | { kind: "skip"; reason: string; transient?: boolean }
+  | { kind: "unchanged" }
+  | { kind: "parsed"; doc: StoredDocument; slot: { offset: number; length: number } }
+  /** Listed for the remote parser; replaced by its result before pass 2. */
+  | { kind: "deferred" };
+
+/** A changed file as the remote parser gets it: where to read it, and what the coordinator read. */
+export interface DeferredFile {
+  path: string;
+  version: string;
+  file: FoundFile;
+  /** sha256 of the bytes the coordinator read (a queue job's id is built from it). */
+  digest: string;
+  size: number;
+}
+
+/** A remote parse: the worker's read (digest, size) and the same ParseResult a local parse gives. */
+export type RemoteParseResult = (Extract<ParseResult, { ok: true }> & { digest: string; size: number }) | Extract<ParseResult, { ok: false }>;
+
+/**
+ * Parses changed files somewhere else (ingest/queue/: bullmq jobs on `ragtune worker` processes).
+ * It calls `onResult` once per file, in any order, and resolves when every file has its result;
+ * it never writes the store: the ingest applies one batch as a local run does.
+ */
+export interface RemoteParser {
+  parseAll(files: DeferredFile[], chunking: IngestOptions["chunking"], onResult: (path: string, result: RemoteParseResult) => void): Promise<void>;
+}
+
+/**
+ * A selected file's bytes and their sha256, or why it was not read (`transient`: this run's
+ * conditions, e.g. permissions, not the file's content). Local ingest and queue workers both read
+ * through this.
+ */
+export async function readHashed(file: FoundFile, maxBytes: number): Promise<{ bytes: Uint8Array; digest: string } | { reason: string; transient: boolean }> {
+  const read = await readSelected(file, maxBytes);
+  if ("reason" in read) return { reason: read.reason, transient: read.reason.startsWith("unreadable:") };
+  return { bytes: read.bytes, digest: createHash("sha256").update(read.bytes).digest("hex") };
+}
+
 export async function ingestProject(opts: IngestOptions): Promise<IngestStats> {
   const started = performance.now();
   const { store, chunking } = opts;
@@ -113,49 +156,72 @@ export async function ingestProject(opts: IngestOptions): Promise<IngestStats> {
   const supported = loaders.flatMap((l) => l.extensions).join(", ");
   const sandbox = opts.sandbox ?? parserSandbox();
   const spill = new ChunkSpill();
+  const parsedOutcome = (path: string, version: string, digest: string, size: number, parsed: ParseResult): FileOutcome => {
+    if (!parsed.ok) return { kind: "skip", reason: parsed.reason, transient: parsed.transient === true };
+    const slot = spill.put(parsed.meta, parsed.chunks);
+    const doc: StoredDocument = { path, hash: digest, version, title: parsed.title, bytes: size, chunks: parsed.chunks.length, ingestedAt: new Date().toISOString() };
+    return { kind: "parsed", doc, slot };
+  };
 
   try {
+    // Pass 1, in path order: what each file needs. Changed files are parsed here (local) or
+    // listed for the remote parser (the queue), which reads and parses them on its workers.
+    const outcomes = new Map<string, FileOutcome>();
+    const deferred: DeferredFile[] = [];
     let done = 0;
     for (const path of paths) {
       const file = files.get(path)!;
       const { version } = file;
-      let transient = false;
-      const reason = await (async (): Promise<string | undefined> => {
-        if (!loaderFor(path)) return `unsupported file type "${extensionOf(path) || "(no extension)"}" (supported: ${supported})`;
-        const read = await readSelected(file, chunking.maxFileBytes);
-        if ("reason" in read) {
-          transient = read.reason.startsWith("unreadable:");
-          return read.reason;
-        }
-        const { bytes } = read;
-        const digest = createHash("sha256").update(bytes).digest("hex");
+      const outcome = await (async (): Promise<FileOutcome> => {
+        if (!loaderFor(path)) return { kind: "skip", reason: `unsupported file type "${extensionOf(path) || "(no extension)"}" (supported: ${supported})` };
+        const read = await readHashed(file, chunking.maxFileBytes);
+        if ("reason" in read) return { kind: "skip", reason: read.reason, transient: read.transient };
+        const { bytes, digest } = read;
         const prev = stored.get(path);
-        if (prev && !rechunkAll && prev.hash === digest && prev.version === version) {
-          stats.unchanged++;
-          keep.add(path);
-          return undefined;
-        }
+        if (prev && !rechunkAll && prev.hash === digest && prev.version === version) return { kind: "unchanged" };
+        // Taken before parsing: the bytes are transferred to the parser thread (detached here).
         const size = bytes.length;
-        const parsed = await sandbox.parse({ path, version, bytes, chunking });
-        if (!parsed.ok) {
-          transient = parsed.transient === true;
-          return parsed.reason;
+        if (opts.remoteParser) {
+          deferred.push({ path, version, file, digest, size });
+          return { kind: "deferred" };
         }
-        const slot = spill.put(parsed.meta, parsed.chunks);
-        const doc: StoredDocument = { path, hash: digest, version, title: parsed.title, bytes: size, chunks: parsed.chunks.length, ingestedAt: new Date().toISOString() };
-        upserts.push({
-          doc,
-          get chunks() {
-            return spill.get(slot);
-          },
-        });
-        keep.add(path);
-        if (prev) stats.changed++;
-        else stats.added++;
-        return undefined;
+        return parsedOutcome(path, version, digest, size, await sandbox.parse({ path, version, bytes, chunking }));
       })();
-      if (reason !== undefined) skipped.push({ path, reason, ...(transient ? { transient } : {}) });
+      outcomes.set(path, outcome);
       opts.onProgress?.(++done, paths.length, path);
+    }
+    // The worker's own read is what gets indexed: its digest and size describe the chunks it made.
+    if (deferred.length > 0) {
+      await opts.remoteParser!.parseAll(deferred, chunking, (path, r) => {
+        const file = files.get(path);
+        if (!file || outcomes.get(path)?.kind !== "deferred") throw new Error(`remote parser: unexpected result for ${path}`);
+        outcomes.set(path, r.ok ? parsedOutcome(path, file.version, r.digest, r.size, r) : parsedOutcome(path, file.version, "", 0, r));
+      });
+    }
+
+    // Pass 2, in path order: the batch and the report, the same whoever parsed.
+    for (const path of paths) {
+      const outcome = outcomes.get(path)!;
+      const prev = stored.get(path);
+      if (outcome.kind === "deferred") throw new Error(`remote parser: no result for ${path}`);
+      if (outcome.kind === "skip") {
+        skipped.push({ path, reason: outcome.reason, ...(outcome.transient ? { transient: true } : {}) });
+        continue;
+      }
+      keep.add(path);
+      if (outcome.kind === "unchanged") {
+        stats.unchanged++;
+        continue;
+      }
+      const { slot } = outcome;
+      upserts.push({
+        doc: outcome.doc,
+        get chunks() {
+          return spill.get(slot);
+        },
+      });
+      if (prev) stats.changed++;
+      else stats.added++;
     }
 
     // What leaves the index, and whether that may happen without --prune (throws IngestRefused).

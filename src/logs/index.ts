@@ -16,7 +16,7 @@ import type { FailureCause } from "../evaluate/types.ts";
 export { LABELLER_VERSION, labelRequest, labelRequests, type LabelIndex } from "./label.ts";
 export { triggersOf, isAnswered, type Trigger } from "./triggers.ts";
 export { locateCorrection, type CorrectionLocation } from "./locate.ts";
-export { LabelStore } from "./labels-db.ts";
+export { LabelStore, openLabelStore, type LabelStoreLike } from "./labels-db.ts";
 export { openRequestLog, requestsSince, requestLogFile, labelIndexOf, type LogWindow } from "./window.ts";
 export { productionEvidence } from "./production.ts";
 export { labelWindow, productionFromLogs, type LabelledWindow } from "./run.ts";

@@ -3,10 +3,64 @@
  * (`requests.db`), owned by this module — the `requests` table is serve/log.ts's and is only read.
  * One row per request id; a relabel replaces the window's rows in one transaction, so a rerun is
  * idempotent and a crash mid-write leaves the previous labels.
+ *
+ * On a Postgres project the same table lives next to `requests` in the project's database
+ * (store/postgres/requests.ts); `openLabelStore` picks the one `config.store` names.
  */
 import Database from "better-sqlite3";
+import type { RagtuneConfig } from "../config/index.ts";
 import type { FailureCause } from "../evaluate/types.ts";
+import { requestLogFile } from "../serve/log-open.ts";
+import { postgresUrl } from "../store/open.ts";
+import { PostgresConnection } from "../store/postgres/connection.ts";
+import type { RawLabelRow } from "../store/postgres/requests.ts";
 import type { LiveLabel } from "./index.ts";
+
+/** Where live labels are kept: the same contract on SQLite and Postgres. */
+export interface LabelStoreLike {
+  /** Make the stored labels of `requestIds` exactly `labels` (one transaction). */
+  replace(requestIds: string[], labels: LiveLabel[]): { written: number; removed: number };
+  forRequests(requestIds: string[]): Map<string, LiveLabel>;
+  count(): number;
+  close(): void;
+}
+
+/** The label store of a project's request log (open the log first: it must exist). */
+export function openLabelStore(project: { root: string; config: Pick<RagtuneConfig, "store" | "storeDir"> }): LabelStoreLike {
+  const url = postgresUrl(project.config);
+  if (url === undefined) return new LabelStore(requestLogFile(project));
+  const connection = PostgresConnection.acquire(url);
+  let closed = false;
+  return {
+    replace: (ids, labels) => connection.call("requests.replaceLabels", [ids, labels.map(toRow)]),
+    forRequests: (ids) => {
+      const byId = new Map(connection.call<RawLabelRow[]>("requests.labelsFor", [ids]).map((r) => [r.request_id, r]));
+      // In the order asked, as the SQLite store returns them.
+      const out = new Map<string, LiveLabel>();
+      for (const id of ids) if (byId.has(id)) out.set(id, toLabel(byId.get(id)!));
+      return out;
+    },
+    count: () => connection.call<number>("requests.labelCount"),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      connection.release();
+    },
+  };
+}
+
+function toRow(l: LiveLabel): RawLabelRow {
+  return {
+    request_id: l.requestId,
+    cause: l.cause,
+    signal: l.signal,
+    evidence: l.evidence,
+    triggers: JSON.stringify(l.triggers),
+    rule: l.rule,
+    labelled_at: l.labelledAt,
+    labeller_version: l.labellerVersion,
+  };
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS request_labels (
@@ -32,7 +86,8 @@ interface Row {
   labeller_version: string;
 }
 
-export class LabelStore {
+/** Labels in the SQLite request log's file. */
+export class LabelStore implements LabelStoreLike {
   private readonly db: Database.Database;
 
   constructor(readonly file: string) {
@@ -56,7 +111,10 @@ export class LabelStore {
     let removed = 0;
     this.db.transaction(() => {
       for (const id of requestIds) if (!labelled.has(id)) removed += del.run(id).changes;
-      for (const l of labels) ins.run(l.requestId, l.cause, l.signal, l.evidence, JSON.stringify(l.triggers), l.rule, l.labelledAt, l.labellerVersion);
+      for (const l of labels) {
+        const r = toRow(l);
+        ins.run(r.request_id, r.cause, r.signal, r.evidence, r.triggers, r.rule, r.labelled_at, r.labeller_version);
+      }
     })();
     return { written: labels.length, removed };
   }

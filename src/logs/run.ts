@@ -7,7 +7,7 @@ import type { Project } from "../pipeline/index.ts";
 import type { ProductionEvidence } from "../decide/types.ts";
 import type { LiveLabel } from "./index.ts";
 import { labelRequests } from "./label.ts";
-import { LabelStore } from "./labels-db.ts";
+import { openLabelStore } from "./labels-db.ts";
 import { productionEvidence } from "./production.ts";
 import { labelIndexOf, openRequestLog, requestsSince, type LogWindow } from "./window.ts";
 
@@ -25,10 +25,10 @@ export function labelWindow(project: Project, sinceMs: number, now = new Date())
   try {
     const window = requestsSince(log, sinceMs, now);
     const labels = labelRequests(window.rows, labelIndexOf(project), now.toISOString());
-    const store = new LabelStore(log.file);
+    const store = openLabelStore(project);
     try {
       const { written, removed } = store.replace(window.rows.map((r) => r.id), labels);
-      return { window, labels, written, removed, file: log.file };
+      return { window, labels, written, removed, file: log.location };
     } finally {
       store.close();
     }

@@ -2,11 +2,9 @@
  * Reading the request log for a window (`--since`), and the index view the labeller needs,
  * from a project. A missing log is a usage error (exit 2), never a stack trace.
  */
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
 import type { Project } from "../pipeline/index.ts";
-import { RequestLog, type StoredRequest } from "../serve/log.ts";
-import { InputError } from "../util/errors.ts";
+import type { RequestLogStore, StoredRequest } from "../serve/log.ts";
+import { openRequestLogStore, requestLogFile } from "../serve/log-open.ts";
 import type { LabelIndex } from "./label.ts";
 
 export interface LogWindow {
@@ -16,18 +14,14 @@ export interface LogWindow {
   rows: StoredRequest[];
 }
 
-export function requestLogFile(project: Pick<Project, "root" | "config">): string {
-  return join(resolve(project.root, project.config.storeDir), "requests.db");
+export { requestLogFile };
+
+/** The project's request log (SQLite or Postgres, as config.store says); InputError when `ragtune serve` never wrote one. */
+export function openRequestLog(project: Pick<Project, "root" | "config">): RequestLogStore {
+  return openRequestLogStore(project, { create: false });
 }
 
-/** The project's request log; InputError when `ragtune serve` never wrote one. */
-export function openRequestLog(project: Pick<Project, "root" | "config">): RequestLog {
-  const file = requestLogFile(project);
-  if (!existsSync(file)) throw new InputError(`no request log at ${file}: start \`ragtune serve\` (serve.requestLog: true) and send it requests first`);
-  return new RequestLog(file);
-}
-
-export function requestsSince(log: RequestLog, sinceMs: number, now = new Date()): LogWindow {
+export function requestsSince(log: RequestLogStore, sinceMs: number, now = new Date()): LogWindow {
   const to = new Date(now.getTime() + 1).toISOString();
   const from = new Date(now.getTime() - sinceMs).toISOString();
   return { from, to, rows: log.between(from, to) };

@@ -7,7 +7,7 @@
  * made); on `set` it is thrown, failing the job (retried), rather than silently losing the
  * guarantee.
  */
-import type { RedisClient } from "../evaluate/queue/jobs.ts";
+import type { RedisClient } from "../queue/redis.ts";
 import { cacheKey, entryFor, parseEntry, type CacheKeyInput, type CacheStats, type ResponseCacheBackend } from "./cache.ts";
 import type { ChatResult } from "./index.ts";
 

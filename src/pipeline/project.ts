@@ -8,6 +8,8 @@ import { openStore, type Store } from "../store/index.ts";
 import { openVectorStoreFor, serverSearchOf } from "../store/vectors-open.ts";
 import { ServerVectorIndex } from "../retrieve/dense-server.ts";
 import { openStoreFromConfig } from "../store/open.ts";
+import { openIndexVersions } from "../store/open-versions.ts";
+import type { IndexVersions } from "../store/versions.ts";
 import { Bm25Index } from "../retrieve/index.ts";
 import { assembleRetrievalPipeline, type RetrievalPipeline } from "../retrieve/pipeline.ts";
 import { DenseRetriever, chunksForIds, embedPending } from "../retrieve/dense.ts";
@@ -15,7 +17,8 @@ import { chooseVectorIndex, HnswVectorIndex } from "../retrieve/ann.ts";
 import { createGenerator, type ChatProvider, type Generator, type Embedder } from "../models/index.ts";
 import { createChatProvider } from "../models/registry.ts";
 import { ResponseCache, type ResponseCacheBackend } from "../models/cache.ts";
-import { ModelRegistry, TRAINING_TASKS } from "../finetune/registry.ts";
+import { TRAINING_TASKS } from "../finetune/registry.ts";
+import { openModelRegistry } from "../finetune/open-registry.ts";
 import type { ModelRecord } from "../finetune/index.ts";
 import { createEmbedder } from "../models/embedders/index.ts";
 import { versionOrder, type VersionOrder } from "../core/versions.ts";
@@ -51,7 +54,9 @@ export interface Project {
   judge(): ChatProvider | undefined;
   /** The response cache (undefined when disabled by `cache.enabled: false` or `--no-cache`). */
   cache(): ResponseCacheBackend | undefined;
-  /** The promoted fine-tuned model of each task, from the model registry in the index (none → []). */
+  /** Recorded versions of the index (files next to the SQLite index, or the Postgres database), opened on first use. */
+  indexVersions(): IndexVersions;
+  /** The promoted fine-tuned model of each task, from the model registry next to the index (none → []). */
   promotedModels(): ModelRecord[];
   /** A generator for a model id with the project's providers, limits and cache (fine-tuned models served by id). */
   generatorFor(id: string): Generator;
@@ -86,6 +91,7 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
   let embedder: Embedder | undefined | null = null;
   let versions: VersionOrder | undefined;
   let versionsGeneration = -1;
+  let indexVersions: IndexVersions | undefined;
 
   const project: Project = {
     config,
@@ -145,8 +151,12 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
       }
       return judge ?? undefined;
     },
+    indexVersions() {
+      indexVersions ??= openIndexVersions(config, root, options.indexFile ? { indexFile } : {});
+      return indexVersions;
+    },
     promotedModels() {
-      const registry = new ModelRegistry(indexFile);
+      const registry = openModelRegistry(config, root, options.indexFile ? { indexFile } : {});
       try {
         return TRAINING_TASKS.map((t) => registry.promoted(t)).filter((r): r is ModelRecord => r !== undefined);
       } finally {
@@ -161,6 +171,7 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
       return cache ?? undefined;
     },
     close() {
+      indexVersions?.close();
       store.close();
     },
   };

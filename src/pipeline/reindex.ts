@@ -4,10 +4,13 @@
  * record an index version — the one sequence `ragtune ingest`, the demo and `POST /v1/ingest` run.
  */
 import { ingestProject, type IngestStats } from "../ingest/index.ts";
-import { embedPending, type EmbedEstimate, type EmbedProgress } from "../retrieve/dense.ts";
+import { embedPending, type EmbedEstimate, type EmbedPendingOptions, type EmbedPendingResult, type EmbedProgress } from "../retrieve/dense.ts";
+import type { RemoteParser } from "../ingest/ingest.ts";
+import type { Embedder } from "../models/index.ts";
 import { hasSnapshots } from "../store/index.ts";
 import { openVectorStoreFor } from "../store/vectors-open.ts";
-import { configHashOf, recordIndexVersion } from "../store/versions.ts";
+import type { VectorStore } from "../store/vectors.ts";
+import { configHashOf } from "../store/versions.ts";
 import type { Project } from "./project.ts";
 import type { ParserSandbox } from "../ingest/sandbox.ts";
 
@@ -23,6 +26,11 @@ export interface ReindexOptions {
   embedBatchSize?: number;
   /** Where files are parsed (default: the process's shared parser worker; the server's re-index worker passes its own limits). */
   sandbox?: ParserSandbox;
+  /** `ragtune ingest --queue`: changed files are parsed and pending chunks embedded on queue workers (ingest/queue/). */
+  queue?: {
+    remoteParser: RemoteParser;
+    embedPending: (storeFile: string | VectorStore, embedder: Embedder, options: EmbedPendingOptions) => Promise<EmbedPendingResult>;
+  };
 }
 
 /** The hash an index version records of the settings it was built with. */
@@ -41,12 +49,14 @@ export async function reindexProject(project: Project, options: ReindexOptions =
     ...(options.locate ? { locate: options.locate } : {}),
     ...(options.onIngestProgress ? { onProgress: options.onIngestProgress } : {}),
     ...(options.sandbox ? { sandbox: options.sandbox } : {}),
+    ...(options.queue ? { remoteParser: options.queue.remoteParser } : {}),
   });
   // Dense/hybrid retrieval: embed only the chunks that are new or changed (vectors persist per embedder).
   const embedder = config.retrieval.mode === "lexical" ? undefined : project.embedder();
   if (embedder) {
     const vectors = openVectorStoreFor(project);
-    const result = await embedPending(vectors, embedder, {
+    const embed = options.queue?.embedPending ?? embedPending;
+    const result = await embed(vectors, embedder, {
       ...(options.embedBatchSize ? { batchSize: options.embedBatchSize } : {}),
       ...(options.onEmbedProgress ? { onProgress: options.onEmbedProgress } : {}),
       ...(options.onEmbedEstimate ? { onEstimate: options.onEmbedEstimate } : {}),
@@ -55,7 +65,7 @@ export async function reindexProject(project: Project, options: ReindexOptions =
   }
   // Every ingest that changes the index records a version `ragtune index rollback` can restore.
   if (hasSnapshots(project.store)) {
-    const v = recordIndexVersion(project.store, project.indexFile, { note: "ingest", configHash: indexConfigHash(project) });
+    const v = project.indexVersions().record(project.store, { note: "ingest", configHash: indexConfigHash(project) });
     if (v) stats.indexVersion = v.version;
   }
   return stats;

@@ -10,7 +10,6 @@
 import type { Context, Hono } from "hono";
 import type { Project } from "../pipeline/index.ts";
 import type { IngestStats } from "../ingest/index.ts";
-import { listIndexVersions } from "../store/versions.ts";
 import { IndexBusy, IndexUpdater, indexUpdaterFor, ReindexFailed } from "./reindex-worker-client.ts";
 import type { AnswerEngine } from "./answer.ts";
 import { ApiError, checked, parseBody, readOptionalJson } from "./http.ts";
@@ -84,7 +83,7 @@ export function registerAdminRoutes(app: Hono, ctx: AdminContext): void {
   app.get("/v1/index/versions", async (c) => {
     const denied = await guard(c);
     if (denied) return denied;
-    const versions = listIndexVersions(project.indexFile).map((v) => ({
+    const versions = project.indexVersions().list().map((v) => ({
       version: v.version,
       createdAt: v.createdAt,
       note: v.note,

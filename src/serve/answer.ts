@@ -4,7 +4,7 @@
  * question identically. Other variants (hybrid, fine-tuned, …) run through pipeline/ buildVariants,
  * exactly as evaluation runs them.
  */
-import { listIndexVersions } from "../store/versions.ts";
+import type { IndexVersions } from "../store/versions.ts";
 import { DEFAULT_SYSTEM_PROMPT, answerContext, buildVariants, corpusStats, retrievalFilter, retrieveForAnswer, type Project, type Variant } from "../pipeline/index.ts";
 import type { ContextChunk, GenerateResult } from "../models/index.ts";
 import type { Hit } from "../retrieve/index.ts";
@@ -42,10 +42,9 @@ export interface AnswerOptions {
 
 /** The pipeline a server answers with: the project plus the chosen variant, built once. */
 /** The newest recorded index version with this content (null when none; a bad versions file is not the request's fault). */
-function versionOf(indexFile: string, fingerprint: string): number | null {
+function versionOf(versions: IndexVersions, fingerprint: string): number | null {
   try {
-    const match = listIndexVersions(indexFile).filter((v) => v.identity.fingerprint === fingerprint);
-    return match.length ? match[match.length - 1].version : null;
+    return versions.versionOf(fingerprint);
   } catch {
     return null;
   }
@@ -91,7 +90,7 @@ export class AnswerEngine {
       this.versionCache = {
         generation,
         version: {
-          index: { generation: index.generation, fingerprint: index.fingerprint, documents: index.documents, chunks: index.chunks, version: versionOf(this.project.indexFile, index.fingerprint) },
+          index: { generation: index.generation, fingerprint: index.fingerprint, documents: index.documents, chunks: index.chunks, version: versionOf(this.project.indexVersions(), index.fingerprint) },
           model: { variant: this.variant, generator: this.generatorId(), promoted: this.promoted },
         },
       };

@@ -8,7 +8,6 @@
 import { scrubPii } from "../finetune/dataset/clean.ts";
 import { hitJson } from "../retrieve/index.ts";
 import { randomUUID } from "node:crypto";
-import { join, resolve } from "node:path";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
@@ -20,7 +19,8 @@ import type { ChunkFilter } from "../store/index.ts";
 import { isLoopback } from "../view/server.ts";
 import { AnswerEngine, epochMs, type Answered } from "./answer.ts";
 import { answerTrace, createTracer, type Tracer } from "./trace/index.ts";
-import { RequestLog, type RequestRow, type Traffic } from "./log.ts";
+import type { RequestLogStore, RequestRow, Traffic } from "./log.ts";
+import { openRequestLogStore } from "./log-open.ts";
 import { trafficLabel, trafficOf } from "./traffic.ts";
 import { supersededInIndex } from "./monitor.ts";
 import { createServeMetrics, registerMonitorGauges, type ServeMetrics } from "./metrics.ts";
@@ -66,7 +66,7 @@ export interface ServeAppOptions {
 export type ServeApp = Hono & {
   engine: AnswerEngine;
   metrics: ServeMetrics;
-  requestLog: RequestLog | undefined;
+  requestLog: RequestLogStore | undefined;
   limits: ServeLimits;
   /** The trace exporter when `serve.traces.enabled`. */
   tracer: Tracer | undefined;
@@ -112,9 +112,15 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   const engine = new AnswerEngine(project, options.variant ?? "rag");
   const metrics = createServeMetrics();
   const logError = options.logError ?? ((m: string) => console.error(m));
-  const logFile =
-    options.requestLogFile === null || !limits.requestLog ? undefined : options.requestLogFile ?? join(resolve(project.root, project.config.storeDir), "requests.db");
-  const requestLog = logFile ? new RequestLog(logFile, limits.redactPii ? (t) => scrubPii(t).text : undefined) : undefined;
+  // SQLite (`<storeDir>/requests.db`) or the project's Postgres database, as config.store says.
+  const requestLog =
+    options.requestLogFile === null || !limits.requestLog
+      ? undefined
+      : openRequestLogStore(project, {
+          create: true,
+          ...(options.requestLogFile !== undefined ? { file: options.requestLogFile } : {}),
+          ...(limits.redactPii ? { redact: (t: string) => scrubPii(t).text } : {}),
+        });
   const monitorGauges = registerMonitorGauges(metrics, {
     project,
     requestLog,
@@ -180,7 +186,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       monitorGauges.window?.add(row);
     } catch (err) {
       metrics.logErrors.inc();
-      logError(`ragtune serve: could not write request ${row.id} to ${requestLog.file}: ${(err as Error).message}`);
+      logError(`ragtune serve: could not write request ${row.id} to ${requestLog.location}: ${(err as Error).message}`);
     }
   };
 

@@ -14,7 +14,7 @@
  * refills, without a store lookup.
  */
 import type { Context } from "hono";
-import type { ApiKeyRecord, KeyScope, KeyStore } from "./keys.ts";
+import type { ApiKeyRecord, ApiKeyStore, KeyScope } from "./keys.ts";
 import { RateLimiter } from "./rate-limit.ts";
 
 export interface AuthDefaults {
@@ -63,7 +63,7 @@ function bearerToken(header: string | undefined): string | undefined {
 /** The authorizer, plus how many client addresses it tracks (bounded by maxTrackedClients; for /metrics and tests). */
 export type KeyAuthorizer = Authorizer & { trackedClients(): number };
 
-export function keyAuthorizer(store: Pick<KeyStore, "verify">, limiter: RateLimiter, defaults: AuthDefaults): KeyAuthorizer {
+export function keyAuthorizer(store: Pick<ApiKeyStore, "verify">, limiter: RateLimiter, defaults: AuthDefaults): KeyAuthorizer {
   const now = defaults.now ?? Date.now;
   const clientAddress = defaults.clientAddress ?? socketAddress;
   const badAttempts = new RateLimiter({ ratePerMinute: defaults.badAttemptsPerMinute ?? 30, maxBuckets: defaults.maxTrackedClients ?? 10_000 });

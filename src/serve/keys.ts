@@ -8,6 +8,11 @@
  *
  * Every write is one transaction. A file that is missing (when not creating), not SQLite, or not a
  * ragtune key store is refused with an error naming the file.
+ *
+ * Two implementations of `ApiKeyStore`: `KeyStore` here (SQLite) and `PostgresKeyStore`
+ * (keys-postgres.ts, table `api_keys` in the project's Postgres database, shared by every replica).
+ * Both use the same key format, salts and hashes (a row copies between them as is); callers get
+ * the one `config.store` names from `openKeyStore` (keys-open.ts).
  */
 import crypto from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
@@ -66,18 +71,39 @@ CREATE TABLE IF NOT EXISTS api_keys (
   revoked_at TEXT
 );`;
 
-interface KeyRow {
+/**
+ * The key store's contract, the same on SQLite and Postgres. `verify` reads the key's row on every
+ * call (no cache), so a revocation is seen by the next request of every process sharing the store.
+ */
+export interface ApiKeyStore {
+  /** Where the keys live, for messages: a file path, or `postgres <host:port/db> (table api_keys)`. */
+  readonly location: string;
+  /** A new key. The returned `key` is the only copy of the secret: show it once, then drop it. */
+  createKey(scope: KeyScope, opts?: CreateKeyOptions): { key: string; record: ApiKeyRecord };
+  /** The record of a valid, unrevoked key, or undefined. */
+  verify(presented: string): ApiKeyRecord | undefined;
+  /** One key's record (revoked ones included), or undefined. */
+  get(id: string): ApiKeyRecord | undefined;
+  /** Every key, oldest first (created_at, then id), revoked ones included. */
+  list(): ApiKeyRecord[];
+  /** Revoke a key (idempotent: revoking twice keeps the first time). Unknown ids are an InputError. */
+  revoke(id: string): ApiKeyRecord;
+  close(): void;
+}
+
+/** A stored key row: what both backends keep (salt and hash as bytes). */
+export interface KeyRow {
   id: string;
   scope: KeyScope;
   name: string | null;
   rate_limit_per_minute: number | null;
-  salt: Buffer;
-  hash: Buffer;
+  salt: Uint8Array;
+  hash: Uint8Array;
   created_at: string;
   revoked_at: string | null;
 }
 
-const toRecord = (r: KeyRow): ApiKeyRecord => ({
+export const toRecord = (r: KeyRow): ApiKeyRecord => ({
   id: r.id,
   scope: r.scope,
   name: r.name,
@@ -92,7 +118,7 @@ const toRecord = (r: KeyRow): ApiKeyRecord => ({
  * would add tens of milliseconds of CPU to every authenticated request. The salt keeps two stores
  * (or a precomputed table) from sharing hashes.
  */
-function hashSecret(salt: Buffer, secret: string): Buffer {
+export function hashSecret(salt: Uint8Array, secret: string): Buffer {
   return crypto.createHash("sha256").update(salt).update(secret, "utf8").digest();
 }
 
@@ -102,7 +128,48 @@ export function parseKey(presented: string): { id: string; secret: string } | un
   return m ? { id: m[1], secret: m[2] } : undefined;
 }
 
-export class KeyStore {
+/** Checks `createKey`'s input; the InputErrors are the same on every backend. */
+export function checkedCreate(scope: KeyScope, opts: CreateKeyOptions): { name: string | null; rate: number | null } {
+  if (!KEY_SCOPES.includes(scope)) throw new InputError(`unknown key scope '${String(scope)}'; expected one of: ${KEY_SCOPES.join(", ")}`);
+  const rate = opts.rateLimitPerMinute;
+  if (rate !== undefined && (!Number.isInteger(rate) || rate < 1 || rate > MAX_RATE_LIMIT_PER_MINUTE)) {
+    throw new InputError(`rate limit must be an integer from 1 to ${MAX_RATE_LIMIT_PER_MINUTE} requests a minute, got ${rate}`);
+  }
+  const name = opts.name?.trim() || null;
+  if (name !== null && name.length > MAX_KEY_NAME_LENGTH) throw new InputError(`key name is longer than ${MAX_KEY_NAME_LENGTH} characters`);
+  return { name, rate: rate ?? null };
+}
+
+/** A fresh secret, salt, hash and candidate id (the store retries the id on a collision). */
+export function newSecret(): { secret: string; salt: Buffer; hash: Buffer } {
+  const secret = crypto.randomBytes(SECRET_BYTES).toString("base64url");
+  const salt = crypto.randomBytes(SALT_BYTES);
+  return { secret, salt, hash: hashSecret(salt, secret) };
+}
+
+export const newKeyId = (): string => crypto.randomBytes(ID_BYTES).toString("hex");
+
+/** The record when `secret` matches the row and the key is not revoked (constant-time compare). */
+export function verifyRow(row: KeyRow | undefined, secret: string): ApiKeyRecord | undefined {
+  if (!row) return undefined;
+  const actual = hashSecret(row.salt, secret);
+  const stored = Buffer.from(row.hash.buffer, row.hash.byteOffset, row.hash.byteLength);
+  // Both are SHA-256 digests (32 bytes), as timingSafeEqual requires equal lengths.
+  if (stored.length !== actual.length || !crypto.timingSafeEqual(stored, actual)) return undefined;
+  if (row.revoked_at !== null) return undefined;
+  return toRecord(row);
+}
+
+/** The InputError for revoking an id the store does not hold (same wording on every backend). */
+export function unknownKeyError(id: string, location: string, known: string[]): InputError {
+  return new InputError(`unknown API key id '${id}' in ${location}${known.length ? `; ids: ${known.slice(0, 10).join(", ")}` : "; the store has no keys"}`);
+}
+
+/** The InputError for a store no key was ever created in. */
+export const noKeyStoreError = (location: string) => new InputError(`no API key store at ${location}; create a key first: ragtune keys create --scope query`);
+
+/** The SQLite key store (`<storeDir>/keys.db`). */
+export class KeyStore implements ApiKeyStore {
   readonly file: string;
   private readonly db: Database.Database;
   private readonly now: () => Date;
@@ -112,9 +179,7 @@ export class KeyStore {
     this.file = file;
     this.now = options.now ?? (() => new Date());
     const fresh = !existsSync(file) || statSync(file).size === 0;
-    if (fresh && !options.create) {
-      throw new InputError(`no API key store at ${file}; create a key first: ragtune keys create --scope query`);
-    }
+    if (fresh && !options.create) throw noKeyStoreError(file);
     if (existsSync(file) && !statSync(file).isFile()) throw new InputError(`the API key store ${file} is not a file`);
     if (fresh) mkdirSync(dirname(file), { recursive: true });
     let db: Database.Database;
@@ -144,22 +209,18 @@ export class KeyStore {
     this.byId = db.prepare<[string], KeyRow>("SELECT * FROM api_keys WHERE id = ?");
   }
 
+  get location(): string {
+    return this.file;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
 
   /** A new key. The returned `key` is the only copy of the secret: show it once, then drop it. */
   createKey(scope: KeyScope, opts: CreateKeyOptions = {}): { key: string; record: ApiKeyRecord } {
-    if (!KEY_SCOPES.includes(scope)) throw new InputError(`unknown key scope '${String(scope)}'; expected one of: ${KEY_SCOPES.join(", ")}`);
-    const rate = opts.rateLimitPerMinute;
-    if (rate !== undefined && (!Number.isInteger(rate) || rate < 1 || rate > MAX_RATE_LIMIT_PER_MINUTE)) {
-      throw new InputError(`rate limit must be an integer from 1 to ${MAX_RATE_LIMIT_PER_MINUTE} requests a minute, got ${rate}`);
-    }
-    const name = opts.name?.trim() || null;
-    if (name !== null && name.length > MAX_KEY_NAME_LENGTH) throw new InputError(`key name is longer than ${MAX_KEY_NAME_LENGTH} characters`);
-    const secret = crypto.randomBytes(SECRET_BYTES).toString("base64url");
-    const salt = crypto.randomBytes(SALT_BYTES);
-    const hash = hashSecret(salt, secret);
+    const { name, rate } = checkedCreate(scope, opts);
+    const { secret, salt, hash } = newSecret();
     const createdAt = this.now().toISOString();
     const insert = this.db.prepare(
       "INSERT INTO api_keys (id, scope, name, rate_limit_per_minute, salt, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -168,14 +229,14 @@ export class KeyStore {
       .transaction(() => {
         // 48-bit ids: a collision is unlikely but cheap to rule out inside the transaction.
         for (;;) {
-          const candidate = crypto.randomBytes(ID_BYTES).toString("hex");
+          const candidate = newKeyId();
           if (this.byId.get(candidate)) continue;
-          insert.run(candidate, scope, name, rate ?? null, salt, hash, createdAt);
+          insert.run(candidate, scope, name, rate, salt, hash, createdAt);
           return candidate;
         }
       })
       .immediate();
-    return { key: `rt_${id}_${secret}`, record: { id, scope, name, rateLimitPerMinute: rate ?? null, createdAt, revokedAt: null } };
+    return { key: `rt_${id}_${secret}`, record: { id, scope, name, rateLimitPerMinute: rate, createdAt, revokedAt: null } };
   }
 
   /**
@@ -185,13 +246,7 @@ export class KeyStore {
   verify(presented: string): ApiKeyRecord | undefined {
     const parsed = parseKey(presented);
     if (!parsed) return undefined;
-    const row = this.byId.get(parsed.id);
-    if (!row) return undefined;
-    const actual = hashSecret(row.salt, parsed.secret);
-    // Both are SHA-256 digests (32 bytes), as timingSafeEqual requires equal lengths.
-    if (row.hash.length !== actual.length || !crypto.timingSafeEqual(row.hash, actual)) return undefined;
-    if (row.revoked_at !== null) return undefined;
-    return toRecord(row);
+    return verifyRow(this.byId.get(parsed.id), parsed.secret);
   }
 
   /** One key's record (revoked ones included), or undefined. */
@@ -212,7 +267,7 @@ export class KeyStore {
         const row = this.byId.get(id);
         if (!row) {
           const known = this.db.prepare<[], { id: string }>("SELECT id FROM api_keys").all().map((r) => r.id);
-          throw new InputError(`unknown API key id '${id}' in ${this.file}${known.length ? `; ids: ${known.slice(0, 10).join(", ")}` : "; the store has no keys"}`);
+          throw unknownKeyError(id, this.file, known);
         }
         if (row.revoked_at === null) {
           const at = this.now().toISOString();

@@ -5,6 +5,10 @@
  *
  * Writing is best effort by design: the caller catches, logs and counts a failed write; an answer
  * is never refused because its log row could not be written.
+ *
+ * Two implementations of `RequestLogStore`: `RequestLog` here (SQLite) and `PostgresRequestLog`
+ * (log-postgres.ts, table `requests` of the project's Postgres database, shared by every replica).
+ * Callers get the one the config names from `openRequestLogStore` (log-open.ts).
  */
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
@@ -136,7 +140,43 @@ interface DbRow {
   stale_citation: number | null;
 }
 
-export class RequestLog {
+/**
+ * The request log's contract, the same on SQLite and Postgres: `record` appends one row per request
+ * (the caller catches a failed write), `setFeedback` updates the row whatever process wrote it,
+ * `between` is oldest first and `monitoredWithIds` newest first (ties in arrival order), every
+ * free text goes through the log's redaction before it is written.
+ */
+export interface RequestLogStore {
+  /** Where the log lives, for messages: a file path, or `postgres <host:port/db> (table requests)`. */
+  readonly location: string;
+  record(row: RequestRow): void;
+  /** False when no request has this id. */
+  setFeedback(id: string, feedback: Feedback): boolean;
+  get(id: string): StoredRequest | undefined;
+  /** Requests that arrived in [from, to) (ISO times), oldest first. */
+  between(from: string, to: string): StoredRequest[];
+  monitored(from: string, to: string, opts?: MonitoredOptions): { rows: MonitoredRequest[]; truncated: boolean };
+  monitoredWithIds(from: string, to: string, opts?: MonitoredOptions): { rows: (MonitoredRequest & { id: string; time: string })[]; truncated: boolean };
+  count(): number;
+  close(): void;
+}
+
+export interface MonitoredOptions {
+  includeEval?: boolean;
+  limit?: number;
+}
+
+/** `Feedback` with its free texts redacted (both implementations store this). */
+export function redactFeedback(feedback: Feedback, redact: (text: string) => string): Feedback {
+  return {
+    ...feedback,
+    ...(feedback.correctedAnswer !== undefined ? { correctedAnswer: redact(feedback.correctedAnswer) } : {}),
+    ...(feedback.text !== undefined ? { text: redact(feedback.text) } : {}),
+  };
+}
+
+/** The SQLite request log (`<storeDir>/requests.db`). */
+export class RequestLog implements RequestLogStore {
   private readonly db: Database.Database;
   private readonly insertStmt: Database.Statement;
   private readonly feedbackStmt: Database.Statement;
@@ -169,6 +209,10 @@ export class RequestLog {
     this.getStmt = this.db.prepare("SELECT * FROM requests WHERE id = ?");
   }
 
+  get location(): string {
+    return this.file;
+  }
+
   /** Adds the columns an older log lacks, in one transaction (a reader never sees half of them). */
   private migrate(): void {
     const have = new Set((this.db.prepare("PRAGMA table_info(requests)").all() as { name: string }[]).map((c) => c.name));
@@ -194,11 +238,7 @@ export class RequestLog {
 
   /** False when no request has this id. */
   setFeedback(id: string, feedback: Feedback): boolean {
-    const clean: Feedback = {
-      ...feedback,
-      ...(feedback.correctedAnswer !== undefined ? { correctedAnswer: this.redact(feedback.correctedAnswer) } : {}),
-      ...(feedback.text !== undefined ? { text: this.redact(feedback.text) } : {}),
-    };
+    const clean = redactFeedback(feedback, this.redact);
     return this.feedbackStmt.run(JSON.stringify(clean), id).changes > 0;
   }
 
@@ -216,13 +256,13 @@ export class RequestLog {
    * What the monitors read for [from, to): only the columns they use, live traffic unless
    * `includeEval`, and at most `limit` rows (the newest) so a scrape stays bounded on a big log.
    */
-  monitored(from: string, to: string, opts: { includeEval?: boolean; limit?: number } = {}): { rows: MonitoredRequest[]; truncated: boolean } {
+  monitored(from: string, to: string, opts: MonitoredOptions = {}): { rows: MonitoredRequest[]; truncated: boolean } {
     const { rows, truncated } = this.monitoredWithIds(from, to, opts);
     return { rows: rows.map(({ id: _id, time: _time, ...r }) => r), truncated };
   }
 
   /** `monitored`, newest first, with each row's id and time (the server's in-memory window). */
-  monitoredWithIds(from: string, to: string, opts: { includeEval?: boolean; limit?: number } = {}): { rows: (MonitoredRequest & { id: string; time: string })[]; truncated: boolean } {
+  monitoredWithIds(from: string, to: string, opts: MonitoredOptions = {}): { rows: (MonitoredRequest & { id: string; time: string })[]; truncated: boolean } {
     const limit = opts.limit ?? -1;
     const rows = this.db
       .prepare(

@@ -10,7 +10,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Project } from "../pipeline/index.ts";
-import type { RequestLog } from "./log.ts";
+import type { RequestLogStore } from "./log.ts";
 import { MonitorWindow } from "./monitor-window.ts";
 import { staleness, windowStats, type Staleness, type WindowStats } from "./monitor.ts";
 import type { ServedVersion } from "./schemas.ts";
@@ -69,7 +69,7 @@ export const MONITOR_MAX_ROWS = 100_000;
 
 export interface MonitorGaugeOptions {
   project: Project;
-  requestLog: RequestLog | undefined;
+  requestLog: RequestLogStore | undefined;
   windowMinutes: number;
   served: () => ServedVersion;
   /** Reuse a computed window this long (default 2000 ms; 0 = every scrape). */

@@ -6,7 +6,7 @@
  * newest). At start it is filled once from the log (the same bounded read). Rows written by another
  * process into the same log are not seen until a restart.
  */
-import type { Feedback, MonitoredRequest, RequestLog, RequestRow } from "./log.ts";
+import type { Feedback, MonitoredRequest, RequestLogStore, RequestRow } from "./log.ts";
 
 interface WindowRow extends MonitoredRequest {
   id: string;
@@ -27,7 +27,7 @@ export class MonitorWindow {
   ) {}
 
   /** Fill from the log: the window's newest `maxRows` live rows. */
-  seed(log: RequestLog, now = Date.now()): void {
+  seed(log: RequestLogStore, now = Date.now()): void {
     const from = new Date(now - this.windowMs).toISOString();
     const to = new Date(now + 1).toISOString();
     const { rows, truncated } = log.monitoredWithIds(from, to, { limit: this.maxRows });

@@ -5,13 +5,13 @@
  * the new generation on its next read. A throw is reported as a typed failure; a crash or kill
  * leaves the transaction uncommitted, so the index is unchanged (started by reindex-worker-client.ts).
  */
+import { join, resolve } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import { IngestRefused } from "../ingest/index.ts";
 import { ParserSandbox } from "../ingest/sandbox.ts";
 import { openProject, type Project } from "../pipeline/index.ts";
 import { indexConfigHash, reindexProject } from "../pipeline/reindex.ts";
 import { hasSnapshots } from "../store/index.ts";
-import { recordIndexVersion } from "../store/versions.ts";
 import { InputError } from "../util/errors.ts";
 import type { ReindexFailure, ReindexJob, ReindexWorkerInit, ReindexWorkerMessage } from "./reindex-worker-protocol.ts";
 
@@ -27,7 +27,11 @@ const post = (m: ReindexWorkerMessage) => port.postMessage(m);
 const sandbox = new ParserSandbox();
 
 let project: Project | undefined;
-const opened = (): Project => (project ??= openProject({ config: init.config, path: init.configPath, root: init.root }, { indexFile: init.indexFile }));
+// The served project's own index is opened from its config (SQLite file or Postgres, with its
+// index versions); only a server on another index file (a pinned copy) names the file.
+const defaultIndex = join(resolve(init.root, init.config.storeDir), "index.db");
+const opened = (): Project =>
+  (project ??= openProject({ config: init.config, path: init.configPath, root: init.root }, resolve(init.indexFile) === defaultIndex ? {} : { indexFile: init.indexFile }));
 
 function failureOf(err: unknown): ReindexFailure {
   if (err instanceof IngestRefused) return { kind: "refused", message: err.message, removals: err.removals };
@@ -40,7 +44,7 @@ async function run(job: ReindexJob): Promise<ReindexWorkerMessage> {
   if (job.kind === "reindex") return { type: "reindexed", id: job.id, stats: await reindexProject(p, { prune: job.prune, sandbox }) };
   if (!p.store.documents().some((d) => d.path === job.path)) return { type: "failed", id: job.id, failure: { kind: "not_found", message: `no document '${job.path}' in the index` } };
   p.store.applyIngest({ upserts: [], removals: [job.path] });
-  const v = hasSnapshots(p.store) ? recordIndexVersion(p.store, p.indexFile, { note: `delete ${job.path}`, configHash: indexConfigHash(p) }) : undefined;
+  const v = hasSnapshots(p.store) ? p.indexVersions().record(p.store, { note: `delete ${job.path}`, configHash: indexConfigHash(p) }) : undefined;
   return { type: "deleted", id: job.id, indexVersion: v?.version };
 }
 

@@ -4,16 +4,22 @@
  * meta (chunking settings etc.) with them, then the copy is verified: counts, a checksum over
  * every field of every document and chunk, and the content fingerprint must match on both sides.
  * Term statistics are rebuilt on the target by the copy (its own term dictionary). Chunk vectors
- * are copied and verified too (postgres/vectors-migrate.ts). The model registry, index versions and
- * request logs are not copied (they stay in `<storeDir>` files).
+ * are copied and verified too (postgres/vectors-migrate.ts), and so are the model registry, the
+ * index versions (entries and kept copies), and the request log and API keys next to the index
+ * (`requests.db`, `keys.db`, when present; serve/log-postgres.ts, serve/keys-postgres.ts).
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { migrateKeys, type KeysMigration } from "../serve/keys-postgres.ts";
+import { migrateRequestLog, type RequestLogMigration } from "../serve/log-postgres.ts";
 import type { Store } from "./index.ts";
 import { openStore } from "./sqlite.ts";
 import { openPostgresStore, redactUrl, type PostgresStore } from "./postgres/sync.ts";
 import { readSqliteMeta } from "./postgres/snapshots.ts";
 import { migrateVectors, type VectorMigration } from "./postgres/vectors-migrate.ts";
+import { migrateRegistry, type CopiedPart } from "../finetune/registry-postgres.ts";
+import { migrateIndexVersions } from "./versions-postgres.ts";
 
 
 export interface StoreChecksum {
@@ -49,6 +55,12 @@ export interface MigrationReport {
   meta: string[];
   /** Present when the source had vectors. */
   vectors?: VectorMigration;
+  /** The request log copied from `<storeDir>/requests.db`; absent when there was none. */
+  requestLog?: RequestLogMigration;
+  /** The API keys copied from `<storeDir>/keys.db`; absent when there were none. */
+  keys?: KeysMigration;
+  /** The other parts copied with the index, each verified (counts and checksum equal on both sides). */
+  copied?: CopiedPart[];
 }
 
 export function migrateSqliteToPostgres(file: string, url: string, options: { timeoutMs?: number } = {}): MigrationReport {
@@ -76,7 +88,14 @@ export function migrateSqliteToPostgres(file: string, url: string, options: { ti
       if (sourceSum[k] !== targetSum[k]) throw new Error(`the copy differs from the source (${k}: ${sourceSum[k]} vs ${targetSum[k]}); the target now holds a partial copy — drop its tables before retrying`);
     }
     const vectors = migrateVectors(file, target);
-    return vectors ? { ...report, vectors } : report;
+    if (vectors) report.vectors = vectors;
+    // Registry and index versions next to the index (each verified by its own counts and checksum).
+    const same = { timeoutMs: options.timeoutMs ?? 30 * 60_000 }; // the store's connection, shared
+    report.copied = [migrateRegistry(file, url, same), migrateIndexVersions(file, url, same)];
+    const dir = dirname(file);
+    const requestLog = migrateRequestLog(join(dir, "requests.db"), target.connection);
+    const keys = migrateKeys(join(dir, "keys.db"), target.connection);
+    return { ...report, ...(requestLog ? { requestLog } : {}), ...(keys ? { keys } : {}) };
   } finally {
     source.close();
     target?.close();

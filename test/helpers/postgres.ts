@@ -37,6 +37,11 @@ export interface PostgresServer {
    * thread is blocked in a synchronous store call (the Postgres store's bridge). Then `start()`.
    */
   crashAfter(afterMs: number): void;
+  /**
+   * Crash now and start again `downMs` later from another process, so the restart happens while
+   * this thread is blocked in a synchronous store call. Resolves once the server is up again.
+   */
+  outage(downMs: number): Promise<void>;
   /** Start the server again after a crash (same folder and port). */
   start(): void;
   /** Stop the server (immediate shutdown) and delete its folder. Safe to call twice. */
@@ -137,6 +142,13 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
         const stopArgs = [join(bin, "pg_ctl"), "stop", "-D", dataDir, "-m", "immediate", "-w"];
         const cmd = (owner ? ["runuser", "-u", "postgres", "--", ...stopArgs] : stopArgs).map((a) => `'${a}'`).join(" ");
         spawn("sh", ["-c", `sleep ${afterMs / 1000}; ${cmd} >/dev/null 2>&1`], { stdio: "ignore", detached: true }).unref();
+      },
+      outage(downMs) {
+        const as = (args: string[]) => (owner ? ["runuser", "-u", "postgres", "--", ...args] : args).map((a) => `'${a}'`).join(" ");
+        const stopCmd = as([join(bin, "pg_ctl"), "stop", "-D", dataDir, "-m", "immediate", "-w"]);
+        const startCmd = as([join(bin, "pg_ctl"), "start", "-D", dataDir, "-w", "-t", "60", "-l", log, "-o", opts]);
+        const child = spawn("sh", ["-c", `${stopCmd} >/dev/null 2>&1; sleep ${downMs / 1000}; ${startCmd} >/dev/null 2>&1`], { stdio: "ignore" });
+        return new Promise((resolve, reject) => child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`outage: pg_ctl start exited ${code}`)))));
       },
       start() {
         run("pg_ctl", ["start", "-D", dataDir, "-w", "-t", "60", "-l", log, "-o", opts]);

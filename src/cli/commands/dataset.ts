@@ -198,7 +198,7 @@ export async function datasetBuildCommand(opts: DatasetBuildOpts, cmd: Command):
     const log = openRequestLog({ root: p.root, config: p.config });
     try {
       const window = requestsSince(log, opts.since ?? 7 * 86_400_000);
-      fromLogs = { ...examplesFromRequests(window.rows, relative(process.cwd(), log.file) || log.file), file: log.file, requests: window.rows.length };
+      fromLogs = { ...examplesFromRequests(window.rows, relative(process.cwd(), log.location) || log.location), file: log.location, requests: window.rows.length };
     } finally {
       log.close();
     }

@@ -4,7 +4,6 @@
  */
 import type { Command } from "commander";
 import { hasSnapshots } from "../../store/index.ts";
-import { listIndexVersions, rollbackIndex } from "../../store/versions.ts";
 import { indexConfigHash } from "../../pipeline/reindex.ts";
 import { intArg } from "../options.ts";
 import { projectFrom, printJson } from "./common.ts";
@@ -31,7 +30,7 @@ export function registerIndex(program: Command): void {
 function versionsCommand(opts: { json?: boolean }, cmd: Command): void {
   const project = projectFrom(cmd);
   try {
-    const versions = listIndexVersions(project.indexFile);
+    const versions = project.indexVersions().list();
     const live = hasSnapshots(project.store) ? project.store.identity().identity : undefined;
     if (opts.json) {
       printJson({ versions, live });
@@ -58,7 +57,7 @@ function rollbackCommand(version: number, opts: { json?: boolean }, cmd: Command
   try {
     if (!hasSnapshots(project.store)) throw new InputError("this index cannot be rolled back (it is not a SQLite file)");
     const configHash = indexConfigHash(project);
-    const r = rollbackIndex(project.store, project.indexFile, version, configHash);
+    const r = project.indexVersions().rollback(project.store, version, configHash);
     if (opts.json) {
       printJson(r);
       return;

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { reindexProject } from "../../pipeline/reindex.ts";
+import { reindexProject, type ReindexOptions } from "../../pipeline/reindex.ts";
 import { readFileSync } from "node:fs";
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { IngestRefused, type IngestStats } from "../../ingest/index.ts";
@@ -19,15 +19,21 @@ export interface IngestFlags {
   /** Keep watching the sources after the ingest and re-index on changes. */
   watch?: boolean;
   debounceMs?: number;
+  /** Parse and embed on `ragtune worker` processes through this Redis (docs/queue.md). */
+  queue?: string;
+  queueName?: string;
 }
 
 export async function ingestCommand(opts: IngestFlags, cmd: Command): Promise<void> {
   if (opts.debounceMs !== undefined && !opts.watch) throw new InputError("--debounce-ms only applies with --watch");
+  if (opts.queueName !== undefined && opts.queue === undefined) throw new InputError("--queue-name needs --queue");
+  if (opts.queue !== undefined && opts.watch) throw new InputError("--queue cannot be combined with --watch (a watched project re-indexes locally; run `ragtune ingest --queue` again instead)");
   const project = projectFrom(cmd);
   try {
     let stats: IngestStats;
     try {
-      stats = await runIngest(project, !opts.json, { prune: opts.prune === true || opts.yes === true });
+      const prune = opts.prune === true || opts.yes === true;
+      stats = opts.queue ? await runQueuedIngest(project, !opts.json, { prune, url: opts.queue, queueName: opts.queueName }) : await runIngest(project, !opts.json, { prune });
     } catch (err) {
       // A refused run still says, in JSON, what it would have removed.
       if (opts.json && err instanceof IngestRefused) printJson({ refused: err.message, wouldRemove: err.removals });
@@ -71,10 +77,42 @@ export function includeLocator(configPath: string): (source: number, include: nu
   };
 }
 
+/**
+ * `ragtune ingest --queue`: the same reindex, with parsing and embedding on queue workers
+ * (ingest/queue/). The jobs stay in Redis until the index is written, so a rerun after a crash
+ * collects them instead of redoing them.
+ */
+async function runQueuedIngest(project: Project, showProgress: boolean, options: { prune: boolean; url: string; queueName?: string }): Promise<IngestStats> {
+  // Loaded only for --queue: ioredis is an optional dependency.
+  const { IngestQueue } = await import("../../ingest/queue/coordinator.ts");
+  const queue = await IngestQueue.start({
+    url: options.url,
+    queueName: options.queueName,
+    root: project.root,
+    configPath: project.configPath,
+    ...(showProgress ? { onProgress: (kind: string, done: number, total: number) => progress(`${kind} on workers ${done}/${total}`) } : {}),
+  });
+  let complete = false;
+  try {
+    const stats = await runIngest(project, showProgress, { prune: options.prune, queue: { remoteParser: queue, embedPending: (file, embedder, o) => queue.embedPending(file, embedder, o) } });
+    complete = true;
+    stats.queue = { ...queue.stats };
+    if (showProgress) {
+      progressDone();
+      const s = queue.stats;
+      console.error(dim(`queue: ${s.parseJobs} parse job(s), ${s.embedJobs} embed job(s), ${s.collected} collected from an earlier run, ${s.cachedVectors} vector(s) from the Redis cache`));
+    }
+    return stats;
+  } finally {
+    await queue.close(complete);
+  }
+}
+
 export async function runIngest(
   project: Project,
   showProgress: boolean,
   options: {
+    queue?: ReindexOptions["queue"];
     prune?: boolean;
     /** Print the embedding estimate for jobs expected to take longer than this (default 10 s). */
     estimateThresholdMs?: number;
@@ -84,6 +122,7 @@ export async function runIngest(
   try {
     return await reindexProject(project, {
       prune: options.prune,
+      ...(options.queue ? { queue: options.queue } : {}),
       embedBatchSize: options.embedBatchSize,
       locate: includeLocator(project.configPath),
       ...(showProgress

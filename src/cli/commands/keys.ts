@@ -1,25 +1,18 @@
 /**
  * `ragtune keys create|list|revoke` — API keys for `ragtune serve`, in `<storeDir>/keys.db` of the
- * project named by -c/--config (src/serve/keys.ts). `create` prints the new key alone on the last
+ * project named by -c/--config, or its Postgres database when `store.kind` is postgres
+ * (src/serve/keys-open.ts). `create` prints the new key alone on the last
  * line of stdout, once (`KEY=$(ragtune keys create --scope query)`); everything else goes to stderr.
  * Nothing here ever prints a secret or a hash again.
  */
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { KEY_SCOPES, KeyStore, MAX_RATE_LIMIT_PER_MINUTE, type ApiKeyRecord, type KeyScope } from "../../serve/keys.ts";
+import { KEY_SCOPES, MAX_RATE_LIMIT_PER_MINUTE, type ApiKeyRecord, type ApiKeyStore, type KeyScope } from "../../serve/keys.ts";
+import { openKeyStore } from "../../serve/keys-open.ts";
 import { choiceArg, intArg, textArg } from "../options.ts";
 import { dim, green, table, yellow } from "../output.ts";
 import { loadedFrom, printJson } from "./common.ts";
 
-/** The key store of the project named by the global --config flag. */
-export function keyStorePath(cmd: Command): string {
-  const { config, root } = loadedFrom(cmd);
-  return join(resolve(root, config.storeDir), "keys.db");
-}
-
-function withStore<T>(file: string, create: boolean, fn: (store: KeyStore) => T): T {
-  const store = new KeyStore(file, { create });
+function withStore<T>(store: ApiKeyStore, fn: (store: ApiKeyStore) => T): T {
   try {
     return fn(store);
   } finally {
@@ -28,8 +21,9 @@ function withStore<T>(file: string, create: boolean, fn: (store: KeyStore) => T)
 }
 
 export function keysCreateCommand(opts: { scope: KeyScope; name?: string; rateLimit?: number }, cmd: Command): void {
-  const file = keyStorePath(cmd);
-  const { key, record } = withStore(file, true, (store) => store.createKey(opts.scope, { name: opts.name, rateLimitPerMinute: opts.rateLimit }));
+  const store = openKeyStore(loadedFrom(cmd), { create: true });
+  const file = store.location;
+  const { key, record } = withStore(store, (s) => s.createKey(opts.scope, { name: opts.name, rateLimitPerMinute: opts.rateLimit }));
   process.stderr.write(
     `${green("created")} ${record.scope} key ${record.id}${record.name ? ` (${record.name})` : ""} in ${file}; ` +
       `rate limit: ${record.rateLimitPerMinute === null ? "the server's default" : `${record.rateLimitPerMinute}/min`}\n` +
@@ -41,12 +35,12 @@ export function keysCreateCommand(opts: { scope: KeyScope; name?: string; rateLi
 const status = (r: ApiKeyRecord) => (r.revokedAt ? dim(`revoked ${r.revokedAt.slice(0, 19).replace("T", " ")}`) : green("active"));
 
 export function keysListCommand(opts: { json?: boolean }, cmd: Command): void {
-  const file = keyStorePath(cmd);
   // No store yet is just "no keys", not an error: nothing has been created.
-  const keys = existsSync(file) ? withStore(file, false, (store) => store.list()) : [];
+  const store = openKeyStore(loadedFrom(cmd), { create: false, ifMissing: "undefined" });
+  const keys = store ? withStore(store, (s) => s.list()) : [];
   if (opts.json) return printJson(keys);
   if (keys.length === 0) {
-    process.stdout.write(`no API keys yet (${file}); create one with: ragtune keys create --scope query\n`);
+    process.stdout.write(`no API keys yet${store ? ` (${store.location})` : ""}; create one with: ragtune keys create --scope query\n`);
     return;
   }
   const rows = keys.map((k) => [k.id, k.scope, k.name ?? dim("—"), k.rateLimitPerMinute === null ? dim("default") : `${k.rateLimitPerMinute}/min`, k.createdAt.slice(0, 19).replace("T", " "), status(k)]);
@@ -54,8 +48,7 @@ export function keysListCommand(opts: { json?: boolean }, cmd: Command): void {
 }
 
 export function keysRevokeCommand(id: string, opts: { json?: boolean }, cmd: Command): void {
-  const file = keyStorePath(cmd);
-  withStore(file, false, (store) => {
+  withStore(openKeyStore(loadedFrom(cmd), { create: false }), (store) => {
     const before = store.get(id);
     const record = store.revoke(id);
     if (opts.json) return printJson(record);

@@ -12,7 +12,7 @@ import { projectFrom, printJson } from "./common.ts";
 import { bold, dim, table, yellow } from "../output.ts";
 import { InputError } from "../../util/errors.ts";
 import { loadSuite } from "../../evaluate/suite.ts";
-import { LabelStore, appendCasesToSuite, casesFromRequests, labelIndexOf, labelWindow, openRequestLog, requestsSince, triggersOf } from "../../logs/index.ts";
+import { openLabelStore, appendCasesToSuite, casesFromRequests, labelIndexOf, labelWindow, openRequestLog, requestsSince, triggersOf } from "../../logs/index.ts";
 import { matchesFeedback } from "../../logs/triggers.ts";
 
 /** `--since`: the monitor's duration syntax (serve/monitor.ts parseSince). */
@@ -66,7 +66,7 @@ function logsListCommand(opts: { since: number; feedback?: FeedbackFilter; json?
     let window;
     try {
       window = requestsSince(log, opts.since);
-      const store = new LabelStore(log.file);
+      const store = openLabelStore(project);
       try {
         labels = store.forRequests(window.rows.map((r) => r.id));
       } finally {
@@ -123,7 +123,7 @@ function suiteAddFromLogsCommand(ids: string[], opts: { feedback?: FeedbackFilte
       if (ids.length) {
         rows = ids.map((id) => {
           const r = log.get(id);
-          if (!r) throw new InputError(`unknown request id '${id}' in ${log.file} (see \`ragtune logs list\`)`);
+          if (!r) throw new InputError(`unknown request id '${id}' in ${log.location} (see \`ragtune logs list\`)`);
           return r;
         });
       } else rows = requestsSince(log, opts.since ?? WEEK).rows.filter((r) => matchesFeedback(r, opts.feedback));

@@ -4,20 +4,20 @@
  * training command stored on the candidate, refuses (exit 1) with its numbers unless --force, and
  * records a forced promotion with its --reason.
  */
-import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { formatP } from "../../finetune/gate.ts";
 import type { ModelRecord, TrainingTask } from "../../finetune/index.ts";
-import { ModelRegistry, TRAINING_TASKS } from "../../finetune/registry.ts";
+import { TRAINING_TASKS, type ModelRegistry } from "../../finetune/registry.ts";
+import { openModelRegistry } from "../../finetune/open-registry.ts";
 import { choiceArg, textArg } from "../options.ts";
 import { InputError } from "../../util/errors.ts";
 import { bold, dim, green, pct, table, yellow } from "../output.ts";
 import { loadedFrom, printJson } from "./common.ts";
 
-/** The registry of the project named by the global --config flag (`<storeDir>/index.db`). */
+/** The registry of the project named by the global --config flag (`<storeDir>/index.db`, or its Postgres database). */
 export function registryFrom(cmd: Command): ModelRegistry {
   const { config, root } = loadedFrom(cmd);
-  return new ModelRegistry(join(resolve(root, config.storeDir), "index.db"));
+  return openModelRegistry(config, root);
 }
 
 function withRegistry<T>(cmd: Command, fn: (registry: ModelRegistry) => T): T {

@@ -3,14 +3,11 @@
  * this window against the one before, with alerts against `serve.monitors`. Thin.
  */
 import type { Command } from "commander";
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { RequestLog } from "../../serve/log.ts";
+import { openRequestLogStore } from "../../serve/log-open.ts";
 import { monitorReport, parseSince, type WindowStats } from "../../serve/monitor.ts";
 import { invalid } from "../options.ts";
 import { projectFrom, printJson } from "./common.ts";
 import { bold, dim, red, yellow } from "../output.ts";
-import { InputError } from "../../util/errors.ts";
 
 function sinceArg(v: string): number {
   const ms = parseSince(v);
@@ -41,9 +38,7 @@ function trend(now: number | null, before: number | null): string {
 function monitorCommand(opts: { since: number; includeEval?: boolean; failOnAlert?: boolean; json?: boolean }, cmd: Command): void {
   const project = projectFrom(cmd);
   try {
-    const file = join(resolve(project.root, project.config.storeDir), "requests.db");
-    if (!existsSync(file)) throw new InputError(`no request log at ${file}: start \`ragtune serve\` (serve.requestLog: true) and send it requests first`);
-    const log = new RequestLog(file);
+    const log = openRequestLogStore(project, { create: false });
     let report;
     try {
       const includeEval = opts.includeEval ?? false;

@@ -9,8 +9,8 @@ import { VARIANT_NAMES, type VariantName } from "../../config/index.ts";
 import { openFrom } from "./common.ts";
 import { hostArg, PORT } from "./view.ts";
 import { bold, dim, red, yellow } from "../output.ts";
-import { join, resolve } from "node:path";
-import { KeyStore } from "../../serve/keys.ts";
+import type { ApiKeyStore } from "../../serve/keys.ts";
+import { openKeyStore } from "../../serve/keys-open.ts";
 import { RateLimiter } from "../../serve/rate-limit.ts";
 import { keyAuthorizer } from "../../serve/auth.ts";
 import type { Authorize } from "../../serve/schemas.ts";
@@ -53,9 +53,9 @@ export async function serveCommand(
   }
   let authorize: Authorize | undefined;
   if (auth) {
-    let keys: KeyStore;
+    let keys: ApiKeyStore;
     try {
-      keys = new KeyStore(join(resolve(loaded.root, project.config.storeDir), "keys.db"));
+      keys = openKeyStore({ root: loaded.root, config: project.config }, { create: false });
     } catch (err) {
       project.close();
       throw err;

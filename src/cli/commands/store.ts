@@ -54,6 +54,11 @@ function migrateCommand(opts: { to: string; from?: string; json?: boolean }, cmd
   console.log(`${green("copied")} ${s.documents} documents, ${s.chunks} chunks from ${report.from} to ${report.to}`);
   console.log(`verified: counts equal, checksum ${s.checksum.slice(0, 16)} and fingerprint ${s.fingerprint} equal on both sides`);
   if (report.vectors) console.log(`vectors: ${report.vectors.source.vectors} copied (${report.vectors.target.mode}), checksum ${report.vectors.source.checksum.slice(0, 16)} equal on both sides`);
-  console.log(dim(`index settings copied: ${report.meta.join(", ") || "(none)"}; the model registry, index versions and request logs stay in files (docs/store.md)`));
+  if (report.requestLog) console.log(`${green("copied")} the request log: ${report.requestLog.requests} requests, ${report.requestLog.labels} labels (checksum ${report.requestLog.checksum.slice(0, 16)} equal)`);
+  if (report.keys) console.log(`${green("copied")} ${report.keys.keys} API keys (same salted hashes: issued keys keep working; checksum ${report.keys.checksum.slice(0, 16)} equal)`);
+  for (const part of report.copied ?? []) {
+    console.log(`${green("copied")} ${part.name}: ${Object.entries(part.counts).map(([k, n]) => `${n} ${k}`).join(", ")}; verified: counts and checksum ${part.checksum.slice(0, 16)} equal`);
+  }
+  console.log(dim(`index settings copied: ${report.meta.join(", ") || "(none)"} (docs/store.md)`));
   console.log(dim(`to use it: store: { kind: postgres, url: ${report.to} } in ragtune.yaml (or urlEnv)`));
 }

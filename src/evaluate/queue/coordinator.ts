@@ -14,7 +14,8 @@ import { Job, Queue, QueueEvents, type ConnectionOptions } from "bullmq";
 import type { CaseDispatcher, CaseTask } from "../runner.ts";
 import type { CaseResult } from "../types.ts";
 import type { RunSnapshot } from "../runs.ts";
-import { caseJobId, connect, DEFAULT_QUEUE_NAME, type CaseJobData, type RedisClient } from "./jobs.ts";
+import { caseJobId, DEFAULT_QUEUE_NAME, type CaseJobData } from "./jobs.ts";
+import { connect, type RedisClient } from "../../queue/redis.ts";
 
 export interface QueueDispatcherOptions {
   url: string;
@@ -128,9 +129,12 @@ export class QueueDispatcher implements CaseDispatcher {
 
   /** The job's state straight from Redis: settle it when finished; on resume, retry a failed one. */
   private async check(id: string, retryFailed: boolean): Promise<void> {
+    // State first, then the job: a job read while active and found completed a moment later
+    // still carries returnvalue null (bullmq sets state and return value in one script).
+    const state = await this.queue!.getJobState(id);
+    if (state === "unknown") return;
     const job = await Job.fromId(this.queue!, id);
     if (!job) return;
-    const state = await job.getState();
     if (state === "completed") this.settle(id, { result: job.returnvalue as CaseResult });
     else if (state === "failed") {
       if (retryFailed) await job.retry("failed");

@@ -23,8 +23,9 @@ import type { CaseResult, SuiteCase } from "../types.ts";
 import { RedisResponseCache } from "../../models/cache-redis.ts";
 import type { ResponseCacheBackend } from "../../models/cache.ts";
 import { useDistributedRateGate } from "../../models/resilience.ts";
-import { RedisRateGate } from "./rate-gate.ts";
-import { connect, DEFAULT_QUEUE_NAME, type CaseJobData, type RedisClient } from "./jobs.ts";
+import { RedisRateGate } from "../../queue/rate-gate.ts";
+import { DEFAULT_QUEUE_NAME, type CaseJobData } from "./jobs.ts";
+import { connect, type RedisClient } from "../../queue/redis.ts";
 
 export interface EvalWorkerOptions {
   url: string;

@@ -10,11 +10,12 @@
  * down makes that call fail with the server's message, and the one after tries again.
  */
 import { SyncWorkerBridge, type BridgeOptions } from "./bridge.ts";
+import { newGenerationCells, readGeneration } from "./generation.ts";
 import { serverLabel, type PostgresHostInit } from "./host.ts";
 
 const HOST = new URL("./host.ts", import.meta.url);
 
-export type ConnectionOptions = BridgeOptions & Omit<PostgresHostInit, "url">;
+export type ConnectionOptions = BridgeOptions & Omit<PostgresHostInit, "url" | "generation">;
 
 const shared = new Map<string, PostgresConnection>();
 
@@ -26,6 +27,8 @@ export class PostgresConnection {
   private readonly serviceOptions = new Map<string, Record<string, unknown>>();
   /** Workers started after the first (a timed-out worker replaced). */
   reconnects = 0;
+  /** Kept current by the worker's LISTEN connection (generation.ts); a new worker starts invalid. */
+  private generationCells = newGenerationCells();
 
   private constructor(
     readonly url: string,
@@ -53,7 +56,8 @@ export class PostgresConnection {
 
   private connect(): SyncWorkerBridge {
     const { timeoutMs, startTimeoutMs, ...init } = this.options;
-    const bridge = new SyncWorkerBridge(HOST, { url: this.url, ...init } satisfies PostgresHostInit, { timeoutMs, startTimeoutMs });
+    this.generationCells = newGenerationCells();
+    const bridge = new SyncWorkerBridge(HOST, { url: this.url, ...init, generation: this.generationCells } satisfies PostgresHostInit, { timeoutMs, startTimeoutMs });
     try {
       for (const [name, opts] of this.serviceOptions) bridge.call(`${name}.__open`, [opts]);
     } catch (err) {
@@ -83,6 +87,15 @@ export class PostgresConnection {
       this.reconnects++;
     }
     return bridge.call<T>(method, args, timeoutMs);
+  }
+
+  /**
+   * The index generation as the worker's listener last saw it (no round trip), or undefined while
+   * it is not connected, when a query must answer.
+   */
+  knownGeneration(): number | undefined {
+    if (!this.bridge || this.bridge.failed) return undefined;
+    return readGeneration(this.generationCells);
   }
 
   /** Drop one user; the last one stops the worker. */

@@ -10,24 +10,48 @@
  */
 import pg from "pg";
 import { pgDatabase, type SqlDatabase } from "./executor.ts";
+import { isConnectionLoss } from "./errors.ts";
+import { GenerationSlot, listenForGenerations, type GenerationCells } from "./generation.ts";
 
 export interface PostgresHostInit {
   url: string;
   /** Connections in the worker's pool (default 2: calls arrive one at a time). */
   poolSize?: number;
   connectTimeoutMs?: number;
+  /** How long a read rides out a lost connection, retrying (default 15 000 ms; 0 = never retry). */
+  retryForMs?: number;
+  /** Memory shared with the calling thread where the index generation is kept current (generation.ts). */
+  generation?: GenerationCells;
 }
 
-/** What a service module exports: open (creating tables on first use) and return async methods. */
-export type OpenService = (db: SqlDatabase, options: Record<string, unknown> & { server: string }) => Promise<object>;
+/** What every service is opened with, besides its own options. */
+export interface ServiceContext {
+  /** `host:port/database`, for messages. */
+  server: string;
+  /** Tell it the generation a commit moved to (the store does). */
+  generation: Pick<GenerationSlot, "committed">;
+}
+
+/**
+ * What a service module exports: `openService` (creating tables on first use) returning async
+ * methods, and optionally `retryable`, the methods that only read: a call of one that fails
+ * because the connection was lost (the server restarted, a failover) is retried with back-off for
+ * up to `retryForMs`, so a replica rides out a restart instead of failing requests. Writes are
+ * not retried: a lost COMMIT is ambiguous, and an ingest reruns cleanly instead.
+ */
+export type OpenService = (db: SqlDatabase, options: Record<string, unknown> & ServiceContext) => Promise<object>;
 
 /**
  * The services a host can open, by name. Adding one means one module exporting `openService`
  * and one line here (imported on first use, so a process pays only for what it touches).
  */
-const SERVICES: Record<string, () => Promise<{ openService: OpenService }>> = {
+const SERVICES: Record<string, () => Promise<{ openService: OpenService; retryable?: readonly string[] }>> = {
   store: () => import("./store.ts"),
   vectors: () => import("./vectors-service.ts"),
+  requests: () => import("./requests.ts"),
+  keys: () => import("./keys.ts"),
+  registry: () => import("./registry.ts"),
+  versions: () => import("./versions.ts"),
 };
 
 export function serviceNames(): string[] {
@@ -58,13 +82,20 @@ export async function open(init: PostgresHostInit): Promise<Record<string, unkno
     throw err;
   }
   const server = serverLabel(init.url);
+  const slot = new GenerationSlot(init.generation ?? new BigInt64Array(new SharedArrayBuffer(16)));
+  const stopListening = listenForGenerations(init.url, slot, init.connectTimeoutMs ?? 10_000);
   const opened = new Map<string, Promise<Record<string, unknown>>>();
+  const retryable = new Map<string, ReadonlySet<string>>();
+  const retryForMs = init.retryForMs ?? 15_000;
   const service = (name: string, options: Record<string, unknown> = {}): Promise<Record<string, unknown>> => {
     let s = opened.get(name);
     if (!s) {
       const load = SERVICES[name];
       if (!load) return Promise.reject(new Error(`no Postgres service named ${name}; known: ${serviceNames().join(", ")}`));
-      s = load().then((m) => m.openService(db, { ...options, server }) as Promise<Record<string, unknown>>);
+      s = load().then((m) => {
+        retryable.set(name, new Set(m.retryable ?? []));
+        return m.openService(db, { ...options, server, generation: slot }) as Promise<Record<string, unknown>>;
+      });
       opened.set(name, s);
       // A failed open is retried by the next call (the server may be back).
       s.catch(() => opened.delete(name));
@@ -80,10 +111,24 @@ export async function open(init: PostgresHostInit): Promise<Record<string, unkno
       await service(name, (args[0] as Record<string, unknown> | undefined) ?? {});
       return true;
     }
-    const impl = await service(name);
-    const f = impl[fn];
-    if (typeof f !== "function") throw new Error(`the Postgres service ${name} has no method ${fn}`);
-    return (f as (...a: unknown[]) => unknown).apply(impl, args);
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const impl = await service(name);
+        const f = impl[fn];
+        if (typeof f !== "function") throw new Error(`the Postgres service ${name} has no method ${fn}`);
+        return await (f as (...a: unknown[]) => unknown).apply(impl, args);
+      } catch (err) {
+        const waited = Date.now() - started;
+        if (!retryable.get(name)?.has(fn) || !isConnectionLoss(err) || waited >= retryForMs) {
+          if (waited > 0 && isConnectionLoss(err) && retryable.get(name)?.has(fn)) {
+            throw new Error(`${(err as Error).message} (${server}: still unreachable after ${Math.round(waited / 1000)} s of retries)`);
+          }
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2_000, Math.max(10, retryForMs - waited))));
+      }
+    }
   };
   return new Proxy({} as Record<string, unknown>, {
     get(_target, prop) {
@@ -94,6 +139,7 @@ export async function open(init: PostgresHostInit): Promise<Record<string, unkno
             const impl = await s.catch(() => undefined);
             if (impl && typeof impl.close === "function") await (impl.close as () => Promise<void>)().catch(() => undefined);
           }
+          await stopListening();
           await pool.end().catch(() => undefined);
         };
       }

@@ -188,6 +188,17 @@ async function getMeta(tx: SqlExecutor, key: string): Promise<string | undefined
   return rows[0]?.value;
 }
 
+/** The channel each commit that moves the generation notifies, with the new value (host.ts listens). */
+export const GENERATION_CHANNEL = "ragtune_generation";
+
+/** Move the generation forward and announce it; the notification is delivered at commit, and only then. */
+async function bumpGeneration(tx: SqlExecutor): Promise<number> {
+  const { rows } = await tx.query<{ value: string }>("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation' RETURNING value");
+  const generation = Number(rows[0]?.value ?? 0);
+  await tx.query("SELECT pg_notify($1, $2)", [GENERATION_CHANNEL, String(generation)]);
+  return generation;
+}
+
 /** Take the writer lock (the generation row) for the rest of the transaction. */
 async function lockWriters(tx: SqlExecutor): Promise<void> {
   await tx.query("SELECT value FROM meta WHERE key = 'generation' FOR UPDATE");
@@ -241,10 +252,14 @@ async function refreshLexical(tx: SqlExecutor): Promise<number> {
 }
 
 export class AsyncPostgresStore {
-  private constructor(private readonly db: SqlDatabase) {}
+  private constructor(
+    private readonly db: SqlDatabase,
+    /** Told the generation each of this store's commits moved to (the host's shared slot: read-your-writes without a query). */
+    private readonly onCommitted: (generation: number) => void,
+  ) {}
 
   /** Create the tables if needed (serialised across processes) and refuse a newer schema. */
-  static async open(db: SqlDatabase): Promise<AsyncPostgresStore> {
+  static async open(db: SqlDatabase, onCommitted: (generation: number) => void = () => undefined): Promise<AsyncPostgresStore> {
     await db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock(4242013)");
       for (const statement of POSTGRES_SCHEMA.split(";").map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
@@ -255,12 +270,12 @@ export class AsyncPostgresStore {
         throw new Error(`the database was written by a newer ragtune (index schema_version ${version}, this ragtune reads up to ${SCHEMA_VERSION})`);
       }
     });
-    return new AsyncPostgresStore(db);
+    return new AsyncPostgresStore(db, onCommitted);
   }
 
   async applyIngest(batch: WireIngestBatch): Promise<{ failed: { path: string; message: string }[] }> {
     const failed: { path: string; message: string }[] = [];
-    await this.db.transaction(async (tx) => {
+    const generation = await this.db.transaction(async (tx) => {
       await lockWriters(tx);
       for (const { doc, chunks } of batch.upserts) {
         if (!batch.perDocumentErrors) {
@@ -284,8 +299,9 @@ export class AsyncPostgresStore {
       // A new tokenizer re-analyses every other chunk too, so all rows agree after the commit.
       if ((await getMeta(tx, "lexical_analyzer")) !== LEXICAL_ANALYZER) await refreshLexical(tx);
       for (const [key, value] of Object.entries(batch.meta ?? {})) await setMeta(tx, key, value);
-      await tx.query("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'");
+      return bumpGeneration(tx);
     });
+    this.onCommitted(generation);
     return { failed };
   }
 
@@ -404,7 +420,7 @@ export class AsyncPostgresStore {
    * dictionary only grows (ids are never reused).
    */
   async replaceRetrieval(state: { upserts: { doc: StoredDocument; chunks: Chunk[] }[]; meta: Record<string, string> }): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    const generation = await this.db.transaction(async (tx) => {
       await lockWriters(tx);
       await tx.query("DELETE FROM chunk_terms");
       await tx.query("DELETE FROM chunks");
@@ -413,8 +429,9 @@ export class AsyncPostgresStore {
       for (const { doc, chunks } of state.upserts) await writeDocument(tx, doc, chunks);
       for (const [key, value] of Object.entries(state.meta)) if (!OWN_META.has(key)) await setMeta(tx, key, value);
       await setMeta(tx, "lexical_analyzer", LEXICAL_ANALYZER);
-      await tx.query("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'");
+      return bumpGeneration(tx);
     });
+    this.onCommitted(generation);
   }
 
   close(): Promise<void> {
@@ -425,7 +442,14 @@ export class AsyncPostgresStore {
 /** Meta keys that belong to the store itself, not to the index content (not copied by snapshots or migrations). */
 export const OWN_META = new Set(["generation", "schema_version", "lexical_analyzer"]);
 
+/**
+ * Methods that only read: retried by the host when the connection is lost mid-call (host.ts).
+ * Not `generation`: the facade (sync.ts) answers it with the last value seen during an outage, so
+ * a replica keeps serving its in-memory index instead of waiting on every request.
+ */
+export const retryable = ["documents", "chunks", "chunk", "getMeta", "lexicalRows", "identity", "dump"] as const;
+
 /** The host's entry for the index (host.ts): create the tables if needed. The pool is the host's to close. */
-export async function openService(db: SqlDatabase): Promise<AsyncPostgresStore> {
-  return AsyncPostgresStore.open({ ...db, close: async () => undefined });
+export async function openService(db: SqlDatabase, options: { generation: { committed(generation: number): void } }): Promise<AsyncPostgresStore> {
+  return AsyncPostgresStore.open({ ...db, close: async () => undefined }, (g) => options.generation.committed(g));
 }

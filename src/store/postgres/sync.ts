@@ -8,6 +8,7 @@ import type { Chunk } from "../../ingest/index.ts";
 import type { LexicalStatsSource, StoredLexicalRow } from "../../retrieve/lexical-cache.ts";
 import type { ChunkFilter, IngestBatch, SnapshotSource, Store, StoredDocument } from "../index.ts";
 import { PostgresConnection, type ConnectionOptions } from "./connection.ts";
+import { isConnectionLoss } from "./errors.ts";
 import type { WireIngestBatch } from "./store.ts";
 import { restoreFromSqlite, snapshotToSqlite, type StoreCaller } from "./snapshots.ts";
 
@@ -33,6 +34,7 @@ export function redactUrl(url: string): string {
 export function openPostgresStore(url: string, options: ConnectionOptions = {}): PostgresStore {
   const connection = PostgresConnection.acquire(url, options);
   let closed = false;
+  let lastGeneration: number | undefined;
   const bridge: StoreCaller = {
     call: (method, args = []) => {
       if (closed) throw new Error(`the Postgres store at ${connection.server} is closed (call ${method})`);
@@ -60,7 +62,19 @@ export function openPostgresStore(url: string, options: ConnectionOptions = {}):
     chunks: (filter?: ChunkFilter) => bridge.call<Chunk[]>("chunks", [filter]),
     chunk: (id: string) => bridge.call<Chunk | undefined>("chunk", [id]),
     getMeta: (key: string) => bridge.call<string | undefined>("getMeta", [key]),
-    generation: () => bridge.call<number>("generation"),
+    generation: () => {
+      if (closed) throw new Error(`the Postgres store at ${connection.server} is closed (call generation)`);
+      const known = connection.knownGeneration();
+      if (known !== undefined) return (lastGeneration = known);
+      try {
+        return (lastGeneration = bridge.call<number>("generation"));
+      } catch (err) {
+        // The server is unreachable: what this process last saw still names the index it holds
+        // in memory, so serving goes on from it (the next reachable read catches up).
+        if (lastGeneration !== undefined && isConnectionLoss(err)) return lastGeneration;
+        throw err;
+      }
+    },
     lexicalRows: () => bridge.call<{ rows: StoredLexicalRow[]; terms: string[] }>("lexicalRows"),
     identity: () => bridge.call("identity"),
     snapshotTo: (file: string) => snapshotToSqlite(bridge, file),

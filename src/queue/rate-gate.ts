@@ -6,8 +6,8 @@
  * machines with skewed clocks still share one budget. The script either takes the amount (returns
  * 0) or returns how long to wait; the caller sleeps and asks again.
  */
-import type { RedisClient } from "./jobs.ts";
-import type { DistributedRateGate } from "../../models/resilience.ts";
+import type { RedisClient } from "./redis.ts";
+import type { DistributedRateGate } from "../models/resilience.ts";
 
 const TAKE = `
 local t = redis.call('TIME')
