@@ -7,8 +7,11 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PostgresConnection } from "../src/store/postgres/connection.ts";
+import { PostgresIndexVersions } from "../src/store/versions-postgres.ts";
 import { runCli } from "./helpers/cli.ts";
 import { makeTinyProject } from "./helpers/project.ts";
 import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
@@ -74,9 +77,23 @@ describe("dense retrieval on the Postgres store through the CLI", { skip }, () =
     // eval pins a SQLite copy; every snapshot (run copy, index versions) carries the vectors
     const ev = await runCli(["eval", "--variants", "rag"], pgRoot, env);
     assert.equal(ev.code, 0, ev.stderr + ev.stdout);
-    const versions = join(pgRoot, ".ragtune", "index-versions");
-    const snaps = readdirSync(versions).filter((f) => f.endsWith(".db"));
-    assert.ok(snaps.length >= 2, snaps.join());
-    for (const f of snaps) assert.equal(readSqliteVectors(join(versions, f)).length, 3, `${f} carries the vectors`);
+    // (index versions live in Postgres: each kept copy is fetched and read)
+    const connection = PostgresConnection.acquire(url);
+    const versions = new PostgresIndexVersions(connection, () => connection.release());
+    const dir = mkdtempSync(join(tmpdir(), "ragtune-versions-"));
+    try {
+      const kept = versions.list().filter((v) => v.snapshot);
+      assert.ok(kept.length >= 2, `kept copies: ${kept.length}`);
+      for (const v of kept) {
+        const file = versions.materialise(v, dir);
+        assert.ok(file, `v${v.version} has a copy`);
+        assert.equal(readSqliteVectors(file).length, 3, `v${v.version} carries the vectors`);
+      }
+      assert.ok(!existsSync(join(pgRoot, ".ragtune", "index-versions")), "no version files next to a Postgres project");
+    } finally {
+      versions.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+
   });
 });
