@@ -9,7 +9,6 @@ import type { RagtuneConfig } from "../config/index.ts";
 import { InputError } from "../util/errors.ts";
 import type { Store } from "./index.ts";
 import { openPostgresStore, redactUrl } from "./postgres/sync.ts";
-import { withVectorSnapshots } from "./postgres/snapshots.ts";
 import { openStore } from "./sqlite.ts";
 
 /** The Postgres URL a config names (from `store.url` or the variable `store.urlEnv` names), or undefined for SQLite. */
@@ -35,10 +34,10 @@ export function openStoreFromConfig(config: Pick<RagtuneConfig, "store" | "store
   const url = postgresUrl(config, env);
   if (url === undefined) return openStore(join(resolve(root, config.storeDir), "index.db"));
   const field = config.store.kind === "postgres" && config.store.url !== undefined ? "store.url" : "store.urlEnv";
-  // The model registry, index versions and run copies still live in storeDir files.
+  // Runs' pinned copies, caches and scratch files still live in storeDir.
   mkdirSync(resolve(root, config.storeDir), { recursive: true });
   try {
-    return withVectorSnapshots(openPostgresStore(url));
+    return openPostgresStore(url);
   } catch (err) {
     throw new InputError(`${field}: cannot open the Postgres store at ${redactUrl(url)}: ${(err as Error).message}`);
   }

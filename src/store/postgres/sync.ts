@@ -10,7 +10,7 @@ import type { ChunkFilter, IngestBatch, SnapshotSource, Store, StoredDocument } 
 import { PostgresConnection, type ConnectionOptions } from "./connection.ts";
 import { isConnectionLoss } from "./errors.ts";
 import type { WireIngestBatch } from "./store.ts";
-import { restoreFromSqlite, snapshotToSqlite, type StoreCaller } from "./snapshots.ts";
+import { restoreFromSqlite, snapshotToSqlite, withVectorSnapshots, type StoreCaller } from "./snapshots.ts";
 
 export type PostgresStore = Store &
   LexicalStatsSource &
@@ -48,7 +48,8 @@ export function openPostgresStore(url: string, options: ConnectionOptions = {}):
     connection.release();
     throw err;
   }
-  return {
+  // Snapshots carry the chunk vectors too, as SQLite's VACUUM INTO copies do (snapshots.ts).
+  return withVectorSnapshots({
     kind: "postgres",
     connection,
     applyIngest(batch: IngestBatch) {
@@ -84,5 +85,5 @@ export function openPostgresStore(url: string, options: ConnectionOptions = {}):
       closed = true;
       connection.release();
     },
-  };
+  });
 }
