@@ -26,9 +26,13 @@ export interface JobDispatcherOptions {
   sweepMs?: number;
 }
 
-/** A job that failed all its attempts: the run stops; running it again retries the job. */
+/**
+ * A job that failed all its attempts: the run stops; running it again retries the job.
+ * `retryable = false` makes the eval runner stop with its resume hint instead of rethrowing.
+ */
 export class QueueJobFailed extends Error {
   readonly exitCode = 1;
+  readonly retryable = false;
 }
 
 interface Waiter {
