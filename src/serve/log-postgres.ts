@@ -11,8 +11,8 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { PostgresConnection } from "../store/postgres/connection.ts";
-import type { RawLabelRow, RawRequestRow } from "../store/postgres/requests.ts";
-import { RequestLog, redactFeedback, type Feedback, type MonitoredOptions, type MonitoredRequest, type RequestLogStore, type RequestRow, type StoredRequest } from "./log.ts";
+import type { RawLabelRow } from "../store/postgres/requests.ts";
+import { RequestLog, redactFeedback, type Feedback, type MonitoredOptions, type MonitoredRequest, type RequestLogStore, type RawRequestRow, type RequestRow, type StoredRequest } from "./log.ts";
 
 /** Longest a request waits for its log row to be written (SQLite's busy_timeout is the same 2 s). */
 export const RECORD_TIMEOUT_MS = 2_000;

@@ -116,7 +116,8 @@ const ADDED_COLUMNS: [string, string][] = [
   ["stale_citation", "INTEGER"],
 ];
 
-interface DbRow {
+/** One `requests` row as the SQLite file stores it (the Postgres migration copies these verbatim). */
+export interface RawRequestRow {
   id: string;
   time: string;
   route: string;
@@ -243,13 +244,13 @@ export class RequestLog implements RequestLogStore {
   }
 
   get(id: string): StoredRequest | undefined {
-    const r = this.getStmt.get(id) as DbRow | undefined;
+    const r = this.getStmt.get(id) as RawRequestRow | undefined;
     return r ? toStored(r) : undefined;
   }
 
   /** Requests that arrived in [from, to) (ISO times), oldest first. */
   between(from: string, to: string): StoredRequest[] {
-    return (this.db.prepare("SELECT * FROM requests WHERE time >= ? AND time < ? ORDER BY time").all(from, to) as DbRow[]).map(toStored);
+    return (this.db.prepare("SELECT * FROM requests WHERE time >= ? AND time < ? ORDER BY time").all(from, to) as RawRequestRow[]).map(toStored);
   }
 
   /**
@@ -318,7 +319,7 @@ export class RequestLog implements RequestLogStore {
   }
 }
 
-function toStored(r: DbRow): StoredRequest {
+function toStored(r: RawRequestRow): StoredRequest {
   return {
     id: r.id,
     time: r.time,

@@ -9,6 +9,7 @@
  */
 import type { KeyRow } from "../../serve/keys.ts";
 import type { SqlDatabase } from "./executor.ts";
+import { checkMetaVersion, createSchema, stampMetaVersion, tableExists } from "./schema.ts";
 
 export const KEYS_SCHEMA_VERSION = 1;
 const LOCK = 4242022;
@@ -41,9 +42,8 @@ export class AsyncKeyStore {
   async ensure(): Promise<void> {
     if (this.ready) return;
     await this.db.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(${LOCK})`);
-      for (const statement of SCHEMA.split(";").map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
-      await tx.query("INSERT INTO api_keys_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING", [String(KEYS_SCHEMA_VERSION)]);
+      await createSchema(tx, LOCK, SCHEMA);
+      await stampMetaVersion(tx, "api_keys_meta", KEYS_SCHEMA_VERSION);
     });
     await this.checkVersion();
     this.ready = true;
@@ -52,19 +52,14 @@ export class AsyncKeyStore {
   /** Whether a key store was ever created here (`keys create` creates it; serve and `keys revoke` do not). */
   async exists(): Promise<boolean> {
     if (this.ready) return true;
-    const { rows } = await this.db.query<{ t: string | null }>("SELECT to_regclass('api_keys')::text AS t");
-    if (rows[0]?.t === null || rows[0]?.t === undefined) return false;
+    if (!(await tableExists(this.db, "api_keys"))) return false;
     await this.checkVersion();
     this.ready = true;
     return true;
   }
 
-  private async checkVersion(): Promise<void> {
-    const { rows } = await this.db.query<{ value: string }>("SELECT value FROM api_keys_meta WHERE key = 'schema_version'");
-    const v = rows[0]?.value;
-    if (v !== undefined && (!Number.isInteger(Number(v)) || Number(v) > KEYS_SCHEMA_VERSION)) {
-      throw new Error(`the API key store was written by a newer ragtune (api_keys schema_version ${v}, this ragtune reads up to ${KEYS_SCHEMA_VERSION})`);
-    }
+  private checkVersion(): Promise<void> {
+    return checkMetaVersion(this.db, "api_keys_meta", { subject: "the API key store was", label: "api_keys", readsUpTo: KEYS_SCHEMA_VERSION });
   }
 
   /** False when the id is taken (the caller draws another). */

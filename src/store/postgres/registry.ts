@@ -31,6 +31,7 @@ import {
 } from "../../finetune/registry.ts";
 import { InputError, JobFailure } from "../../util/errors.ts";
 import type { SqlDatabase, SqlExecutor } from "./executor.ts";
+import { createSchema, stampOrCheckVersionRow } from "./schema.ts";
 
 /** Schema version of these tables; a database written by a newer ragtune is refused. */
 export const REGISTRY_SCHEMA_VERSION = 1;
@@ -122,13 +123,8 @@ export class AsyncPostgresRegistry {
 
   static async open(db: SqlDatabase): Promise<AsyncPostgresRegistry> {
     await db.transaction(async (tx) => {
-      await tx.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
-      for (const statement of SCHEMA.split(";").map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
-      const { rows } = await tx.query<{ version: number }>("SELECT version FROM ft_schema");
-      if (rows.length === 0) await tx.query("INSERT INTO ft_schema (version) VALUES ($1)", [REGISTRY_SCHEMA_VERSION]);
-      else if (Number(rows[0].version) > REGISTRY_SCHEMA_VERSION) {
-        throw new Error(`the database's model registry was written by a newer ragtune (registry schema ${rows[0].version}, this ragtune reads up to ${REGISTRY_SCHEMA_VERSION})`);
-      }
+      await createSchema(tx, SCHEMA_LOCK, SCHEMA);
+      await stampOrCheckVersionRow(tx, "ft_schema", { subject: "the database's model registry was", label: "registry", readsUpTo: REGISTRY_SCHEMA_VERSION });
     });
     return new AsyncPostgresRegistry(db);
   }

@@ -12,8 +12,9 @@
  * Tables are created only by a writer (`ensure`, serve); readers (`monitor`, `logs`) ask `exists`
  * first so a project that never served gets the same "no request log" error as on SQLite.
  */
-import type { Feedback, MonitoredOptions, MonitoredRequest, RequestRow, StoredRequest, Traffic } from "../../serve/log.ts";
+import type { Feedback, MonitoredOptions, MonitoredRequest, RawRequestRow, RequestRow, StoredRequest, Traffic } from "../../serve/log.ts";
 import type { SqlDatabase, SqlExecutor } from "./executor.ts";
+import { checkMetaVersion, createSchema, stampMetaVersion, tableExists } from "./schema.ts";
 
 /** Bumped when the tables change; a newer one is refused (another ragtune wrote it). */
 export const REQUESTS_SCHEMA_VERSION = 1;
@@ -60,31 +61,6 @@ CREATE TABLE IF NOT EXISTS request_labels (
   labeller_version TEXT NOT NULL
 );
 `;
-
-/** One `requests` row as the SQLite file stores it (migration copies these verbatim). */
-export interface RawRequestRow {
-  id: string;
-  time: string;
-  route: string;
-  status: number;
-  query: string;
-  retrieved: string;
-  answer: string | null;
-  confidence: number | null;
-  fallback: number | null;
-  support: number | null;
-  latency_ms: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number | null;
-  model: string;
-  index_generation: number;
-  index_fingerprint: string;
-  feedback: string | null;
-  traffic: string;
-  citations: number | null;
-  stale_citation: number | null;
-}
 
 /** One `request_labels` row (the same columns on both). */
 export interface RawLabelRow {
@@ -146,11 +122,6 @@ function insertValues(row: RequestRow): unknown[] {
 const placeholders = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => `$${offset + i + 1}`).join(", ");
 const INSERT = `INSERT INTO requests (${REQUEST_COLUMNS.join(", ")}) VALUES (${placeholders(REQUEST_COLUMNS.length)})`;
 
-async function tableExists(db: SqlExecutor, name: string): Promise<boolean> {
-  const { rows } = await db.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [name]);
-  return rows[0]?.t !== null && rows[0]?.t !== undefined;
-}
-
 /** Insert many rows with one statement per batch (bounded parameter count). */
 async function insertMany(tx: SqlExecutor, table: string, columns: readonly string[], rows: unknown[][]): Promise<void> {
   const per = Math.max(1, Math.floor(30_000 / columns.length));
@@ -169,9 +140,8 @@ export class AsyncRequestLog {
   async ensure(): Promise<void> {
     if (this.ready) return;
     await this.db.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(${LOCK})`);
-      for (const statement of SCHEMA.split(";").map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
-      await tx.query("INSERT INTO requests_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING", [String(REQUESTS_SCHEMA_VERSION)]);
+      await createSchema(tx, LOCK, SCHEMA);
+      await stampMetaVersion(tx, "requests_meta", REQUESTS_SCHEMA_VERSION);
     });
     await this.checkVersion();
     this.ready = true;
@@ -186,12 +156,8 @@ export class AsyncRequestLog {
     return true;
   }
 
-  private async checkVersion(): Promise<void> {
-    const { rows } = await this.db.query<{ value: string }>("SELECT value FROM requests_meta WHERE key = 'schema_version'");
-    const v = rows[0]?.value;
-    if (v !== undefined && (!Number.isInteger(Number(v)) || Number(v) > REQUESTS_SCHEMA_VERSION)) {
-      throw new Error(`the request log was written by a newer ragtune (requests schema_version ${v}, this ragtune reads up to ${REQUESTS_SCHEMA_VERSION})`);
-    }
+  private checkVersion(): Promise<void> {
+    return checkMetaVersion(this.db, "requests_meta", { subject: "the request log was", label: "requests", readsUpTo: REQUESTS_SCHEMA_VERSION });
   }
 
   /** One insert (its own implicit transaction): the one blocking call serve makes per request. */

@@ -18,6 +18,7 @@
  */
 import type { IndexVersion } from "../versions.ts";
 import type { SqlDatabase } from "./executor.ts";
+import { createSchema, stampOrCheckVersionRow } from "./schema.ts";
 
 export const VERSIONS_SCHEMA_VERSION = 1;
 const SCHEMA_LOCK = 4242201;
@@ -82,13 +83,8 @@ export class AsyncPostgresVersions {
 
   static async open(db: SqlDatabase): Promise<AsyncPostgresVersions> {
     await db.transaction(async (tx) => {
-      await tx.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
-      for (const statement of SCHEMA.split(";").map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
-      const { rows } = await tx.query<{ version: number }>("SELECT version FROM index_versions_schema");
-      if (rows.length === 0) await tx.query("INSERT INTO index_versions_schema (version) VALUES ($1)", [VERSIONS_SCHEMA_VERSION]);
-      else if (Number(rows[0].version) > VERSIONS_SCHEMA_VERSION) {
-        throw new Error(`the database's index versions were written by a newer ragtune (versions schema ${rows[0].version}, this ragtune reads up to ${VERSIONS_SCHEMA_VERSION})`);
-      }
+      await createSchema(tx, SCHEMA_LOCK, SCHEMA);
+      await stampOrCheckVersionRow(tx, "index_versions_schema", { subject: "the database's index versions were", label: "versions", readsUpTo: VERSIONS_SCHEMA_VERSION });
     });
     return new AsyncPostgresVersions(db);
   }
