@@ -12,7 +12,7 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeTinyProject } from "./helpers/project.ts";
-import { BIN, runCli } from "./helpers/cli.ts";
+import { BIN, runCli, stopChildren } from "./helpers/cli.ts";
 import { startLlmServer, type LlmServer, type ScriptedReply } from "./helpers/llm-server.ts";
 import { redisQueueSkipReason, startRedis, type RedisServer } from "./helpers/redis.ts";
 import { loadConfig } from "../src/config/index.ts";
@@ -65,17 +65,6 @@ function startWorker(root: string, args: string[] = [], url = redis.url): ChildP
   return w;
 }
 
-async function stopWorkers(workers: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    workers.map((w) => {
-      if (w.exitCode !== null || w.signalCode !== null) return;
-      const exited = new Promise((r) => w.once("exit", r));
-      w.kill("SIGTERM");
-      return exited;
-    }),
-  );
-}
-
 const key = (r: CaseResult) => `${r.variant}|${r.caseId}|${r.repeat ?? 0}`;
 /** What a case's result is, without what legitimately differs between runs. */
 const essence = (r: CaseResult) => ({ output: r.output, passed: r.passed, failure: r.failure, scores: r.scores, retrieved: r.retrieved, abstained: r.abstained, usage: r.usage, costUsd: r.costUsd });
@@ -106,7 +95,7 @@ test("a queued eval on two workers records the same results as a local eval, eac
     assert.equal(prompts.length, new Set(prompts).size);
     assert.equal(prompts.length, 24);
   } finally {
-    await stopWorkers(workers);
+    await stopChildren(workers);
     await server.close();
   }
 });
@@ -139,7 +128,7 @@ test("a worker SIGKILLed mid-job loses nothing and the retried job does not pay 
     assert.equal(prompts.length, 30);
     assert.equal(queued.cases.filter((c) => c.cached).length, 1, "the retried job was a cache hit");
   } finally {
-    await stopWorkers([survivor, dying]);
+    await stopChildren([survivor, dying]);
     await server.close();
   }
 });
@@ -166,7 +155,7 @@ test("a provider's rate limit holds across two workers (one Redis token bucket)"
     }
   } finally {
     clearInterval(record);
-    await stopWorkers(workers);
+    await stopChildren(workers);
     await server.close();
   }
 });
@@ -196,7 +185,7 @@ test("a coordinator SIGKILLed mid-run is resumed: finished jobs are collected fr
     const prompts = server.requests.map((q) => JSON.stringify(q.body.messages));
     assert.equal(prompts.length, new Set(prompts).size);
   } finally {
-    await stopWorkers(workers);
+    await stopChildren(workers);
     await server.close();
   }
 });
@@ -219,7 +208,7 @@ test("Redis restarted mid-eval (kill -9, append-only file): workers and the coor
     assert.equal(cases.length, 40, "every case × variant recorded");
     assert.equal(new Set(cases.map(key)).size, 40, "none recorded twice");
   } finally {
-    await stopWorkers(workers);
+    await stopChildren(workers);
     await server.close();
     await durable.stop();
   }

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue, type ConnectionOptions } from "bullmq";
-import { BIN, runCli } from "./helpers/cli.ts";
+import { BIN, runCli, stopChildren } from "./helpers/cli.ts";
 import { loadIORedis, redisQueueSkipReason, startRedis, type RedisServer } from "./helpers/redis.ts";
 import { indexContent } from "./helpers/index-content.ts";
 
@@ -76,17 +76,6 @@ function startDyingWorker(queueName: string, n: number): ChildProcess {
   return spawn(process.execPath, ["--import", "tsx", DIES, redis.url, String(n), queueName], { stdio: ["ignore", "ignore", "pipe"] });
 }
 
-async function stop(workers: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    workers.map((w) => {
-      if (w.exitCode !== null || w.signalCode !== null) return;
-      const exited = new Promise((r) => w.once("exit", r));
-      w.kill("SIGTERM");
-      return exited;
-    }),
-  );
-}
-
 const skippedLines = (out: string) => out.split("\n").filter((l) => /^\s+(skipped|removed|kept) /.test(l)).sort();
 const parseJobsRun = (log: string) => log.split("\n").filter((l) => /^parse \d+ file/.test(l)).length;
 
@@ -126,7 +115,7 @@ test("two workers: the index equals a local ingest's; failing files reported the
     const again = JSON.parse((await runCli(["ingest", "--queue", redis.url, "--queue-name", "iq-two", "--json"], root)).stdout);
     assert.deepEqual([again.queue.parseJobs, again.queue.embedJobs, again.unchanged, again.skipped.length], [1, 0, 70, 3]);
   } finally {
-    await stop(workers);
+    await stopChildren(workers);
   }
 });
 
@@ -142,7 +131,7 @@ test("fastify-docs on two workers equals a local ingest", { skip: skip ?? (exist
     assert.deepEqual(queued.skipped, local.skipped);
     assert.deepEqual(indexContent(root), indexContent(localRoot));
   } finally {
-    await stop(workers);
+    await stopChildren(workers);
   }
 });
 
@@ -171,7 +160,7 @@ test("a worker SIGKILLed mid-job: its job is taken over, nothing lost, every doc
     assert.deepEqual([again.queue.parseJobs, again.queue.embedJobs, again.unchanged], [0, 0, 40]);
     assert.equal(parseJobsRun(rescuer.log()), queued.queue.parseJobs);
   } finally {
-    await stop([rescuer, dying]);
+    await stopChildren([rescuer, dying]);
   }
 });
 
@@ -216,7 +205,7 @@ test("a coordinator SIGKILLed mid-run: the previous index stays; rerun collects 
     assert.deepEqual(await queue.getJobCounts("waiting", "active", "completed", "failed"), { waiting: 0, active: 0, completed: 0, failed: 0 });
   } finally {
     if (coordinator.exitCode === null && coordinator.signalCode === null) coordinator.kill("SIGKILL");
-    if (worker) await stop([worker]);
+    if (worker) await stopChildren([worker]);
     await queue.close();
     connection.disconnect();
   }
@@ -235,6 +224,6 @@ test("every file fails to parse: the queued ingest exits as the local one does, 
     assert.deepEqual(message(q.stderr), message(l.stderr));
     assert.equal(message(q.stderr).length, 1);
   } finally {
-    await stop(workers);
+    await stopChildren(workers);
   }
 });

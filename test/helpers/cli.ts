@@ -1,5 +1,5 @@
 /** Run the ragtune CLI as a child process (no colour), for CLI tests. */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const BIN = fileURLToPath(new URL("../../bin/ragtune.js", import.meta.url));
@@ -13,4 +13,16 @@ export function runCli(args: string[], cwd: string, env: Record<string, string> 
     child.stderr.on("data", (d) => (stderr += d));
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/** SIGTERM each child still running (a worker's orderly shutdown) and wait until all have exited. */
+export async function stopChildren(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map((c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise((r) => c.once("exit", r));
+      c.kill("SIGTERM");
+      return exited;
+    }),
+  );
 }
