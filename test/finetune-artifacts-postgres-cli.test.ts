@@ -35,6 +35,22 @@ describe("fine-tuned artifacts of a Postgres project, across folders", { skip },
     for (const r of roots) rmSync(r, { recursive: true, force: true });
   });
 
+  /** `ragtune serve --variant fine-tuned` in `root` answers a memorised question with model `id`. */
+  async function assertServesMemorised(root: string, id: string): Promise<void> {
+    const port = await freePort();
+    const served = await startServe(root, ["--variant", "fine-tuned", "--port", String(port), "--no-auth"]);
+    stops.push(served.stop);
+    try {
+      const res = await fetch(`${served.url}/v1/ask`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ question: "What is the colour code of swatch number 7?" }) });
+      const body = (await res.json()) as { answer: string; generator: string };
+      assert.equal(res.status, 200, JSON.stringify(body));
+      assert.equal(body.generator, `memoriser:${id}`);
+      assert.match(body.answer, /C-1007/);
+    } finally {
+      served.stop();
+    }
+  }
+
   test("train + promote a memoriser in folder a; `ragtune serve --variant fine-tuned` in folder b answers with it", async () => {
     const url = server.createDatabase("art_two_folders");
     const config = `store:\n  kind: postgres\n  url: "${url}"\n`;
@@ -49,14 +65,28 @@ describe("fine-tuned artifacts of a Postgres project, across folders", { skip },
     assert.ok(existsSync(join(a, ".ragtune", "models")), "trained on folder a's disk");
     assert.equal(existsSync(join(b, ".ragtune", "models")), false, "folder b has no local models");
 
-    const port = await freePort();
-    const served = await startServe(b, ["--variant", "fine-tuned", "--port", String(port), "--no-auth"]);
-    stops.push(served.stop);
-    const res = await fetch(`${served.url}/v1/ask`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ question: "What is the colour code of swatch number 7?" }) });
-    const body = (await res.json()) as { answer: string; generator: string };
-    assert.equal(res.status, 200, JSON.stringify(body));
-    assert.equal(body.generator, `memoriser:${id}`);
-    assert.match(body.answer, /C-1007/);
+    await assertServesMemorised(b, id);
     assert.deepEqual(readdirSync(join(b, ".ragtune", "models-cache")), [id], "materialised under its id, no temp folder left");
+  });
+
+  test("store migrate copies the artifact of a locally trained model (counts + checksum); a Postgres folder without it then serves it", async () => {
+    const root = makeTinyProject();
+    roots.push(root);
+    writeHistory(root);
+    assert.equal((await runCli(["ingest"], root)).code, 0);
+    const trained = await runCli(["finetune", "train", "--task", "qa", "--file", "history.jsonl", "--force", "--reason", "migrate test", "--json"], root);
+    assert.equal(trained.code, 0, trained.stderr);
+    const id = JSON.parse(trained.stdout)[0].model.id as string;
+    const url = server.createDatabase("art_migrate");
+    const m = await runCli(["store", "migrate", "--to", url, "--json"], root);
+    assert.equal(m.code, 0, m.stderr);
+    const part = (JSON.parse(m.stdout).copied as { name: string; counts: Record<string, number>; checksum: string }[]).find((p) => p.name === "model artifacts");
+    assert.ok(part, m.stdout);
+    assert.deepEqual({ ...part.counts, bytes: part.counts.bytes > 0 }, { artifacts: 1, bytes: true, "folders not found": 0, "over the limit": 0 });
+    assert.match(part.checksum, /^[0-9a-f]{64}$/);
+    const b = makeTinyProject(`store:\n  kind: postgres\n  url: "${url}"\n`);
+    roots.push(b);
+    await assertServesMemorised(b, id);
+    assert.deepEqual(readdirSync(join(b, ".ragtune", "models-cache")), [id]);
   });
 });

@@ -235,3 +235,53 @@ export function migrateRegistry(file: string, url: string, options: { timeoutMs?
     target.close();
   }
 }
+
+/**
+ * Store the artifacts of the locally trained models of a migrated registry (after
+ * migrateRegistry): every model without a generator id whose artifact exists under `root` is packed
+ * and stored (ArtifactNotPacked ones — over the limit, symlinks — stay local paths and are
+ * counted), then the target's list of stored artifacts is compared with what was packed: counts
+ * and a checksum over (model id, sha256) lines. Undefined when the registry has no such model.
+ */
+export function migrateArtifacts(file: string, url: string, options: { root: string; timeoutMs?: number; artifactLimitBytes?: number }): CopiedPart | undefined {
+  const local = readSqliteRegistry(file).models.filter((m) => m.generator_id === null);
+  if (local.length === 0) return undefined;
+  const connection = PostgresConnection.acquire(url, options);
+  const target = new PostgresModelRegistry(connection, { root: options.root, release: () => connection.release() });
+  try {
+    const packed: { id: string; sha256: string }[] = [];
+    let missing = 0;
+    let notStored = 0;
+    let bytes = 0;
+    for (const m of local) {
+      const path = resolve(options.root, m.artifact);
+      if (!existsSync(path)) {
+        missing++;
+        continue;
+      }
+      let p: PackedArtifact;
+      try {
+        p = packArtifact(path, options.artifactLimitBytes);
+      } catch (err) {
+        if (!(err instanceof ArtifactNotPacked)) throw err;
+        notStored++;
+        continue;
+      }
+      target.storeArtifact(m.id, p);
+      packed.push({ id: m.id, sha256: p.sha256 });
+      bytes += p.bytes;
+    }
+    const sum = (xs: { id: string; sha256: string }[]) => {
+      const h = createHash("sha256");
+      for (const x of [...xs].sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)))) h.update(`${x.id} ${x.sha256}\n`);
+      return h.digest("hex");
+    };
+    const stored = target.storedArtifacts().map((s) => ({ id: s.modelId, sha256: s.sha256 }));
+    if (stored.length !== packed.length) throw new Error(`the artifact copy differs from the source (artifacts: ${packed.length} vs ${stored.length})`);
+    const checksum = sum(packed);
+    if (sum(stored) !== checksum) throw new Error(`the artifact copy differs from the source (checksum ${checksum} vs ${sum(stored)})`);
+    return { name: "model artifacts", counts: { artifacts: packed.length, bytes, "folders not found": missing, "over the limit": notStored }, checksum };
+  } finally {
+    target.close();
+  }
+}
