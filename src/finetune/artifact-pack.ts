@@ -11,8 +11,9 @@
  *     then per regular file, in byte order of its relative POSIX path:
  *     f <size> <path>\n<size bytes>\n
  *
- * The sha256 is over these (uncompressed) bytes; what is stored is their gzip (level 9; Node's
- * gzip header carries no timestamp). Only regular files are packed: a symlink or a special file is
+ * The sha256 is over these (uncompressed) bytes; what is stored is their gzip (level 6: on an
+ * 11.6 MB banking77 classifier 1% larger than level 9 and 9× faster; Node's gzip header carries
+ * no timestamp). Only regular files are packed: a symlink or a special file is
  * refused (its target may not exist elsewhere), and so are paths with a newline or a `..` segment.
  * File modes are not kept (artifacts are data, not programs).
  */
@@ -84,7 +85,7 @@ export function packArtifact(path: string, limit = ARTIFACT_LIMIT_BYTES): Packed
     parts.push(Buffer.from(`f ${data.length} ${rel}\n`), data, Buffer.from("\n"));
   }
   const raw = Buffer.concat(parts);
-  return { kind, files: files.length, bytes, sha256: createHash("sha256").update(raw).digest("hex"), gzip: gzipSync(raw, { level: 9 }) };
+  return { kind, files: files.length, bytes, sha256: createHash("sha256").update(raw).digest("hex"), gzip: gzipSync(raw, { level: 6 }) };
 }
 
 /** The files of a pack, checked against its sha256 first (a mismatch is refused: nothing is written). */
