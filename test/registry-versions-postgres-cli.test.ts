@@ -116,6 +116,8 @@ describe("registry and index versions of a Postgres project, across folders and 
     assert.deepEqual(copied.map((p) => [p.name, p.counts]), [
       ["model registry", { models: 2, promotions: 1 }],
       ["index versions", { versions: 2, copies: 2 }],
+      // The seeded models' artifact /tmp/m does not exist: nothing to store, counted.
+      ["model artifacts", { artifacts: 0, bytes: 0, "folders not found": 2, "over the limit": 0 }],
     ]);
     const text = await runCli(["store", "migrate", "--to", server.createDatabase("cli_reg_migrate2")], root);
     assert.match(text.stdout, /copied model registry: 2 models, 1 promotions; verified/);

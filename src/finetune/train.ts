@@ -180,7 +180,7 @@ export async function trainAndRegister(project: Project, request: TrainRequest):
   try {
     const current = registry.promoted(task);
     const references = [{ name: baselineName, predictions: baseline }];
-    if (current) references.push({ name: current.id, predictions: await predictWith(current) });
+    if (current) references.push({ name: current.id, predictions: await predictWith(registry.localArtifact(current)) });
     const gate = promotionGate({
       candidate,
       references,
