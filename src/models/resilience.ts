@@ -231,8 +231,8 @@ function bucket(existing: TokenBucket | undefined, perMinute: number | undefined
 }
 
 /**
- * Rate limits shared by several processes (the queue workers of evaluate/queue/, through a Redis
- * token bucket in queue/rate-gate.ts). When one is installed, the request and token
+ * Rate limits shared by several processes (the eval and ingest queue workers, evaluate/queue/ and
+ * ingest/queue/, through a Redis token bucket in queue/rate-gate.ts). When one is installed, the request and token
  * buckets of every key are taken from it instead of this process's own buckets; the concurrency
  * limit stays per process.
  */
