@@ -7,7 +7,8 @@
  *
  *   node --import tsx bench/serve-log-keys-postgres.ts [--rounds 5] [--requests 200]
  *
- * Prints p50/p95 per variant and the per-call cost of `record` and `verify`; writes
+ * Prints p50/p95 per variant and the per-call cost of `record`, `verify` and a key's rate-limit
+ * take (in memory on SQLite, the shared Postgres bucket otherwise); writes
  * bench/results/serve-log-keys-postgres.json.
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -18,6 +19,7 @@ import { execFileSync } from "node:child_process";
 import { loadConfig } from "../src/config/index.ts";
 import { openProject } from "../src/pipeline/index.ts";
 import { createServeApp } from "../src/serve/index.ts";
+import { keyLimiterFor } from "../src/serve/rate-limit-shared.ts";
 import { openKeyStore } from "../src/serve/keys-open.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
 
@@ -43,6 +45,7 @@ type Variant = "sqlite" | "postgres";
 const askMs: Record<Variant, number[]> = { sqlite: [], postgres: [] };
 const recordMs: Record<Variant, number[]> = { sqlite: [], postgres: [] };
 const verifyMs: Record<Variant, number[]> = { sqlite: [], postgres: [] };
+const takeMs: Record<Variant, number[]> = { sqlite: [], postgres: [] };
 
 const project = openProject(loadConfig(join(root, "ragtune.yaml")));
 const sqliteConfig = project.config;
@@ -75,6 +78,13 @@ for (let round = 0; round < ROUNDS; round++) {
       if (!keys.verify(key)) throw new Error("verify failed");
       verifyMs[v].push(performance.now() - t);
     }
+    // The key's rate bucket: in memory on SQLite, a shared row on Postgres (serve/rate-limit-shared.ts).
+    const limiter = keyLimiterFor(keys, 1_000_000);
+    for (let i = 0; i < REQUESTS; i++) {
+      const t = performance.now();
+      if (!limiter.take(`bench-${round}`, Date.now()).ok) throw new Error("take refused");
+      takeMs[v].push(performance.now() - t);
+    }
     keys.close();
   }
 }
@@ -92,6 +102,7 @@ const result = {
   askMs: { sqlite: summary(askMs.sqlite), postgres: summary(askMs.postgres) },
   recordMs: { sqlite: summary(recordMs.sqlite), postgres: summary(recordMs.postgres) },
   verifyMs: { sqlite: summary(verifyMs.sqlite), postgres: summary(verifyMs.postgres) },
+  rateTakeMs: { sqlite: summary(takeMs.sqlite), postgres: summary(takeMs.postgres) },
   addedP50Ms: +(pct(askMs.postgres, 50) - pct(askMs.sqlite, 50)).toFixed(3),
 };
 console.log(JSON.stringify(result, null, 2));

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { CommandTrainer, fillPlaceholders, metricsInLine, shellQuote } from "../src/finetune/trainers/command.ts";
 import type { TrainerEvent, TrainingExample } from "../src/finetune/index.ts";
 import { InputError, JobFailure } from "../src/util/errors.ts";
+import { relocateArtifact } from "../src/finetune/train.ts";
 
 const ex = (id: string, input: string, output: string): TrainingExample => ({ id, task: "qa", input, output, source: `qa.jsonl:${id}` });
 const data = { train: [ex("1", "How long is the refund window?", "30 days"), ex("2", "Trash retention?", "60 days")], validation: [ex("3", "Payment methods?", "Visa, Mastercard")] };
@@ -170,4 +171,32 @@ test("no artifact, a stale artifact, a missing command: clear errors", async () 
   await assert.rejects(shellMissing.train(data, { outDir: tmp() }), /exited with code 127 — command not found/);
 
   assert.throws(() => new CommandTrainer({ command: "  " }), /command is empty/);
+});
+
+test("after the temp folder is renamed, every path the trainer reported inside it points into the final folder", () => {
+  const root = "/proj";
+  const tmpDir = join(root, ".ragtune/models/.tmp-qa-command-x");
+  const finalDir = join(root, ".ragtune/models/qa-command-x");
+  const moved = relocateArtifact(
+    {
+      trainer: "command",
+      task: "qa",
+      artifact: join(tmpDir, "lora", "adapter.gguf"),
+      baseModel: "/models/base.gguf",
+      metrics: {},
+      config: { trainFile: join(tmpDir, "train.jsonl"), cwd: "/elsewhere", trainExamples: 3 },
+      generatorId: `llamacpp:/models/base.gguf?lora=${join(tmpDir, "lora", "adapter.gguf")}`,
+    },
+    tmpDir,
+    finalDir,
+    root,
+  );
+  assert.equal(moved.artifact, ".ragtune/models/qa-command-x/lora/adapter.gguf");
+  assert.equal(moved.generatorId, "llamacpp:/models/base.gguf?lora=.ragtune/models/qa-command-x/lora/adapter.gguf");
+  assert.deepEqual(moved.config, { trainFile: ".ragtune/models/qa-command-x/train.jsonl", cwd: "/elsewhere", trainExamples: 3 });
+  // The folder itself (classifier, memoriser) and paths elsewhere are handled as before.
+  assert.equal(relocateArtifact({ trainer: "classifier", task: "classify", artifact: tmpDir, baseModel: "none", metrics: {}, config: {} }, tmpDir, finalDir, root).artifact, ".ragtune/models/qa-command-x");
+  assert.equal(relocateArtifact({ trainer: "openai", task: "qa", artifact: "openai:ft:gpt-4.1-mini:acme", baseModel: "gpt-4.1-mini", metrics: {}, config: {} }, tmpDir, finalDir, root).artifact, "openai:ft:gpt-4.1-mini:acme");
+  // A sibling whose name merely starts with the temp folder's is not moved.
+  assert.equal(relocateArtifact({ trainer: "command", task: "qa", artifact: `${tmpDir}-other/a.gguf`, baseModel: "b", metrics: {}, config: {} }, tmpDir, finalDir, root).artifact, `${tmpDir}-other/a.gguf`);
 });

@@ -14,6 +14,7 @@ import { PostgresConnection } from "../src/store/postgres/connection.ts";
 import { PostgresModelRegistry } from "../src/finetune/registry-postgres.ts";
 import { SqliteModelRegistry, type ModelRegistry } from "../src/finetune/registry.ts";
 import type { TrainedArtifact } from "../src/finetune/index.ts";
+import { RequestLog } from "../src/serve/log.ts";
 
 const skip = postgresSkipReason();
 const PG_CONFIG = `store:\n  kind: postgres\n  urlEnv: RAGTUNE_TEST_PG\n`;
@@ -99,13 +100,24 @@ describe("registry and index versions of a Postgres project, across folders and 
     const index = join(root, ".ragtune", "index.db");
     const [m1] = seedModels(new SqliteModelRegistry(index));
     assert.equal((await runCli(["models", "promote", m1, "--force", "--reason", "seed"], root)).code, 0);
+    // A key and a logged request next to the index: migrate carries them too.
+    const created = await runCli(["keys", "create", "--scope", "query", "--name", "ci"], root);
+    assert.equal(created.code, 0, created.stderr);
+    const log = new RequestLog(join(root, ".ragtune", "requests.db"));
+    log.record({ id: "r1", time: new Date().toISOString(), route: "/v1/ask", status: 200, query: "how long is the trash kept?", retrieved: [], answer: "60 days", confidence: 0.9, fallback: false, support: 1, latencyMs: 5, inputTokens: 10, outputTokens: 3, costUsd: null, model: "offline:extractive", indexGeneration: 1, indexFingerprint: "f" });
+    log.close();
     const url = server.createDatabase("cli_reg_migrate");
     const m = await runCli(["store", "migrate", "--to", url, "--json"], root);
     assert.equal(m.code, 0, m.stderr);
+    const report = JSON.parse(m.stdout) as { requestLog?: { requests: number }; keys?: { keys: number } };
+    assert.equal(report.requestLog?.requests, 1);
+    assert.equal(report.keys?.keys, 1);
     const copied = JSON.parse(m.stdout).copied as { name: string; counts: Record<string, number> }[];
     assert.deepEqual(copied.map((p) => [p.name, p.counts]), [
       ["model registry", { models: 2, promotions: 1 }],
       ["index versions", { versions: 2, copies: 2 }],
+      // The seeded models' artifact /tmp/m does not exist: nothing to store, counted.
+      ["model artifacts", { artifacts: 0, bytes: 0, "folders not found": 2, "over the limit": 0 }],
     ]);
     const text = await runCli(["store", "migrate", "--to", server.createDatabase("cli_reg_migrate2")], root);
     assert.match(text.stdout, /copied model registry: 2 models, 1 promotions; verified/);
@@ -118,5 +130,10 @@ describe("registry and index versions of a Postgres project, across folders and 
     assert.equal(models.find((x) => x.id === m1)?.status, "promoted");
     const rb = await runCli(["index", "rollback", "1"], root);
     assert.equal(rb.code, 0, rb.stderr);
+    const keys = JSON.parse((await runCli(["keys", "list", "--json"], root)).stdout) as { name: string | null }[];
+    assert.deepEqual(keys.map((k) => k.name), ["ci"], "the key is in Postgres");
+    const logs = JSON.parse((await runCli(["logs", "list", "--json", "--since", "1h"], root)).stdout) as { requests: { query: string }[] };
+    assert.deepEqual(logs.requests.map((r) => r.query), ["how long is the trash kept?"], "the request log is in Postgres");
+    assert.ok(!existsSync(join(root, ".ragtune", "keys.db")) && !existsSync(join(root, ".ragtune", "requests.db")), "and no files were written back");
   });
 });

@@ -3,7 +3,7 @@
  * CLI on it (`ragtune ingest --json`, `ragtune eval --json`) and reports what issue 9 asks for.
  *
  *   node --import tsx bench/corpora/run.ts [--corpus pnpm-docs|fastify-docs] [--label NAME]
- *        [--variants rag,long-context,prompt-only] [--split dev|holdout|all] [--keep] [--semantic]
+ *        [--variants rag,long-context,prompt-only] [--split dev|holdout|all] [--keep] [--semantic] [--store sqlite|postgres]
  *
  * Per corpus: the dataset folders named in bench/corpora/<name>/project.ts are copied, layout
  * unchanged, into a temp project with a ragtune.yaml that sets only `name`, `sources` and `suite`
@@ -37,12 +37,12 @@ const SPLITS = ["dev", "holdout", "all"];
 
 function usage(message: string): never {
   console.error(`bench/corpora/run.ts: ${message}`);
-  console.error("usage: node --import tsx bench/corpora/run.ts [--corpus pnpm-docs|fastify-docs] [--label NAME] [--variants rag,long-context,prompt-only] [--split dev|holdout|all] [--keep] [--semantic]");
+  console.error("usage: node --import tsx bench/corpora/run.ts [--corpus pnpm-docs|fastify-docs] [--label NAME] [--variants rag,long-context,prompt-only] [--split dev|holdout|all] [--keep] [--semantic] [--store sqlite|postgres]");
   process.exit(2);
 }
 
 function parseArgs(argv: string[]) {
-  const opts = { corpora: [...CORPORA] as string[], label: "current", variants: ["prompt-only", "long-context", "rag"], split: "all", keep: false, semantic: false };
+  const opts = { corpora: [...CORPORA] as string[], label: "current", variants: ["prompt-only", "long-context", "rag"], split: "all", keep: false, semantic: false, store: "sqlite" };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -66,7 +66,11 @@ function parseArgs(argv: string[]) {
     } else if (a === "--keep") opts.keep = true;
     // The offline reader with `answer.semantic: use-lite` (docs/reader.md); everything else at its default.
     else if (a === "--semantic") opts.semantic = true;
-    else usage(`unknown option '${a}'`);
+    // The project on a private PostgreSQL cluster (test/helpers/postgres.ts) instead of SQLite.
+    else if (a === "--store") {
+      opts.store = value();
+      if (opts.store !== "sqlite" && opts.store !== "postgres") usage(`--store: must be sqlite or postgres (got '${opts.store}')`);
+    } else usage(`unknown option '${a}'`);
   }
   return opts;
 }
@@ -112,14 +116,14 @@ function gitCommit(): string | undefined {
 }
 
 /** Build the temp project: dataset folders copied as they are, a minimal ragtune.yaml. */
-function buildProject(p: CorpusProject, suitePath: string, semantic: boolean): string {
+function buildProject(p: CorpusProject, suitePath: string, semantic: boolean, storeUrl?: string): string {
   const dir = mkdtempSync(join(tmpdir(), `ragtune-corpus-${p.name}-`));
   for (const item of p.copy) {
     const from = join(DATASETS, p.dataset, item);
     if (!existsSync(from)) throw new Error(`dataset ${p.dataset} has no '${item}' (expected ${from})`);
     cpSync(from, join(dir, item), { recursive: true });
   }
-  const config = { name: p.name, sources: p.sources.map((s) => ({ include: s.include, version: s.version, ...(s.exclude ? { exclude: s.exclude } : {}) })), suite: suitePath, ...(semantic ? { answer: { semantic: "use-lite" } } : {}) };
+  const config = { name: p.name, sources: p.sources.map((s) => ({ include: s.include, version: s.version, ...(s.exclude ? { exclude: s.exclude } : {}) })), suite: suitePath, ...(semantic ? { answer: { semantic: "use-lite" } } : {}), ...(storeUrl ? { store: { kind: "postgres", url: storeUrl } } : {}) };
   writeFileSync(join(dir, "ragtune.yaml"), `# Written by bench/corpora/run.ts: only sources and suite are set, the rest is ragtune's defaults.\n${stringify(config)}`);
   return dir;
 }
@@ -137,7 +141,7 @@ interface CorpusResult {
   variants: Record<string, VariantMetrics>;
 }
 
-async function runCorpus(name: string, opts: ReturnType<typeof parseArgs>): Promise<CorpusResult | undefined> {
+async function runCorpus(name: string, opts: ReturnType<typeof parseArgs> & { storeUrl?: string }): Promise<CorpusResult | undefined> {
   const dataset = join(DATASETS, name);
   if (!existsSync(dataset)) {
     console.log(`\n== ${name}: skipped — ${dataset} is absent`);
@@ -150,7 +154,7 @@ async function runCorpus(name: string, opts: ReturnType<typeof parseArgs>): Prom
   const selected = opts.split === "all" ? suite.cases : suite.cases.filter((c) => c.tags?.includes(opts.split));
   console.log(`\n== ${name} (split ${opts.split}: ${selected.length} of ${suite.cases.length} cases; variants ${opts.variants.join(", ")})`);
 
-  const dir = buildProject(project, suitePath, opts.semantic);
+  const dir = buildProject(project, suitePath, opts.semantic, opts.storeUrl);
   const result: CorpusResult = {
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -249,12 +253,15 @@ async function main(): Promise<number> {
   }
   const results: Record<string, CorpusResult> = {};
   let failed = false;
+  const pg = opts.store === "postgres" ? await (await import("../../test/helpers/postgres.ts")).startPostgres() : undefined;
+  let dbs = 0;
   for (const name of opts.corpora) {
-    const r = await runCorpus(name, opts);
+    const r = await runCorpus(name, { ...opts, storeUrl: pg?.createDatabase(`corpus_${dbs++}`) });
     if (!r) continue;
     results[name] = r;
     if (!r.ingest.ok || !r.eval?.ok) failed = true;
   }
+  pg?.stop();
   if (Object.keys(results).length > 0) writeResults(opts.label, results);
   return failed ? 1 : 0;
 }

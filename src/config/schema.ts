@@ -274,19 +274,19 @@ const Limits = {
     .max(20)
     .default(4)
     .describe("Retries on 429, 5xx, timeouts and network errors (exponential backoff with jitter, honouring Retry-After). Auth and validation errors are never retried."),
-  maxConcurrency: z.number().int().min(1).max(256).default(4).describe("Requests in flight at once to this provider."),
+  maxConcurrency: z.number().int().min(1).max(256).default(4).describe("Requests in flight at once to this provider (chat and embeddings together, per process)."),
   requestsPerMinute: z
     .number()
     .gt(0)
     .max(1_000_000)
     .optional()
-    .describe("Request rate limit (token bucket), above 0; unset = unlimited."),
+    .describe("Request rate limit (token bucket) shared by chat and embedding requests to this provider, across queue workers too; above 0; unset = unlimited."),
   tokensPerMinute: z
     .number()
     .gt(0)
     .max(1_000_000_000)
     .optional()
-    .describe("Token rate limit (input + estimated output tokens per minute), above 0; unset = unlimited."),
+    .describe("Token rate limit per minute: chat calls are charged input + max output tokens, embedding requests the batch's input tokens; above 0; unset = unlimited."),
 };
 
 const Provider = z

@@ -9,10 +9,10 @@ import { postgresUrl } from "../store/open.ts";
 import { PostgresConnection } from "../store/postgres/connection.ts";
 import { redactUrl } from "../store/postgres/sync.ts";
 import { InputError } from "../util/errors.ts";
-import { PostgresModelRegistry } from "./registry-postgres.ts";
+import { PostgresModelRegistry, type PostgresRegistryOptions } from "./registry-postgres.ts";
 import { SqliteModelRegistry, type ModelRegistry, type RegistryOptions } from "./registry.ts";
 
-export interface OpenRegistryOptions extends RegistryOptions {
+export interface OpenRegistryOptions extends RegistryOptions, Pick<PostgresRegistryOptions, "onWarning"> {
   /** Read the registry in this SQLite index file instead (a run's pinned snapshot carries its own). */
   indexFile?: string;
   env?: NodeJS.ProcessEnv;
@@ -28,7 +28,8 @@ export function openModelRegistry(config: Pick<RagtuneConfig, "store" | "storeDi
   } catch (err) {
     throw new InputError(`store.url: cannot open the model registry at ${redactUrl(url)}: ${(err as Error).message}`);
   }
-  return new PostgresModelRegistry(connection, { ...registryOptions, release: () => connection.release() });
+  const cacheDir = join(resolve(root, config.storeDir), "models-cache");
+  return new PostgresModelRegistry(connection, { ...registryOptions, root: resolve(root), cacheDir, release: () => connection.release() });
 }
 
 /**

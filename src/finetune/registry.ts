@@ -260,6 +260,14 @@ export interface ModelRegistry {
    * stack); the current one is retired. Returns both.
    */
   rollback(task: string): { promoted: ModelRecord; retired: ModelRecord };
+  /**
+   * The record with `artifact` a path that exists on this machine, for loading the model. SQLite:
+   * the record as it is (its folder is next to the index). Postgres: the local folder when it is
+   * there, else the copy stored in the database materialised into `<storeDir>/models-cache/<id>`
+   * (sha256-checked, written atomically); a JobFailure when neither exists. Records served by a
+   * generator id are returned as they are.
+   */
+  localArtifact(record: ModelRecord): ModelRecord;
   /** Every row, models by id and promotions by seq (for copies). */
   exportRows(): RegistryRows;
   /** Replace every row with these, in one transaction (a copy into a new database or a run's snapshot). */
@@ -437,6 +445,10 @@ export class SqliteModelRegistry implements ModelRegistry {
         return { promoted: this.get(target), retired: this.get(retiring.id) };
       })
       .immediate();
+  }
+
+  localArtifact(record: ModelRecord): ModelRecord {
+    return record;
   }
 
   exportRows(): RegistryRows {

@@ -12,7 +12,7 @@
  * context (prompt-only).
  */
 import { mkdirSync, renameSync, rmSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Project } from "../pipeline/project.ts";
 import { DEFAULT_SYSTEM_PROMPT } from "../pipeline/index.ts";
@@ -144,7 +144,7 @@ export async function trainAndRegister(project: Project, request: TrainRequest):
   // A finished artifact appears under its final name at once (a crash leaves only a .tmp- folder).
   const finalDir = join(modelsDir, dirName);
   renameSync(tmpDir, finalDir);
-  if (artifact.artifact === tmpDir) artifact = { ...artifact, artifact: relative(root, finalDir) };
+  artifact = relocateArtifact(artifact, tmpDir, finalDir, root);
 
   // 3. held-out predictions: candidate, prompt baseline, promoted model.
   const truth = held.map((e) => e.output);
@@ -180,7 +180,7 @@ export async function trainAndRegister(project: Project, request: TrainRequest):
   try {
     const current = registry.promoted(task);
     const references = [{ name: baselineName, predictions: baseline }];
-    if (current) references.push({ name: current.id, predictions: await predictWith(current) });
+    if (current) references.push({ name: current.id, predictions: await predictWith(registry.localArtifact(current)) });
     const gate = promotionGate({
       candidate,
       references,
@@ -208,4 +208,26 @@ export async function trainAndRegister(project: Project, request: TrainRequest):
   } finally {
     registry.close();
   }
+}
+
+/**
+ * The trained artifact with every path the trainer reported inside its temp folder moved to the
+ * final folder, relative to the project (the folder itself, a file in it such as a LoRA adapter,
+ * the `?lora=` of a llamacpp generator id, paths in its config): after the rename the temp paths
+ * no longer exist, and a relative path still resolves on another machine's copy of the project.
+ */
+export function relocateArtifact(artifact: TrainedArtifact, tmpDir: string, finalDir: string, root: string): TrainedArtifact {
+  const moved = (p: string): string | undefined => {
+    if (p === tmpDir) return relative(root, finalDir);
+    if (p.startsWith(tmpDir + sep)) return relative(root, join(finalDir, p.slice(tmpDir.length + 1)));
+    return undefined;
+  };
+  const inText = (text: string): string => text.split(tmpDir + sep).join(relative(root, finalDir) + sep);
+  const config = Object.fromEntries(Object.entries(artifact.config).map(([k, v]) => [k, typeof v === "string" ? (moved(v) ?? v) : v]));
+  return {
+    ...artifact,
+    artifact: moved(artifact.artifact) ?? artifact.artifact,
+    config,
+    ...(artifact.generatorId ? { generatorId: inText(artifact.generatorId) } : {}),
+  };
 }

@@ -39,6 +39,22 @@ export function limitsOf(config: Partial<ProviderLimitsConfig>): ProviderLimitsC
 }
 
 /**
+ * The key under which calls share one concurrency limit and rate budget (resilience.ts
+ * `sharedLimits`): every model on one configured provider, or on one built-in kind's base URL.
+ * Chat providers (registry.ts) and embedders (embedders/index.ts) use the same key, because the
+ * configured limits are the endpoint's: `requestsPerMinute: 600` on a provider means 600 requests
+ * to it, whether they are completions or embeddings.
+ */
+export function providerLimitKey(name: string): string {
+  return `providers.${name}`;
+}
+
+/** The shared-limit key of a built-in kind (`openai:`, `anthropic:`, `ollama:`) on `baseUrl`. */
+export function endpointLimitKey(kind: "openai" | "anthropic" | "ollama", baseUrl: string): string {
+  return `${kind}:${baseUrl}`;
+}
+
+/**
  * Resolve `rest` (the part after "openai-compatible:") against the config. `what` names the
  * caller in errors ("Generator", "Embedder"); a malformed reference returns undefined so the
  * caller can report it with its own list of supported forms.

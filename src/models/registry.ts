@@ -17,7 +17,16 @@ import { LlmGenerator } from "./llm-generator.ts";
 import { ExtractiveReader } from "./offline-extractive.ts";
 import { UseLiteEmbedder } from "./embedders/use-lite.ts";
 import { OpenAICompatibleProvider } from "./openai-compatible.ts";
-import { anthropicEndpoint, limitsOf, ollamaEndpoint, openaiEndpoint, resolveProviderRef, type ProviderLimitsConfig } from "./provider-ref.ts";
+import {
+  anthropicEndpoint,
+  endpointLimitKey,
+  limitsOf,
+  ollamaEndpoint,
+  openaiEndpoint,
+  providerLimitKey,
+  resolveProviderRef,
+  type ProviderLimitsConfig,
+} from "./provider-ref.ts";
 import { ResilientProvider, type ResilienceOptions } from "./resilience.ts";
 
 export interface GeneratorKind {
@@ -96,25 +105,25 @@ function rawProvider(what: string, id: string, models: RagtuneConfig["models"], 
               timeoutMs: ref.timeoutMs,
             })
           : new OpenAICompatibleProvider({ name: ref.name, baseUrl: ref.baseUrl, model: ref.model, apiKey: ref.apiKey, apiKeyEnv: ref.apiKeyEnv, timeoutMs: ref.timeoutMs });
-      return { provider, limits: ref.limits, limitKey: `providers.${ref.name}`, model: ref.model };
+      return { provider, limits: ref.limits, limitKey: providerLimitKey(ref.name), model: ref.model };
     }
     case "openai": {
       if (!rest) throw unsupported(what, id, "expected openai:<model>");
       const endpoint = openaiEndpoint(what, id, env);
       const provider = new OpenAICompatibleProvider({ name: "openai", model: rest, ...endpoint, apiKeyEnv: "OPENAI_API_KEY", timeoutMs: builtin.timeoutMs });
-      return { provider, limits: limitsOf(builtin), limitKey: `openai:${endpoint.baseUrl}`, model: rest };
+      return { provider, limits: limitsOf(builtin), limitKey: endpointLimitKey("openai", endpoint.baseUrl), model: rest };
     }
     case "anthropic": {
       if (!rest) throw unsupported(what, id, "expected anthropic:<model>");
       const endpoint = anthropicEndpoint(what, id, env);
       const provider = new AnthropicProvider({ model: rest, ...endpoint, apiKeyEnv: "ANTHROPIC_API_KEY", timeoutMs: builtin.timeoutMs });
-      return { provider, limits: limitsOf(builtin), limitKey: `anthropic:${endpoint.baseUrl}`, model: rest };
+      return { provider, limits: limitsOf(builtin), limitKey: endpointLimitKey("anthropic", endpoint.baseUrl), model: rest };
     }
     case "ollama": {
       if (!rest) throw unsupported(what, id, "expected ollama:<model>");
       const endpoint = ollamaEndpoint(env);
       const provider = new OpenAICompatibleProvider({ name: "ollama", model: rest, ...endpoint, timeoutMs: builtin.timeoutMs });
-      return { provider, limits: limitsOf(builtin), limitKey: `ollama:${endpoint.baseUrl}`, model: rest };
+      return { provider, limits: limitsOf(builtin), limitKey: endpointLimitKey("ollama", endpoint.baseUrl), model: rest };
     }
     case "llamacpp": {
       if (!rest.trim()) throw unsupported(what, id, "expected llamacpp:<model.gguf>[?lora=<adapter.gguf>]");

@@ -8,7 +8,8 @@
  *   `random() * min(capMs, baseMs * 2^(n-1))`, and at least the server's Retry-After. Anything
  *   else (auth, validation, caller abort, non-provider errors) is rethrown at once.
  * - Limits are shared per `key` through a module-level registry, so two generators or judges on
- *   the same endpoint queue behind one concurrency limit and one pair of token buckets.
+ *   the same endpoint — and the embedder on it (embedders/openai.ts) — queue behind one
+ *   concurrency limit and one pair of token buckets (`LimitState.run`).
  */
 import type { ChatMessage, ChatOptions, ChatProvider, ChatResult } from "./index.ts";
 import { ProviderError, isRetryable } from "./errors.ts";
@@ -149,15 +150,61 @@ class TokenBucket {
   }
 }
 
-/** The shared limit state of one key. */
+/** What one limited call takes and who it is, for `LimitState.run`. */
+export interface LimitedCall {
+  /** Provider id, named in the error when a rate-limit wait is aborted. */
+  id: string;
+  /** Tokens charged to the token bucket; only asked for when a token limit is set (counting is not free). */
+  tokens: () => number;
+  clock?: Clock;
+  signal?: AbortSignal;
+}
+
+/**
+ * The shared limit state of one key: every caller on that key — chat providers (ResilientProvider)
+ * and the OpenAI-protocol embedder alike — runs its requests through `run`, so they queue behind
+ * one concurrency limit and draw from one pair of buckets (or the distributed gate's).
+ */
 export class LimitState {
+  readonly key: string;
   readonly concurrency: Semaphore;
   requests?: TokenBucket;
   tokens?: TokenBucket;
 
-  constructor(limits: ProviderLimits) {
+  constructor(key: string, limits: ProviderLimits) {
+    this.key = key;
     this.concurrency = new Semaphore(limits.maxConcurrency);
     this.configure(limits);
+  }
+
+  /**
+   * Run one request inside the concurrency limit, after taking its share of the rate limits: 1
+   * request and `call.tokens()` tokens, from the distributed gate when one is installed, else from
+   * this process's buckets. An aborted wait throws ProviderError kind "aborted".
+   */
+  async run<T>(call: LimitedCall, request: () => Promise<T>): Promise<T> {
+    await this.concurrency.acquire();
+    try {
+      try {
+        const { requests, tokens } = this;
+        const gate = activeGate();
+        const clock = call.clock ?? realClock;
+        if (requests) {
+          if (gate) await gate.take(this.key, "requests", 1, requests.perMinute, call.signal);
+          else await requests.take(1, clock, call.signal);
+        }
+        if (tokens) {
+          const amount = call.tokens();
+          if (gate) await gate.take(this.key, "tokens", amount, tokens.perMinute, call.signal);
+          else await tokens.take(amount, clock, call.signal);
+        }
+      } catch (abort) {
+        throw new ProviderError(call.id, "request was aborted while waiting for the rate limit", { kind: "aborted", cause: abort });
+      }
+      return await request();
+    } finally {
+      this.concurrency.release();
+    }
   }
 
   /** The latest configuration of a key wins (one config per process in practice). */
@@ -184,8 +231,8 @@ function bucket(existing: TokenBucket | undefined, perMinute: number | undefined
 }
 
 /**
- * Rate limits shared by several processes (the queue workers of evaluate/queue/, through a Redis
- * token bucket in queue/rate-gate.ts). When one is installed, the request and token
+ * Rate limits shared by several processes (the eval and ingest queue workers, evaluate/queue/ and
+ * ingest/queue/, through a Redis token bucket in queue/rate-gate.ts). When one is installed, the request and token
  * buckets of every key are taken from it instead of this process's own buckets; the concurrency
  * limit stays per process.
  */
@@ -194,11 +241,30 @@ export interface DistributedRateGate {
   take(key: string, name: "requests" | "tokens", amount: number, perMinute: number, signal?: AbortSignal): Promise<void>;
 }
 
-let distributedGate: DistributedRateGate | undefined;
+/**
+ * Installed gates, newest last; the newest is used. A stack rather than one slot because one
+ * `ragtune worker` process runs an eval worker and an ingest worker, each installing a gate on its
+ * own Redis connection: whichever closes first must not leave the other without one.
+ */
+const installedGates: DistributedRateGate[] = [];
 
-/** Install (or remove, with undefined) the rate gate shared across processes. */
+function activeGate(): DistributedRateGate | undefined {
+  return installedGates.at(-1);
+}
+
+/** Install a rate gate shared across processes; the returned function removes this one again. */
+export function installDistributedRateGate(gate: DistributedRateGate): () => void {
+  installedGates.push(gate);
+  return () => {
+    const at = installedGates.lastIndexOf(gate);
+    if (at >= 0) installedGates.splice(at, 1);
+  };
+}
+
+/** Replace every installed gate with `gate` (or remove them all, with undefined). */
 export function useDistributedRateGate(gate: DistributedRateGate | undefined): void {
-  distributedGate = gate;
+  installedGates.length = 0;
+  if (gate) installedGates.push(gate);
 }
 
 const registry = new Map<string, LimitState>();
@@ -207,7 +273,7 @@ const registry = new Map<string, LimitState>();
 export function sharedLimits(key: string, limits: ProviderLimits): LimitState {
   let state = registry.get(key);
   if (state) state.configure(limits);
-  else registry.set(key, (state = new LimitState(limits)));
+  else registry.set(key, (state = new LimitState(key, limits)));
   return state;
 }
 
@@ -248,10 +314,10 @@ export class ResilientProvider implements ChatProvider {
   }
 
   async chat(messages: ChatMessage[], options: ChatOptions = {}): Promise<ChatResult> {
-    // Counting a long prompt's tokens is not free: only a token-rate limit needs the estimate.
-    const estimate = this.state.tokens
-      ? messages.reduce((sum, m) => sum + countTokens(m.content), 0) + (options.maxTokens ?? this.options.defaultMaxTokens ?? 1024)
-      : 0;
+    // Counted at most once, and only when a token-rate limit asks (counting a long prompt is not free).
+    let estimate: number | undefined;
+    const tokens = () =>
+      (estimate ??= messages.reduce((sum, m) => sum + countTokens(m.content), 0) + (options.maxTokens ?? this.options.defaultMaxTokens ?? 1024));
     const maxAttempts = this.limits.maxRetries + 1;
     // A retried stream replays its start: pass on only text beyond what the caller already got.
     let emitted = "";
@@ -268,7 +334,7 @@ export class ResilientProvider implements ChatProvider {
           }
         : undefined;
       try {
-        const result = await this.limited(estimate, options.signal, () => this.inner.chat(messages, { ...options, onText }));
+        const result = await this.state.run({ id: this.id, tokens, clock: this.clock, signal: options.signal }, () => this.inner.chat(messages, { ...options, onText }));
         return { ...result, attempts: attempt };
       } catch (error) {
         if (!isRetryable(error)) throw error;
@@ -297,28 +363,6 @@ export class ResilientProvider implements ChatProvider {
           throw new ProviderError(this.id, "request was aborted while waiting to retry", { kind: "aborted", cause: abort, attempts: attempt });
         }
       }
-    }
-  }
-
-  /** Run one attempt inside the concurrency limit, after taking its share of the rate limits. */
-  private async limited<T>(tokens: number, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
-    await this.state.concurrency.acquire();
-    try {
-      try {
-        const { requests, tokens: tokenBucket } = this.state;
-        if (distributedGate) {
-          if (requests) await distributedGate.take(this.key, "requests", 1, requests.perMinute, signal);
-          if (tokenBucket) await distributedGate.take(this.key, "tokens", tokens, tokenBucket.perMinute, signal);
-        } else {
-          await requests?.take(1, this.clock, signal);
-          await tokenBucket?.take(tokens, this.clock, signal);
-        }
-      } catch (abort) {
-        throw new ProviderError(this.id, "request was aborted while waiting for the rate limit", { kind: "aborted", cause: abort });
-      }
-      return await call();
-    } finally {
-      this.state.concurrency.release();
     }
   }
 }

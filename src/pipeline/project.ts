@@ -158,7 +158,10 @@ export function openProject(loaded: LoadedConfig, options: OpenProjectOptions = 
     promotedModels() {
       const registry = openModelRegistry(config, root, options.indexFile ? { indexFile } : {});
       try {
-        return TRAINING_TASKS.map((t) => registry.promoted(t)).filter((r): r is ModelRecord => r !== undefined);
+        // localArtifact: on Postgres, a model trained on another machine is fetched from the database.
+        return TRAINING_TASKS.map((t) => registry.promoted(t))
+          .filter((r): r is ModelRecord => r !== undefined)
+          .map((r) => registry.localArtifact(r));
       } finally {
         registry.close();
       }

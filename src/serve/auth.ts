@@ -63,7 +63,7 @@ function bearerToken(header: string | undefined): string | undefined {
 /** The authorizer, plus how many client addresses it tracks (bounded by maxTrackedClients; for /metrics and tests). */
 export type KeyAuthorizer = Authorizer & { trackedClients(): number };
 
-export function keyAuthorizer(store: Pick<ApiKeyStore, "verify">, limiter: RateLimiter, defaults: AuthDefaults): KeyAuthorizer {
+export function keyAuthorizer(store: Pick<ApiKeyStore, "verify">, limiter: Pick<RateLimiter, "take">, defaults: AuthDefaults): KeyAuthorizer {
   const now = defaults.now ?? Date.now;
   const clientAddress = defaults.clientAddress ?? socketAddress;
   const badAttempts = new RateLimiter({ ratePerMinute: defaults.badAttemptsPerMinute ?? 30, maxBuckets: defaults.maxTrackedClients ?? 10_000 });

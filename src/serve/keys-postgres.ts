@@ -47,7 +47,7 @@ export class PostgresKeyStore implements ApiKeyStore {
 
   /** `create`: make the table (keys create); otherwise a database without one is `noKeyStoreError`. */
   constructor(
-    private readonly connection: PostgresConnection,
+    readonly connection: PostgresConnection,
     options: { create?: boolean; now?: () => Date; release?: () => void } = {},
   ) {
     this.location = `postgres ${connection.server} (table api_keys)`;

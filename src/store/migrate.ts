@@ -18,7 +18,7 @@ import { openStore } from "./sqlite.ts";
 import { openPostgresStore, redactUrl, type PostgresStore } from "./postgres/sync.ts";
 import { readSqliteMeta } from "./postgres/snapshots.ts";
 import { migrateVectors, type VectorMigration } from "./postgres/vectors-migrate.ts";
-import { migrateRegistry, type CopiedPart } from "../finetune/registry-postgres.ts";
+import { migrateArtifacts, migrateRegistry, type CopiedPart } from "../finetune/registry-postgres.ts";
 import { migrateIndexVersions } from "./versions-postgres.ts";
 
 
@@ -63,7 +63,8 @@ export interface MigrationReport {
   copied?: CopiedPart[];
 }
 
-export function migrateSqliteToPostgres(file: string, url: string, options: { timeoutMs?: number } = {}): MigrationReport {
+/** `root`: the project folder model artifact paths are relative to (default: the folder above the index's). */
+export function migrateSqliteToPostgres(file: string, url: string, options: { timeoutMs?: number; root?: string } = {}): MigrationReport {
   if (!existsSync(file)) throw new Error(`no SQLite index at ${file}: run \`ragtune ingest\` first, or name one with --from`);
   const source = openStore(file);
   let target: PostgresStore | undefined;
@@ -92,6 +93,8 @@ export function migrateSqliteToPostgres(file: string, url: string, options: { ti
     // Registry and index versions next to the index (each verified by its own counts and checksum).
     const same = { timeoutMs: options.timeoutMs ?? 30 * 60_000 }; // the store's connection, shared
     report.copied = [migrateRegistry(file, url, same), migrateIndexVersions(file, url, same)];
+    const artifacts = migrateArtifacts(file, url, { ...same, root: options.root ?? dirname(dirname(file)) });
+    if (artifacts) report.copied.push(artifacts);
     const dir = dirname(file);
     const requestLog = migrateRequestLog(join(dir, "requests.db"), target.connection);
     const keys = migrateKeys(join(dir, "keys.db"), target.connection);

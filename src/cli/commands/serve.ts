@@ -11,7 +11,7 @@ import { hostArg, PORT } from "./view.ts";
 import { bold, dim, red, yellow } from "../output.ts";
 import type { ApiKeyStore } from "../../serve/keys.ts";
 import { openKeyStore } from "../../serve/keys-open.ts";
-import { RateLimiter } from "../../serve/rate-limit.ts";
+import { keyLimiterFor } from "../../serve/rate-limit-shared.ts";
 import { keyAuthorizer } from "../../serve/auth.ts";
 import type { Authorize } from "../../serve/schemas.ts";
 import { InputError } from "../../util/errors.ts";
@@ -61,7 +61,7 @@ export async function serveCommand(
       throw err;
     }
     const rate = project.config.serve.rateLimitPerMinute;
-    authorize = keyAuthorizer(keys, new RateLimiter({ ratePerMinute: rate }), { rateLimitPerMinute: rate });
+    authorize = keyAuthorizer(keys, keyLimiterFor(keys, rate), { rateLimitPerMinute: rate });
   }
   let running;
   try {

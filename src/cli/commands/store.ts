@@ -36,13 +36,15 @@ function postgresUrlArg(v: string): string {
 
 function migrateCommand(opts: { to: string; from?: string; json?: boolean }, cmd: Command): void {
   let file = opts.from;
+  let projectRoot: string | undefined;
   if (!file) {
     const { config, root } = loadedFrom(cmd);
     file = join(resolve(root, config.storeDir), "index.db");
+    projectRoot = root;
   }
   let report;
   try {
-    report = migrateSqliteToPostgres(resolve(file), opts.to);
+    report = migrateSqliteToPostgres(resolve(file), opts.to, projectRoot ? { root: projectRoot } : {});
   } catch (err) {
     throw new InputError(`store migrate: ${(err as Error).message}`);
   }

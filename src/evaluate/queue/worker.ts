@@ -22,7 +22,7 @@ import { loadSuite } from "../suite.ts";
 import type { CaseResult, SuiteCase } from "../types.ts";
 import { RedisResponseCache } from "../../models/cache-redis.ts";
 import type { ResponseCacheBackend } from "../../models/cache.ts";
-import { useDistributedRateGate } from "../../models/resilience.ts";
+import { installDistributedRateGate } from "../../models/resilience.ts";
 import { RedisRateGate } from "../../queue/rate-gate.ts";
 import { DEFAULT_QUEUE_NAME, type CaseJobData } from "./jobs.ts";
 import { connect, type RedisClient } from "../../queue/redis.ts";
@@ -61,13 +61,14 @@ export class EvalWorker {
     private readonly workerConnection: RedisClient,
     private readonly cache: ResponseCacheBackend,
     private readonly options: EvalWorkerOptions,
+    private readonly removeRateGate: () => void,
   ) {}
 
   static async start(options: EvalWorkerOptions): Promise<EvalWorker> {
     const cacheConnection = await connect(options.url);
     const shared = new RedisResponseCache(cacheConnection);
     const cache = options.wrapCache ? options.wrapCache(shared) : shared;
-    useDistributedRateGate(new RedisRateGate(cacheConnection));
+    const removeRateGate = installDistributedRateGate(new RedisRateGate(cacheConnection));
     const lockMs = options.lockMs ?? 30_000;
     let self: EvalWorker | undefined;
     const workerConnection = await connect(options.url);
@@ -80,7 +81,7 @@ export class EvalWorker {
       maxStalledCount: 5,
       autorun: false,
     });
-    self = new EvalWorker(worker, cacheConnection, workerConnection, cache, options);
+    self = new EvalWorker(worker, cacheConnection, workerConnection, cache, options, removeRateGate);
     worker.run().catch((err) => console.error(`worker stopped: ${(err as Error).message}`));
     await worker.waitUntilReady();
     return self;
@@ -92,7 +93,7 @@ export class EvalWorker {
     this.runs.clear();
     this.cacheConnection.disconnect();
     this.workerConnection.disconnect();
-    useDistributedRateGate(undefined);
+    this.removeRateGate();
   }
 
   private async process(job: Job<CaseJobData, CaseResult>): Promise<CaseResult> {

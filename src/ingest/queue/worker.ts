@@ -12,6 +12,10 @@
  *   when present; the rest are embedded and written there before the job returns, so a job
  *   retried after a kill -9 does not pay for them again.
  *
+ * - rate limits: the worker installs the Redis rate gate (queue/rate-gate.ts), so an embedder's
+ *   requestsPerMinute / tokensPerMinute (its provider's, models.providers.<name> or models.limits)
+ *   are one budget across all workers, shared with eval jobs' chat calls to the same endpoint.
+ *
  * The worker never writes a store; results go back as the job's return value.
  */
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
@@ -21,6 +25,8 @@ import type { FoundFile } from "../walk.ts";
 import { loadConfig } from "../../config/index.ts";
 import { createEmbedder } from "../../models/embedders/index.ts";
 import type { Embedder } from "../../models/index.ts";
+import { installDistributedRateGate } from "../../models/resilience.ts";
+import { RedisRateGate } from "../../queue/rate-gate.ts";
 import { connect, type RedisClient } from "../../queue/redis.ts";
 import { DEFAULT_INGEST_QUEUE_NAME, encodeVector, type EmbedJobData, type EmbedJobResult, type ParseJobData, type ParseJobResult } from "./jobs.ts";
 
@@ -47,11 +53,13 @@ export class IngestWorker {
     private readonly connection: RedisClient,
     private readonly cache: RedisClient,
     private readonly options: IngestWorkerOptions,
+    private readonly removeRateGate: () => void,
   ) {}
 
   static async start(options: IngestWorkerOptions): Promise<IngestWorker> {
     const connection = await connect(options.url);
     const cache = await connect(options.url);
+    const removeRateGate = installDistributedRateGate(new RedisRateGate(cache));
     const lockMs = options.lockMs ?? 30_000;
     let self: IngestWorker | undefined;
     const worker = new Worker(options.queueName ?? DEFAULT_INGEST_QUEUE_NAME, (job) => self!.process(job), {
@@ -62,7 +70,7 @@ export class IngestWorker {
       maxStalledCount: 5,
       autorun: false,
     });
-    self = new IngestWorker(worker, connection, cache, options);
+    self = new IngestWorker(worker, connection, cache, options, removeRateGate);
     worker.run().catch((err) => console.error(`ingest worker stopped: ${(err as Error).message}`));
     await worker.waitUntilReady();
     return self;
@@ -70,6 +78,7 @@ export class IngestWorker {
 
   async close(): Promise<void> {
     await this.worker.close();
+    this.removeRateGate();
     this.connection.disconnect();
     this.cache.disconnect();
   }

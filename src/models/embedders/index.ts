@@ -6,7 +6,7 @@
  * at startup; their runtimes (transformers.js, node-llama-cpp) are optional packages imported on
  * the first `embed` call, with an error saying what to install when they are absent.
  */
-import { ollamaEndpoint, openaiEndpoint, resolveProviderRef } from "../provider-ref.ts";
+import { endpointLimitKey, limitsOf, ollamaEndpoint, openaiEndpoint, providerLimitKey, resolveProviderRef } from "../provider-ref.ts";
 import type { RagtuneConfig } from "../../config/schema.ts";
 import type { Embedder } from "../index.ts";
 import { GgufEmbedder } from "./gguf.ts";
@@ -59,6 +59,12 @@ function unsupported(id: string, reason: string): Error {
   return new Error(`Unsupported embedder "${id}": ${reason}. Supported forms:\n${forms}`);
 }
 
+/** `models.limits`, which the built-in openai: / ollama: kinds share with the chat providers on the same base URL. */
+function builtinLimits(models: RagtuneConfig["models"]) {
+  // Configs built in code may lack `limits`; parsed configs always have it.
+  return limitsOf(models.limits ?? {});
+}
+
 /** The Embedder for a `models.embedder` id, or undefined for 'none'. */
 export function createEmbedder(
   id: string,
@@ -89,16 +95,26 @@ export function createEmbedder(
       return new GgufEmbedder({ file: rest, baseDir: options.baseDir });
     case "openai": {
       if (!rest) throw unsupported(id, "expected openai:<model>");
-      return new OpenAIEmbedder({ id: trimmed, model: rest, batchSize: options.batchSize, ...openaiEndpoint("Embedder", id, env) });
+      const endpoint = openaiEndpoint("Embedder", id, env);
+      return new OpenAIEmbedder({ id: trimmed, model: rest, batchSize: options.batchSize, ...endpoint, limits: { key: endpointLimitKey("openai", endpoint.baseUrl), ...builtinLimits(models) } });
     }
     case "ollama": {
       if (!rest) throw unsupported(id, "expected ollama:<model>");
-      return new OpenAIEmbedder({ id: trimmed, model: rest, batchSize: options.batchSize, ...ollamaEndpoint(env) });
+      const endpoint = ollamaEndpoint(env);
+      return new OpenAIEmbedder({ id: trimmed, model: rest, batchSize: options.batchSize, ...endpoint, limits: { key: endpointLimitKey("ollama", endpoint.baseUrl), ...builtinLimits(models) } });
     }
     case "openai-compatible": {
       const ref = resolveProviderRef("Embedder", id, rest, models, env);
       if (!ref) throw unsupported(id, "expected openai-compatible:<provider>/<model>");
-      return new OpenAIEmbedder({ id: trimmed, baseUrl: ref.baseUrl, model: ref.model, apiKey: ref.apiKey, timeoutMs: ref.timeoutMs, batchSize: options.batchSize });
+      return new OpenAIEmbedder({
+        id: trimmed,
+        baseUrl: ref.baseUrl,
+        model: ref.model,
+        apiKey: ref.apiKey,
+        timeoutMs: ref.timeoutMs,
+        batchSize: options.batchSize,
+        limits: { key: providerLimitKey(ref.name), ...ref.limits },
+      });
     }
     default:
       throw unsupported(id, colon < 0 ? "no kind prefix" : `unknown kind "${prefix}"`);

@@ -8,9 +8,17 @@
  * are L2-normalised here, whatever the server does, so dot product = cosine downstream.
  * 429 and 5xx answers and network errors are retried with exponential backoff (honouring
  * `Retry-After`); other non-2xx answers fail at once with the status and the start of the body.
+ *
+ * With `limits`, every request (each retry too: the server counts it) runs through the shared
+ * limit state of `limits.key` (resilience.ts `LimitState.run`) — the same key the chat providers
+ * of that endpoint use, so completions and embeddings to one provider share one concurrency limit
+ * and one requests/tokens budget, across queue workers when a distributed gate is installed. A
+ * request is charged 1 request and the batch's token count (`countTokens` of each input).
  */
 import type { Embedder } from "../index.ts";
 import { ProviderError } from "../openai-compatible.ts";
+import { sharedLimits, type Clock, type LimitState, type ProviderLimits } from "../resilience.ts";
+import { countTokens } from "../tokens.ts";
 import { l2Normalize } from "./hashing.ts";
 
 export const OPENAI_EMBEDDING_BATCH_SIZE = 64;
@@ -36,6 +44,10 @@ export interface OpenAIEmbedderOptions {
   documentPrefix?: string;
   /** Injected for tests; defaults to the global fetch. */
   fetchImpl?: typeof fetch;
+  /** The endpoint's concurrency and rate limits, shared under `key` with its chat providers; unset = none. */
+  limits?: { key: string } & Pick<ProviderLimits, "maxConcurrency" | "requestsPerMinute" | "tokensPerMinute">;
+  /** Injected for tests: time and rate-limit waits. */
+  clock?: Clock;
 }
 
 const BODY_EXCERPT_CHARS = 300;
@@ -57,6 +69,7 @@ export class OpenAIEmbedder implements Embedder {
   private readonly options: OpenAIEmbedderOptions;
   private readonly url: string;
   private readonly batchSize: number;
+  private readonly limits: LimitState | undefined;
 
   constructor(options: OpenAIEmbedderOptions) {
     if (!options.model) throw new Error(`${options.id}: no model given`);
@@ -66,6 +79,11 @@ export class OpenAIEmbedder implements Embedder {
     this.id = options.id;
     this.batchSize = batchSize;
     this.url = `${options.baseUrl.replace(/\/+$/, "")}/embeddings`;
+    if (options.limits) {
+      const { key, maxConcurrency, requestsPerMinute, tokensPerMinute } = options.limits;
+      // Retries are not shared state (the limit state ignores maxRetries; this class retries on its own).
+      this.limits = sharedLimits(key, { maxRetries: 0, maxConcurrency, requestsPerMinute, tokensPerMinute });
+    }
   }
 
   get dimensions(): number {
@@ -78,7 +96,7 @@ export class OpenAIEmbedder implements Embedder {
     for (let start = 0; start < texts.length; start += this.batchSize) {
       // OpenAI rejects empty strings in `input`; a space embeds as "nothing" on every server.
       const batch = texts.slice(start, start + this.batchSize).map((t) => prefix + t || " ");
-      out.push(...(await this.withRetries(() => this.request(batch))));
+      out.push(...(await this.withRetries(() => this.limited(batch))));
     }
     return out;
   }
@@ -96,6 +114,14 @@ export class OpenAIEmbedder implements Embedder {
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
+  }
+
+  /** One request, inside the endpoint's shared limits when configured. */
+  private limited(input: string[]): Promise<Float32Array[]> {
+    if (!this.limits) return this.request(input);
+    let tokens: number | undefined;
+    const count = () => (tokens ??= input.reduce((sum, text) => sum + countTokens(text), 0));
+    return this.limits.run({ id: this.id, tokens: count, clock: this.options.clock }, () => this.request(input));
   }
 
   private async request(input: string[]): Promise<Float32Array[]> {

@@ -50,6 +50,7 @@ const SERVICES: Record<string, () => Promise<{ openService: OpenService; retryab
   vectors: () => import("./vectors-service.ts"),
   requests: () => import("./requests.ts"),
   keys: () => import("./keys.ts"),
+  rate: () => import("./rate-buckets.ts"),
   registry: () => import("./registry.ts"),
   versions: () => import("./versions.ts"),
 };

@@ -32,6 +32,7 @@ import {
 import { InputError, JobFailure } from "../../util/errors.ts";
 import type { SqlDatabase, SqlExecutor } from "./executor.ts";
 import { createSchema, stampOrCheckVersionRow } from "./schema.ts";
+import type { PackedArtifact } from "../../finetune/artifact-pack.ts";
 
 /** Schema version of these tables; a database written by a newer ragtune is refused. */
 export const REGISTRY_SCHEMA_VERSION = 1;
@@ -73,7 +74,36 @@ CREATE TABLE IF NOT EXISTS ft_promotions (
   at            TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ft_promotions_task ON ft_promotions(task, seq);
+CREATE TABLE IF NOT EXISTS ft_artifacts (
+  model_id TEXT PRIMARY KEY REFERENCES ft_models(id) ON DELETE CASCADE,
+  kind     TEXT NOT NULL CHECK (kind IN ('folder', 'file')),
+  files    INTEGER NOT NULL,
+  bytes    BIGINT NOT NULL,
+  sha256   TEXT NOT NULL,
+  gzip     BYTEA NOT NULL
+);
 `;
+
+/** A stored artifact's description (artifact-pack.ts has the format). */
+export interface StoredArtifactInfo {
+  modelId: string;
+  kind: "folder" | "file";
+  files: number;
+  bytes: number;
+  sha256: string;
+}
+
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+async function putArtifact(tx: SqlExecutor, id: string, p: PackedArtifact): Promise<void> {
+  await tx.query(
+    `INSERT INTO ft_artifacts (model_id, kind, files, bytes, sha256, gzip) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (model_id) DO UPDATE SET kind = EXCLUDED.kind, files = EXCLUDED.files, bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256, gzip = EXCLUDED.gzip`,
+    [id, p.kind, p.files, p.bytes, p.sha256, asBuffer(p.gzip)],
+  );
+}
 
 /** A user error carried across the worker boundary as a value. */
 export type Result<T> = { ok: true; value: T } | { ok: false; kind: "input" | "job"; message: string };
@@ -137,8 +167,12 @@ export class AsyncPostgresRegistry {
     });
   }
 
-  /** `now` and `suffix` come from the caller (its clock and id source, injectable in tests). */
-  register(artifact: TrainedArtifact, options: RegisterOptions, now: string, suffix: string): Promise<Result<ModelRecord>> {
+  /**
+   * `now` and `suffix` come from the caller (its clock and id source, injectable in tests);
+   * `packed`, the artifact's files (finetune/artifact-pack.ts), is stored in the same transaction
+   * as the row: a model is never registered with half its files.
+   */
+  register(artifact: TrainedArtifact, options: RegisterOptions, now: string, suffix: string, packed?: PackedArtifact): Promise<Result<ModelRecord>> {
     return typed(() =>
       this.write(async (tx) => {
         const task = checkTask(artifact.task);
@@ -168,6 +202,7 @@ export class AsyncPostgresRegistry {
             options.gate ? JSON.stringify(options.gate) : null,
           ],
         );
+        if (packed) await putArtifact(tx, id, packed);
         return require(tx, id);
       }),
     );
@@ -247,6 +282,35 @@ export class AsyncPostgresRegistry {
         await tx.query("UPDATE ft_models SET status = 'promoted', promoted_at = $1 WHERE id = $2", [at, target]);
         await tx.query("INSERT INTO ft_promotions (task, action, model_id, previous_id, forced_reason, at) VALUES ($1, 'rollback', $2, $3, NULL, $4)", [t, target, retiring.id, at]);
         return { promoted: await require(tx, target), retired: await require(tx, retiring.id) };
+      }),
+    );
+  }
+
+  /** The stored artifact of a model (its pack), or undefined when none is stored. */
+  async artifact(id: string): Promise<(StoredArtifactInfo & { gzip: Uint8Array }) | undefined> {
+    const { rows } = await this.db.query<{ model_id: string; kind: "folder" | "file"; files: number; bytes: string; sha256: string; gzip: Buffer }>(
+      "SELECT * FROM ft_artifacts WHERE model_id = $1",
+      [id],
+    );
+    const r = rows[0];
+    return r ? { modelId: r.model_id, kind: r.kind, files: Number(r.files), bytes: Number(r.bytes), sha256: r.sha256, gzip: r.gzip } : undefined;
+  }
+
+  /** What is stored, without the bytes, by model id (byte order). */
+  async artifacts(): Promise<StoredArtifactInfo[]> {
+    const { rows } = await this.db.query<{ model_id: string; kind: "folder" | "file"; files: number; bytes: string; sha256: string }>(
+      `SELECT model_id, kind, files, bytes, sha256 FROM ft_artifacts ORDER BY model_id COLLATE "C"`,
+    );
+    return rows.map((r) => ({ modelId: r.model_id, kind: r.kind, files: Number(r.files), bytes: Number(r.bytes), sha256: r.sha256 }));
+  }
+
+  /** Store (or replace) the artifact of a registered model (store migrate). */
+  storeArtifact(id: string, packed: PackedArtifact): Promise<Result<StoredArtifactInfo>> {
+    return typed(() =>
+      this.write(async (tx) => {
+        await require(tx, id);
+        await putArtifact(tx, id, packed);
+        return { modelId: id, kind: packed.kind, files: packed.files, bytes: packed.bytes, sha256: packed.sha256 };
       }),
     );
   }
