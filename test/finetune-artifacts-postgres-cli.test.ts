@@ -4,13 +4,13 @@
  * the same database, which has no `<storeDir>/models` of its own — the artifact comes from
  * Postgres (`ft_artifacts`) into `<storeDir>/models-cache/<id>`.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "./helpers/cli.ts";
 import { makeTinyProject } from "./helpers/project.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
+import { postgresSkipReason, usePostgres, type PostgresServer } from "./helpers/postgres.ts";
 import { freePort, startServe } from "./helpers/serve-process.ts";
 
 const skip = postgresSkipReason();
@@ -26,14 +26,7 @@ describe("fine-tuned artifacts of a Postgres project, across folders", { skip },
   let server: PostgresServer;
   const roots: string[] = [];
   const stops: (() => void)[] = [];
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => {
-    for (const s of stops) s();
-    server?.stop();
-    for (const r of roots) rmSync(r, { recursive: true, force: true });
-  });
+  usePostgres((s) => (server = s), { roots, stops });
 
   /** `ragtune serve --variant fine-tuned` in `root` answers a memorised question with model `id`. */
   async function assertServesMemorised(root: string, id: string): Promise<void> {

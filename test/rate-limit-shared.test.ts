@@ -4,27 +4,20 @@
  * with the database down each replica falls back to its own buckets. Real server and real
  * `ragtune serve` processes.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { rmSync } from "node:fs";
 import { runCli } from "./helpers/cli.ts";
 import { freePort, startServe } from "./helpers/serve-process.ts";
 import { makeTinyProject } from "./helpers/project.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
+import { postgresSkipReason, usePostgres, type PostgresServer } from "./helpers/postgres.ts";
 import { PostgresConnection } from "../src/store/postgres/connection.ts";
 import { SharedRateLimiter } from "../src/serve/rate-limit-shared.ts";
 
 describe("shared per-key rate limits on Postgres", { skip: postgresSkipReason() }, () => {
   let server: PostgresServer;
   const roots: string[] = [];
-  before(async () => {
-    server = await startPostgres({ durable: true });
-  });
-  after(() => {
-    server?.stop();
-    for (const r of roots) rmSync(r, { recursive: true, force: true });
-  });
+  usePostgres((s) => (server = s), { roots, durable: true });
 
   test("two limiters on separate connections spend from one bucket; a changed rate applies at once", () => {
     const url = server.createDatabase("rate_unit");

@@ -3,13 +3,13 @@
  * folder (one machine) records, another folder on the same database — with no `<storeDir>` files
  * of its own — lists, rolls back and promotes; and `store migrate` carries both over, verified.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { appendFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "./helpers/cli.ts";
 import { makeTinyProject } from "./helpers/project.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
+import { postgresSkipReason, usePostgres, type PostgresServer } from "./helpers/postgres.ts";
 import { PostgresConnection } from "../src/store/postgres/connection.ts";
 import { PostgresModelRegistry } from "../src/finetune/registry-postgres.ts";
 import { SqliteModelRegistry, type ModelRegistry } from "../src/finetune/registry.ts";
@@ -31,13 +31,7 @@ function seedModels(reg: ModelRegistry): string[] {
 describe("registry and index versions of a Postgres project, across folders and processes", { skip }, () => {
   let server: PostgresServer;
   const roots: string[] = [];
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => {
-    server?.stop();
-    for (const r of roots) rmSync(r, { recursive: true, force: true });
-  });
+  usePostgres((s) => (server = s), { roots });
 
   test("ingest twice in one folder: another folder lists both versions and rolls back; models promoted in one are seen in the other", async () => {
     const a = makeTinyProject(PG_CONFIG);

@@ -5,9 +5,9 @@
  * sent to replica B for a request A answered updates it, and `ragtune logs list` / `ragtune
  * monitor` from a third process see all of it. Then the server goes down: what a request gets.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../src/config/index.ts";
 import { openProject } from "../src/pipeline/index.ts";
@@ -16,21 +16,14 @@ import { RECORD_TIMEOUT_MS } from "../src/serve/log-postgres.ts";
 import { runCli } from "./helpers/cli.ts";
 import { freePort, startServe } from "./helpers/serve-process.ts";
 import { makeTinyProject } from "./helpers/project.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
+import { postgresSkipReason, usePostgres, type PostgresServer } from "./helpers/postgres.ts";
 
 describe("two serve replicas share API keys and the request log on Postgres", { skip: postgresSkipReason() }, () => {
   let server: PostgresServer;
   const roots: string[] = [];
   const stops: (() => void)[] = [];
-  before(async () => {
-    // Durable: the database crashes mid-test and must keep what was committed before.
-    server = await startPostgres({ durable: true });
-  });
-  after(() => {
-    for (const s of stops) s();
-    server?.stop();
-    for (const r of roots) rmSync(r, { recursive: true, force: true });
-  });
+  // Durable: the database crashes mid-test and must keep what was committed before.
+  usePostgres((s) => (server = s), { roots, stops, durable: true });
 
   test("keys, revocation, one log, cross-replica feedback, a third process reads it", async () => {
     const url = server.createDatabase("logs_keys");

@@ -4,25 +4,19 @@
  * database, readiness stays green), and after the restart it picks up an ingest made by another
  * process. Real server from test/helpers/postgres.ts, crashed (immediate shutdown) and restarted.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "./helpers/cli.ts";
 import { freePort, startServe } from "./helpers/serve-process.ts";
 import { makeTinyProject } from "./helpers/project.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
+import { postgresSkipReason, usePostgres, type PostgresServer } from "./helpers/postgres.ts";
 
 describe("serve on Postgres through a database outage", { skip: postgresSkipReason() }, () => {
   let server: PostgresServer;
   const roots: string[] = [];
-  before(async () => {
-    server = await startPostgres({ durable: true });
-  });
-  after(() => {
-    server?.stop();
-    for (const r of roots) rmSync(r, { recursive: true, force: true });
-  });
+  usePostgres((s) => (server = s), { roots, durable: true });
 
   test("answers from memory while Postgres is down, then serves what was ingested after the restart", async () => {
     const url = server.createDatabase("outage");

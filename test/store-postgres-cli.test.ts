@@ -3,27 +3,21 @@
  * (test/helpers/postgres.ts) give the same results as on SQLite; a bad URL or an unreachable
  * server is exit 2 naming the config field and carrying the server's message.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { appendFileSync, existsSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { runCli } from "./helpers/cli.ts";
 import { makeTinyProject } from "./helpers/project.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
+import { postgresSkipReason, usePostgres, type PostgresServer } from "./helpers/postgres.ts";
 
 const skip = postgresSkipReason();
 
 describe("store kind postgres through the CLI", { skip }, () => {
   let server: PostgresServer;
   const roots: string[] = [];
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => {
-    server?.stop();
-    for (const r of roots) rmSync(r, { recursive: true, force: true });
-  });
+  usePostgres((s) => (server = s), { roots });
 
   test("ingest then search: same hits as the SQLite store, and the index is in Postgres, not in storeDir", async () => {
     const lite = makeTinyProject();

@@ -3,15 +3,15 @@
  * the restart gets the data back (at worst one clear error first), and an ingest cut off by the
  * restart fails with a clear error, changes nothing, and succeeds when run again.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openPostgresStore } from "../src/store/postgres/sync.ts";
 import { ingestProject } from "../src/ingest/index.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { makeTinyProject } from "./helpers/project.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
+import { postgresSkipReason, usePostgres, type PostgresServer } from "./helpers/postgres.ts";
 
 const skip = postgresSkipReason();
 
@@ -31,13 +31,7 @@ function settle<T>(fn: () => T, tries = 3): { value: T; errors: string[] } {
 describe("PostgreSQL restarted mid-serve and mid-ingest", { skip }, () => {
   let server: PostgresServer;
   const roots: string[] = [];
-  before(async () => {
-    server = await startPostgres({ durable: true });
-  });
-  after(() => {
-    server?.stop();
-    for (const r of roots) rmSync(r, { recursive: true, force: true });
-  });
+  usePostgres((s) => (server = s), { roots, durable: true });
 
   test("mid-serve: after a crash restart the store reads the same index again", async () => {
     const root = makeTinyProject();

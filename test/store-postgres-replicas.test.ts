@@ -4,14 +4,14 @@
  * search answer comes from the old index or the new one, never a mix, and both replicas serve
  * the final state once it is committed (issue 13). Real server from test/helpers/postgres.ts.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "./helpers/cli.ts";
 import { freePort, startServe } from "./helpers/serve-process.ts";
 import { makeTinyProject } from "./helpers/project.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
+import { postgresSkipReason, usePostgres, type PostgresServer } from "./helpers/postgres.ts";
 
 
 // One ingest changes two documents: a mix would show one old fact next to one new one.
@@ -23,13 +23,7 @@ const STATES = {
 describe("two serve replicas on one Postgres database while a third process ingests", { skip: postgresSkipReason() }, () => {
   let server: PostgresServer;
   const roots: string[] = [];
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => {
-    server?.stop();
-    for (const r of roots) rmSync(r, { recursive: true, force: true });
-  });
+  usePostgres((s) => (server = s), { roots });
 
   test("every answer is all-old or all-new; both replicas serve the final state", async () => {
     const url = server.createDatabase("replicas");

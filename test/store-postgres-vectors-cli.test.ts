@@ -5,7 +5,7 @@
  * server) or from memory, a re-ingest of one changed file embeds only its chunk, and eval's pinned
  * copy (and every index version) carries the vectors.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { PostgresConnection } from "../src/store/postgres/connection.ts";
 import { PostgresIndexVersions } from "../src/store/versions-postgres.ts";
 import { runCli } from "./helpers/cli.ts";
 import { makeTinyProject } from "./helpers/project.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./helpers/postgres.ts";
+import { postgresSkipReason, usePostgres, type PostgresServer } from "./helpers/postgres.ts";
 import { readSqliteVectors } from "../src/store/postgres/snapshots.ts";
 
 const skip = postgresSkipReason();
@@ -25,13 +25,7 @@ const NOTICE = /pgvector not installed on 127\.0\.0\.1:\d+\/\w+: vectors kept in
 describe("dense retrieval on the Postgres store through the CLI", { skip }, () => {
   let server: PostgresServer;
   const roots: string[] = [];
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => {
-    server?.stop();
-    for (const r of roots) rmSync(r, { recursive: true, force: true });
-  });
+  usePostgres((s) => (server = s), { roots });
 
   test("ingest, search, ask: the same dense hits as SQLite, from the server or from memory; one changed file re-embeds one chunk; eval pins with vectors", async () => {
     const lite = makeTinyProject(DENSE);

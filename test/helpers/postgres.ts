@@ -8,6 +8,7 @@
  *   const skip = postgresSkipReason();
  *   describe("on postgres", { skip }, () => { let pg: PostgresServer; before(async () => (pg = await startPostgres())); after(() => pg.stop()); … });
  */
+import { after, before } from "node:test";
 import { execFileSync, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -164,4 +165,21 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
     stop();
     throw err;
   }
+}
+
+/**
+ * In a `describe`: start a private server before its tests (handed to `set`), and after them stop
+ * `stops` (child processes), the server, and delete `roots` (project folders the tests made).
+ */
+export function usePostgres(set: (server: PostgresServer) => void, options: { durable?: boolean; roots?: string[]; stops?: (() => void)[] } = {}): void {
+  let server: PostgresServer | undefined;
+  before(async () => {
+    server = await startPostgres({ durable: options.durable });
+    set(server);
+  });
+  after(() => {
+    for (const s of options.stops ?? []) s();
+    server?.stop();
+    for (const r of options.roots ?? []) rmSync(r, { recursive: true, force: true });
+  });
 }

@@ -9,7 +9,7 @@
  */
 import type { KeyRow } from "../../serve/keys.ts";
 import type { SqlDatabase } from "./executor.ts";
-import { checkMetaVersion, createSchema, stampMetaVersion, tableExists } from "./schema.ts";
+import { MetaVersionedTables } from "./schema.ts";
 
 export const KEYS_SCHEMA_VERSION = 1;
 const LOCK = 4242022;
@@ -35,31 +35,19 @@ CREATE TABLE IF NOT EXISTS api_keys (
 const COLUMNS = "id, scope, name, rate_limit_per_minute, salt, hash, created_at, revoked_at";
 
 export class AsyncKeyStore {
-  private ready = false;
-  constructor(private readonly db: SqlDatabase) {}
+  private readonly tables: MetaVersionedTables;
+  constructor(private readonly db: SqlDatabase) {
+    this.tables = new MetaVersionedTables(db, { lock: LOCK, ddl: SCHEMA, metaTable: "api_keys_meta", mainTable: "api_keys", owner: { subject: "the API key store was", label: "api_keys", readsUpTo: KEYS_SCHEMA_VERSION } });
+  }
 
   /** Create the table if needed (serialised across processes); refuse a newer schema. */
-  async ensure(): Promise<void> {
-    if (this.ready) return;
-    await this.db.transaction(async (tx) => {
-      await createSchema(tx, LOCK, SCHEMA);
-      await stampMetaVersion(tx, "api_keys_meta", KEYS_SCHEMA_VERSION);
-    });
-    await this.checkVersion();
-    this.ready = true;
+  ensure(): Promise<void> {
+    return this.tables.ensure();
   }
 
   /** Whether a key store was ever created here (`keys create` creates it; serve and `keys revoke` do not). */
-  async exists(): Promise<boolean> {
-    if (this.ready) return true;
-    if (!(await tableExists(this.db, "api_keys"))) return false;
-    await this.checkVersion();
-    this.ready = true;
-    return true;
-  }
-
-  private checkVersion(): Promise<void> {
-    return checkMetaVersion(this.db, "api_keys_meta", { subject: "the API key store was", label: "api_keys", readsUpTo: KEYS_SCHEMA_VERSION });
+  exists(): Promise<boolean> {
+    return this.tables.exists();
   }
 
   /** False when the id is taken (the caller draws another). */

@@ -14,7 +14,7 @@
  */
 import type { Feedback, MonitoredOptions, MonitoredRequest, RawRequestRow, RequestRow, StoredRequest, Traffic } from "../../serve/log.ts";
 import type { SqlDatabase, SqlExecutor } from "./executor.ts";
-import { checkMetaVersion, createSchema, stampMetaVersion, tableExists } from "./schema.ts";
+import { MetaVersionedTables } from "./schema.ts";
 
 /** Bumped when the tables change; a newer one is refused (another ragtune wrote it). */
 export const REQUESTS_SCHEMA_VERSION = 1;
@@ -133,31 +133,19 @@ async function insertMany(tx: SqlExecutor, table: string, columns: readonly stri
 }
 
 export class AsyncRequestLog {
-  private ready = false;
-  constructor(private readonly db: SqlDatabase) {}
-
-  /** Create the tables if needed (serialised across processes) and refuse a newer schema. */
-  async ensure(): Promise<void> {
-    if (this.ready) return;
-    await this.db.transaction(async (tx) => {
-      await createSchema(tx, LOCK, SCHEMA);
-      await stampMetaVersion(tx, "requests_meta", REQUESTS_SCHEMA_VERSION);
-    });
-    await this.checkVersion();
-    this.ready = true;
+  private readonly tables: MetaVersionedTables;
+  constructor(private readonly db: SqlDatabase) {
+    this.tables = new MetaVersionedTables(db, { lock: LOCK, ddl: SCHEMA, metaTable: "requests_meta", mainTable: "requests", owner: { subject: "the request log was", label: "requests", readsUpTo: REQUESTS_SCHEMA_VERSION } });
   }
 
-  /** Whether a writer ever created the log (readers must not create it). */
-  async exists(): Promise<boolean> {
-    if (this.ready) return true;
-    if (!(await tableExists(this.db, "requests"))) return false;
-    await this.checkVersion();
-    this.ready = true;
-    return true;
+  /** Create the tables if needed (serialised across processes); refuse a newer schema. */
+  ensure(): Promise<void> {
+    return this.tables.ensure();
   }
 
-  private checkVersion(): Promise<void> {
-    return checkMetaVersion(this.db, "requests_meta", { subject: "the request log was", label: "requests", readsUpTo: REQUESTS_SCHEMA_VERSION });
+  /** Whether a writer ever created the tables (readers must not create them). */
+  exists(): Promise<boolean> {
+    return this.tables.exists();
   }
 
   /** One insert (its own implicit transaction): the one blocking call serve makes per request. */

@@ -48,3 +48,36 @@ export async function stampOrCheckVersionRow(tx: SqlExecutor, versionTable: stri
     throw new Error(`${owner.subject} written by a newer ragtune (${owner.label} schema ${rows[0].version}, this ragtune reads up to ${owner.readsUpTo})`);
   }
 }
+
+/**
+ * The tables of a service whose version is a `schema_version` row in `metaTable` (keys, requests):
+ * `ensure` creates them (writers), `exists` says whether a writer ever did without creating
+ * anything (readers), and both refuse a newer schema. Remembered once true.
+ */
+export class MetaVersionedTables {
+  private ready = false;
+
+  constructor(
+    private readonly db: { transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> } & SqlExecutor,
+    private readonly spec: { lock: number; ddl: string; metaTable: string; mainTable: string; owner: SchemaOwner },
+  ) {}
+
+  async ensure(): Promise<void> {
+    if (this.ready) return;
+    const { lock, ddl, metaTable, owner } = this.spec;
+    await this.db.transaction(async (tx) => {
+      await createSchema(tx, lock, ddl);
+      await stampMetaVersion(tx, metaTable, owner.readsUpTo);
+    });
+    await checkMetaVersion(this.db, metaTable, owner);
+    this.ready = true;
+  }
+
+  async exists(): Promise<boolean> {
+    if (this.ready) return true;
+    if (!(await tableExists(this.db, this.spec.mainTable))) return false;
+    await checkMetaVersion(this.db, this.spec.metaTable, this.spec.owner);
+    this.ready = true;
+    return true;
+  }
+}
